@@ -1,0 +1,416 @@
+#include "engine/conflict_resolver.hpp"
+
+namespace dbsync {
+
+namespace {
+
+std::vector<uint64_t> hashes_of(const Row& row, size_t n) {
+  std::vector<uint64_t> h(n);
+  for (size_t i = 0; i < n; ++i) h[i] = hash_value(row[i]);
+  return h;
+}
+
+// The baseline after a change: what each side holds once the change is applied.
+void finish(PlannedChange& p, const Row* source_after, const Row* target_after, size_t n) {
+  if (!source_after && !target_after) {
+    p.baseline_op = BaselineOp::kErase;
+    return;
+  }
+  p.baseline_op = BaselineOp::kSet;
+  p.baseline.key = p.key;
+  p.baseline.source_present = source_after != nullptr;
+  p.baseline.target_present = target_after != nullptr;
+  p.baseline.source_fields = source_after ? hashes_of(*source_after, n) : std::vector<uint64_t>{};
+  p.baseline.target_fields = target_after ? hashes_of(*target_after, n) : std::vector<uint64_t>{};
+}
+
+std::string field_list(const FieldSet& fields, const FieldMapper& mapper) {
+  std::string s;
+  fields.for_each([&](size_t i) { s += (s.empty() ? "" : ", ") + mapper.mapped_columns()[i]; });
+  return s;
+}
+
+}  // namespace
+
+ConflictResolver::ConflictResolver(const FieldMapper& mapper, SyncPolicy policy,
+                                   ConflictWebhook* webhook)
+    : mapper_(mapper), policy_(std::move(policy)), webhook_(webhook) {}
+
+ConflictRecord ConflictResolver::record_of(const DiffItem& item) const {
+  ConflictRecord c;
+  c.kind = item.kind;
+  c.key = item.key;
+  if (item.has_source) {
+    c.source = item.source;
+    if (item.source_raw) c.source_raw = *item.source_raw;
+  }
+  if (item.has_target) c.target = Row(item.target.begin(), item.target.begin() + static_cast<std::ptrdiff_t>(mapper_.mapped_count()));
+  if (item.baseline) c.baseline = *item.baseline;
+  c.source_changed = item.source_changed;
+  c.target_changed = item.target_changed;
+  c.conflicting = item.conflicting;
+  return c;
+}
+
+void ConflictResolver::write_target(const ConflictRecord& c, const Row& want,
+                                    PlannedChange& p) const {
+  const size_t n = mapper_.mapped_count();
+  p.changed.reset(n);
+  if (!c.target) {
+    p.target_op = RowOp::kInsert;
+    for (size_t i = 0; i < n; ++i) p.changed.set(i);
+  } else {
+    for (size_t i = 0; i < n; ++i)
+      if (want[i] != (*c.target)[i]) p.changed.set(i);
+    if (!p.changed.any()) return;
+    p.target_op = RowOp::kUpdate;
+  }
+  p.target_values = want;
+}
+
+Status ConflictResolver::write_source(const ConflictRecord& c, const Row& want,
+                                      PlannedChange& p) const {
+  const size_t n = mapper_.mapped_count();
+  bool differs = !c.source;
+  if (c.source)
+    for (size_t i = 0; i < n && !differs; ++i)
+      differs = mapper_.reversible(i) && want[i] != (*c.source)[i];
+  if (!differs) return Status::ok();
+  DBSYNC_RETURN_IF_ERROR(mapper_.reverse_key(want, p.source_key));
+  p.source_values.clear();
+  for (size_t i = 0; i < n; ++i) {
+    if (!mapper_.reversible(i)) continue;
+    bool take_raw = c.source && c.source_raw && want[i] == (*c.source)[i];
+    if (take_raw) {
+      p.source_values.push_back((*c.source_raw)[static_cast<size_t>(mapper_.reverse_position(i))]);
+    } else {
+      DBSYNC_ASSIGN_OR_RETURN(Value v, mapper_.reverse_value(i, want[i]));
+      p.source_values.push_back(std::move(v));
+    }
+  }
+  p.source_op = c.source ? RowOp::kUpdate : RowOp::kInsert;
+  return Status::ok();
+}
+
+// What the source holds after write_source(want): reversible fields take `want`.
+static Row source_after_write(const ConflictRecord& c, const Row& want, const FieldMapper& m) {
+  if (!c.source) return want;
+  Row after = *c.source;
+  for (size_t i = 0; i < m.mapped_count(); ++i)
+    if (m.reversible(i)) after[i] = want[i];
+  return after;
+}
+
+Status ConflictResolver::delete_target(const ConflictRecord& c, PlannedChange& p) const {
+  const size_t n = mapper_.mapped_count();
+  switch (policy_.delete_policy) {
+    case DeletePolicy::kPropagate:
+      if (c.target) p.target_op = RowOp::kDelete;
+      finish(p, nullptr, nullptr, n);
+      break;
+    case DeletePolicy::kIgnore:
+      finish(p, nullptr, c.target ? &*c.target : nullptr, n);
+      break;
+    case DeletePolicy::kSoft:
+      if (c.target) p.target_op = RowOp::kSoftDelete;
+      finish(p, nullptr, c.target ? &*c.target : nullptr, n);
+      break;
+  }
+  return Status::ok();
+}
+
+Status ConflictResolver::delete_source(const ConflictRecord& c, PlannedChange& p) const {
+  const size_t n = mapper_.mapped_count();
+  if (c.source && policy_.delete_policy != DeletePolicy::kIgnore) {
+    DBSYNC_RETURN_IF_ERROR(mapper_.reverse_key(*c.source, p.source_key));
+    p.source_op = policy_.delete_policy == DeletePolicy::kPropagate ? RowOp::kDelete
+                                                                     : RowOp::kSoftDelete;
+  }
+  const Row* kept = policy_.delete_policy == DeletePolicy::kPropagate || !c.source ? nullptr
+                                                                                   : &*c.source;
+  finish(p, kept, nullptr, n);
+  return Status::ok();
+}
+
+Status ConflictResolver::take_source(const ConflictRecord& c, PlannedChange& p) const {
+  if (!c.source) return delete_target(c, p);
+  write_target(c, *c.source, p);
+  finish(p, &*c.source, &*c.source, mapper_.mapped_count());
+  return Status::ok();
+}
+
+Status ConflictResolver::take_target(const ConflictRecord& c, PlannedChange& p) const {
+  const size_t n = mapper_.mapped_count();
+  if (!c.target) {
+    if (policy_.direction == Direction::kTwoWay) return delete_source(c, p);
+    finish(p, c.source ? &*c.source : nullptr, nullptr, n);  // accept the target's delete
+    return Status::ok();
+  }
+  if (policy_.direction == Direction::kTwoWay) {
+    DBSYNC_RETURN_IF_ERROR(write_source(c, *c.target, p));
+    Row after = source_after_write(c, *c.target, mapper_);
+    finish(p, &after, &*c.target, n);
+  } else {
+    finish(p, c.source ? &*c.source : nullptr, &*c.target, n);
+  }
+  return Status::ok();
+}
+
+Status ConflictResolver::merge(const ConflictRecord& c, MergeFallback fallback,
+                               PlannedChange& p) const {
+  const size_t n = mapper_.mapped_count();
+  if (!c.source || !c.target) {
+    // A delete against a change: decided for the whole row.
+    switch (c.kind) {
+      case DiffKind::kSourceDeleted:
+        return take_source(c, p);
+      case DiffKind::kTargetDeleted:
+      case DiffKind::kTargetChanged:
+      case DiffKind::kTargetInserted:
+        return take_target(c, p);
+      default:
+        break;
+    }
+    if (fallback == MergeFallback::kSource) return take_source(c, p);
+    if (fallback == MergeFallback::kTarget) return take_target(c, p);
+    return error(ErrorCode::kConflict,
+                 std::string("merge cannot decide: the row was deleted on one side and changed on "
+                             "the other"));
+  }
+  const Row& s = *c.source;
+  const Row& t = *c.target;
+  Row want_target = t, want_source = s;
+  FieldSet undecided(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (s[i] == t[i]) continue;
+    bool sc = c.source_changed.size() > i && c.source_changed.test(i);
+    bool tc = c.target_changed.size() > i && c.target_changed.test(i);
+    if (sc && !tc) {
+      want_target[i] = s[i];
+    } else if (tc && !sc) {
+      want_source[i] = t[i];
+    } else if (sc && tc) {
+      if (fallback == MergeFallback::kSource) want_target[i] = s[i];
+      else if (fallback == MergeFallback::kTarget) want_source[i] = t[i];
+      else undecided.set(i);
+    }
+    // Changed on neither side: a difference kept by an earlier decision stays.
+  }
+  if (undecided.any())
+    return error(ErrorCode::kConflict, "merge cannot decide field(s) " +
+                                           field_list(undecided, mapper_) +
+                                           ": changed on both sides to different values");
+  write_target(c, want_target, p);
+  if (policy_.direction == Direction::kTwoWay) {
+    DBSYNC_RETURN_IF_ERROR(write_source(c, want_source, p));
+    Row after = source_after_write(c, want_source, mapper_);
+    finish(p, &after, &want_target, n);
+  } else {
+    finish(p, &s, &want_target, n);
+  }
+  return Status::ok();
+}
+
+Status ConflictResolver::custom(const ConflictRecord& c, const Row& row, PlannedChange& p) const {
+  const size_t n = mapper_.mapped_count();
+  if (row.size() != n)
+    return error(ErrorCode::kInvalidArgument, "custom row has " + std::to_string(row.size()) +
+                                                  " values, expected " + std::to_string(n));
+  Row want = row;
+  for (size_t i = 0; i < n; ++i) {
+    Status st = coerce_in_place(want[i], mapper_.mapped_type(i), {});
+    if (!st.is_ok()) return st.with_context("custom row, column '" + mapper_.mapped_columns()[i] + "'");
+  }
+  for (size_t i = 0; i < mapper_.key_count(); ++i)
+    if (want[i] != c.key[i])
+      return error(ErrorCode::kInvalidArgument,
+                   "custom row changes key column '" + mapper_.mapped_columns()[i] + "'");
+  write_target(c, want, p);
+  if (policy_.direction == Direction::kTwoWay) {
+    DBSYNC_RETURN_IF_ERROR(write_source(c, want, p));
+    Row after = source_after_write(c, want, mapper_);
+    finish(p, &after, &want, n);
+  } else {
+    finish(p, c.source ? &*c.source : nullptr, &want, n);
+  }
+  return Status::ok();
+}
+
+void ConflictResolver::skip(const ConflictRecord& c, PlannedChange& p) const {
+  finish(p, c.source ? &*c.source : nullptr, c.target ? &*c.target : nullptr,
+         mapper_.mapped_count());
+}
+
+Status ConflictResolver::by_strategy(Strategy strategy, const ConflictRecord& c,
+                                     Outcome& out) const {
+  PlannedChange& p = out.change;
+  switch (strategy) {
+    case Strategy::kSourceWins:
+      if (c.kind == DiffKind::kTargetChanged && c.source && c.target) {
+        // Revert the target's drift; differences kept by earlier decisions stay.
+        Row want = *c.target;
+        c.target_changed.for_each([&](size_t i) { want[i] = (*c.source)[i]; });
+        write_target(c, want, p);
+        finish(p, &*c.source, &want, mapper_.mapped_count());
+        return Status::ok();
+      }
+      return take_source(c, p);
+    case Strategy::kTargetWins:
+      return take_target(c, p);
+    case Strategy::kMerge: {
+      Status st = merge(c, policy_.merge_fallback, p);
+      if (st.code() == ErrorCode::kConflict) {
+        p = PlannedChange{};
+        p.kind = c.kind;
+        p.key = c.key;
+        out.pending = c;
+        out.pending->reason = st.message();
+        return Status::ok();
+      }
+      return st;
+    }
+    case Strategy::kManual:
+      out.pending = c;
+      out.pending->reason = "manual strategy";
+      return Status::ok();
+    case Strategy::kWebhook: {
+      std::string failure = "no webhook configured";
+      if (webhook_) {
+        Result<WebhookAnswer> answer = webhook_->decide(c);
+        if (answer.is_ok()) {
+          Result<PlannedChange> r =
+              resolve(c, answer->decision, answer->row ? &*answer->row : nullptr);
+          if (r.is_ok()) {
+            p = std::move(r).value();
+            return Status::ok();
+          }
+          failure = "webhook answer could not be applied: " + r.status().message();
+        } else {
+          failure = "webhook failed: " + answer.status().message();
+        }
+      }
+      Strategy fallback = policy_.webhook_fallback == Strategy::kWebhook ? Strategy::kManual
+                                                                         : policy_.webhook_fallback;
+      DBSYNC_RETURN_IF_ERROR(by_strategy(fallback, c, out));
+      if (out.pending) out.pending->reason = failure;
+      return Status::ok();
+    }
+  }
+  return error(ErrorCode::kInternal, "unknown strategy");
+}
+
+Status ConflictResolver::plan(const DiffItem& item, Outcome& out) const {
+  out.pending.reset();
+  out.conflict = false;
+  PlannedChange& p = out.change;
+  p = PlannedChange{};
+  p.kind = item.kind;
+  p.key = item.key;
+  const size_t n = mapper_.mapped_count();
+  const bool two_way = policy_.direction == Direction::kTwoWay;
+
+  switch (item.kind) {
+    case DiffKind::kUnchanged:
+    case DiffKind::kRowError:
+      return Status::ok();
+    case DiffKind::kInStep:
+      finish(p, &item.source, &item.target, n);
+      return Status::ok();
+    case DiffKind::kSourceInserted:
+      p.target_op = RowOp::kInsert;
+      p.target_values = item.source;
+      p.changed.reset(n);
+      for (size_t i = 0; i < n; ++i) p.changed.set(i);
+      finish(p, &item.source, &item.source, n);
+      return Status::ok();
+    case DiffKind::kSourceChanged: {
+      if (!item.has_target) {
+        p.target_op = RowOp::kInsert;
+        p.target_values = item.source;
+        finish(p, &item.source, &item.source, n);
+        return Status::ok();
+      }
+      Row want(item.target.begin(), item.target.begin() + static_cast<std::ptrdiff_t>(n));
+      item.source_changed.for_each([&](size_t i) { want[i] = item.source[i]; });
+      p.changed = item.source_changed;
+      if (want != Row(item.target.begin(), item.target.begin() + static_cast<std::ptrdiff_t>(n))) {
+        p.target_op = RowOp::kUpdate;
+        p.target_values = want;
+      }
+      finish(p, &item.source, &want, n);
+      return Status::ok();
+    }
+    case DiffKind::kBothDeleted:
+      p.baseline_op = BaselineOp::kErase;
+      return Status::ok();
+    default:
+      break;
+  }
+
+  ConflictRecord c = record_of(item);
+  switch (item.kind) {
+    case DiffKind::kTargetInserted:
+      if (two_way) return take_target(c, p);
+      return Status::ok();  // one-way leaves rows that only the target has alone
+    case DiffKind::kTargetChanged:
+      if (two_way) {
+        if (!c.source) {
+          skip(c, p);
+          return Status::ok();
+        }
+        Row want = *c.source;
+        c.target_changed.for_each([&](size_t i) { want[i] = (*c.target)[i]; });
+        DBSYNC_RETURN_IF_ERROR(write_source(c, want, p));
+        Row after = source_after_write(c, want, mapper_);
+        finish(p, &after, &*c.target, n);
+        return Status::ok();
+      }
+      if (!c.source) {  // the source's delete was ignored earlier: accept the target's edit
+        skip(c, p);
+        return Status::ok();
+      }
+      out.conflict = true;
+      return by_strategy(policy_.strategy, c, out);
+    case DiffKind::kSourceDeleted:
+      return take_source(c, p);
+    case DiffKind::kTargetDeleted:
+      if (two_way) return take_target(c, p);
+      out.conflict = true;
+      return by_strategy(policy_.strategy, c, out);
+    case DiffKind::kSourceDeletedTargetChanged:
+      if (policy_.delete_policy == DeletePolicy::kIgnore) return take_source(c, p);
+      [[fallthrough]];
+    default:
+      out.conflict = true;
+      return by_strategy(policy_.strategy, c, out);
+  }
+}
+
+Result<PlannedChange> ConflictResolver::resolve(const ConflictRecord& c, Decision decision,
+                                                const Row* custom_row) const {
+  PlannedChange p;
+  p.kind = c.kind;
+  p.key = c.key;
+  switch (decision) {
+    case Decision::kSource:
+      DBSYNC_RETURN_IF_ERROR(take_source(c, p));
+      break;
+    case Decision::kTarget:
+      DBSYNC_RETURN_IF_ERROR(take_target(c, p));
+      break;
+    case Decision::kMerge:
+      DBSYNC_RETURN_IF_ERROR(merge(c, policy_.merge_fallback, p));
+      break;
+    case Decision::kCustom:
+      if (!custom_row)
+        return error(ErrorCode::kInvalidArgument, "decision 'custom' needs a row");
+      DBSYNC_RETURN_IF_ERROR(custom(c, *custom_row, p));
+      break;
+    case Decision::kSkip:
+      skip(c, p);
+      break;
+  }
+  return p;
+}
+
+}  // namespace dbsync

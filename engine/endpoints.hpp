@@ -1,0 +1,107 @@
+// What adapters implement: key-ordered row streams, batch apply, the baseline and the stage.
+// The engine drives these; it never sees a database protocol.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/status.hpp"
+#include "engine/sync_types.hpp"
+#include "engine/value.hpp"
+
+namespace dbsync {
+
+// Keys in (after, upto]: a resumed job starts after its checkpoint; a split job reads a range.
+struct KeyRange {
+  std::optional<Row> after;
+  std::optional<Row> upto;
+};
+
+struct ScanRequest {
+  std::vector<size_t> columns;  // schema indexes to read, in this order
+  size_t key_count = 1;         // the first key_count columns are the key: order by them
+  KeyRange range;
+  size_t batch_hint = 1000;     // rows per fetch the reader may use
+};
+
+class RowReader {
+ public:
+  virtual ~RowReader() = default;
+  // Sets `row` to the next row (valid until the following call) or to nullptr at the end.
+  // Rows come in ascending key order (compare_keys), text keys in byte order.
+  virtual Status next(const Row*& row) = 0;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual Result<std::unique_ptr<RowReader>> scan(const ScanRequest& request) = 0;
+  // Estimated number of rows (for progress), -1 when unknown.
+  virtual Result<int64_t> estimate_rows() { return int64_t{-1}; }
+};
+
+// A batch of changes to one table. Inserts and updates carry values for `columns`; deletes only
+// the key; a soft delete sets `soft_delete_column` to `soft_delete_value`.
+struct ChangeBatch {
+  struct Item {
+    RowOp op = RowOp::kNone;
+    Row key;
+    Row values;
+  };
+  std::vector<size_t> key_columns;  // schema indexes
+  std::vector<size_t> columns;      // schema indexes of Item::values
+  int soft_delete_column = -1;
+  Value soft_delete_value;
+  std::vector<Item> items;
+};
+
+// A table that can also be written: every target, and the source of a two-way sync.
+class Target : public Source {
+ public:
+  // Applies the whole batch or nothing (one transaction where the database has them).
+  virtual Status apply(const ChangeBatch& batch) = 0;
+};
+
+class BaselineReader {
+ public:
+  virtual ~BaselineReader() = default;
+  virtual Status next(const BaselineEntry*& entry) = 0;  // nullptr at the end; key order
+};
+
+// The per-sync sync_state.
+class Baseline {
+ public:
+  virtual ~Baseline() = default;
+  virtual Result<std::unique_ptr<BaselineReader>> scan(const KeyRange& range) = 0;
+  // Stores the baseline_op of each change (kSet: change.baseline, kErase: change.key).
+  virtual Status apply(const std::vector<PlannedChange>& changes) = 0;
+};
+
+// Where a job's change set waits until it may be committed (Redis or a table in the master).
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  virtual Status put_changes(const std::vector<PlannedChange>& changes) = 0;
+  virtual Status put_conflicts(const std::vector<ConflictRecord>& conflicts) = 0;
+  virtual Result<int64_t> pending_conflicts() = 0;
+  // Hands the staged changes over in batches of at most `batch_size` (any order).
+  virtual Status read_changes(size_t batch_size,
+                              const std::function<Status(std::vector<PlannedChange>&)>& fn) = 0;
+  virtual Status clear() = 0;
+};
+
+// The daemon's HTTP side of the `webhook` strategy.
+struct WebhookAnswer {
+  Decision decision = Decision::kSkip;
+  std::optional<Row> row;  // Decision::kCustom: the row to write (target layout)
+};
+class ConflictWebhook {
+ public:
+  virtual ~ConflictWebhook() = default;
+  virtual Result<WebhookAnswer> decide(const ConflictRecord& conflict) = 0;
+};
+
+}  // namespace dbsync

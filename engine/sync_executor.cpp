@@ -1,0 +1,311 @@
+#include "engine/sync_executor.hpp"
+
+#include <memory>
+
+#include "engine/three_way_diff.hpp"
+
+namespace dbsync {
+
+const char* job_state_name(JobState s) {
+  switch (s) {
+    case JobState::kSucceeded: return "succeeded";
+    case JobState::kAwaitingResolution: return "awaiting_resolution";
+    case JobState::kCancelled: return "cancelled";
+    case JobState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+Result<Value> soft_delete_value(const TypeSpec& type, int64_t now_micros) {
+  switch (type.kind) {
+    case TypeKind::kBool: return Value::boolean(true);
+    case TypeKind::kTimestamp: return Value::timestamp(now_micros);
+    case TypeKind::kDate:
+      return Value::date(static_cast<int32_t>(now_micros / kMicrosPerDay));
+    case TypeKind::kInt: return Value::integer(1);
+    default:
+      return error(ErrorCode::kInvalidArgument,
+                   "soft delete column of type " + type.name +
+                       " is not supported (use boolean, a timestamp, a date or an integer)");
+  }
+}
+
+Result<SyncExecutor> SyncExecutor::create(const FieldMapper& mapper, const SyncPolicy& policy,
+                                          const SyncEndpoints& e) {
+  if (!e.source || !e.target || !e.baseline || !e.stage)
+    return error(ErrorCode::kInvalidArgument, "executor needs a source, a target, a baseline and a stage");
+  if (policy.direction == Direction::kTwoWay && !e.source_writer)
+    return error(ErrorCode::kInvalidArgument, "two-way sync needs a writable source");
+  SyncExecutor x(mapper, policy, e);
+  const bool manual_possible =
+      policy.strategy == Strategy::kManual ||
+      (policy.strategy == Strategy::kMerge && policy.merge_fallback == MergeFallback::kManual) ||
+      (policy.strategy == Strategy::kWebhook &&
+       (policy.webhook_fallback == Strategy::kManual || policy.webhook_fallback == Strategy::kWebhook ||
+        (policy.webhook_fallback == Strategy::kMerge &&
+         policy.merge_fallback == MergeFallback::kManual)));
+  x.hold_ = manual_possible && policy.manual_mode == ManualMode::kHoldAll;
+  if (policy.delete_policy == DeletePolicy::kSoft) {
+    const std::string& col = policy.soft_delete_column;
+    x.target_soft_column_ = mapper.target_schema().index_of(col);
+    if (x.target_soft_column_ < 0)
+      return error(ErrorCode::kNotFound, "soft delete column '" + col + "' is not a target column");
+    DBSYNC_RETURN_IF_ERROR(
+        soft_delete_value(mapper.target_schema().columns[static_cast<size_t>(x.target_soft_column_)].type, 0)
+            .status());
+    if (policy.direction == Direction::kTwoWay) {
+      x.source_soft_column_ = mapper.source_schema().index_of(col);
+      if (x.source_soft_column_ < 0)
+        return error(ErrorCode::kNotFound,
+                     "soft delete column '" + col + "' is not a source column (two-way sync)");
+    }
+  }
+  if (policy.direction == Direction::kTwoWay) {
+    Row probe;
+    for (size_t i = 0; i < mapper.key_count(); ++i)
+      if (!mapper.reversible(i))
+        return error(ErrorCode::kInvalidArgument,
+                     "two-way sync needs every key column mapped as a plain column; '" +
+                         mapper.mapped_columns()[i] + "' is computed");
+    for (size_t i = 0; i < mapper.mapped_count(); ++i)
+      if (mapper.reversible(i))
+        x.source_write_columns_.push_back(
+            mapper.source_projection()[static_cast<size_t>(mapper.reverse_position(i))]);
+  }
+  return x;
+}
+
+Status SyncExecutor::apply(const std::vector<PlannedChange>& changes, Progress& progress,
+                           int64_t now_micros) {
+  const size_t k = mapper_.key_count();
+  ChangeBatch target;
+  target.key_columns.assign(mapper_.mapped_target_columns().begin(),
+                            mapper_.mapped_target_columns().begin() + static_cast<std::ptrdiff_t>(k));
+  target.columns = mapper_.mapped_target_columns();
+  ChangeBatch source;
+  source.key_columns.assign(mapper_.source_projection().begin(),
+                            mapper_.source_projection().begin() + static_cast<std::ptrdiff_t>(k));
+  source.columns = source_write_columns_;
+  if (target_soft_column_ >= 0) {
+    target.soft_delete_column = target_soft_column_;
+    DBSYNC_ASSIGN_OR_RETURN(
+        target.soft_delete_value,
+        soft_delete_value(mapper_.target_schema().columns[static_cast<size_t>(target_soft_column_)].type,
+                          now_micros));
+  }
+  if (source_soft_column_ >= 0) {
+    source.soft_delete_column = source_soft_column_;
+    DBSYNC_ASSIGN_OR_RETURN(
+        source.soft_delete_value,
+        soft_delete_value(mapper_.source_schema().columns[static_cast<size_t>(source_soft_column_)].type,
+                          now_micros));
+  }
+
+  int64_t ins = 0, upd = 0, del = 0, s_ins = 0, s_upd = 0, s_del = 0;
+  for (const PlannedChange& c : changes) {
+    if (c.target_op != RowOp::kNone) {
+      target.items.push_back({c.target_op, c.key,
+                              c.target_op == RowOp::kInsert || c.target_op == RowOp::kUpdate
+                                  ? c.target_values
+                                  : Row{}});
+      if (c.target_op == RowOp::kInsert) ++ins;
+      else if (c.target_op == RowOp::kUpdate) ++upd;
+      else ++del;
+    }
+    if (c.source_op != RowOp::kNone) {
+      source.items.push_back({c.source_op, c.source_key,
+                              c.source_op == RowOp::kInsert || c.source_op == RowOp::kUpdate
+                                  ? c.source_values
+                                  : Row{}});
+      if (c.source_op == RowOp::kInsert) ++s_ins;
+      else if (c.source_op == RowOp::kUpdate) ++s_upd;
+      else ++s_del;
+    }
+  }
+  if (!target.items.empty()) {
+    Status st = endpoints_.target->apply(target);
+    if (!st.is_ok()) return st.with_context("applying to the target");
+  }
+  if (!source.items.empty()) {
+    if (!endpoints_.source_writer)
+      return error(ErrorCode::kInternal, "a change for the source but no writable source");
+    Status st = endpoints_.source_writer->apply(source);
+    if (!st.is_ok()) return st.with_context("applying to the source");
+  }
+  Status st = endpoints_.baseline->apply(changes);
+  if (!st.is_ok()) return st.with_context("updating the baseline");
+  progress.inserted += ins;
+  progress.updated += upd;
+  progress.deleted += del;
+  progress.source_inserted += s_ins;
+  progress.source_updated += s_upd;
+  progress.source_deleted += s_del;
+  return Status::ok();
+}
+
+JobOutcome SyncExecutor::run(const JobOptions& options) {
+  JobOutcome out;
+  Progress& progress = out.progress;
+  auto fail = [&](Status st) {
+    out.state = JobState::kFailed;
+    out.error = std::move(st);
+    return out;
+  };
+  auto report = [&]() {
+    if (options.on_progress) options.on_progress(progress);
+  };
+
+  progress.phase = hold_ ? "staging" : "scanning";
+  if (Result<int64_t> est = endpoints_.source->estimate_rows(); est.is_ok()) progress.total = *est;
+  progress.checkpoint = options.resume_after;
+  report();
+
+  const size_t k = mapper_.key_count();
+  KeyRange range;
+  range.after = options.resume_after;
+  ScanRequest src_req{mapper_.source_projection(), k, range, options.batch_size};
+  if (options.resume_after) {
+    // The checkpoint is a target key; the source is scanned by its own key.
+    Row source_key;
+    Status st = mapper_.reverse_key(*options.resume_after, source_key);
+    if (!st.is_ok()) source_key = *options.resume_after;
+    src_req.range.after = source_key;
+  }
+  ScanRequest tgt_req{mapper_.target_projection(), k, range, options.batch_size};
+
+  Result<std::unique_ptr<RowReader>> src = endpoints_.source->scan(src_req);
+  if (!src.is_ok()) return fail(src.status().with_context("reading the source"));
+  Result<std::unique_ptr<RowReader>> tgt = endpoints_.target->scan(tgt_req);
+  if (!tgt.is_ok()) return fail(tgt.status().with_context("reading the target"));
+  Result<std::unique_ptr<BaselineReader>> base = endpoints_.baseline->scan(range);
+  if (!base.is_ok()) return fail(base.status().with_context("reading the baseline"));
+
+  ThreeWayDiff diff(mapper_, **src, **tgt, **base, options.now_micros);
+  std::vector<PlannedChange> batch;
+  std::vector<ConflictRecord> pending;
+  batch.reserve(options.batch_size);
+  ConflictResolver::Outcome outcome;
+  std::optional<Row> last_key;
+
+  auto flush = [&]() -> Status {
+    if (!batch.empty()) {
+      if (hold_) DBSYNC_RETURN_IF_ERROR(endpoints_.stage->put_changes(batch));
+      else DBSYNC_RETURN_IF_ERROR(apply(batch, progress, options.now_micros));
+      batch.clear();
+    }
+    if (!pending.empty()) {
+      DBSYNC_RETURN_IF_ERROR(endpoints_.stage->put_conflicts(pending));
+      pending.clear();
+    }
+    if (last_key) progress.checkpoint = last_key;
+    report();
+    return Status::ok();
+  };
+
+  size_t rows_since_flush = 0;
+  for (;;) {
+    if (options.cancelled && (progress.scanned & 255) == 0 && options.cancelled()) {
+      if (hold_) (void)endpoints_.stage->clear();
+      out.state = JobState::kCancelled;
+      return out;
+    }
+    const DiffItem* item = nullptr;
+    Status st = diff.next(item);
+    if (!st.is_ok()) return fail(st);
+    if (!item) break;
+    ++progress.scanned;
+    ++rows_since_flush;
+
+    Status row_error = item->kind == DiffKind::kRowError ? item->error : Status::ok();
+    if (row_error.is_ok()) {
+      row_error = resolver_.plan(*item, outcome);
+      if (row_error.is_ok()) {
+        if (outcome.conflict) ++progress.conflicts;
+        if (outcome.pending) {
+          ++progress.conflicts_pending;
+          pending.push_back(std::move(*outcome.pending));
+        }
+        if (item->kind == DiffKind::kUnchanged) ++progress.unchanged;
+        if (!outcome.change.empty()) batch.push_back(std::move(outcome.change));
+      }
+    }
+    if (!row_error.is_ok()) {
+      ++progress.errors;
+      if (options.on_row_error) options.on_row_error(item->key, row_error);
+      if (options.max_row_errors >= 0 && progress.errors > options.max_row_errors)
+        return fail(error(ErrorCode::kInvalidArgument,
+                          "too many row errors (" + std::to_string(progress.errors) +
+                              "); the last: " + row_error.message()));
+    }
+    if (!item->key.empty()) last_key = item->key;
+    if (batch.size() >= options.batch_size || rows_since_flush >= options.batch_size * 8 ||
+        pending.size() >= options.batch_size) {
+      if (Status fs = flush(); !fs.is_ok()) return fail(fs);
+      rows_since_flush = 0;
+    }
+  }
+  if (Status fs = flush(); !fs.is_ok()) return fail(fs);
+
+  Result<int64_t> waiting = endpoints_.stage->pending_conflicts();
+  if (!waiting.is_ok()) return fail(waiting.status().with_context("reading the stage"));
+  progress.conflicts_pending = *waiting;
+  if (*waiting > 0) {
+    out.state = JobState::kAwaitingResolution;
+    report();
+    return out;
+  }
+  if (hold_) {
+    JobOutcome committed = commit(options);
+    committed.progress.scanned = progress.scanned;
+    committed.progress.unchanged = progress.unchanged;
+    committed.progress.conflicts = progress.conflicts;
+    committed.progress.errors = progress.errors;
+    committed.progress.total = progress.total;
+    committed.progress.checkpoint = progress.checkpoint;
+    return committed;
+  }
+  progress.phase = "done";
+  report();
+  out.state = JobState::kSucceeded;
+  return out;
+}
+
+JobOutcome SyncExecutor::commit(const JobOptions& options) {
+  JobOutcome out;
+  Progress& progress = out.progress;
+  Result<int64_t> waiting = endpoints_.stage->pending_conflicts();
+  if (!waiting.is_ok()) {
+    out.error = waiting.status().with_context("reading the stage");
+    return out;
+  }
+  if (*waiting > 0) {
+    progress.conflicts_pending = *waiting;
+    out.state = JobState::kAwaitingResolution;
+    return out;
+  }
+  progress.phase = "committing";
+  if (options.on_progress) options.on_progress(progress);
+  Status st = endpoints_.stage->read_changes(
+      options.batch_size, [&](std::vector<PlannedChange>& changes) -> Status {
+        if (options.cancelled && options.cancelled())
+          return error(ErrorCode::kCancelled, "cancelled while committing");
+        DBSYNC_RETURN_IF_ERROR(apply(changes, progress, options.now_micros));
+        if (options.on_progress) options.on_progress(progress);
+        return Status::ok();
+      });
+  if (!st.is_ok()) {
+    out.state = st.code() == ErrorCode::kCancelled ? JobState::kCancelled : JobState::kFailed;
+    out.error = st;
+    return out;
+  }
+  if (Status cs = endpoints_.stage->clear(); !cs.is_ok()) {
+    out.error = cs.with_context("clearing the stage");
+    return out;
+  }
+  progress.phase = "done";
+  if (options.on_progress) options.on_progress(progress);
+  out.state = JobState::kSucceeded;
+  return out;
+}
+
+}  // namespace dbsync

@@ -1,0 +1,138 @@
+// The vocabulary shared by the differ, the resolver, the executor, the stages and the shells.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/field_set.hpp"
+#include "engine/status.hpp"
+#include "engine/value.hpp"
+
+namespace dbsync {
+
+enum class Direction { kOneWay, kTwoWay };
+enum class Strategy { kSourceWins, kTargetWins, kManual, kMerge, kWebhook };
+enum class MergeFallback { kSource, kTarget, kManual };
+enum class DeletePolicy { kPropagate, kIgnore, kSoft };
+enum class ManualMode { kHoldAll, kApplyClean };
+
+const char* direction_name(Direction d);
+const char* strategy_name(Strategy s);
+Result<Direction> parse_direction(std::string_view s);          // one_way, two_way
+Result<Strategy> parse_strategy(std::string_view s);            // source_wins, target_wins, ...
+Result<MergeFallback> parse_merge_fallback(std::string_view s);  // source, target, manual
+Result<ManualMode> parse_manual_mode(std::string_view s);       // hold_all, apply_clean
+
+struct SyncPolicy {
+  Direction direction = Direction::kOneWay;
+  Strategy strategy = Strategy::kSourceWins;
+  MergeFallback merge_fallback = MergeFallback::kManual;
+  Strategy webhook_fallback = Strategy::kManual;  // when the webhook fails or answers nonsense
+  DeletePolicy delete_policy = DeletePolicy::kPropagate;
+  std::string soft_delete_column;  // DeletePolicy::kSoft: set to true / now() / 1 on delete
+  ManualMode manual_mode = ManualMode::kHoldAll;
+};
+
+// "propagate", "ignore", "soft:<column>".
+Status parse_delete_policy(std::string_view s, SyncPolicy& policy);
+
+// What the baseline (sync_state) remembers of one key: per side, whether the row existed and
+// the hashes of its mapped fields (in the target's type domain) when last synced. The two
+// sides are equal after a normal sync; they differ when a decision kept them apart (target
+// wins, a skipped conflict, an ignored delete), so that the kept difference is not re-raised
+// until one side changes again.
+struct BaselineEntry {
+  Row key;
+  bool source_present = true;
+  bool target_present = true;
+  std::vector<uint64_t> source_fields;
+  std::vector<uint64_t> target_fields;
+
+  uint64_t source_hash() const;  // row hash of source_fields
+  uint64_t target_hash() const;
+};
+
+// XXH3-64 over the field hashes in order: the row hash.
+uint64_t row_hash(const std::vector<uint64_t>& field_hashes);
+
+enum class DiffKind : uint8_t {
+  kUnchanged,                   // nothing changed since the baseline
+  kInStep,                      // both sides equal but the baseline is stale: refresh it
+  kSourceChanged,               // apply the source's changes to the target
+  kTargetChanged,               // the target drifted (one_way: strategy; two_way: flow back)
+  kBothChanged,                 // conflict
+  kSourceInserted,              // new on the source
+  kTargetInserted,              // only on the target, never synced
+  kFirstRunConflict,            // on both sides, no baseline, different
+  kSourceDeleted,               // deleted on the source, target unchanged
+  kSourceDeletedTargetChanged,  // conflict
+  kTargetDeleted,               // deleted on the target, source unchanged
+  kTargetDeletedSourceChanged,  // conflict
+  kBothDeleted,                 // gone on both sides: forget the baseline
+  kRowError,                    // the source row could not be mapped
+};
+const char* diff_kind_name(DiffKind k);
+bool is_conflict(DiffKind k);
+
+enum class RowOp : uint8_t { kNone, kInsert, kUpdate, kDelete, kSoftDelete };
+enum class BaselineOp : uint8_t { kKeep, kSet, kErase };
+const char* row_op_name(RowOp op);
+
+// One key's planned effect on the target, the source (two-way) and the baseline.
+struct PlannedChange {
+  DiffKind kind = DiffKind::kUnchanged;
+  Row key;  // target key (mapped layout)
+  RowOp target_op = RowOp::kNone;
+  Row target_values;  // mapped layout: the whole row to write (insert/update)
+  RowOp source_op = RowOp::kNone;
+  Row source_key;     // source key, in source types
+  Row source_values;  // one value per reversible mapped column (FieldMapper::reversible)
+  BaselineOp baseline_op = BaselineOp::kKeep;
+  BaselineEntry baseline;
+  FieldSet changed;   // mapped fields the change writes (for the audit)
+
+  bool empty() const {
+    return target_op == RowOp::kNone && source_op == RowOp::kNone &&
+           baseline_op == BaselineOp::kKeep;
+  }
+};
+
+// A conflict as recorded for a person or a webhook to decide.
+struct ConflictRecord {
+  DiffKind kind = DiffKind::kBothChanged;
+  Row key;
+  std::optional<Row> source;   // mapped source row (target layout), absent when deleted
+  std::optional<Row> target;   // target row (target layout), absent when deleted
+  std::optional<Row> source_raw;  // the projected source row (for merges that flow back)
+  std::optional<BaselineEntry> baseline;
+  FieldSet source_changed;     // fields changed on the source since the baseline
+  FieldSet target_changed;
+  FieldSet conflicting;        // changed on both sides to different values
+  std::string reason;          // e.g. "merge fallback manual", "webhook failed: timeout"
+};
+
+enum class Decision { kSource, kTarget, kMerge, kCustom, kSkip };
+const char* decision_name(Decision d);
+Result<Decision> parse_decision(std::string_view s);  // source, target, merge, custom, skip
+
+struct Progress {
+  std::string phase;       // "scanning", "staging", "committing", "done"
+  int64_t total = -1;      // estimated source rows, -1 when unknown
+  int64_t scanned = 0;     // keys looked at (union of both sides)
+  int64_t inserted = 0;    // on the target
+  int64_t updated = 0;
+  int64_t deleted = 0;
+  int64_t source_inserted = 0;  // two-way: written back to the source
+  int64_t source_updated = 0;
+  int64_t source_deleted = 0;
+  int64_t unchanged = 0;
+  int64_t conflicts = 0;        // detected
+  int64_t conflicts_pending = 0;
+  int64_t errors = 0;           // rows that failed to map
+  std::optional<Row> checkpoint;  // last key committed (or staged, when holding)
+};
+
+}  // namespace dbsync
