@@ -7,15 +7,6 @@ namespace dbsync {
 
 namespace {
 
-bool is_identifier(std::string_view s) {
-  if (s.empty()) return false;
-  auto ident_char = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  };
-  if (s[0] >= '0' && s[0] <= '9') return false;
-  return std::all_of(s.begin(), s.end(), ident_char);
-}
-
 // Digits before and after the point of a canonical decimal text.
 void decimal_shape(const std::string& d, int& int_digits, int& frac_digits) {
   size_t start = (!d.empty() && d[0] == '-') ? 1 : 0;
