@@ -1,0 +1,28 @@
+// Binary encodings of rows and changes:
+//  - sortable keys: byte strings whose memcmp order is the key order (compare_keys) for keys
+//    of one sync, so a database can store them as bytea and return them ORDER BY key;
+//  - compact self-describing rows, planned changes and conflicts, for the stages (Redis
+//    values, bytea in the master) — what a resumed job reads back must be exactly what it wrote.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "engine/status.hpp"
+#include "engine/sync_types.hpp"
+#include "engine/value.hpp"
+
+namespace dbsync {
+
+std::string encode_sortable_key(const Row& key);
+Result<Row> decode_sortable_key(std::string_view bytes);
+
+void encode_row(const Row& row, std::string& out);
+std::string encode_change(const PlannedChange& change);
+Result<PlannedChange> decode_change(std::string_view bytes);
+std::string encode_conflict(const ConflictRecord& conflict);
+Result<ConflictRecord> decode_conflict(std::string_view bytes);
+std::string encode_baseline(const BaselineEntry& entry);  // without the key
+Result<BaselineEntry> decode_baseline(std::string_view bytes, Row key);
+
+}  // namespace dbsync
