@@ -41,6 +41,10 @@ struct TypeSpec {
   int64_t max_length = -1;     // kText/kBytes: characters (text) or bytes (-1: unlimited)
   bool fixed_length = false;   // char(n): blank-padded
   std::vector<std::string> enum_values;  // MySQL ENUM
+  // Added with the coercion code:
+  bool max_length_in_bytes = false;  // kText: max_length counts bytes (MySQL TEXT family)
+  bool is_uuid = false;              // kText: PostgreSQL uuid, normalised to lowercase 8-4-4-4-12
+  std::string note;                  // why parse_type treated the type as text (array, unknown)
 };
 
 // Parses a column type as the database reports or declares it: "numeric(10,2)",
@@ -59,6 +63,8 @@ struct CoerceOptions {
 // database would refuse (overflow, text longer than varchar(n), "abc" into an int) with an error
 // that says why. Null stays null.
 Result<Value> coerce(const Value& v, const TypeSpec& t, const CoerceOptions& opts = {});
+// The same, reusing the storage of a value the caller no longer needs (no copy of its text).
+Result<Value> coerce(Value&& v, const TypeSpec& t, const CoerceOptions& opts = {});
 
 // Parses database text output (e.g. COPY text format, MySQL text protocol) of a column of type
 // `t` into a Value of the matching kind.

@@ -62,6 +62,9 @@ class Value {
   int32_t days() const { return static_cast<int32_t>(i_); }  // date
   // Text, bytes, decimal digits or canonical JSON.
   const std::string& str() const { return s_; }
+  // Moves the text/bytes/decimal/JSON string out (the value keeps its type, its string is left
+  // empty): lets coercion reuse a string without copying it.
+  std::string take_str() { return std::move(s_); }
 
   // Any numeric value as a double (decimal and int converted); 0 for non-numbers.
   double to_double() const;
