@@ -1,0 +1,278 @@
+#include "adapters/postgres/pg_table.hpp"
+
+#include <algorithm>
+#include <atomic>
+
+#include "adapters/postgres/pg_values.hpp"
+#include "engine/types.hpp"
+
+namespace dbsync::pg {
+
+namespace {
+
+constexpr const char* kOpColumn = "\"dbsync$op\"";
+
+class CursorReader : public RowReader {
+ public:
+  CursorReader(PgConnection conn, std::vector<const Column*> columns, size_t fetch, std::string table)
+      : conn_(std::move(conn)), columns_(std::move(columns)), fetch_sql_("FETCH FORWARD " + std::to_string(fetch) + " FROM dbsync_scan"),
+        fetch_(fetch), table_(std::move(table)) {
+    row_.resize(columns_.size());
+  }
+
+  Status next(const Row*& row) override {
+    row = nullptr;
+    if (pos_ >= page_.rows()) {
+      if (done_) return Status::ok();
+      Result<PgResult> page = conn_.query(fetch_sql_);
+      if (!page.is_ok()) return page.status().with_context("reading " + table_);
+      page_ = std::move(page).value();
+      pos_ = 0;
+      if (static_cast<size_t>(page_.rows()) < fetch_) done_ = true;
+      if (page_.rows() == 0) {
+        (void)conn_.exec("COMMIT");
+        return Status::ok();
+      }
+    }
+    for (size_t c = 0; c < columns_.size(); ++c) {
+      const int col = static_cast<int>(c);
+      if (page_.is_null(pos_, col)) {
+        row_[c] = Value();
+        continue;
+      }
+      Result<Value> v = value_from_text(page_.get(pos_, col), columns_[c]->type);
+      if (!v.is_ok()) return v.status().with_context(table_ + "." + columns_[c]->name);
+      row_[c] = std::move(v).value();
+    }
+    ++pos_;
+    row = &row_;
+    return Status::ok();
+  }
+
+ private:
+  PgConnection conn_;
+  std::vector<const Column*> columns_;
+  std::string fetch_sql_;
+  size_t fetch_;
+  std::string table_;
+  PgResult page_;
+  int pos_ = 0;
+  bool done_ = false;
+  Row row_;
+};
+
+std::atomic<unsigned> g_temp_counter{0};
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += sep;
+    out += parts[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PgTable>> PgTable::open(const std::string& conninfo, std::string_view table,
+                                               int connect_timeout_seconds) {
+  DBSYNC_ASSIGN_OR_RETURN(QualifiedName name, QualifiedName::parse(table));
+  DBSYNC_ASSIGN_OR_RETURN(PgConnection conn, PgConnection::connect(conninfo, connect_timeout_seconds));
+  DBSYNC_ASSIGN_OR_RETURN(TableInfo info, describe_table_info(conn, name));
+  return std::unique_ptr<PgTable>(new PgTable(conninfo, connect_timeout_seconds, std::move(conn), std::move(info)));
+}
+
+std::string PgTable::key_expr(size_t column) const {
+  const Column& c = info_.schema.columns[column];
+  std::string q = quote_ident(c.name);
+  if (info_.collatable[column]) return q + " COLLATE \"C\"";
+  // Text-like without a collation (enums...): order by their text, as compare_values does.
+  if (c.type.kind == TypeKind::kText && !c.type.is_uuid) return "(" + q + "::text) COLLATE \"C\"";
+  return q;
+}
+
+Result<std::unique_ptr<RowReader>> PgTable::scan(const ScanRequest& request) {
+  const size_t ncols = info_.schema.columns.size();
+  if (request.columns.empty() || request.key_count > request.columns.size())
+    return error(ErrorCode::kInvalidArgument, "scan of " + info_.name.display() + ": bad column request");
+  std::vector<std::string> select;
+  std::vector<const Column*> columns;
+  for (size_t c : request.columns) {
+    if (c >= ncols) return error(ErrorCode::kInvalidArgument, "scan of " + info_.name.display() + ": no column " + std::to_string(c));
+    select.push_back(quote_ident(info_.schema.columns[c].name));
+    columns.push_back(&info_.schema.columns[c]);
+  }
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < request.key_count; ++i) keys.push_back(key_expr(request.columns[i]));
+  const std::string key_tuple = "(" + join(keys, ", ") + ")";
+
+  std::vector<PgParam> params;
+  std::vector<std::string> where;
+  auto bound = [&](const Row& key, const char* op) -> Status {
+    if (key.size() != request.key_count)
+      return error(ErrorCode::kInvalidArgument, "scan of " + info_.name.display() + ": range key has " +
+                                                    std::to_string(key.size()) + " values, expected " +
+                                                    std::to_string(request.key_count));
+    std::vector<std::string> ps;
+    for (size_t i = 0; i < key.size(); ++i) {
+      params.push_back(key[i].is_null() ? PgParam::null()
+                                        : PgParam::text(value_to_text(key[i], columns[i]->type)));
+      ps.push_back("$" + std::to_string(params.size()));
+    }
+    where.push_back(key_tuple + " " + op + " (" + join(ps, ", ") + ")");
+    return Status::ok();
+  };
+  if (request.range.after) DBSYNC_RETURN_IF_ERROR(bound(*request.range.after, ">"));
+  if (request.range.upto) DBSYNC_RETURN_IF_ERROR(bound(*request.range.upto, "<="));
+
+  std::string sql = "DECLARE dbsync_scan NO SCROLL CURSOR FOR SELECT " + join(select, ", ") + " FROM " +
+                    info_.name.quoted();
+  if (!where.empty()) sql += " WHERE " + join(where, " AND ");
+  sql += " ORDER BY " + join(keys, ", ");
+
+  Result<PgConnection> conn = PgConnection::connect(conninfo_, timeout_);
+  if (!conn.is_ok()) return conn.status().with_context("scanning " + info_.name.display());
+  DBSYNC_RETURN_IF_ERROR(conn->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  Result<PgResult> declared = conn->query(sql, params);
+  if (!declared.is_ok()) return declared.status().with_context("scanning " + info_.name.display());
+  size_t fetch = std::clamp<size_t>(request.batch_hint, 100, 100000);
+  return std::unique_ptr<RowReader>(
+      new CursorReader(std::move(conn).value(), std::move(columns), fetch, info_.name.display()));
+}
+
+Result<int64_t> PgTable::estimate_rows() {
+  DBSYNC_ASSIGN_OR_RETURN(
+      PgResult r, conn_.query("SELECT c.reltuples::bigint FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)",
+                              {PgParam::text(info_.name.quoted())}));
+  if (r.rows() != 1 || r.is_null(0, 0)) return int64_t{-1};
+  int64_t n = std::strtoll(std::string(r.get(0, 0)).c_str(), nullptr, 10);
+  return n < 0 ? int64_t{-1} : n;
+}
+
+Status PgTable::ensure_temp_table(const std::vector<size_t>& layout) {
+  if (!temp_name_.empty() && temp_layout_ == layout) return Status::ok();
+  if (temp_name_.empty()) temp_name_ = "dbsync_apply_" + std::to_string(g_temp_counter++);
+  std::vector<std::string> cols;
+  for (size_t c : layout) cols.push_back(quote_ident(info_.schema.columns[c].name));
+  // Created outside the batch transactions (a rollback keeps it); rows vanish at each commit.
+  // CREATE ... AS copies the exact column types and none of the constraints.
+  DBSYNC_RETURN_IF_ERROR(conn_.exec("DROP TABLE IF EXISTS pg_temp." + quote_ident(temp_name_) + "; CREATE TEMP TABLE " +
+                                    quote_ident(temp_name_) + " ON COMMIT DELETE ROWS AS SELECT NULL::\"char\" AS " +
+                                    kOpColumn + ", " + join(cols, ", ") + " FROM " + info_.name.quoted() +
+                                    " WITH NO DATA"));
+  temp_layout_ = layout;
+  return Status::ok();
+}
+
+Status PgTable::apply(const ChangeBatch& batch) {
+  if (batch.items.empty()) return Status::ok();
+  const size_t ncols = info_.schema.columns.size();
+  if (batch.key_columns.empty())
+    return error(ErrorCode::kInvalidArgument, "apply to " + info_.name.display() + ": no key columns");
+  // Temp layout: the key columns, then the written columns that are not keys.
+  std::vector<size_t> layout = batch.key_columns;
+  for (size_t c : batch.columns)
+    if (std::find(layout.begin(), layout.end(), c) == layout.end()) layout.push_back(c);
+  for (size_t c : layout)
+    if (c >= ncols) return error(ErrorCode::kInvalidArgument, "apply to " + info_.name.display() + ": no column " + std::to_string(c));
+  if (batch.soft_delete_column >= static_cast<int>(ncols))
+    return error(ErrorCode::kInvalidArgument, "apply to " + info_.name.display() + ": bad soft delete column");
+
+  Status st = ensure_temp_table(layout);
+  if (st.is_ok()) st = apply_in_transaction(batch, layout);
+  if (!st.is_ok()) {
+    conn_.rollback_quietly();
+    return st.with_context("table " + info_.name.display());
+  }
+  return Status::ok();
+}
+
+Status PgTable::apply_in_transaction(const ChangeBatch& batch, const std::vector<size_t>& layout) {
+  const size_t nkeys = batch.key_columns.size();
+  // Where each layout column's value is found in an item: key index, or values index.
+  std::vector<int> from_values(layout.size(), -1);
+  for (size_t i = nkeys; i < layout.size(); ++i) {
+    auto it = std::find(batch.columns.begin(), batch.columns.end(), layout[i]);
+    from_values[i] = static_cast<int>(it - batch.columns.begin());
+  }
+
+  size_t n_ins = 0, n_upd = 0, n_del = 0, n_soft = 0;
+  std::string& buf = copy_buffer_;
+  buf.clear();
+  for (const ChangeBatch::Item& item : batch.items) {
+    char op = 0;
+    switch (item.op) {
+      case RowOp::kInsert: op = 'i'; ++n_ins; break;
+      case RowOp::kUpdate: op = 'u'; ++n_upd; break;
+      case RowOp::kDelete: op = 'd'; ++n_del; break;
+      case RowOp::kSoftDelete: op = 's'; ++n_soft; break;
+      case RowOp::kNone: continue;
+    }
+    if (item.key.size() != nkeys)
+      return error(ErrorCode::kInvalidArgument, "a change with " + std::to_string(item.key.size()) +
+                                                    " key values, expected " + std::to_string(nkeys));
+    const bool has_values = op == 'i' || op == 'u';
+    if (has_values && item.values.size() != batch.columns.size())
+      return error(ErrorCode::kInvalidArgument, "a change for key " + key_to_string(item.key) + " has " +
+                                                    std::to_string(item.values.size()) + " values, expected " +
+                                                    std::to_string(batch.columns.size()));
+    buf.push_back(op);
+    for (size_t i = 0; i < layout.size(); ++i) {
+      buf.push_back('\t');
+      const TypeSpec& type = info_.schema.columns[layout[i]].type;
+      if (i < nkeys) append_copy_field(buf, item.key[i], type);
+      else if (has_values) append_copy_field(buf, item.values[static_cast<size_t>(from_values[i])], type);
+      else buf += "\\N";
+    }
+    buf.push_back('\n');
+  }
+  if (n_ins + n_upd + n_del + n_soft == 0) return Status::ok();
+
+  const std::string target = info_.name.quoted();
+  const std::string temp = "pg_temp." + quote_ident(temp_name_);
+  std::vector<std::string> key_match, key_cols, all_cols, sets;
+  for (size_t i = 0; i < layout.size(); ++i) {
+    std::string q = quote_ident(info_.schema.columns[layout[i]].name);
+    all_cols.push_back(q);
+    if (i < nkeys) {
+      key_cols.push_back(q);
+      key_match.push_back("t." + q + " = s." + q);
+    } else {
+      sets.push_back(q + " = s." + q);
+    }
+  }
+  const std::string match = join(key_match, " AND ");
+
+  DBSYNC_RETURN_IF_ERROR(conn_.exec("BEGIN"));
+  DBSYNC_RETURN_IF_ERROR(conn_.copy_in("COPY " + temp + " FROM STDIN", buf));
+  // Deletes first: a deleted row may hold a unique value that an inserted row takes over.
+  if (n_del) {
+    DBSYNC_RETURN_IF_ERROR(conn_.exec("DELETE FROM " + target + " AS t USING " + temp + " AS s WHERE s." +
+                                      kOpColumn + " = 'd' AND " + match));
+  }
+  if (n_soft) {
+    if (batch.soft_delete_column < 0) return error(ErrorCode::kInvalidArgument, "soft delete without a soft delete column");
+    const Column& sc = info_.schema.columns[static_cast<size_t>(batch.soft_delete_column)];
+    PgParam value = batch.soft_delete_value.is_null() ? PgParam::null()
+                                                      : PgParam::text(value_to_text(batch.soft_delete_value, sc.type));
+    DBSYNC_RETURN_IF_ERROR(conn_.query("UPDATE " + target + " AS t SET " + quote_ident(sc.name) + " = $1 FROM " + temp +
+                                           " AS s WHERE s." + kOpColumn + " = 's' AND " + match,
+                                       {value})
+                               .status());
+  }
+  if (n_upd && !sets.empty()) {
+    DBSYNC_ASSIGN_OR_RETURN(PgResult r, conn_.query("UPDATE " + target + " AS t SET " + join(sets, ", ") + " FROM " + temp +
+                                                    " AS s WHERE s." + kOpColumn + " = 'u' AND " + match));
+    if (r.affected() < static_cast<int64_t>(n_upd))
+      return error(ErrorCode::kNotFound, std::to_string(static_cast<int64_t>(n_upd) - r.affected()) + " of " +
+                                             std::to_string(n_upd) + " rows to update are missing");
+  }
+  if (n_ins) {
+    const std::string cols = join(all_cols, ", ");
+    DBSYNC_RETURN_IF_ERROR(conn_.exec("INSERT INTO " + target + " (" + cols + ") SELECT " + cols + " FROM " + temp +
+                                      " WHERE " + kOpColumn + " = 'i'"));
+  }
+  return conn_.exec("COMMIT");
+}
+
+}  // namespace dbsync::pg

@@ -1,0 +1,53 @@
+// A PostgreSQL table as the engine's Target: key-ordered scans through a cursor on a
+// connection of their own, and batch apply through COPY into a temp table.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "adapters/postgres/pg_connection.hpp"
+#include "adapters/postgres/pg_schema.hpp"
+#include "engine/endpoints.hpp"
+
+namespace dbsync::pg {
+
+class PgTable : public Target {
+ public:
+  // Connects (one connection for writes and catalog queries; each scan opens its own) and
+  // describes the table.
+  static Result<std::unique_ptr<PgTable>> open(const std::string& conninfo, std::string_view table,
+                                               int connect_timeout_seconds = 10);
+
+  const Schema& schema() const { return info_.schema; }
+  const QualifiedName& name() const { return info_.name; }
+  PgConnection& connection() { return conn_; }
+
+  // Rows ordered by the first key_count requested columns (text in byte order, COLLATE "C"),
+  // read with a cursor in its own transaction: applies made while the scan is open are not seen.
+  Result<std::unique_ptr<RowReader>> scan(const ScanRequest& request) override;
+  // pg_class.reltuples, -1 when the table was never analysed.
+  Result<int64_t> estimate_rows() override;
+  // One transaction: COPY into a temp table, then DELETE ... USING, UPDATE ... FROM,
+  // INSERT ... SELECT. A failure rolls everything back and names the table.
+  Status apply(const ChangeBatch& batch) override;
+
+ private:
+  PgTable(std::string conninfo, int timeout, PgConnection conn, TableInfo info)
+      : conninfo_(std::move(conninfo)), timeout_(timeout), conn_(std::move(conn)), info_(std::move(info)) {}
+
+  // The ORDER BY / range expression of a key column (byte order for text).
+  std::string key_expr(size_t column) const;
+  Status ensure_temp_table(const std::vector<size_t>& layout);
+  Status apply_in_transaction(const ChangeBatch& batch, const std::vector<size_t>& layout);
+
+  std::string conninfo_;
+  int timeout_;
+  PgConnection conn_;
+  TableInfo info_;
+  std::string temp_name_;               // pg_temp table for batches, created once per layout
+  std::vector<size_t> temp_layout_;
+  std::string copy_buffer_;
+};
+
+}  // namespace dbsync::pg
