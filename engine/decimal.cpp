@@ -378,6 +378,8 @@ Result<std::string> mod(std::string_view a, std::string_view b) {
 
 std::string round(std::string_view a, int scale) {
   scale = std::clamp(scale, 0, kMaxScale);
+  // Common case when coercing: the value already has the column's scale.
+  if (scale_of(a) == scale && is_canonical(a)) return std::string(a);
   Parts p = split(a);
   size_t s = static_cast<size_t>(scale);
   if (p.fraction.size() <= s) return build(p.negative, unscaled(p, s), scale);

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 
 #include "engine/decimal.hpp"
 
@@ -684,8 +686,20 @@ constexpr int64_t kMySQLTimestampMin = 1 * kMicrosPerSecond;         // 1970-01-
 constexpr int64_t kMySQLTimestampEnd = 2147483648LL * kMicrosPerSecond;  // 2038-01-19 03:14:08 UTC
 
 // ======================= coercion per kind =======================
+// Each takes the value as `const Value&` (coerce of an lvalue) or `Value&&` (the caller gave it
+// up), so an unchanged value is copied or moved once and never passed around by value.
 
-Result<Value> to_int(Value v, const TypeSpec& t) {
+template <typename V>
+std::string take_or_copy_str(V&& v) {
+  if constexpr (std::is_const_v<std::remove_reference_t<V>>) {
+    return v.str();
+  } else {
+    return v.take_str();
+  }
+}
+
+template <typename V>
+Result<Value> to_int(V&& v, const TypeSpec& t) {
   const bool mysql = t.dialect == Dialect::kMySQL;
   int64_t i = 0;
   switch (v.type()) {
@@ -732,11 +746,12 @@ Result<Value> to_int(Value v, const TypeSpec& t) {
   if (i < lo || i > hi) {
     return out_of_range(v, t, std::to_string(lo) + ".." + std::to_string(hi));
   }
-  if (v.type() == ValueType::kInt) return v;
+  if (v.type() == ValueType::kInt) return std::forward<V>(v);
   return Value::integer(i);
 }
 
-Result<Value> to_bool(Value v, const TypeSpec& t) {
+template <typename V>
+Result<Value> to_bool(V&& v, const TypeSpec& t) {
   const bool mysql = t.dialect == Dialect::kMySQL;
   // MySQL's BOOL is a TINYINT: any number in its range is stored, and nonzero reads as true.
   auto from_number = [&](const Value& number) -> Result<Value> {
@@ -763,7 +778,7 @@ Result<Value> to_bool(Value v, const TypeSpec& t) {
     return mismatch(v, t, "(only 0 and 1 are booleans)");
   };
   switch (v.type()) {
-    case ValueType::kBool: return v;
+    case ValueType::kBool: return std::forward<V>(v);
     case ValueType::kInt:
     case ValueType::kFloat:
     case ValueType::kDecimal: return from_number(v);
@@ -785,7 +800,8 @@ Result<Value> to_bool(Value v, const TypeSpec& t) {
   }
 }
 
-Result<Value> to_float(Value v, const TypeSpec& t) {
+template <typename V>
+Result<Value> to_float(V&& v, const TypeSpec& t) {
   const bool mysql = t.dialect == Dialect::kMySQL;
   double d = 0;
   switch (v.type()) {
@@ -824,25 +840,26 @@ Result<Value> to_float(Value v, const TypeSpec& t) {
     if (std::isinf(f) && !std::isinf(d)) return out_of_range(v, t, "overflow of single precision");
     d = static_cast<double>(f);
   }
-  if (v.type() == ValueType::kFloat && d == v.as_float()) return v;
+  if (v.type() == ValueType::kFloat && d == v.as_float()) return std::forward<V>(v);
   return Value::floating(d);
 }
 
-Result<Value> to_decimal(Value v, const TypeSpec& t) {
+template <typename V>
+Result<Value> to_decimal(V&& v, const TypeSpec& t) {
   const bool mysql = t.dialect == Dialect::kMySQL;
-  std::string digits;
+  std::string converted;  // the digits when the input is not already a decimal
   switch (v.type()) {
-    case ValueType::kDecimal: digits = v.str(); break;
-    case ValueType::kInt: digits = decimal::from_int(v.as_int()); break;
+    case ValueType::kDecimal: break;
+    case ValueType::kInt: converted = decimal::from_int(v.as_int()); break;
     case ValueType::kFloat: {
-      auto converted = decimal::from_double(v.as_float());
-      if (!converted.is_ok()) return out_of_range(v, t, "NaN and infinity are not stored in a decimal column");
-      digits = std::move(converted).value();
+      auto from_double = decimal::from_double(v.as_float());
+      if (!from_double.is_ok()) return out_of_range(v, t, "NaN and infinity are not stored in a decimal column");
+      converted = std::move(from_double).value();
       break;
     }
     case ValueType::kBool:
       if (!mysql) return mismatch(v, t, "(PostgreSQL does not store booleans in numeric columns)");
-      digits = v.as_bool() ? "1" : "0";
+      converted = v.as_bool() ? "1" : "0";
       break;
     case ValueType::kText: {
       auto parsed = decimal::parse(v.str());
@@ -850,21 +867,30 @@ Result<Value> to_decimal(Value v, const TypeSpec& t) {
         if (parsed.status().code() == ErrorCode::kOutOfRange) return out_of_range(v, t, "too many digits");
         return mismatch(v, t, "is not a number");
       }
-      digits = std::move(parsed).value();
+      converted = std::move(parsed).value();
       break;
     }
     default: return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a number)");
   }
+  const bool is_decimal = v.type() == ValueType::kDecimal;
+  std::string_view digits = is_decimal ? std::string_view(v.str()) : std::string_view(converted);
   if (t.is_unsigned && decimal::sign(digits) < 0) {
     return out_of_range(v, t, "negative value in an UNSIGNED column");
   }
   int scale = t.scale >= 0 ? t.scale : (t.precision >= 0 ? 0 : -1);
-  if (scale >= 0) digits = decimal::round(digits, scale);
+  // Reuse the input when it already is canonical at the column's scale (the common case).
+  bool unchanged = is_decimal && decimal::is_canonical(digits) && (scale < 0 || decimal::scale_of(digits) == scale);
+  std::string rounded;
+  if (!unchanged) {
+    rounded = scale >= 0 ? decimal::round(digits, scale) : std::string(digits);
+    digits = rounded;
+  }
   if (t.precision >= 0 && !decimal::fits_precision(digits, t.precision, scale)) {
     return Status(ErrorCode::kOutOfRange,
                   "numeric field overflow: " + show(v) + " does not fit " + type_label(t));
   }
-  return Value::decimal_unchecked(std::move(digits));
+  if (unchanged) return std::forward<V>(v);
+  return Value::decimal_unchecked(std::move(rounded));
 }
 
 // PostgreSQL's uuid input: 32 hex digits, optionally in braces and with hyphens after any
@@ -888,10 +914,17 @@ bool normalise_uuid(std::string_view text, std::string& out) {
   return true;
 }
 
-Result<Value> to_text(Value v, const TypeSpec& t) {
+template <typename V>
+Result<Value> to_text(V&& v, const TypeSpec& t) {
   const bool mysql = t.dialect == Dialect::kMySQL;
+  // Fast path: valid text that the column stores unchanged (chars <= bytes <= max_length).
+  if (v.type() == ValueType::kText && !t.is_uuid && t.enum_values.empty() && !t.fixed_length &&
+      (t.max_length < 0 || static_cast<int64_t>(v.str().size()) <= t.max_length) &&
+      utf8_length(v.str()) >= 0 && (mysql || v.str().find('\0') == std::string::npos)) {
+    return std::forward<V>(v);
+  }
   // The value is ours (taken by value): reuse its string rather than copying it.
-  std::string text = v.type() == ValueType::kText ? v.take_str() : v.to_string();
+  std::string text = v.type() == ValueType::kText ? take_or_copy_str(std::forward<V>(v)) : v.to_string();
   auto shown = [&]() { return Value::text(text.substr(0, 44)); };  // only built for errors
 
   int64_t length = utf8_length(text);
@@ -954,7 +987,8 @@ Result<Value> to_text(Value v, const TypeSpec& t) {
   return Value::text(std::move(text));
 }
 
-Result<Value> to_bytes(Value v, const TypeSpec& t) {
+template <typename V>
+Result<Value> to_bytes(V&& v, const TypeSpec& t) {
   if (v.type() != ValueType::kBytes && v.type() != ValueType::kText) {
     return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not bytes)");
   }
@@ -966,11 +1000,12 @@ Result<Value> to_bytes(Value v, const TypeSpec& t) {
   if (t.fixed_length && t.max_length > static_cast<int64_t>(b.size())) {
     b.append(static_cast<size_t>(t.max_length) - b.size(), '\0');  // MySQL BINARY(n)
   }
-  if (v.type() == ValueType::kBytes && b.size() == v.str().size()) return v;
+  if (v.type() == ValueType::kBytes && b.size() == v.str().size()) return std::forward<V>(v);
   return Value::bytes(std::move(b));
 }
 
-Result<Value> to_timestamp(Value v, const TypeSpec& t, const CoerceOptions& opts) {
+template <typename V>
+Result<Value> to_timestamp(V&& v, const TypeSpec& t, const CoerceOptions& opts) {
   const TimeZone& zone = opts.zone ? *opts.zone : *TimeZone::utc();
   int64_t micros;
   switch (v.type()) {
@@ -1000,10 +1035,11 @@ Result<Value> to_timestamp(Value v, const TypeSpec& t, const CoerceOptions& opts
   return Value::timestamp(micros);
 }
 
-Result<Value> to_date(Value v, const TypeSpec& t, const CoerceOptions& opts) {
+template <typename V>
+Result<Value> to_date(V&& v, const TypeSpec& t, const CoerceOptions& opts) {
   const TimeZone& zone = opts.zone ? *opts.zone : *TimeZone::utc();
   switch (v.type()) {
-    case ValueType::kDate: return v;
+    case ValueType::kDate: return std::forward<V>(v);
     case ValueType::kTimestamp:
       return Value::date(static_cast<int32_t>(floor_div(zone.utc_to_local_micros(v.micros()), kMicrosPerDay)));
     case ValueType::kText: {
@@ -1023,7 +1059,8 @@ Result<Value> to_date(Value v, const TypeSpec& t, const CoerceOptions& opts) {
   }
 }
 
-Result<Value> to_time(Value v, const TypeSpec& t, const CoerceOptions& opts) {
+template <typename V>
+Result<Value> to_time(V&& v, const TypeSpec& t, const CoerceOptions& opts) {
   const TimeZone& zone = opts.zone ? *opts.zone : *TimeZone::utc();
   int64_t micros;
   switch (v.type()) {
@@ -1043,13 +1080,14 @@ Result<Value> to_time(Value v, const TypeSpec& t, const CoerceOptions& opts) {
   }
   // Rounding 23:59:59.9 to whole seconds gives 24:00:00, which PostgreSQL keeps as such.
   micros = std::min(round_micros(micros, std::clamp(t.fractional_digits, 0, 6)), kMicrosPerDay);
-  if (v.type() == ValueType::kTime && micros == v.micros()) return v;
+  if (v.type() == ValueType::kTime && micros == v.micros()) return std::forward<V>(v);
   return Value::time_of_day(micros);
 }
 
-Result<Value> to_json(Value v, const TypeSpec& t) {
+template <typename V>
+Result<Value> to_json(V&& v, const TypeSpec& t) {
   switch (v.type()) {
-    case ValueType::kJson: return v;
+    case ValueType::kJson: return std::forward<V>(v);
     case ValueType::kText: {
       auto parsed = Value::json(v.str());
       if (!parsed.is_ok()) return mismatch(v, t, "is not valid JSON (" + parsed.status().message() + ")");
@@ -1078,19 +1116,20 @@ Result<Value> to_json(Value v, const TypeSpec& t) {
   }
 }
 
-Result<Value> coerce_owned(Value v, const TypeSpec& t, const CoerceOptions& opts) {
-  if (v.is_null()) return v;
+template <typename V>
+Result<Value> coerce_owned(V&& v, const TypeSpec& t, const CoerceOptions& opts) {
+  if (v.is_null()) return std::forward<V>(v);
   switch (t.kind) {
-    case TypeKind::kBool: return to_bool(std::move(v), t);
-    case TypeKind::kInt: return to_int(std::move(v), t);
-    case TypeKind::kFloat: return to_float(std::move(v), t);
-    case TypeKind::kDecimal: return to_decimal(std::move(v), t);
-    case TypeKind::kText: return to_text(std::move(v), t);
-    case TypeKind::kBytes: return to_bytes(std::move(v), t);
-    case TypeKind::kTimestamp: return to_timestamp(std::move(v), t, opts);
-    case TypeKind::kDate: return to_date(std::move(v), t, opts);
-    case TypeKind::kTime: return to_time(std::move(v), t, opts);
-    case TypeKind::kJson: return to_json(std::move(v), t);
+    case TypeKind::kBool: return to_bool(std::forward<V>(v), t);
+    case TypeKind::kInt: return to_int(std::forward<V>(v), t);
+    case TypeKind::kFloat: return to_float(std::forward<V>(v), t);
+    case TypeKind::kDecimal: return to_decimal(std::forward<V>(v), t);
+    case TypeKind::kText: return to_text(std::forward<V>(v), t);
+    case TypeKind::kBytes: return to_bytes(std::forward<V>(v), t);
+    case TypeKind::kTimestamp: return to_timestamp(std::forward<V>(v), t, opts);
+    case TypeKind::kDate: return to_date(std::forward<V>(v), t, opts);
+    case TypeKind::kTime: return to_time(std::forward<V>(v), t, opts);
+    case TypeKind::kJson: return to_json(std::forward<V>(v), t);
   }
   return Status(ErrorCode::kInternal, "unknown column type kind");
 }
@@ -1154,7 +1193,7 @@ Result<TypeSpec> parse_type(std::string_view declared, Dialect dialect) {
 }
 
 Result<Value> coerce(const Value& v, const TypeSpec& t, const CoerceOptions& opts) {
-  return coerce_owned(v, t, opts);
+  return coerce_owned(v, t, opts);  // V = const Value&
 }
 
 Result<Value> coerce(Value&& v, const TypeSpec& t, const CoerceOptions& opts) {
