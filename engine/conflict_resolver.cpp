@@ -21,7 +21,15 @@ void finish(PlannedChange& p, const Row* source_after, const Row* target_after, 
   p.baseline.source_present = source_after != nullptr;
   p.baseline.target_present = target_after != nullptr;
   p.baseline.source_fields = source_after ? hashes_of(*source_after, n) : std::vector<uint64_t>{};
-  p.baseline.target_fields = target_after ? hashes_of(*target_after, n) : std::vector<uint64_t>{};
+  p.baseline.source_hash = source_after ? hash_row(*source_after, n) : 0;
+  if (target_after == source_after ||
+      (source_after && target_after && p.baseline.source_hash == hash_row(*target_after, n))) {
+    p.baseline.target_fields = p.baseline.source_fields;
+    p.baseline.target_hash = p.baseline.source_hash;
+  } else {
+    p.baseline.target_fields = target_after ? hashes_of(*target_after, n) : std::vector<uint64_t>{};
+    p.baseline.target_hash = target_after ? hash_row(*target_after, n) : 0;
+  }
 }
 
 std::string field_list(const FieldSet& fields, const FieldMapper& mapper) {
@@ -303,6 +311,13 @@ Status ConflictResolver::plan(const DiffItem& item, Outcome& out) const {
   out.pending.reset();
   out.conflict = false;
   PlannedChange& p = out.change;
+  if (item.kind == DiffKind::kUnchanged || item.kind == DiffKind::kRowError) {
+    // The common case costs no allocation: an empty change.
+    p.kind = item.kind;
+    p.target_op = p.source_op = RowOp::kNone;
+    p.baseline_op = BaselineOp::kKeep;
+    return Status::ok();
+  }
   p = PlannedChange{};
   p.kind = item.kind;
   p.key = item.key;
@@ -310,9 +325,6 @@ Status ConflictResolver::plan(const DiffItem& item, Outcome& out) const {
   const bool two_way = policy_.direction == Direction::kTwoWay;
 
   switch (item.kind) {
-    case DiffKind::kUnchanged:
-    case DiffKind::kRowError:
-      return Status::ok();
     case DiffKind::kInStep:
       finish(p, &item.source, &item.target, n);
       return Status::ok();

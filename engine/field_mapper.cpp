@@ -26,8 +26,10 @@ bool already_canonical(const Value& v, const TypeSpec& t) {
     case ValueType::kBool:
       return t.kind == TypeKind::kBool;
     case ValueType::kText:
-      return t.kind == TypeKind::kText && t.max_length < 0 && !t.fixed_length &&
-             t.enum_values.empty();
+      // A UTF-8 text has at most as many characters as bytes: within the limit by bytes means
+      // within it by characters, without counting.
+      return t.kind == TypeKind::kText && !t.fixed_length && t.enum_values.empty() &&
+             (t.max_length < 0 || static_cast<int64_t>(v.str().size()) <= t.max_length);
     case ValueType::kBytes:
       return t.kind == TypeKind::kBytes && t.max_length < 0;
     case ValueType::kFloat:
@@ -64,7 +66,9 @@ Status coerce_in_place(Value& v, const TypeSpec& t, const CoerceOptions& opts) {
 }
 
 Result<MappingSpec> parse_mapping_json(std::string_view json_text) {
-  nlohmann::json doc = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  // ordered_json: mapped columns keep the order the document gives them.
+  nlohmann::ordered_json doc =
+      nlohmann::ordered_json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return error(ErrorCode::kParseError, "mapping is not valid JSON");
   MappingSpec spec;
   if (doc.is_null()) return spec;
@@ -76,7 +80,7 @@ Result<MappingSpec> parse_mapping_json(std::string_view json_text) {
     rule.target_column = it.key();
     if (rule.target_column.empty())
       return error(ErrorCode::kInvalidArgument, "mapping has an empty target column name");
-    const nlohmann::json& v = it.value();
+    const nlohmann::ordered_json& v = it.value();
     std::string where = "mapping for target column '" + rule.target_column + "': ";
     if (v.is_string()) {
       rule.expression = v.get<std::string>();
@@ -85,7 +89,7 @@ Result<MappingSpec> parse_mapping_json(std::string_view json_text) {
     } else if (v.is_object()) {
       for (auto f = v.begin(); f != v.end(); ++f) {
         const std::string& name = f.key();
-        const nlohmann::json& fv = f.value();
+        const nlohmann::ordered_json& fv = f.value();
         if (name == "source" || name == "transform" || name == "expression") {
           if (!fv.is_string())
             return error(ErrorCode::kInvalidArgument, where + "\"" + name + "\" must be a string");

@@ -158,11 +158,17 @@ class Writer {
       u8(b);
     }
   }
+  // The target side is usually identical to the source side: then it is not written twice.
   void baseline(const BaselineEntry& e, bool with_key) {
     if (with_key) row(e.key);
-    u8(static_cast<uint8_t>((e.source_present ? 1 : 0) | (e.target_present ? 2 : 0)));
+    bool same = e.source_hash == e.target_hash && e.source_fields == e.target_fields;
+    u8(static_cast<uint8_t>((e.source_present ? 1 : 0) | (e.target_present ? 2 : 0) | (same ? 4 : 0)));
+    u64(e.source_hash);
     hashes(e.source_fields);
-    hashes(e.target_fields);
+    if (!same) {
+      u64(e.target_hash);
+      hashes(e.target_fields);
+    }
   }
 
  private:
@@ -254,8 +260,8 @@ class Reader {
     return h;
   }
   FieldSet fields() {
-    size_t n = count(0);
-    if (n > (in_.size() - pos_) * 8) return fail(), FieldSet();
+    uint64_t n = varint();
+    if (!ok_ || n > (in_.size() - pos_) * 8) return fail(), FieldSet();
     FieldSet f(n);
     for (size_t i = 0; i < n && ok_; i += 8) {
       uint8_t b = u8();
@@ -268,10 +274,18 @@ class Reader {
     BaselineEntry e;
     if (with_key) e.key = row();
     uint8_t flags = u8();
+    if (flags > 7) fail();
     e.source_present = flags & 1;
     e.target_present = flags & 2;
+    e.source_hash = u64();
     e.source_fields = hashes();
-    e.target_fields = hashes();
+    if (flags & 4) {
+      e.target_hash = e.source_hash;
+      e.target_fields = e.source_fields;
+    } else {
+      e.target_hash = u64();
+      e.target_fields = hashes();
+    }
     return e;
   }
   void fail() { ok_ = false; pos_ = in_.size(); }

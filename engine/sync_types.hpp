@@ -44,19 +44,21 @@ Status parse_delete_policy(std::string_view s, SyncPolicy& policy);
 // sides are equal after a normal sync; they differ when a decision kept them apart (target
 // wins, a skipped conflict, an ignored delete), so that the kept difference is not re-raised
 // until one side changes again.
+// The row hashes let the common case (nothing changed) cost one hash per side; the field
+// hashes say which fields changed when a row hash differs.
 struct BaselineEntry {
   Row key;
   bool source_present = true;
   bool target_present = true;
-  std::vector<uint64_t> source_fields;
+  uint64_t source_hash = 0;  // hash_row of the mapped source row
+  uint64_t target_hash = 0;  // hash_row of the target row
+  std::vector<uint64_t> source_fields;  // hash_value per mapped field
   std::vector<uint64_t> target_fields;
-
-  uint64_t source_hash() const;  // row hash of source_fields
-  uint64_t target_hash() const;
 };
 
-// XXH3-64 over the field hashes in order: the row hash.
-uint64_t row_hash(const std::vector<uint64_t>& field_hashes);
+// XXH3-64 over the first `count` values of a row: for each value its type tag, its length
+// when variable-sized, and its canonical bytes (never a printed form that two rows could share).
+uint64_t hash_row(const Row& row, size_t count);
 
 enum class DiffKind : uint8_t {
   kUnchanged,                   // nothing changed since the baseline

@@ -96,20 +96,39 @@ Status ThreeWayDiff::next(const DiffItem*& item) {
     return Status::ok();
   }
 
-  const size_t k = mapper_.key_count();
+  // The smallest current key, and which streams are at it (at most two comparisons).
   const Row* min_key = nullptr;
-  if (src_) min_key = &src_key_;
-  if (tgt_raw_ && (!min_key || compare_keys(last_tgt_key_, *min_key) < 0)) min_key = &last_tgt_key_;
-  if (base_ && (!min_key || compare_keys(base_->key, *min_key) < 0)) min_key = &base_->key;
+  bool at_src = false, at_tgt = false, at_base = false;
+  if (src_) {
+    min_key = &src_key_;
+    at_src = true;
+  }
+  auto consider = [&](const Row& key, bool& at) {
+    if (!min_key) {
+      min_key = &key;
+      at = true;
+      return;
+    }
+    int c = compare_keys(key, *min_key);
+    if (c < 0) {
+      at_src = at_tgt = at_base = false;
+      min_key = &key;
+      at = true;
+    } else if (c == 0) {
+      at = true;
+    }
+  };
+  if (tgt_raw_) consider(last_tgt_key_, at_tgt);
+  if (base_) consider(base_->key, at_base);
   if (!min_key) return Status::ok();  // all three streams are done
   item_.key = *min_key;
 
-  item_.has_source = src_ && compare_keys(src_key_, item_.key) == 0;
-  item_.has_target = tgt_raw_ && compare_keys(last_tgt_key_, item_.key) == 0;
-  bool has_base = base_ && compare_keys(base_->key, item_.key) == 0;
-  src_consumed_ = item_.has_source;
-  tgt_consumed_ = item_.has_target;
-  base_consumed_ = has_base;
+  item_.has_source = at_src;
+  item_.has_target = at_tgt;
+  bool has_base = at_base;
+  src_consumed_ = at_src;
+  tgt_consumed_ = at_tgt;
+  base_consumed_ = at_base;
   item_.baseline = has_base ? base_ : nullptr;
   if (item_.has_target) item_.target.swap(tgt_);
 
@@ -124,10 +143,26 @@ Status ThreeWayDiff::next(const DiffItem*& item) {
       return Status::ok();
     }
   }
-  (void)k;
   classify();
   item = &item_;
   return Status::ok();
+}
+
+void ThreeWayDiff::compute_field_hashes() {
+  DiffItem& d = item_;
+  const size_t n = mapper_.mapped_count();
+  if (d.has_source) {
+    d.source_hashes.resize(n);
+    for (size_t i = 0; i < n; ++i) d.source_hashes[i] = hash_value(d.source[i]);
+  }
+  if (d.has_target) {
+    d.target_hashes.resize(n);
+    for (size_t i = 0; i < n; ++i) d.target_hashes[i] = hash_value(d.target[i]);
+  }
+  d.differing.reset(n);
+  if (d.has_source && d.has_target)
+    for (size_t i = 0; i < n; ++i)
+      if (d.source_hashes[i] != d.target_hashes[i]) d.differing.set(i);
 }
 
 void ThreeWayDiff::classify() {
@@ -137,30 +172,31 @@ void ThreeWayDiff::classify() {
   d.target_changed.reset(n);
   d.differing.reset(n);
   d.conflicting.reset(n);
+  d.fields_hashed = false;
   const bool S = d.has_source, T = d.has_target;
-  if (S) {
-    d.source_hashes.resize(n);
-    for (size_t i = 0; i < n; ++i) d.source_hashes[i] = hash_value(d.source[i]);
-  }
-  if (T) {
-    d.target_hashes.resize(n);
-    for (size_t i = 0; i < n; ++i) d.target_hashes[i] = hash_value(d.target[i]);
-  }
-  if (S && T)
-    for (size_t i = 0; i < n; ++i)
-      if (d.source_hashes[i] != d.target_hashes[i]) d.differing.set(i);
-
+  d.source_hash = S ? hash_row(d.source, n) : 0;
+  d.target_hash = T ? hash_row(d.target, n) : 0;
   const BaselineEntry* b = d.baseline;
+
+  // The common case: both sides exactly as the baseline remembers them.
+  if (b && S == b->source_present && T == b->target_present && (!S || d.source_hash == b->source_hash) &&
+      (!T || d.target_hash == b->target_hash)) {
+    d.kind = (S || T) ? DiffKind::kUnchanged : DiffKind::kBothDeleted;
+    return;
+  }
+  if (!b && !(S && T)) {
+    d.kind = S ? DiffKind::kSourceInserted : DiffKind::kTargetInserted;
+    return;
+  }
+  compute_field_hashes();
+  d.fields_hashed = true;
+
   if (!b) {
-    if (S && T) {
-      if (d.differing.any()) {
-        d.kind = DiffKind::kFirstRunConflict;
-        d.source_changed = d.target_changed = d.conflicting = d.differing;
-      } else {
-        d.kind = DiffKind::kInStep;
-      }
+    if (d.differing.any()) {
+      d.kind = DiffKind::kFirstRunConflict;
+      d.source_changed = d.target_changed = d.conflicting = d.differing;
     } else {
-      d.kind = S ? DiffKind::kSourceInserted : DiffKind::kTargetInserted;
+      d.kind = DiffKind::kInStep;
     }
     return;
   }

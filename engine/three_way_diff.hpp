@@ -21,8 +21,13 @@ struct DiffItem {
   Row source;                               // mapped source row (target layout)
   Row target;                               // projected, canonical target row
   const BaselineEntry* baseline = nullptr;  // valid until next()
+  uint64_t source_hash = 0;                 // hash_row of the mapped source row
+  uint64_t target_hash = 0;                 // hash_row of the target row's mapped columns
+  // Per-field hashes and the field sets below are computed only when a row hash differs from
+  // the baseline (fields_hashed); an unchanged row costs one hash per side.
+  bool fields_hashed = false;
   std::vector<uint64_t> source_hashes;      // per mapped field
-  std::vector<uint64_t> target_hashes;      // per mapped field (first mapped_count columns)
+  std::vector<uint64_t> target_hashes;
   FieldSet source_changed;                  // vs the baseline
   FieldSet target_changed;
   FieldSet differing;                       // source value != target value
@@ -44,6 +49,7 @@ class ThreeWayDiff {
   Status advance_target();
   Status advance_baseline();
   void classify();
+  void compute_field_hashes();
 
   const FieldMapper& mapper_;
   RowReader& source_;

@@ -1,4 +1,5 @@
 #include "engine/row_codec.hpp"
+#include "engine/schema.hpp"
 
 #include <gtest/gtest.h>
 
@@ -58,7 +59,7 @@ TEST(SortableKey, RoundTripsKeepTypeAndScale) {
   ASSERT_TRUE(back.is_ok()) << back.status().to_string();
   EXPECT_EQ(*back, key);
   EXPECT_EQ((*back)[1].str(), "10.50");
-  EXPECT_FALSE(decode_sortable_key("\x02\x01").is_ok());
+  EXPECT_FALSE(decode_sortable_key("\x03\x01").is_ok());  // an int needs 8 bytes
   EXPECT_FALSE(decode_sortable_key("\x63").is_ok());
 }
 
@@ -95,7 +96,7 @@ TEST(ChangeCodec, RoundTripsAConflict) {
   c.kind = DiffKind::kSourceDeletedTargetChanged;
   c.key = {Value::text("k")};
   c.target = Row{Value::text("k"), Value::null()};
-  c.baseline = BaselineEntry{{Value::text("k")}, true, true, {5, 6}, {5, 7}};
+  c.baseline = BaselineEntry{{Value::text("k")}, true, true, 11, 12, {5, 6}, {5, 7}};
   c.conflicting.reset(2);
   c.conflicting.set(1);
   c.reason = "manual strategy";
@@ -104,6 +105,8 @@ TEST(ChangeCodec, RoundTripsAConflict) {
   EXPECT_FALSE(back->source.has_value());
   EXPECT_EQ(*back->target, *c.target);
   EXPECT_EQ(back->baseline->target_fields, c.baseline->target_fields);
+  EXPECT_EQ(back->baseline->source_hash, 11u);
+  EXPECT_EQ(back->baseline->target_hash, 12u);
   EXPECT_EQ(back->conflicting, c.conflicting);
   EXPECT_EQ(back->reason, c.reason);
 }
