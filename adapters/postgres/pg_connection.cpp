@@ -188,7 +188,7 @@ Result<PgConnection> PgConnection::connect(const std::string& conninfo, int conn
   // Values come back in the forms value_from_text expects, whatever the server's defaults.
   DBSYNC_RETURN_IF_ERROR(c.exec(
       "SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
-      "SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3; SET bytea_output = 'hex'"));
+      "SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3; SET bytea_output = 'hex'; SET client_min_messages = 'warning'"));
   return c;
 }
 

@@ -33,12 +33,12 @@ struct StateSql {
     state_clear = "DELETE FROM " + state + " WHERE sync_name = $1";
 
     stage_put = "INSERT INTO " + stage + " (job, change) SELECT $1, c FROM unnest($2::bytea[]) WITH ORDINALITY AS u(c, n) ORDER BY n";
-    stage_page = "SELECT seq::text, change FROM " + stage +
+    stage_page = "SELECT seq::text AS seq_text, change FROM " + stage +
                  " WHERE job = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3::int";
     conflict_put = "INSERT INTO " + conflicts +
                    " (job, conflict) SELECT $1, c FROM unnest($2::bytea[]) WITH ORDINALITY AS u(c, n) ORDER BY n";
     conflict_pending = "SELECT count(*) FROM " + conflicts + " WHERE job = $1 AND status = 'pending'";
-    conflict_list = "SELECT id::text, status, conflict FROM " + conflicts + " WHERE job = $1 ORDER BY id";
+    conflict_list = "SELECT id::text AS id_text, status, conflict FROM " + conflicts + " WHERE job = $1 ORDER BY id";
     conflict_set_status = "UPDATE " + conflicts + " SET status = $3 WHERE job = $1 AND id = $2::bigint";
     stage_clear = "DELETE FROM " + stage + " WHERE job = $1";
     conflict_clear = "DELETE FROM " + conflicts + " WHERE job = $1";

@@ -105,6 +105,8 @@ Result<std::unique_ptr<RowReader>> PgTable::scan(const ScanRequest& request) {
   std::vector<std::string> keys;
   for (size_t i = 0; i < request.key_count; ++i) keys.push_back(key_expr(request.columns[i]));
   const std::string key_tuple = "(" + join(keys, ", ") + ")";
+  if (keys.empty() && (request.range.after || request.range.upto))
+    return error(ErrorCode::kInvalidArgument, "scan of " + info_.name.display() + ": a key range needs key columns");
 
   std::vector<PgParam> params;
   std::vector<std::string> where;
@@ -128,7 +130,7 @@ Result<std::unique_ptr<RowReader>> PgTable::scan(const ScanRequest& request) {
   std::string sql = "DECLARE dbsync_scan NO SCROLL CURSOR FOR SELECT " + join(select, ", ") + " FROM " +
                     info_.name.quoted();
   if (!where.empty()) sql += " WHERE " + join(where, " AND ");
-  sql += " ORDER BY " + join(keys, ", ");
+  if (!keys.empty()) sql += " ORDER BY " + join(keys, ", ");
 
   Result<PgConnection> conn = PgConnection::connect(conninfo_, timeout_);
   if (!conn.is_ok()) return conn.status().with_context("scanning " + info_.name.display());

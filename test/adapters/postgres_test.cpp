@@ -1,0 +1,771 @@
+// The PostgreSQL adapter against the local stack's real server.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+
+#include "adapters/postgres/pg_connection.hpp"
+#include "adapters/postgres/pg_schema.hpp"
+#include "adapters/postgres/pg_state.hpp"
+#include "adapters/postgres/pg_table.hpp"
+#include "adapters/postgres/pg_values.hpp"
+#include "engine/field_mapper.hpp"
+#include "engine/row_codec.hpp"
+#include "engine/sync_executor.hpp"
+#include "test/adapters/pg_test_env.hpp"
+
+namespace dbsync::pg::testing {
+namespace {
+
+Value txt(const std::string& s) { return Value::text(s); }
+Value num(int64_t i) { return Value::integer(i); }
+Value dec(const char* s) { return *Value::decimal(s); }
+
+std::vector<Row> read_all(RowReader& reader) {
+  std::vector<Row> out;
+  for (;;) {
+    const Row* row = nullptr;
+    Status st = reader.next(row);
+    EXPECT_TRUE(st.is_ok()) << st.to_string();
+    if (!st.is_ok() || !row) return out;
+    out.push_back(*row);
+  }
+}
+
+std::vector<Row> scan_all(PgTable& t, std::vector<size_t> cols, size_t key_count, KeyRange range = {},
+                          size_t batch = 100) {
+  Result<std::unique_ptr<RowReader>> r = t.scan({std::move(cols), key_count, std::move(range), batch});
+  EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+  if (!r.is_ok()) return {};
+  return read_all(**r);
+}
+
+std::unique_ptr<PgTable> open_table(const std::string& name) {
+  Result<std::unique_ptr<PgTable>> t = PgTable::open("", name);
+  EXPECT_TRUE(t.is_ok()) << t.status().to_string();
+  return t.is_ok() ? std::move(t).value() : nullptr;
+}
+
+// ---------------------------------------------------------------- names
+
+TEST(PgNames, QuoteIdentAlwaysQuotesAndDoublesQuotes) {
+  EXPECT_EQ(quote_ident("products"), "\"products\"");
+  EXPECT_EQ(quote_ident("Mixed Case"), "\"Mixed Case\"");
+  EXPECT_EQ(quote_ident("x\"; DROP TABLE t; --"), "\"x\"\"; DROP TABLE t; --\"");
+}
+
+TEST(PgNames, QualifiedNamesParseByPostgresRules) {
+  auto p = [](const char* s) { return QualifiedName::parse(s); };
+  ASSERT_TRUE(p("public.products").is_ok());
+  EXPECT_EQ(p("public.products")->schema, "public");
+  EXPECT_EQ(p("public.products")->name, "products");
+  EXPECT_EQ(p("Products")->name, "products");  // unquoted folds to lower case
+  EXPECT_EQ(p("Products")->schema, "");
+  EXPECT_EQ(p("\"Odd \"\"name\"\"\"")->name, "Odd \"name\"");
+  EXPECT_EQ(p("sales.\"Q1.data\"")->name, "Q1.data");
+  EXPECT_EQ(p("sales.\"Q1.data\"")->quoted(), "\"sales\".\"Q1.data\"");
+  for (const char* bad : {"", "a.b.c", "x\"; DROP TABLE t; --", "a b", "\"unterminated", "a.", ".a", "\"\""}) {
+    Result<QualifiedName> q = p(bad);
+    EXPECT_FALSE(q.is_ok()) << bad;
+    if (!q.is_ok()) {
+      EXPECT_EQ(q.status().code(), ErrorCode::kInvalidArgument);
+    }
+  }
+}
+
+TEST(PgValues, CopyEscapingAndParsingRoundTrip) {
+  TypeSpec text = *parse_type("text", Dialect::kPostgres);
+  std::string line;
+  append_copy_field(line, txt("a\tb\nc\rd\\e \\N"), text);
+  line.push_back('\t');
+  append_copy_field(line, Value(), text);
+  EXPECT_EQ(line, "a\\tb\\nc\\rd\\\\e \\\\N\t\\N");
+  CopyLine parsed;
+  ASSERT_TRUE(parse_copy_line(line, 2, parsed).is_ok());
+  EXPECT_EQ(parsed.text[0], "a\tb\nc\rd\\e \\N");
+  EXPECT_FALSE(parsed.is_null[0]);
+  EXPECT_TRUE(parsed.is_null[1]);
+  EXPECT_EQ(value_to_text(Value::bytes(std::string("\0\xff", 2)), *parse_type("bytea", Dialect::kPostgres)), "\\x00ff");
+  EXPECT_EQ(value_to_text(Value::timestamp(0), *parse_type("timestamptz", Dialect::kPostgres)), "1970-01-01 00:00:00+00");
+  EXPECT_EQ(value_to_text(Value::timestamp(1500000), *parse_type("timestamp", Dialect::kPostgres)), "1970-01-01 00:00:01.500000");
+}
+
+// ---------------------------------------------------------------- connections
+
+TEST(PgConnectionTest, ServerDownIsUnavailableWithoutThePassword) {
+  // Port 1 on loopback: nothing listens there.
+  Result<PgConnection> c =
+      PgConnection::connect("postgresql://app:s3cr3t-pw@127.0.0.1:1/db?sslmode=disable", 2);
+  ASSERT_FALSE(c.is_ok());
+  EXPECT_EQ(c.status().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(c.status().message().find("127.0.0.1:1"), std::string::npos) << c.status().message();
+  EXPECT_EQ(c.status().message().find("s3cr3t-pw"), std::string::npos) << c.status().message();
+
+  Result<PgConnection> bad = PgConnection::connect("postgresql://app:pw@host:notaport/db");
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_EQ(bad.status().message().find(":pw@"), std::string::npos) << bad.status().message();
+
+  Result<std::unique_ptr<PgTable>> t = PgTable::open("host=127.0.0.1 port=1 password=hunter2", "public.x", 2);
+  ASSERT_FALSE(t.is_ok());
+  EXPECT_EQ(t.status().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(t.status().message().find("hunter2"), std::string::npos);
+}
+
+// ---------------------------------------------------------------- describe
+
+class PgDescribe : public PgTest {};
+
+TEST_F(PgDescribe, TypesNullabilityAndPrimaryKeyInIndexOrder) {
+  sql("CREATE TABLE " + table("items") +
+      " (id bigint, code varchar(20), price numeric(10,2) NOT NULL, made timestamptz, born timestamp(3),"
+      " flag boolean, doc jsonb, blob bytea, uid uuid, qty int, score double precision, day date,"
+      " PRIMARY KEY (code, id))");
+  sql("ALTER TABLE " + table("items") + " DROP COLUMN qty");  // dropped columns are not listed
+  Result<Schema> s = describe_table(conn_, schema_ + ".items");
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  std::vector<std::string> names;
+  for (const Column& c : s->columns) names.push_back(c.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"id", "code", "price", "made", "born", "flag", "doc", "blob", "uid",
+                                             "score", "day"}));
+  EXPECT_EQ(s->key, (std::vector<size_t>{1, 0}));
+  EXPECT_EQ(s->key_names(), (std::vector<std::string>{"code", "id"}));
+  const auto& c = s->columns;
+  EXPECT_EQ(c[0].type.kind, TypeKind::kInt);
+  EXPECT_FALSE(c[0].nullable);  // primary key columns are NOT NULL
+  EXPECT_EQ(c[1].type.kind, TypeKind::kText);
+  EXPECT_EQ(c[1].type.max_length, 20);
+  EXPECT_EQ(c[2].type.kind, TypeKind::kDecimal);
+  EXPECT_EQ(c[2].type.precision, 10);
+  EXPECT_EQ(c[2].type.scale, 2);
+  EXPECT_FALSE(c[2].nullable);
+  EXPECT_EQ(c[3].type.kind, TypeKind::kTimestamp);
+  EXPECT_TRUE(c[3].type.with_time_zone);
+  EXPECT_TRUE(c[3].nullable);
+  EXPECT_EQ(c[4].type.kind, TypeKind::kTimestamp);
+  EXPECT_FALSE(c[4].type.with_time_zone);
+  EXPECT_EQ(c[4].type.fractional_digits, 3);
+  EXPECT_EQ(c[5].type.kind, TypeKind::kBool);
+  EXPECT_EQ(c[6].type.kind, TypeKind::kJson);
+  EXPECT_EQ(c[7].type.kind, TypeKind::kBytes);
+  EXPECT_TRUE(c[8].type.is_uuid);
+  EXPECT_EQ(c[9].type.kind, TypeKind::kFloat);
+  EXPECT_EQ(c[10].type.kind, TypeKind::kDate);
+}
+
+TEST_F(PgDescribe, NoPrimaryKeyAndUnknownTable) {
+  sql("CREATE TABLE " + table("loose") + " (a int, b text)");
+  Result<Schema> s = describe_table(conn_, table("loose"));
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  EXPECT_EQ(s->columns.size(), 2u);
+  EXPECT_TRUE(s->key.empty());
+
+  Result<Schema> missing = describe_table(conn_, schema_ + ".nope");
+  ASSERT_FALSE(missing.is_ok());
+  EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound);
+  EXPECT_NE(missing.status().message().find(schema_ + ".nope"), std::string::npos) << missing.status().message();
+  Result<Schema> missing_schema = describe_table(conn_, "no_such_schema_x.t");
+  EXPECT_EQ(missing_schema.status().code(), ErrorCode::kNotFound);
+}
+
+// ---------------------------------------------------------------- scans
+
+class PgScan : public PgTest {};
+
+TEST_F(PgScan, TextKeysComeInByteOrder) {
+  sql("CREATE TABLE " + table("words") + " (w text PRIMARY KEY, n int)");
+  std::vector<std::string> words = {"b", "B", "a", "A", "Z", "z", "é", "É", "ä", "Ä", "ab", "a b", "", "~", "_x",
+                                    "日本", "Zebra", "zebra", "1", "10", "9"};
+  auto t = open_table(table("words"));
+  ASSERT_TRUE(t);
+  ChangeBatch b;
+  b.key_columns = {0};
+  b.columns = {0, 1};
+  for (size_t i = 0; i < words.size(); ++i)
+    b.items.push_back({RowOp::kInsert, {txt(words[i])}, {txt(words[i]), num(static_cast<int64_t>(i))}});
+  ASSERT_TRUE(t->apply(b).is_ok());
+
+  std::vector<Row> rows = scan_all(*t, {0, 1}, 1, {}, 5);  // small pages: several fetches
+  ASSERT_EQ(rows.size(), words.size());
+  std::vector<std::string> expected = words;
+  std::sort(expected.begin(), expected.end());  // std::string compares bytes (as unsigned char)
+  for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i][0].str(), expected[i]) << i;
+  for (size_t i = 1; i < rows.size(); ++i) EXPECT_LT(compare_values(rows[i - 1][0], rows[i][0]), 0);
+
+  // Range on text keys uses the same order.
+  std::vector<Row> mid = scan_all(*t, {0}, 1, KeyRange{Row{txt("Z")}, Row{txt("é")}});
+  std::vector<std::string> want;
+  for (const std::string& w : expected)
+    if (w > "Z" && w <= "é") want.push_back(w);
+  ASSERT_EQ(mid.size(), want.size());
+  for (size_t i = 0; i < mid.size(); ++i) EXPECT_EQ(mid[i][0].str(), want[i]);
+}
+
+TEST_F(PgScan, CompositeKeysAndRanges) {
+  sql("CREATE TABLE " + table("grid") + " (region text, id bigint, label text, PRIMARY KEY (region, id))");
+  sql("INSERT INTO " + table("grid") +
+      " SELECT r, i, r || i FROM unnest(ARRAY['north','North','south','süd']) r, generate_series(1, 20) i");
+  auto t = open_table(table("grid"));
+  ASSERT_TRUE(t);
+  std::vector<Row> all = scan_all(*t, {0, 1, 2}, 2, {}, 7);
+  ASSERT_EQ(all.size(), 80u);
+  for (size_t i = 1; i < all.size(); ++i)
+    EXPECT_LT(compare_keys(Row{all[i - 1][0], all[i - 1][1]}, Row{all[i][0], all[i][1]}), 0) << i;
+  EXPECT_EQ(all.front()[0].str(), "North");  // 'N' < 'n' in byte order
+  EXPECT_EQ(all[19][1].as_int(), 20);        // numeric order within a region, not text order
+
+  // (after, upto]: after ('north', 15) up to ('south', 3).
+  std::vector<Row> part = scan_all(*t, {0, 1}, 2, KeyRange{Row{txt("north"), num(15)}, Row{txt("south"), num(3)}});
+  ASSERT_EQ(part.size(), 8u);  // north 16..20, south 1..3
+  EXPECT_EQ(part.front(), (Row{txt("north"), num(16)}));
+  EXPECT_EQ(part.back(), (Row{txt("south"), num(3)}));
+  // Columns in the requested order, key columns reordered.
+  std::vector<Row> reordered = scan_all(*t, {2, 1}, 0);
+  EXPECT_EQ(reordered.size(), 80u);
+  EXPECT_EQ(scan_all(*t, {0, 1}, 2, KeyRange{Row{txt("süd"), num(20)}, std::nullopt}).size(), 0u);
+}
+
+TEST_F(PgScan, ValuesOfEveryKindRoundTrip) {
+  sql("CREATE TABLE " + table("kinds") +
+      " (id int PRIMARY KEY, t text, b bytea, ts timestamptz, wall timestamp, d date, tm time, f double precision,"
+      " n numeric(12,4), j jsonb, ok boolean, u uuid)");
+  auto t = open_table(table("kinds"));
+  ASSERT_TRUE(t);
+  const Schema& s = t->schema();
+  auto coerced = [&](size_t col, Value v) {
+    Result<Value> c = coerce(v, s.columns[col].type);
+    EXPECT_TRUE(c.is_ok()) << c.status().to_string();
+    return c.is_ok() ? *c : Value();
+  };
+  Row full = {num(1),
+              txt("tab\there\nnew line\r\\back\\slash \\N not null, ünï, \"q\" 'a'"),
+              Value::bytes(std::string("\0\x01\\\t\n\xff", 6)),
+              Value::timestamp(1714557600123456),  // 2024-05-01 10:00:00.123456Z
+              Value::timestamp(1714557600000000),
+              Value::date(19844),
+              Value::time_of_day(3723000001),
+              Value::floating(0.1),
+              dec("-12.5"),
+              *Value::json(R"({"b": [1, 2], "a": "x\ty"})"),
+              Value::boolean(true),
+              txt("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11")};
+  for (size_t i = 0; i < full.size(); ++i) full[i] = coerced(i, full[i]);
+  Row nulls(full.size());
+  nulls[0] = num(2);
+  ChangeBatch b;
+  b.key_columns = {0};
+  for (size_t i = 0; i < full.size(); ++i) b.columns.push_back(i);
+  b.items.push_back({RowOp::kInsert, {num(1)}, full});
+  b.items.push_back({RowOp::kInsert, {num(2)}, nulls});
+  Status st = t->apply(b);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  std::vector<Row> rows = scan_all(*t, b.columns, 1);
+  ASSERT_EQ(rows.size(), 2u);
+  for (size_t i = 0; i < full.size(); ++i) EXPECT_EQ(rows[0][i], full[i]) << s.columns[i].name << ": " << rows[0][i].to_string();
+  EXPECT_EQ(rows[1], nulls);
+  // What the server stored, seen through SQL.
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("kinds") + " WHERE ts = '2024-05-01 10:00:00.123456+00' AND wall = "
+                  "'2024-05-01 10:00:00' AND octet_length(b) = 6 AND n = -12.5 AND u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'"),
+            1);
+}
+
+TEST_F(PgScan, ScanDoesNotSeeAppliesMadeWhileOpen) {
+  sql("CREATE TABLE " + table("live") + " (id int PRIMARY KEY, v text)");
+  sql("INSERT INTO " + table("live") + " SELECT i, 'v' FROM generate_series(1, 50) i");
+  auto t = open_table(table("live"));
+  ASSERT_TRUE(t);
+  Result<std::unique_ptr<RowReader>> r = t->scan({{0, 1}, 1, {}, 10});
+  ASSERT_TRUE(r.is_ok());
+  const Row* row = nullptr;
+  ASSERT_TRUE((*r)->next(row).is_ok());
+  ASSERT_TRUE(row);
+  ChangeBatch b;
+  b.key_columns = {0};
+  b.columns = {0, 1};
+  b.items.push_back({RowOp::kInsert, {num(0)}, {num(0), txt("new")}});
+  b.items.push_back({RowOp::kInsert, {num(100)}, {num(100), txt("new")}});
+  b.items.push_back({RowOp::kDelete, {num(30)}, {}});
+  ASSERT_TRUE(t->apply(b).is_ok());
+  std::vector<Row> rest = read_all(**r);
+  EXPECT_EQ(rest.size(), 49u);  // the scan's snapshot: 2..50, nothing new, 30 still there
+  EXPECT_EQ(scan_all(*t, {0}, 1).size(), 51u);
+  Result<int64_t> est = t->estimate_rows();
+  ASSERT_TRUE(est.is_ok());
+  EXPECT_EQ(*est, -1);  // never analysed
+  sql("ANALYZE " + table("live"));
+  EXPECT_EQ(*t->estimate_rows(), 51);
+}
+
+// ---------------------------------------------------------------- apply
+
+class PgApply : public PgTest {};
+
+TEST_F(PgApply, InsertUpdateDeleteSoftDelete) {
+  sql("CREATE TABLE " + table("posts") +
+      " (id bigint PRIMARY KEY, title text NOT NULL, price numeric(10,2), deleted boolean NOT NULL DEFAULT false,"
+      " untouched text DEFAULT 'keep')");
+  sql("INSERT INTO " + table("posts") + " (id, title, price) SELECT i, 't' || i, i FROM generate_series(1, 10) i");
+  auto t = open_table(table("posts"));
+  ASSERT_TRUE(t);
+  ChangeBatch b;
+  b.key_columns = {0};
+  b.columns = {0, 1, 2};
+  b.soft_delete_column = 3;
+  b.soft_delete_value = Value::boolean(true);
+  b.items.push_back({RowOp::kInsert, {num(11)}, {num(11), txt("eleven"), dec("11.50")}});
+  b.items.push_back({RowOp::kUpdate, {num(2)}, {num(2), txt("two"), dec("2.25")}});
+  b.items.push_back({RowOp::kUpdate, {num(3)}, {num(3), txt("three"), Value()}});
+  b.items.push_back({RowOp::kDelete, {num(4)}, {}});
+  b.items.push_back({RowOp::kSoftDelete, {num(5)}, {}});
+  b.items.push_back({RowOp::kDelete, {num(999)}, {}});  // already gone: nothing to do
+  Status st = t->apply(b);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  std::vector<Row> rows = scan_all(*t, {0, 1, 2, 3, 4}, 1);
+  ASSERT_EQ(rows.size(), 10u);
+  auto find = [&](int64_t id) -> const Row* {
+    for (const Row& r : rows)
+      if (r[0].as_int() == id) return &r;
+    return nullptr;
+  };
+  ASSERT_TRUE(find(11));
+  EXPECT_EQ(*find(11), (Row{num(11), txt("eleven"), dec("11.50"), Value::boolean(false), txt("keep")}));
+  EXPECT_EQ(*find(2), (Row{num(2), txt("two"), dec("2.25"), Value::boolean(false), txt("keep")}));
+  EXPECT_TRUE((*find(3))[2].is_null());
+  EXPECT_EQ(find(4), nullptr);
+  EXPECT_EQ((*find(5))[3], Value::boolean(true));
+  EXPECT_EQ((*find(6))[3], Value::boolean(false));
+  // The temp table is reused and empty again after the commit.
+  ChangeBatch again;
+  again.key_columns = {0};
+  again.columns = {0, 1, 2};
+  again.items.push_back({RowOp::kUpdate, {num(6)}, {num(6), txt("six"), dec("6")}});
+  ASSERT_TRUE(t->apply(again).is_ok());
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("posts") + " WHERE title = 'six'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("posts")), 10);
+}
+
+TEST_F(PgApply, FailedBatchRollsBackWholeWithAClearError) {
+  sql("CREATE TABLE " + table("strict") + " (id int PRIMARY KEY, title text NOT NULL)");
+  sql("INSERT INTO " + table("strict") + " VALUES (1, 'one'), (2, 'two')");
+  auto t = open_table(table("strict"));
+  ASSERT_TRUE(t);
+  ChangeBatch b;
+  b.key_columns = {0};
+  b.columns = {0, 1};
+  b.items.push_back({RowOp::kDelete, {num(1)}, {}});
+  b.items.push_back({RowOp::kUpdate, {num(2)}, {num(2), txt("changed")}});
+  b.items.push_back({RowOp::kInsert, {num(3)}, {num(3), txt("three")}});
+  b.items.push_back({RowOp::kInsert, {num(4)}, {num(4), Value()}});  // NOT NULL violation
+  Status st = t->apply(b);
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_NE(st.message().find(schema_ + ".strict"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("not-null"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("title"), std::string::npos) << st.message();
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("strict")), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("strict") + " WHERE id = 1 OR title = 'two'"), 2);
+
+  // The connection is usable afterwards; an update of a missing row fails the batch too.
+  ChangeBatch missing;
+  missing.key_columns = {0};
+  missing.columns = {0, 1};
+  missing.items.push_back({RowOp::kInsert, {num(3)}, {num(3), txt("three")}});
+  missing.items.push_back({RowOp::kUpdate, {num(77)}, {num(77), txt("ghost")}});
+  Status m = t->apply(missing);
+  EXPECT_EQ(m.code(), ErrorCode::kNotFound) << m.to_string();
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("strict")), 2);
+  ChangeBatch dup;
+  dup.key_columns = {0};
+  dup.columns = {0, 1};
+  dup.items.push_back({RowOp::kInsert, {num(1)}, {num(1), txt("dup")}});
+  EXPECT_EQ(t->apply(dup).code(), ErrorCode::kConflict);
+  missing.items.pop_back();
+  EXPECT_TRUE(t->apply(missing).is_ok());
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("strict")), 3);
+}
+
+TEST_F(PgApply, HostileIdentifiersAreHarmless) {
+  const std::string evil = "x\"; DROP TABLE t; --";
+  sql("CREATE TABLE " + table("t") + " (id int)");
+  sql("CREATE TABLE " + table(evil) + " (" + quote_ident(evil) + " int PRIMARY KEY, " + quote_ident("v'al\\ue") +
+      " text, \"Upper\" text)");
+  // The raw text is not a valid table name: refused before any SQL is built.
+  Result<std::unique_ptr<PgTable>> raw = PgTable::open("", evil);
+  ASSERT_FALSE(raw.is_ok());
+  EXPECT_EQ(raw.status().code(), ErrorCode::kInvalidArgument);
+  // Quoted as PostgreSQL wants it, it is just a name.
+  auto t = open_table(table(evil));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->schema().columns[0].name, evil);
+  EXPECT_EQ(t->schema().key_names(), std::vector<std::string>{evil});
+  ChangeBatch b;
+  b.key_columns = {0};
+  b.columns = {0, 1, 2};
+  b.items.push_back({RowOp::kInsert, {num(1)}, {num(1), txt("'); DROP TABLE t; --"), txt("U")}});
+  b.items.push_back({RowOp::kInsert, {num(2)}, {num(2), txt("two"), Value()}});
+  ASSERT_TRUE(t->apply(b).is_ok());
+  ChangeBatch d;
+  d.key_columns = {0};
+  d.columns = {0, 1, 2};
+  d.items.push_back({RowOp::kDelete, {num(2)}, {}});
+  d.items.push_back({RowOp::kUpdate, {num(1)}, {num(1), txt("x\"; DROP TABLE t; --"), txt("V")}});
+  ASSERT_TRUE(t->apply(d).is_ok());
+  std::vector<Row> rows = scan_all(*t, {0, 1, 2}, 1, KeyRange{Row{num(0)}, std::nullopt});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][1].str(), "x\"; DROP TABLE t; --");
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("t")), 0);  // still there
+  Result<Schema> s = describe_table(conn_, table(evil));
+  EXPECT_TRUE(s.is_ok());
+  // Baseline and stage in a schema with a hostile name.
+  Result<std::unique_ptr<PgBaseline>> base = PgBaseline::open(conn_, schema_ + evil, "s\"; --");
+  ASSERT_TRUE(base.is_ok()) << base.status().to_string();
+  EXPECT_TRUE(conn_.exec("DROP SCHEMA " + quote_ident(schema_ + evil) + " CASCADE").is_ok());
+}
+
+// ---------------------------------------------------------------- baseline and stage
+
+class PgState : public PgTest {};
+
+BaselineEntry entry(Row key, uint64_t h) {
+  BaselineEntry e;
+  e.key = std::move(key);
+  e.source_fields = {h, h + 1};
+  e.target_fields = {h, h + 2};
+  e.target_present = (h % 2) == 0;
+  return e;
+}
+
+PlannedChange set_change(const BaselineEntry& e) {
+  PlannedChange c;
+  c.key = e.key;
+  c.baseline_op = BaselineOp::kSet;
+  c.baseline = e;
+  return c;
+}
+
+std::vector<BaselineEntry> read_baseline(Baseline& b, KeyRange range = {}) {
+  std::vector<BaselineEntry> out;
+  Result<std::unique_ptr<BaselineReader>> r = b.scan(range);
+  EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+  if (!r.is_ok()) return out;
+  for (;;) {
+    const BaselineEntry* e = nullptr;
+    Status st = (*r)->next(e);
+    EXPECT_TRUE(st.is_ok()) << st.to_string();
+    if (!st.is_ok() || !e) return out;
+    out.push_back(*e);
+  }
+}
+
+TEST_F(PgState, BaselineRoundTripInKeyOrder) {
+  Result<std::unique_ptr<PgBaseline>> b = PgBaseline::open(conn_, schema_, "products", /*page_size=*/3);
+  ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  Result<std::unique_ptr<PgBaseline>> other = PgBaseline::open(conn_, schema_, "other");
+  ASSERT_TRUE(other.is_ok());
+  std::vector<PlannedChange> changes;
+  std::vector<Row> keys;
+  for (const char* region : {"b", "B", "é", "a"})
+    for (int64_t id : {10, -5, 2, 1000000})
+      keys.push_back({txt(region), num(id)});
+  for (size_t i = 0; i < keys.size(); ++i) changes.push_back(set_change(entry(keys[i], i * 10)));
+  ASSERT_TRUE((*b)->apply(changes).is_ok());
+  ASSERT_TRUE((*other)->apply({set_change(entry({txt("zzz"), num(1)}, 1))}).is_ok());
+
+  std::vector<BaselineEntry> got = read_baseline(**b);
+  ASSERT_EQ(got.size(), keys.size());
+  for (size_t i = 1; i < got.size(); ++i) EXPECT_LT(compare_keys(got[i - 1].key, got[i].key), 0);
+  for (const BaselineEntry& e : got) {
+    size_t i = static_cast<size_t>(std::find(keys.begin(), keys.end(), e.key) - keys.begin());
+    ASSERT_LT(i, keys.size());
+    BaselineEntry want = entry(keys[i], i * 10);
+    EXPECT_EQ(e.source_fields, want.source_fields);
+    EXPECT_EQ(e.target_fields, want.target_fields);
+    EXPECT_EQ(e.target_present, want.target_present);
+  }
+  // Range (after, upto] on the encoded keys.
+  std::vector<BaselineEntry> part = read_baseline(**b, KeyRange{Row{txt("B"), num(2)}, Row{txt("b"), num(2)}});
+  ASSERT_EQ(part.size(), 8u);  // B 10, B 1000000, a (4 ids), b -5, b 2: 'B' < 'a' < 'b' in bytes
+  EXPECT_EQ(part.front().key, (Row{txt("B"), num(10)}));
+  EXPECT_EQ(part.back().key, (Row{txt("b"), num(2)}));
+
+  // Update one, erase two (one set then erased in the same batch: the last wins).
+  std::vector<PlannedChange> more;
+  more.push_back(set_change(entry(keys[0], 777)));
+  PlannedChange erase;
+  erase.key = keys[1];
+  erase.baseline_op = BaselineOp::kErase;
+  more.push_back(erase);
+  more.push_back(set_change(entry(keys[2], 5)));
+  erase.key = keys[2];
+  more.push_back(erase);
+  ASSERT_TRUE((*b)->apply(more).is_ok());
+  got = read_baseline(**b);
+  EXPECT_EQ(got.size(), keys.size() - 2);
+  for (const BaselineEntry& e : got) {
+    EXPECT_NE(e.key, keys[1]);
+    EXPECT_NE(e.key, keys[2]);
+    if (e.key == keys[0]) {
+      EXPECT_EQ(e.source_fields, (std::vector<uint64_t>{777, 778}));
+    }
+  }
+  EXPECT_EQ(read_baseline(**other).size(), 1u);
+  ASSERT_TRUE((*b)->clear().is_ok());
+  EXPECT_TRUE(read_baseline(**b).empty());
+}
+
+TEST_F(PgState, StageRoundTrip) {
+  Result<std::unique_ptr<PgStage>> s = PgStage::open(conn_, schema_, "job-1");
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  Result<std::unique_ptr<PgStage>> other = PgStage::open(conn_, schema_, "job-2");
+  ASSERT_TRUE(other.is_ok());
+  std::vector<PlannedChange> changes;
+  for (int64_t i = 0; i < 25; ++i) {
+    PlannedChange c;
+    c.kind = DiffKind::kSourceChanged;
+    c.key = {num(i)};
+    c.target_op = RowOp::kUpdate;
+    c.target_values = {num(i), txt("row\t" + std::to_string(i)), Value::bytes(std::string("\0\x01", 2))};
+    c.baseline_op = BaselineOp::kSet;
+    c.baseline = entry(c.key, static_cast<uint64_t>(i));
+    changes.push_back(c);
+  }
+  ASSERT_TRUE((*s)->put_changes(changes).is_ok());
+  ASSERT_TRUE((*other)->put_changes({changes[0]}).is_ok());
+  ConflictRecord conflict;
+  conflict.key = {num(3)};
+  conflict.source = Row{num(3), txt("mine")};
+  conflict.target = Row{num(3), txt("theirs")};
+  conflict.reason = "manual";
+  ASSERT_TRUE((*s)->put_conflicts({conflict, conflict}).is_ok());
+  EXPECT_EQ(*(*s)->pending_conflicts(), 2);
+  EXPECT_EQ(*(*other)->pending_conflicts(), 0);
+
+  std::vector<size_t> sizes;
+  std::vector<PlannedChange> back;
+  ASSERT_TRUE((*s)->read_changes(10, [&](std::vector<PlannedChange>& batch) {
+                     sizes.push_back(batch.size());
+                     back.insert(back.end(), batch.begin(), batch.end());
+                     return Status::ok();
+                   }).is_ok());
+  EXPECT_EQ(sizes, (std::vector<size_t>{10, 10, 5}));
+  ASSERT_EQ(back.size(), changes.size());
+  for (size_t i = 0; i < back.size(); ++i) {
+    EXPECT_EQ(back[i].key, changes[i].key);
+    EXPECT_EQ(back[i].target_values, changes[i].target_values);
+    EXPECT_EQ(back[i].target_op, RowOp::kUpdate);
+    EXPECT_EQ(back[i].baseline.source_fields, changes[i].baseline.source_fields);
+  }
+  Status stop = (*s)->read_changes(10, [](std::vector<PlannedChange>&) { return error(ErrorCode::kCancelled, "stop"); });
+  EXPECT_EQ(stop.code(), ErrorCode::kCancelled);
+
+  Result<std::vector<PgStage::StoredConflict>> stored = (*s)->list_conflicts();
+  ASSERT_TRUE(stored.is_ok());
+  ASSERT_EQ(stored->size(), 2u);
+  EXPECT_EQ((*stored)[0].status, "pending");
+  EXPECT_EQ((*stored)[0].conflict.target, conflict.target);
+  ASSERT_TRUE((*s)->set_conflict_status((*stored)[0].id, "resolved").is_ok());
+  EXPECT_EQ(*(*s)->pending_conflicts(), 1);
+
+  ASSERT_TRUE((*s)->clear().is_ok());
+  EXPECT_EQ(*(*s)->pending_conflicts(), 0);
+  size_t left = 0;
+  ASSERT_TRUE((*s)->read_changes(10, [&](std::vector<PlannedChange>& b) { left += b.size(); return Status::ok(); }).is_ok());
+  EXPECT_EQ(left, 0u);
+  ASSERT_TRUE((*other)->read_changes(10, [&](std::vector<PlannedChange>& b) { left += b.size(); return Status::ok(); }).is_ok());
+  EXPECT_EQ(left, 1u);  // another job's rows stay
+}
+
+// ---------------------------------------------------------------- a whole sync
+
+class PgSync : public PgTest {
+ protected:
+  struct Ends {
+    std::unique_ptr<PgTable> source, target;
+    std::unique_ptr<PgBaseline> baseline;
+    std::unique_ptr<PgStage> stage;
+    std::optional<FieldMapper> mapper;
+  };
+
+  JobOutcome run(Ends& e, const char* mapping, SyncPolicy policy = {}, size_t batch = 100) {
+    if (!e.source) e.source = open_table(table("products"));
+    if (!e.target) e.target = open_table(table("wp_products"));
+    if (!e.source || !e.target) return {};
+    if (!e.baseline) e.baseline = std::move(PgBaseline::open(state_conn(), schema_, "products").value());
+    if (!e.stage) e.stage = std::move(PgStage::open(state_conn(), schema_, "job").value());
+    if (!e.mapper) {
+      Result<MappingSpec> spec = parse_mapping_json(mapping);
+      EXPECT_TRUE(spec.is_ok()) << spec.status().to_string();
+      Result<FieldMapper> m = FieldMapper::compile(*spec, e.source->schema(), e.target->schema());
+      EXPECT_TRUE(m.is_ok()) << m.status().to_string();
+      if (!m.is_ok()) return {};
+      e.mapper.emplace(std::move(m).value());
+    }
+    Result<SyncExecutor> x = SyncExecutor::create(
+        *e.mapper, policy, SyncEndpoints{e.source.get(), e.source.get(), e.target.get(), e.baseline.get(), e.stage.get(), nullptr});
+    EXPECT_TRUE(x.is_ok()) << x.status().to_string();
+    if (!x.is_ok()) return {};
+    JobOptions opt;
+    opt.batch_size = batch;
+    return x->run(opt);
+  }
+
+  PgConnection& state_conn() {
+    if (!state_.is_open()) state_ = std::move(PgConnection::connect("").value());
+    return state_;
+  }
+
+  PgConnection state_;
+};
+
+TEST_F(PgSync, SourceToTargetRenameNumericThenNothingThenOnePercent) {
+  sql("CREATE TABLE " + table("products") +
+      " (id bigint PRIMARY KEY, title text NOT NULL, price numeric(10,2), status text, note text)");
+  sql("CREATE TABLE " + table("wp_products") +
+      " (id bigint PRIMARY KEY, post_title text NOT NULL, price numeric(10,2), post_status text DEFAULT 'draft',"
+      " other text DEFAULT 'left alone')");
+  sql("INSERT INTO " + table("products") +
+      " SELECT i, 'Product ' || i, (i % 97) + 0.5, CASE WHEN i % 3 = 0 THEN 'publish' END, 'n' FROM generate_series(1, 1000) i");
+  const char* mapping = R"({"post_title": "title", "price": "@price",
+                            "post_status": {"source": "status", "transform": "default:draft"}})";
+  Ends e;
+  JobOutcome first = run(e, mapping);
+  ASSERT_EQ(first.state, JobState::kSucceeded) << first.error.to_string();
+  EXPECT_EQ(first.progress.inserted, 1000);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("wp_products")), 1000);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("wp_products") + " w JOIN " + table("products") +
+                  " p USING (id) WHERE w.post_title = p.title AND w.price = p.price AND w.other = 'left alone'"
+                  " AND w.post_status = coalesce(p.status, 'draft')"),
+            1000);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("dbsync_state") + " WHERE sync_name = 'products'"), 1000);
+
+  Ends again;
+  JobOutcome second = run(again, mapping);
+  ASSERT_EQ(second.state, JobState::kSucceeded) << second.error.to_string();
+  EXPECT_EQ(second.progress.unchanged, 1000);
+  EXPECT_EQ(second.progress.inserted + second.progress.updated + second.progress.deleted, 0);
+
+  // 1% updates (a price to the same value at scale 2 is not a change), a delete and an insert.
+  sql("UPDATE " + table("products") + " SET price = price + 1 WHERE id % 100 = 0");
+  sql("UPDATE " + table("products") + " SET price = 5.500 WHERE id = 5");
+  sql("UPDATE " + table("products") + " SET note = 'unmapped change' WHERE id = 7");
+  sql("DELETE FROM " + table("products") + " WHERE id = 999");
+  sql("INSERT INTO " + table("products") + " VALUES (5000, 'New', 1.999, NULL, NULL)");
+  Ends third_ends;
+  JobOutcome third = run(third_ends, mapping);
+  ASSERT_EQ(third.state, JobState::kSucceeded) << third.error.to_string();
+  EXPECT_EQ(third.progress.updated, 10);
+  EXPECT_EQ(third.progress.deleted, 1);
+  EXPECT_EQ(third.progress.inserted, 1);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("wp_products") + " w JOIN " + table("products") +
+                  " p USING (id) WHERE w.price = p.price"),
+            1000);
+  EXPECT_EQ(count("SELECT (price * 1000)::bigint FROM " + table("wp_products") + " WHERE id = 5000"), 2000);
+}
+
+TEST_F(PgSync, ManualConflictsWaitInTheTableStage) {
+  sql("CREATE TABLE " + table("products") + " (id bigint PRIMARY KEY, title text NOT NULL)");
+  sql("CREATE TABLE " + table("wp_products") + " (id bigint PRIMARY KEY, post_title text NOT NULL)");
+  sql("INSERT INTO " + table("products") + " SELECT i, 'p' || i FROM generate_series(1, 20) i");
+  const char* mapping = R"({"post_title": "title"})";
+  Ends e;
+  ASSERT_EQ(run(e, mapping).state, JobState::kSucceeded);
+  sql("UPDATE " + table("products") + " SET title = 'source side' WHERE id = 3");
+  sql("UPDATE " + table("wp_products") + " SET post_title = 'target side' WHERE id = 3");
+  sql("UPDATE " + table("products") + " SET title = 'clean change' WHERE id = 4");
+  SyncPolicy manual;
+  manual.strategy = Strategy::kManual;
+  Ends m;
+  JobOutcome held = run(m, mapping, manual);
+  ASSERT_EQ(held.state, JobState::kAwaitingResolution) << held.error.to_string();
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("wp_products") + " WHERE post_title = 'clean change'"), 0);
+  Result<std::vector<PgStage::StoredConflict>> conflicts = m.stage->list_conflicts();
+  ASSERT_TRUE(conflicts.is_ok());
+  ASSERT_EQ(conflicts->size(), 1u);
+  EXPECT_EQ((*conflicts)[0].conflict.key, Row{num(3)});
+  ASSERT_TRUE(m.stage->set_conflict_status((*conflicts)[0].id, "skipped").is_ok());
+  Result<SyncExecutor> x = SyncExecutor::create(*m.mapper, manual,
+                                                SyncEndpoints{m.source.get(), m.source.get(), m.target.get(),
+                                                              m.baseline.get(), m.stage.get(), nullptr});
+  ASSERT_TRUE(x.is_ok());
+  JobOutcome committed = x->commit({});
+  ASSERT_EQ(committed.state, JobState::kSucceeded) << committed.error.to_string();
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("wp_products") + " WHERE post_title = 'clean change'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("dbsync_stage")), 0);
+}
+
+// ---------------------------------------------------------------- dbsync-run
+
+std::string tool_path() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "dbsync-run";
+  std::string self(buf, static_cast<size_t>(n));
+  return self.substr(0, self.rfind('/')) + "/dbsync-run";
+}
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string out;
+};
+
+ProcessResult run_tool(const std::string& args) {
+  ProcessResult r;
+  std::string cmd = tool_path() + " " + args + " 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class PgTool : public PgTest {};
+
+TEST_F(PgTool, DbsyncRunSyncsAndRejectsBadConfigs) {
+  ASSERT_EQ(::access(tool_path().c_str(), X_OK), 0) << "build dbsync-run first: " << tool_path();
+  sql("CREATE TABLE " + table("products") + " (id bigint PRIMARY KEY, title text NOT NULL, price numeric(10,2))");
+  sql("INSERT INTO " + table("products") + " SELECT i, 'p' || i, i / 3.0 FROM generate_series(1, 300) i");
+  const std::string config = "/tmp/" + schema_ + ".json";
+  {
+    std::ofstream f(config);
+    f << R"({"name": "tool_test", "source": {"url": "", "table": ")" << schema_ << R"(.products"},
+             "target": {"url": "", "table": ")" << schema_ << R"(.wp_products"},
+             "state_schema": ")" << schema_ << R"(",
+             "mapping": {"id": {"source": "id", "key": true}, "post_title": "title", "price": "@price"},
+             "batch_size": 64, "create_target": true})";
+  }
+  ProcessResult ok = run_tool(config);
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("\"state\":\"succeeded\""), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("\"inserted\":300"), std::string::npos) << ok.out;
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("wp_products") + " w JOIN " + table("products") +
+                  " p USING (id) WHERE w.post_title = p.title AND w.price = p.price"),
+            300);
+  ProcessResult again = run_tool(config);
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_NE(again.out.find("\"unchanged\":300"), std::string::npos) << again.out;
+
+  {
+    std::ofstream f(config);
+    f << R"({"name": "bad", "source": {"table": "x"}, "strategy": "nonsense"})";
+  }
+  EXPECT_EQ(run_tool(config).exit_code, 2);
+  {
+    std::ofstream f(config);
+    f << "{ not json";
+  }
+  EXPECT_EQ(run_tool(config).exit_code, 2);
+  EXPECT_EQ(run_tool("/nonexistent/config.json").exit_code, 2);
+  EXPECT_EQ(run_tool("").exit_code, 2);
+  ProcessResult help = run_tool("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("create_target"), std::string::npos);
+  std::remove(config.c_str());
+}
+
+}  // namespace
+}  // namespace dbsync::pg::testing
