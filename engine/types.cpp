@@ -935,7 +935,8 @@ Result<Value> to_text(V&& v, const TypeSpec& t) {
   }
   if (!mysql && text.find('\0') != std::string::npos) {
     return Status(ErrorCode::kInvalidArgument,
-                  "invalid value for " + type_label(t) + ": PostgreSQL text cannot contain NUL bytes");
+                  "invalid value for " + type_label(t) + ": " + show(shown()) +
+                      " (PostgreSQL text cannot contain NUL bytes)");
   }
   if (t.is_uuid) {
     std::string normalised;
@@ -961,14 +962,15 @@ Result<Value> to_text(V&& v, const TypeSpec& t) {
       if (static_cast<int64_t>(text.size()) > t.max_length) {
         return Status(ErrorCode::kOutOfRange, "value too long for " + type_label(t) + ": " +
                                                   std::to_string(text.size()) + " bytes (at most " +
-                                                  std::to_string(t.max_length) + ")");
+                                                  std::to_string(t.max_length) + "): " + show(shown()));
       }
     } else if (length > t.max_length) {
       // Both databases drop excess characters only when they are all spaces.
       size_t keep = utf8_prefix_bytes(text, t.max_length);
       if (text.find_first_not_of(' ', keep) != std::string::npos) {
         return Status(ErrorCode::kOutOfRange, "value too long for " + type_label(t) + ": " +
-                                                  std::to_string(length) + " characters");
+                                                  std::to_string(length) + " characters (" +
+                                                  show(shown()) + ")");
       }
       text.resize(keep);
       length = t.max_length;
@@ -992,15 +994,15 @@ Result<Value> to_bytes(V&& v, const TypeSpec& t) {
   if (v.type() != ValueType::kBytes && v.type() != ValueType::kText) {
     return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not bytes)");
   }
-  std::string b = v.str();
-  if (t.max_length >= 0 && static_cast<int64_t>(b.size()) > t.max_length) {
+  const auto size = static_cast<int64_t>(v.str().size());
+  if (t.max_length >= 0 && size > t.max_length) {
     return Status(ErrorCode::kOutOfRange, "value too long for " + type_label(t) + ": " +
-                                              std::to_string(b.size()) + " bytes");
+                                              std::to_string(size) + " bytes (" + show(v) + ")");
   }
-  if (t.fixed_length && t.max_length > static_cast<int64_t>(b.size())) {
-    b.append(static_cast<size_t>(t.max_length) - b.size(), '\0');  // MySQL BINARY(n)
-  }
-  if (v.type() == ValueType::kBytes && b.size() == v.str().size()) return std::forward<V>(v);
+  bool pad = t.fixed_length && t.max_length > size;  // MySQL BINARY(n) pads with 0x00
+  if (v.type() == ValueType::kBytes && !pad) return std::forward<V>(v);
+  std::string b = take_or_copy_str(std::forward<V>(v));
+  if (pad) b.append(static_cast<size_t>(t.max_length - size), '\0');
   return Value::bytes(std::move(b));
 }
 

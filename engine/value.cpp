@@ -35,6 +35,31 @@ inline void store_le32(char* out, uint32_t v) {
   for (int k = 0; k < 4; ++k) out[k] = static_cast<char>(v >> (8 * k));
 }
 
+constexpr int kMaxJsonDepth = 512;
+
+// Position of the first bracket nested deeper than kMaxJsonDepth (outside strings), or npos.
+size_t json_nesting_violation(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t k = 0; k < text.size(); ++k) {
+    char c = text[k];
+    if (in_string) {
+      if (c == '\\') {
+        ++k;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return k;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
 // Canonical JSON numbers: an integral float is written as an integer, so 1.0 and 1 agree
 // (as jsonb and MySQL JSON comparisons do).
 void normalise_json_numbers(nlohmann::json& j) {
@@ -210,6 +235,13 @@ Result<Value> Value::decimal(std::string_view digits) {
 }
 
 Result<Value> Value::json(std::string_view json_text) {
+  // nlohmann's serializer and our number normalisation recurse once per nesting level, so a
+  // hostile "[[[[..." must be refused before it can exhaust the stack.
+  if (size_t position = json_nesting_violation(json_text); position != std::string_view::npos) {
+    return Status(ErrorCode::kParseError, "invalid JSON at position " + std::to_string(position) +
+                                              ": nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                              " levels");
+  }
   nlohmann::json parsed;
   try {
     parsed = nlohmann::json::parse(json_text.begin(), json_text.end());

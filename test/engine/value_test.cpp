@@ -129,6 +129,17 @@ TEST(ValueJson, IntegralFloatsEqualIntegers) {
   EXPECT_NE(js("1.5"), js("1"));
 }
 
+TEST(ValueJson, DeepNestingIsRefusedNotACrash) {
+  std::string deep(100000, '[');
+  auto r = Value::json(deep + std::string(100000, ']'));
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kParseError);
+  std::string ok_depth = std::string(100, '[') + std::string(100, ']');
+  EXPECT_TRUE(Value::json(ok_depth).is_ok());
+  // Brackets inside strings do not count.
+  EXPECT_TRUE(Value::json("\"" + std::string(1000, '[') + "\"").is_ok());
+}
+
 TEST(ValueJson, InvalidJsonNamesThePosition) {
   auto r = Value::json("{\"a\": tru}");
   ASSERT_FALSE(r.is_ok());
@@ -374,7 +385,7 @@ TEST(ValueCoerce, Floats) {
 TEST(ValueCoerce, TextLengthsAndPadding) {
   Status s = coerce_error(Value::text("abcdef"), pg("varchar(5)"));
   EXPECT_EQ(s.code(), ErrorCode::kOutOfRange);
-  EXPECT_EQ(s.message(), "value too long for varchar(5): 6 characters");
+  EXPECT_EQ(s.message(), "value too long for varchar(5): 6 characters ('abcdef')");
   EXPECT_EQ(coerced(Value::text("abcde"), pg("varchar(5)")), Value::text("abcde"));
   // Length counts characters, not bytes.
   EXPECT_EQ(coerced(Value::text("ééééé"), pg("character varying(5)")), Value::text("ééééé"));
