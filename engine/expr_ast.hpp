@@ -117,6 +117,20 @@ int compare_numbers(const Value& a, const Value& b);
 // == in the language: numbers by value across kinds, otherwise same kind and same value.
 bool values_equal(const Value& a, const Value& b);
 Result<Value> float_result(const Node& node, double d);
+
+// Bytes of text that one evaluation may read and produce in functions, concatenation,
+// interpolation and JSON access. Per-result caps alone do not bound work: a chain of filters
+// each just under the cap would still run for seconds. The budget is a base amount plus a
+// multiple of what the rule reads from the rows (so large columns can still be worked on), up
+// to a hard maximum. Reset by Expression::evaluate (per thread).
+constexpr size_t kWorkBaseBytes = 8u << 20;
+constexpr size_t kWorkPerInputByte = 8;
+constexpr size_t kWorkMaxBytes = 256u << 20;
+constexpr size_t kMaxTextBytes = 16u << 20;  // largest text/JSON result of one operation
+void reset_work_budget();
+Status charge_work(const Node& node, size_t bytes);
+void credit_work(size_t input_bytes);
+size_t payload_size(const Value& v);
 Result<Value> decimal_result(const Node& node, std::string digits);
 
 // Shared helpers between the evaluator and the functions.

@@ -1,5 +1,6 @@
 // Evaluating compiled mapping rules: operators, row and JSON access. Functions are in
 // expr_functions.cpp.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -320,6 +321,7 @@ Result<Value> json_member(const Node& node, const Value& base, const Value& key)
     return eval_error(node, std::string("cannot access a member of ") + kind_name(base.type()));
   }
   const std::string& doc = base.str();
+  DBSYNC_RETURN_IF_ERROR(charge_work(node, doc.size()));
   char kind = json_kind(doc);
   std::string_view found;
   bool hit = false;
@@ -400,7 +402,9 @@ Result<Value> eval_node(const Node& node, const EvalContext& ctx) {
                                     " is outside the row (" + std::to_string(row->size()) +
                                     " values)");
       }
-      return (*row)[node.column];
+      const Value& v = (*row)[node.column];
+      credit_work(payload_size(v));
+      return v;
     }
     case Op::kMember: {
       DBSYNC_ASSIGN_OR_RETURN(Value base, eval_node(*node.kids[0], ctx));
@@ -442,6 +446,8 @@ Result<Value> eval_node(const Node& node, const EvalContext& ctx) {
       DBSYNC_ASSIGN_OR_RETURN(Value b, eval_node(*node.kids[1], ctx));
       std::string s = a.to_string();
       s += b.to_string();
+      if (s.size() > kMaxTextBytes) return eval_error(node, "text result too large");
+      DBSYNC_RETURN_IF_ERROR(charge_work(node, s.size()));
       return Value::text(std::move(s));
     }
     case Op::kEq:
@@ -473,8 +479,11 @@ Result<Value> eval_node(const Node& node, const EvalContext& ctx) {
       std::string out = node.pieces[0];
       for (size_t i = 0; i < node.kids.size(); ++i) {
         DBSYNC_ASSIGN_OR_RETURN(Value v, eval_node(*node.kids[i], ctx));
-        out += v.to_string();  // null interpolates as ""
+        std::string piece = v.to_string();  // null interpolates as ""
+        DBSYNC_RETURN_IF_ERROR(charge_work(node, piece.size()));
+        out += piece;
         out += node.pieces[i + 1];
+        if (out.size() > kMaxTextBytes) return eval_error(node, "text result too large");
       }
       return Value::text(std::move(out));
     }

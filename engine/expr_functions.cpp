@@ -14,8 +14,6 @@ namespace dbsync::expr {
 
 namespace {
 
-// Text results beyond this fail the row: nested replace/json can otherwise grow exponentially.
-constexpr size_t kMaxTextBytes = 16u << 20;
 
 const std::vector<FuncInfo>& function_table() {
   static const std::vector<FuncInfo> table = {
@@ -286,6 +284,9 @@ std::string slugify(std::string_view s) {
 
 // ---- argument helpers ----
 
+thread_local size_t t_work_left = kWorkBaseBytes;
+thread_local size_t t_work_granted = kWorkBaseBytes;
+
 Status too_large(const Node& node) {
   return eval_error(node, "text result larger than " + std::to_string(kMaxTextBytes >> 20) +
                               " MiB");
@@ -293,6 +294,7 @@ Status too_large(const Node& node) {
 
 Result<Value> text_result(const Node& node, std::string s) {
   if (s.size() > kMaxTextBytes) return too_large(node);
+  DBSYNC_RETURN_IF_ERROR(charge_work(node, s.size()));
   return Value::text(std::move(s));
 }
 
@@ -506,16 +508,30 @@ Result<Value> truncate_text(const Node& node, const std::vector<Value>& a) {
   return Value::text(s.substr(0, utf8_offset(s, n - end_chars)) + end);
 }
 
-Result<Value> make_json(const Node& node, const std::string& text) {
-  if (text.size() > kMaxTextBytes) return too_large(node);
-  Result<Value> j = Value::json(text);
-  if (!j) return eval_error(node, std::string(fname(node)) + ": " + j.status().message());
-  return j;
+// The text with every byte that is not part of valid UTF-8 replaced by U+FFFD, as the canonical
+// JSON writer (value.cpp) does.
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    size_t len = 1;
+    uint32_t cp = decode(s, i, len);
+    if (cp == kRawByte) {
+      out += "\xEF\xBF\xBD";
+    } else {
+      out.append(s, i, len);
+    }
+    i += len;
+  }
+  return out;
 }
 
 Result<Value> split_text(const Node& node, const std::vector<Value>& a) {
   if (a[0].is_null()) return Value::null();
-  const std::string s = a[0].to_string();
+  const std::string s = valid_utf8(a[0].to_string());
+  if (s.size() > kMaxTextBytes) return too_large(node);
+  // Built directly in canonical form (compact, strings escaped as value.cpp's writer does):
+  // re-parsing it here made chains of split quadratic in practice (found by the fuzzer).
   std::string out = "[";
   auto add = [&](std::string_view part) {
     if (out.size() > 1) out += ',';
@@ -545,7 +561,9 @@ Result<Value> split_text(const Node& node, const std::vector<Value>& a) {
     }
   }
   out += ']';
-  return make_json(node, out);
+  if (out.size() > kMaxTextBytes) return too_large(node);
+  DBSYNC_RETURN_IF_ERROR(charge_work(node, out.size()));
+  return Value::json_unchecked(std::move(out));
 }
 
 // The elements of a JSON array (keys of an object), as Values.
@@ -785,6 +803,38 @@ Result<Value> call_function(const Node& node, std::vector<Value>& a) {
 
 }  // namespace
 
+size_t payload_size(const Value& v) {
+  switch (v.type()) {
+    case ValueType::kText:
+    case ValueType::kBytes:
+    case ValueType::kJson:
+    case ValueType::kDecimal: return v.str().size();
+    default: return 8;
+  }
+}
+
+void reset_work_budget() {
+  t_work_left = kWorkBaseBytes;
+  t_work_granted = kWorkBaseBytes;
+}
+
+void credit_work(size_t input_bytes) {
+  size_t grant = std::min(input_bytes, kWorkMaxBytes / kWorkPerInputByte) * kWorkPerInputByte;
+  grant = std::min(grant, kWorkMaxBytes - t_work_granted);
+  t_work_granted += grant;
+  t_work_left += grant;
+}
+
+Status charge_work(const Node& node, size_t bytes) {
+  if (bytes > t_work_left) {
+    t_work_left = 0;
+    return eval_error(node, "expression works through too much text for one row (more than " +
+                                std::to_string(t_work_granted >> 20) + " MiB)");
+  }
+  t_work_left -= bytes;
+  return Status::ok();
+}
+
 const FuncInfo* find_function(std::string_view name) {
   for (const FuncInfo& f : function_table()) {
     if (name == f.name) return &f;
@@ -830,10 +880,13 @@ Result<Value> eval_call(const Node& node, const EvalContext& ctx) {
   }
   std::vector<Value> args;
   args.reserve(node.kids.size());
+  size_t work = 0;
   for (const auto& kid : node.kids) {
     DBSYNC_ASSIGN_OR_RETURN(Value v, eval_node(*kid, ctx));
+    work += payload_size(v);
     args.push_back(std::move(v));
   }
+  DBSYNC_RETURN_IF_ERROR(charge_work(node, work));
   return call_function(node, args);
 }
 

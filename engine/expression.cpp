@@ -1060,6 +1060,7 @@ Result<Value> Expression::evaluate(const EvalContext& ctx) const {
   }
   if (!root_) return error(ErrorCode::kInternal, "evaluating an expression that was not compiled");
   try {
+    expr::reset_work_budget();
     return expr::eval_node(*root_, ctx);
   } catch (const std::exception& ex) {
     return error(ErrorCode::kEvaluation, std::string("evaluating expression: ") + ex.what());

@@ -397,6 +397,12 @@ TEST_F(ExpressionTest, LengthSplitJoinFirstLast) {
   Value parts = ok("{{ 'a,b,c' | split(',') }}");
   EXPECT_EQ(parts.type(), ValueType::kJson);
   expect_int(ok("{{ 'a,b,c' | split(',') | length }}"), 3);
+  // split writes canonical JSON itself: the same text Value::json makes of it.
+  source_[5] = Value::text("a\"b\\c\n\x01/\xc3\xa9|x\xff");
+  Value pieces = ok("{{ m.name | split('|') }}");
+  EXPECT_EQ(pieces.type(), ValueType::kJson);
+  EXPECT_EQ(pieces, Value::json(pieces.str()).value()) << pieces.str();
+  EXPECT_EQ(pieces.str(), "[\"a\\\"b\\\\c\\n\\u0001/\u00e9\",\"x\xef\xbf\xbd\"]");
   expect_text(ok("{{ ' a b  c ' | split | join('-') }}"), "a-b-c");
   expect_text(ok("{{ join(m.tags, ', ') }}"), "red, green, blue");
   expect_text(ok("{{ m.nums | join('+') }}"), "3+1.5+2");
@@ -468,7 +474,34 @@ TEST_F(ExpressionTest, EvaluationErrorsAreValues) {
   std::string grow = "{{ 'ab'";
   for (int i = 0; i < 40; ++i) grow += " | replace('', 'xy')";
   grow += " }}";
-  EXPECT_NE(failure(grow).message().find("larger than"), std::string::npos);
+  Status grown = failure(grow);
+  EXPECT_EQ(grown.code(), ErrorCode::kEvaluation);
+  EXPECT_NE(grown.message().find("too much text"), std::string::npos) << grown.message();
+}
+
+// Found by the fuzzer: split re-quotes its own JSON output, so a chain of splits grows the
+// text at every step; it used to run for seconds per row.
+TEST_F(ExpressionTest, SplitChainsStayCheap) {
+  std::string rule = "{{ m.tags | join('\\\\\"')";
+  for (int i = 0; i < 100; ++i) rule += " | split(',')";
+  rule += " | last }}";
+  auto start = std::chrono::steady_clock::now();
+  Result<Value> v = eval(rule);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                  .count();
+  if (!v) {
+    EXPECT_EQ(v.status().code(), ErrorCode::kEvaluation) << v.status().message();
+  }
+  EXPECT_LT(ms, 2000.0);
+}
+
+TEST_F(ExpressionTest, LargeColumnsGetAProportionalWorkBudget) {
+  source_[1] = Value::text(std::string(10u << 20, 'a'));  // a 10 MiB text column
+  Value v = ok("{{ m.title | upper | lower | replace('a', 'b') | trim | length }}");
+  expect_int(v, 10 << 20);
+  expect_int(ok("{{ (m.title ~ '!') | length }}"), (10 << 20) + 1);
+  // Two copies would exceed the 16 MiB cap on one text result.
+  EXPECT_NE(failure("{{ m.title ~ m.title }}").message().find("too large"), std::string::npos);
 }
 
 struct ParseCase {
