@@ -388,35 +388,70 @@ std::string to_json_text(const Value& v) {
   }
 }
 
+namespace {
+
+Status column_value(const Node& node, const EvalContext& ctx, const Value*& out) {
+  static const Value kNull;
+  const Row* row = node.side == RowSide::kSource ? ctx.source : ctx.target;
+  if (row == nullptr) {
+    if (node.side == RowSide::kTarget) {  // no target row yet
+      out = &kNull;
+      return Status::ok();
+    }
+    return eval_error(node, "no source row to evaluate against");
+  }
+  if (node.column >= row->size()) {
+    return eval_error(node, "column index " + std::to_string(node.column) +
+                                " is outside the row (" + std::to_string(row->size()) +
+                                " values)");
+  }
+  out = &(*row)[node.column];
+  credit_work(payload_size(*out));
+  return Status::ok();
+}
+
+// An operand without copying it when it is a literal or a column (the common case); other
+// nodes are evaluated into `tmp`.
+Status operand(const Node& node, const EvalContext& ctx, Value& tmp, const Value*& out) {
+  if (node.op == Op::kLiteral) {
+    out = &node.literal;
+    return Status::ok();
+  }
+  if (node.op == Op::kColumn) return column_value(node, ctx, out);
+  Result<Value> r = eval_node(node, ctx);
+  if (!r) return r.status();
+  tmp = std::move(r).value();
+  out = &tmp;
+  return Status::ok();
+}
+
+}  // namespace
+
+#define DBSYNC_OPERAND(name, kid)                                   \
+  Value name##_tmp;                                                 \
+  const Value* name##_ptr = nullptr;                                \
+  DBSYNC_RETURN_IF_ERROR(operand(kid, ctx, name##_tmp, name##_ptr)); \
+  const Value& name = *name##_ptr
+
 Result<Value> eval_node(const Node& node, const EvalContext& ctx) {
   switch (node.op) {
     case Op::kLiteral: return node.literal;
     case Op::kColumn: {
-      const Row* row = node.side == RowSide::kSource ? ctx.source : ctx.target;
-      if (row == nullptr) {
-        if (node.side == RowSide::kTarget) return Value::null();  // no target row yet
-        return eval_error(node, "no source row to evaluate against");
-      }
-      if (node.column >= row->size()) {
-        return eval_error(node, "column index " + std::to_string(node.column) +
-                                    " is outside the row (" + std::to_string(row->size()) +
-                                    " values)");
-      }
-      const Value& v = (*row)[node.column];
-      credit_work(payload_size(v));
-      return v;
+      const Value* v = nullptr;
+      DBSYNC_RETURN_IF_ERROR(column_value(node, ctx, v));
+      return *v;
     }
     case Op::kMember: {
-      DBSYNC_ASSIGN_OR_RETURN(Value base, eval_node(*node.kids[0], ctx));
+      DBSYNC_OPERAND(base, *node.kids[0]);
       return json_member(node, base, node.literal);
     }
     case Op::kIndex: {
-      DBSYNC_ASSIGN_OR_RETURN(Value base, eval_node(*node.kids[0], ctx));
-      DBSYNC_ASSIGN_OR_RETURN(Value key, eval_node(*node.kids[1], ctx));
+      DBSYNC_OPERAND(base, *node.kids[0]);
+      DBSYNC_OPERAND(key, *node.kids[1]);
       return json_member(node, base, key);
     }
     case Op::kNeg: {
-      DBSYNC_ASSIGN_OR_RETURN(Value v, eval_node(*node.kids[0], ctx));
+      DBSYNC_OPERAND(v, *node.kids[0]);
       return negate(node, v);
     }
     case Op::kPos: {
@@ -428,7 +463,7 @@ Result<Value> eval_node(const Node& node, const EvalContext& ctx) {
       return v;
     }
     case Op::kNot: {
-      DBSYNC_ASSIGN_OR_RETURN(Value v, eval_node(*node.kids[0], ctx));
+      DBSYNC_OPERAND(v, *node.kids[0]);
       return Value::boolean(!v.truthy());
     }
     case Op::kAdd:
@@ -437,13 +472,13 @@ Result<Value> eval_node(const Node& node, const EvalContext& ctx) {
     case Op::kDiv:
     case Op::kFloorDiv:
     case Op::kMod: {
-      DBSYNC_ASSIGN_OR_RETURN(Value a, eval_node(*node.kids[0], ctx));
-      DBSYNC_ASSIGN_OR_RETURN(Value b, eval_node(*node.kids[1], ctx));
+      DBSYNC_OPERAND(a, *node.kids[0]);
+      DBSYNC_OPERAND(b, *node.kids[1]);
       return arithmetic(node, node.op, a, b);
     }
     case Op::kConcat: {
-      DBSYNC_ASSIGN_OR_RETURN(Value a, eval_node(*node.kids[0], ctx));
-      DBSYNC_ASSIGN_OR_RETURN(Value b, eval_node(*node.kids[1], ctx));
+      DBSYNC_OPERAND(a, *node.kids[0]);
+      DBSYNC_OPERAND(b, *node.kids[1]);
       std::string s = a.to_string();
       s += b.to_string();
       if (s.size() > kMaxTextBytes) return eval_error(node, "text result too large");
@@ -456,8 +491,8 @@ Result<Value> eval_node(const Node& node, const EvalContext& ctx) {
     case Op::kLe:
     case Op::kGt:
     case Op::kGe: {
-      DBSYNC_ASSIGN_OR_RETURN(Value a, eval_node(*node.kids[0], ctx));
-      DBSYNC_ASSIGN_OR_RETURN(Value b, eval_node(*node.kids[1], ctx));
+      DBSYNC_OPERAND(a, *node.kids[0]);
+      DBSYNC_OPERAND(b, *node.kids[1]);
       return compare_op(node, node.op, a, b);
     }
     case Op::kAnd: {
@@ -471,14 +506,14 @@ Result<Value> eval_node(const Node& node, const EvalContext& ctx) {
       return eval_node(*node.kids[1], ctx);
     }
     case Op::kCond: {
-      DBSYNC_ASSIGN_OR_RETURN(Value c, eval_node(*node.kids[1], ctx));
+      DBSYNC_OPERAND(c, *node.kids[1]);
       return eval_node(*node.kids[c.truthy() ? 0 : 2], ctx);
     }
     case Op::kCall: return eval_call(node, ctx);
     case Op::kInterpolate: {
       std::string out = node.pieces[0];
       for (size_t i = 0; i < node.kids.size(); ++i) {
-        DBSYNC_ASSIGN_OR_RETURN(Value v, eval_node(*node.kids[i], ctx));
+        DBSYNC_OPERAND(v, *node.kids[i]);
         std::string piece = v.to_string();  // null interpolates as ""
         DBSYNC_RETURN_IF_ERROR(charge_work(node, piece.size()));
         out += piece;
