@@ -9,6 +9,19 @@ namespace dbsync::pg {
 
 namespace {
 
+// One keyset page, planned to walk the index (see StateSql::prefer_index).
+Result<PgResult> index_page(PgConnection& conn, const StateSql& sql, const std::string& query,
+                            const std::vector<PgParam>& params) {
+  DBSYNC_RETURN_IF_ERROR(conn.exec(sql.prefer_index));
+  Result<PgResult> r = conn.query(query, params, /*binary_result=*/true);
+  Status st = r.is_ok() ? conn.exec("COMMIT") : r.status();
+  if (!st.is_ok()) {
+    conn.rollback_quietly();
+    return st;
+  }
+  return r;
+}
+
 // Keyset pages over the encoded keys: each page starts after the last key read, so rows the
 // executor writes behind the reader (keys already passed) never disturb the order.
 class StateReader : public BaselineReader {
@@ -21,11 +34,10 @@ class StateReader : public BaselineReader {
     entry = nullptr;
     if (pos_ >= rows_.rows()) {
       if (done_) return Status::ok();
-      Result<PgResult> r = conn_.query(sql_.state_page,
-                                       {PgParam::text(sync_name_), after_ ? PgParam::binary(*after_) : PgParam::null(),
-                                        upto_ ? PgParam::binary(*upto_) : PgParam::null(),
-                                        PgParam::text(std::to_string(page_))},
-                                       /*binary_result=*/true);
+      std::vector<PgParam> params{PgParam::text(sync_name_), PgParam::text(std::to_string(page_))};
+      if (after_) params.push_back(PgParam::binary(*after_));
+      if (upto_) params.push_back(PgParam::binary(*upto_));
+      Result<PgResult> r = index_page(conn_, sql_, sql_.state_page[after_ ? 1 : 0][upto_ ? 1 : 0], params);
       if (!r.is_ok()) return r.status().with_context("reading the baseline");
       rows_ = std::move(r).value();
       pos_ = 0;
@@ -149,10 +161,9 @@ Status PgStage::read_changes(size_t batch_size, const std::function<Status(std::
   std::string after = "0";
   for (;;) {
     // Binary results: bytea as raw bytes (seq is sent as text, so it arrives as its digits).
-    DBSYNC_ASSIGN_OR_RETURN(PgResult r, conn_.query(sql_.stage_page,
-                                                    {PgParam::text(job_), PgParam::text(after),
-                                                     PgParam::text(std::to_string(batch_size))},
-                                                    /*binary_result=*/true));
+    DBSYNC_ASSIGN_OR_RETURN(PgResult r, index_page(conn_, sql_, sql_.stage_page,
+                                                   {PgParam::text(job_), PgParam::text(after),
+                                                    PgParam::text(std::to_string(batch_size))}));
     if (r.rows() == 0) return Status::ok();
     std::vector<PlannedChange> batch;
     batch.reserve(static_cast<size_t>(r.rows()));

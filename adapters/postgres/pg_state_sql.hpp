@@ -22,16 +22,27 @@ struct StateSql {
                    "CREATE TABLE IF NOT EXISTS " + conflicts +
                    " (job text NOT NULL, id bigserial, conflict bytea NOT NULL, "
                    "status text NOT NULL DEFAULT 'pending', PRIMARY KEY (job, id))";
-    // $1 sync name, $2 after (bytea or null), $3 upto (bytea or null), $4 page size.
-    state_page = "SELECT key, state FROM " + state +
-                 " WHERE sync_name = $1 AND ($2::bytea IS NULL OR key > $2::bytea)"
-                 " AND ($3::bytea IS NULL OR key <= $3::bytea) ORDER BY key LIMIT $4::int";
+    // $1 sync name, $2 page size, then the bounds present: after, upto (bytea). One text per
+    // combination: an `$n IS NULL OR ...` condition would stop the index range scan.
+    for (int after = 0; after < 2; ++after) {
+      for (int upto = 0; upto < 2; ++upto) {
+        std::string q = "SELECT key, state FROM " + state + " WHERE sync_name = $1";
+        int n = 3;
+        if (after) q += " AND key > $" + std::to_string(n++) + "::bytea";
+        if (upto) q += " AND key <= $" + std::to_string(n++) + "::bytea";
+        state_page[after][upto] = q + " ORDER BY key LIMIT $2::int";
+      }
+    }
     state_upsert = "INSERT INTO " + state +
                    " (sync_name, key, state) SELECT $1, u.k, u.s FROM unnest($2::bytea[], $3::bytea[]) AS u(k, s)"
                    " ON CONFLICT (sync_name, key) DO UPDATE SET state = EXCLUDED.state";
     state_delete = "DELETE FROM " + state + " WHERE sync_name = $1 AND key = ANY($2::bytea[])";
     state_clear = "DELETE FROM " + state + " WHERE sync_name = $1";
 
+    // Keyset pages must walk the primary key index: a table written moments ago has no
+    // statistics yet, and the planner then prefers bitmap scan + sort, reading every later row
+    // for each page. Set inside the page's own transaction only.
+    prefer_index = "BEGIN; SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off";
     stage_put = "INSERT INTO " + stage + " (job, change) SELECT $1, c FROM unnest($2::bytea[]) WITH ORDINALITY AS u(c, n) ORDER BY n";
     stage_page = "SELECT seq::text AS seq_text, change FROM " + stage +
                  " WHERE job = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3::int";
@@ -45,7 +56,9 @@ struct StateSql {
   }
 
   std::string create_state, create_stage;
-  std::string state_page, state_upsert, state_delete, state_clear;
+  std::string prefer_index;
+  std::string state_page[2][2];  // [has after][has upto]
+  std::string state_upsert, state_delete, state_clear;
   std::string stage_put, stage_page, stage_clear;
   std::string conflict_put, conflict_pending, conflict_list, conflict_set_status, conflict_clear;
 };

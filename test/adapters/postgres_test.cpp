@@ -695,6 +695,112 @@ TEST_F(PgSync, ManualConflictsWaitInTheTableStage) {
   EXPECT_EQ(count("SELECT count(*) FROM " + table("dbsync_stage")), 0);
 }
 
+// ---------------------------------------------------------------- figures (run by hand)
+// build/pg/adapter_tests --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'
+// Prints rows/s of a scan and an apply of 100k rows next to raw COPY out/in of the same data.
+TEST_F(PgSync, DISABLED_Throughput100k) {
+  const int n = 100000;
+  sql("CREATE TABLE " + table("products") +
+      " (id bigint PRIMARY KEY, title text NOT NULL, price numeric(10,2), status text, updated timestamptz)");
+  sql("CREATE TABLE " + table("wp_products") +
+      " (id bigint PRIMARY KEY, post_title text NOT NULL, price numeric(10,2), status text, updated timestamptz)");
+  sql("CREATE TABLE " + table("copy_sink") + " (LIKE " + table("products") + ")");
+  sql("INSERT INTO " + table("products") + " SELECT i, 'Product number ' || i, (i % 997) + 0.25, "
+      "CASE WHEN i % 2 = 0 THEN 'publish' ELSE 'draft' END, now() - i * interval '1 minute' "
+      "FROM generate_series(1, " + std::to_string(n) + ") i");
+  sql("ANALYZE " + table("products"));
+  using clock = std::chrono::steady_clock;
+  auto secs = [](clock::time_point a) { return std::chrono::duration<double>(clock::now() - a).count(); };
+
+  std::string dump;
+  auto t0 = clock::now();
+  size_t lines = 0;
+  ASSERT_TRUE(conn_.copy_out("COPY (SELECT * FROM " + table("products") + " ORDER BY id) TO STDOUT",
+                             [&](std::string_view l) { ++lines; dump.append(l).push_back('\n'); return Status::ok(); })
+                  .is_ok());
+  double copy_out_s = secs(t0);
+  t0 = clock::now();
+  ASSERT_TRUE(conn_.copy_in("COPY " + table("copy_sink") + " FROM STDIN", dump).is_ok());
+  double copy_in_s = secs(t0);
+
+  auto src = open_table(table("products"));
+  auto tgt = open_table(table("wp_products"));
+  ASSERT_TRUE(src && tgt);
+  t0 = clock::now();
+  std::vector<Row> rows;
+  {
+    Result<std::unique_ptr<RowReader>> r = src->scan({{0, 1, 2, 3, 4}, 1, {}, 1000});
+    ASSERT_TRUE(r.is_ok());
+    for (;;) {
+      const Row* row = nullptr;
+      ASSERT_TRUE((*r)->next(row).is_ok());
+      if (!row) break;
+      rows.push_back(*row);
+    }
+  }
+  double scan_s = secs(t0);
+  ASSERT_EQ(rows.size(), static_cast<size_t>(n));
+
+  const size_t apply_batch = std::getenv("BENCH_BATCH") ? std::strtoul(std::getenv("BENCH_BATCH"), nullptr, 10) : 1000;
+  t0 = clock::now();
+  for (size_t at = 0; at < rows.size(); at += apply_batch) {
+    ChangeBatch b;
+    b.key_columns = {0};
+    b.columns = {0, 1, 2, 3, 4};
+    for (size_t i = at; i < std::min(rows.size(), at + apply_batch); ++i) b.items.push_back({RowOp::kInsert, {rows[i][0]}, rows[i]});
+    ASSERT_TRUE(tgt->apply(b).is_ok());
+  }
+  double insert_s = secs(t0);
+  t0 = clock::now();
+  for (size_t at = 0; at < rows.size(); at += apply_batch) {
+    ChangeBatch b;
+    b.key_columns = {0};
+    b.columns = {0, 1, 2, 3, 4};
+    for (size_t i = at; i < std::min(rows.size(), at + apply_batch); ++i) b.items.push_back({RowOp::kUpdate, {rows[i][0]}, rows[i]});
+    ASSERT_TRUE(tgt->apply(b).is_ok());
+  }
+  double update_s = secs(t0);
+  sql("TRUNCATE " + table("wp_products"));
+
+  const char* mapping = R"({"post_title": "title", "price": "@price", "status": "status", "updated": "updated"})";
+  Ends e;
+  e.source = std::move(src);
+  e.target = std::move(tgt);
+  t0 = clock::now();
+  JobOutcome first = run(e, mapping, {}, 1000);
+  double first_s = secs(t0);
+  ASSERT_EQ(first.state, JobState::kSucceeded) << first.error.to_string();
+  ASSERT_EQ(first.progress.inserted, n);
+  t0 = clock::now();
+  JobOutcome second = run(e, mapping, {}, 1000);
+  double second_s = secs(t0);
+  ASSERT_EQ(second.progress.unchanged, n);
+
+  t0 = clock::now();
+  size_t base_rows = 0;
+  {
+    Result<std::unique_ptr<BaselineReader>> br = e.baseline->scan({});
+    ASSERT_TRUE(br.is_ok());
+    for (const BaselineEntry* be = nullptr; (*br)->next(be).is_ok() && be;) ++base_rows;
+  }
+  double base_s = secs(t0);
+  ASSERT_EQ(base_rows, static_cast<size_t>(n));
+
+  auto rate = [&](double s) { return static_cast<long long>(n / s); };
+  std::printf("\n  PgBaseline::scan:          %8.3f s  %9lld rows/s\n", base_s, rate(base_s));
+  std::printf("\n  %d rows (id bigint, title text, price numeric(10,2), status text, updated timestamptz)\n", n);
+  std::printf("  raw COPY out (ordered):    %8.3f s  %9lld rows/s\n", copy_out_s, rate(copy_out_s));
+  std::printf("  PgTable::scan (cursor):    %8.3f s  %9lld rows/s  (%.0f%% of COPY out)\n", scan_s, rate(scan_s),
+              100 * copy_out_s / scan_s);
+  std::printf("  raw COPY in:               %8.3f s  %9lld rows/s\n", copy_in_s, rate(copy_in_s));
+  std::printf("  PgTable::apply inserts:    %8.3f s  %9lld rows/s  (%.0f%% of COPY in)\n", insert_s, rate(insert_s),
+              100 * copy_in_s / insert_s);
+  std::printf("  PgTable::apply updates:    %8.3f s  %9lld rows/s\n", update_s, rate(update_s));
+  std::printf("  sync, first run (inserts): %8.3f s  %9lld rows/s\n", first_s, rate(first_s));
+  std::printf("  sync, re-run (no changes): %8.3f s  %9lld rows/s\n\n", second_s, rate(second_s));
+  EXPECT_EQ(lines, static_cast<size_t>(n));
+}
+
 // ---------------------------------------------------------------- dbsync-run
 
 std::string tool_path() {
