@@ -214,3 +214,69 @@ TEST(DecimalConvert, Integers) {
 
 }  // namespace
 }  // namespace dbsync
+
+namespace dbsync {
+namespace {
+
+// Property check against 128-bit integer arithmetic on the unscaled values.
+std::string int128_to_decimal(__int128 unscaled, int scale) {
+  bool negative = unscaled < 0;
+  unsigned __int128 u = negative ? -static_cast<unsigned __int128>(unscaled) : unscaled;
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(u % 10)));
+    u /= 10;
+  } while (u != 0);
+  while (static_cast<int>(digits.size()) <= scale) digits.insert(digits.begin(), '0');
+  std::string out = digits.substr(0, digits.size() - scale);
+  if (scale > 0) out += "." + digits.substr(digits.size() - scale);
+  bool zero = digits.find_first_not_of('0') == std::string::npos;
+  return (negative && !zero ? "-" : "") + out;
+}
+
+__int128 pow10_128(int n) {
+  __int128 p = 1;
+  while (n-- > 0) p *= 10;
+  return p;
+}
+
+TEST(DecimalArithmetic, AgreesWith128BitIntegers) {
+  uint64_t state = 0x2545F4914F6CDD1DULL;
+  auto next = [&state]() {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  for (int k = 0; k < 20000; ++k) {
+    int sa = static_cast<int>(next() % 7), sb = static_cast<int>(next() % 7);
+    __int128 a = static_cast<int64_t>(next() % 2000000000001ULL) - 1000000000000LL;
+    __int128 b = static_cast<int64_t>(next() % 2000001ULL) - 1000000LL;
+    std::string da = int128_to_decimal(a, sa), db = int128_to_decimal(b, sb);
+    int s = std::max(sa, sb);
+    __int128 a_aligned = a * pow10_128(s - sa), b_aligned = b * pow10_128(s - sb);
+    ASSERT_EQ(decimal::add(da, db), int128_to_decimal(a_aligned + b_aligned, s)) << da << " + " << db;
+    ASSERT_EQ(decimal::sub(da, db), int128_to_decimal(a_aligned - b_aligned, s)) << da << " - " << db;
+    ASSERT_EQ(decimal::mul(da, db), int128_to_decimal(a * b, sa + sb)) << da << " * " << db;
+    int cmp = a_aligned < b_aligned ? -1 : (a_aligned > b_aligned ? 1 : 0);
+    ASSERT_EQ(decimal::compare(da, db), cmp) << da << " <=> " << db;
+    if (b != 0) {
+      // a/b at scale 4, half away from zero: |A| * 10^(sb+4) / (|B| * 10^sa), rounded.
+      __int128 num = (a < 0 ? -a : a) * pow10_128(sb + 4) * 2;
+      __int128 den = (b < 0 ? -b : b) * pow10_128(sa);
+      __int128 q = (num / den + 1) / 2;  // floor(x + 1/2) on magnitudes
+      if ((a < 0) != (b < 0)) q = -q;
+      ASSERT_EQ(*decimal::div(da, db, 4), int128_to_decimal(q, 4)) << da << " / " << db;
+    }
+    ASSERT_EQ(decimal::round(da, 2), int128_to_decimal(
+        [&] {
+          if (sa <= 2) return a * pow10_128(2 - sa);
+          __int128 m = a < 0 ? -a : a;
+          __int128 r = (m * 2 / pow10_128(sa - 2) + 1) / 2;
+          return a < 0 ? -r : r;
+        }(), 2)) << da;
+  }
+}
+
+}  // namespace
+}  // namespace dbsync

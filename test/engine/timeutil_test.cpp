@@ -202,3 +202,36 @@ TEST(TimeZones, CachedAndThreadSafe) {
 
 }  // namespace
 }  // namespace dbsync
+
+namespace dbsync {
+namespace {
+
+TEST(TimeParse, RandomInputNeverCrashes) {
+  const std::string alphabet = "0123456789-:T .Z+zUTC";
+  uint64_t state = 88172645463325252ULL;
+  auto next = [&state]() {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  auto berlin = TimeZone::find("Europe/Berlin");
+  ASSERT_TRUE(berlin.is_ok());
+  for (int k = 0; k < 50000; ++k) {
+    std::string text = k % 2 ? "2024-" : "";
+    size_t length = next() % 28;
+    for (size_t c = 0; c < length; ++c) text.push_back(alphabet[next() % alphabet.size()]);
+    auto r = parse_timestamp(text, **berlin);
+    if (r.is_ok()) {
+      // Accepted text round-trips through the formatter.
+      ASSERT_EQ(*parse_timestamp(format_timestamp_utc(*r), *TimeZone::utc()), *r) << text;
+    } else {
+      ASSERT_TRUE(r.status().code() == ErrorCode::kParseError || r.status().code() == ErrorCode::kOutOfRange) << text;
+    }
+    (void)parse_date(text);
+    (void)parse_time_of_day(text);
+  }
+}
+
+}  // namespace
+}  // namespace dbsync
