@@ -24,6 +24,8 @@ SUITES           ?=
 DBSYNC_STACK_PREREQS :=
 
 .DEFAULT_GOAL := all
+# cmake --build runs make below us: no "Entering directory" noise from it.
+MAKEFLAGS += --no-print-directory
 
 # ---------------------------------------------------------------------------------------
 # The extension (PGXS) arrives in a later issue: put its part in extension/pgxs.mk; it is
