@@ -45,7 +45,7 @@ MAKEFLAGS += --no-print-directory
 all: build
 
 help:
-	@sed -n '3,10p' Makefile
+	@sed -n '3,10s/^# \{0,1\}//p' Makefile
 
 deps:
 	scripts/install-deps
