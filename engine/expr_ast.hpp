@@ -19,27 +19,27 @@ namespace dbsync::expr {
 constexpr int kMaxDepth = 128;
 
 enum class Op : uint8_t {
-  kLiteral,      // literal
-  kColumn,       // side/column
-  kMember,       // kids[0] . literal (text key)
-  kIndex,        // kids[0] [ kids[1] ]
-  kNeg,          // - kids[0]
-  kPos,          // + kids[0]
-  kNot,          // not kids[0]
+  kLiteral,  // literal
+  kColumn,   // side/column
+  kMember,   // kids[0] . literal (text key)
+  kIndex,    // kids[0] [ kids[1] ]
+  kNeg,      // - kids[0]
+  kPos,      // + kids[0]
+  kNot,      // not kids[0]
   kAdd,
   kSub,
   kMul,
   kDiv,
   kFloorDiv,
   kMod,
-  kConcat,       // ~
+  kConcat,  // ~
   kEq,
   kNe,
   kLt,
   kLe,
   kGt,
   kGe,
-  kAnd,          // returns the deciding operand, like Python/Jinja
+  kAnd,  // returns the deciding operand, like Python/Jinja
   kOr,
   kCond,         // kids[0] if kids[1] else kids[2]
   kCall,         // func(kids...)
@@ -79,8 +79,8 @@ enum class Func : uint8_t {
 struct FuncInfo {
   const char* name;
   Func func;
-  int min_args;  // counting the filtered value as the first argument
-  int max_args;  // -1: any number
+  int min_args;                     // counting the filtered value as the first argument
+  int max_args;                     // -1: any number
   std::vector<const char*> params;  // names for keyword arguments, by position
 };
 

@@ -15,17 +15,28 @@ namespace dbsync::expr {
 
 const char* kind_name(ValueType type) {
   switch (type) {
-    case ValueType::kNull: return "null";
-    case ValueType::kBool: return "bool";
-    case ValueType::kInt: return "int";
-    case ValueType::kFloat: return "float";
-    case ValueType::kDecimal: return "decimal";
-    case ValueType::kText: return "text";
-    case ValueType::kBytes: return "bytes";
-    case ValueType::kTimestamp: return "timestamp";
-    case ValueType::kDate: return "date";
-    case ValueType::kTime: return "time";
-    case ValueType::kJson: return "json";
+    case ValueType::kNull:
+      return "null";
+    case ValueType::kBool:
+      return "bool";
+    case ValueType::kInt:
+      return "int";
+    case ValueType::kFloat:
+      return "float";
+    case ValueType::kDecimal:
+      return "decimal";
+    case ValueType::kText:
+      return "text";
+    case ValueType::kBytes:
+      return "bytes";
+    case ValueType::kTimestamp:
+      return "timestamp";
+    case ValueType::kDate:
+      return "date";
+    case ValueType::kTime:
+      return "time";
+    case ValueType::kJson:
+      return "json";
   }
   return "value";
 }
@@ -52,22 +63,32 @@ bool as_decimal_text(const Value& v, std::string& out) {
 
 double as_double(const Value& v) {
   switch (v.type()) {
-    case ValueType::kInt: return static_cast<double>(v.as_int());
-    case ValueType::kFloat: return v.as_float();
-    case ValueType::kDecimal: return decimal::to_double(v.str());
-    default: return 0;
+    case ValueType::kInt:
+      return static_cast<double>(v.as_int());
+    case ValueType::kFloat:
+      return v.as_float();
+    case ValueType::kDecimal:
+      return decimal::to_double(v.str());
+    default:
+      return 0;
   }
 }
 
 const char* verb(Op op) {
   switch (op) {
-    case Op::kAdd: return "add";
-    case Op::kSub: return "subtract";
-    case Op::kMul: return "multiply";
+    case Op::kAdd:
+      return "add";
+    case Op::kSub:
+      return "subtract";
+    case Op::kMul:
+      return "multiply";
     case Op::kDiv:
-    case Op::kFloorDiv: return "divide";
-    case Op::kMod: return "take the remainder of";
-    default: return "combine";
+    case Op::kFloorDiv:
+      return "divide";
+    case Op::kMod:
+      return "take the remainder of";
+    default:
+      return "combine";
   }
 }
 
@@ -110,9 +131,12 @@ Result<Value> arithmetic(const Node& node, Op op, const Value& a, const Value& b
   if (a.type() == ValueType::kFloat || b.type() == ValueType::kFloat) {
     double x = as_double(a), y = as_double(b);
     switch (op) {
-      case Op::kAdd: return float_result(node, x + y);
-      case Op::kSub: return float_result(node, x - y);
-      case Op::kMul: return float_result(node, x * y);
+      case Op::kAdd:
+        return float_result(node, x + y);
+      case Op::kSub:
+        return float_result(node, x - y);
+      case Op::kMul:
+        return float_result(node, x * y);
       case Op::kDiv:
         if (y == 0) return eval_error(node, "division by zero");
         return float_result(node, x / y);
@@ -124,7 +148,8 @@ Result<Value> arithmetic(const Node& node, Op op, const Value& a, const Value& b
         if (op == Op::kMod) return float_result(node, m);
         return float_result(node, std::round((x - m) / y));
       }
-      default: break;
+      default:
+        break;
     }
     return eval_error(node, "bad arithmetic operator");
   }
@@ -155,8 +180,10 @@ Result<Value> arithmetic(const Node& node, Op op, const Value& a, const Value& b
         }
         return Value::integer(op == Op::kMod ? m : q);
       }
-      case Op::kDiv: break;  // exact decimal below
-      default: break;
+      case Op::kDiv:
+        break;  // exact decimal below
+      default:
+        break;
     }
   }
   // Exact decimal arithmetic (ints widened; int64 overflow lands here too).
@@ -168,9 +195,12 @@ Result<Value> arithmetic(const Node& node, Op op, const Value& a, const Value& b
     return eval_error(node, "numeric operand too large");
   }
   switch (op) {
-    case Op::kAdd: return decimal_result(node, decimal::add(x, y));
-    case Op::kSub: return decimal_result(node, decimal::sub(x, y));
-    case Op::kMul: return decimal_result(node, decimal::mul(x, y));
+    case Op::kAdd:
+      return decimal_result(node, decimal::add(x, y));
+    case Op::kSub:
+      return decimal_result(node, decimal::sub(x, y));
+    case Op::kMul:
+      return decimal_result(node, decimal::mul(x, y));
     case Op::kDiv: {
       if (decimal::is_zero(y)) return eval_error(node, "division by zero");
       // Enough digits for ratios, then trailing zeros dropped down to the operands' own scale:
@@ -188,9 +218,12 @@ Result<Value> arithmetic(const Node& node, Op op, const Value& a, const Value& b
       }
       return decimal_result(node, std::move(digits));
     }
-    case Op::kFloorDiv: return floor_decimal_mod(node, x, y, true);
-    case Op::kMod: return floor_decimal_mod(node, x, y, false);
-    default: break;
+    case Op::kFloorDiv:
+      return floor_decimal_mod(node, x, y, true);
+    case Op::kMod:
+      return floor_decimal_mod(node, x, y, false);
+    default:
+      break;
   }
   return eval_error(node, "bad arithmetic operator");
 }
@@ -226,12 +259,15 @@ bool values_equal(const Value& a, const Value& b) {
   if (a.is_number() && b.is_number()) return compare_numbers(a, b) == 0;
   if (a.type() != b.type()) return false;
   switch (a.type()) {
-    case ValueType::kNull: return true;
+    case ValueType::kNull:
+      return true;
     case ValueType::kBool:
     case ValueType::kTimestamp:
     case ValueType::kDate:
-    case ValueType::kTime: return a.as_int() == b.as_int();
-    default: return a.str() == b.str();
+    case ValueType::kTime:
+      return a.as_int() == b.as_int();
+    default:
+      return a.str() == b.str();
   }
 }
 
@@ -254,28 +290,36 @@ Result<Value> compare_op(const Node& node, Op op, const Value& a, const Value& b
               a.type() == ValueType::kDate || a.type() == ValueType::kTime)) {
     c = a.as_int() < b.as_int() ? -1 : (a.as_int() > b.as_int() ? 1 : 0);
   } else {
-    return eval_error(node, std::string("cannot compare ") + kind_name(a.type()) + " and " +
-                                kind_name(b.type()));
+    return eval_error(
+        node, std::string("cannot compare ") + kind_name(a.type()) + " and " + kind_name(b.type()));
   }
   switch (op) {
-    case Op::kLt: return Value::boolean(c < 0);
-    case Op::kLe: return Value::boolean(c <= 0);
-    case Op::kGt: return Value::boolean(c > 0);
-    default: return Value::boolean(c >= 0);
+    case Op::kLt:
+      return Value::boolean(c < 0);
+    case Op::kLe:
+      return Value::boolean(c <= 0);
+    case Op::kGt:
+      return Value::boolean(c > 0);
+    default:
+      return Value::boolean(c >= 0);
   }
 }
 
 Result<Value> negate(const Node& node, const Value& v) {
   switch (v.type()) {
-    case ValueType::kNull: return Value::null();
+    case ValueType::kNull:
+      return Value::null();
     case ValueType::kInt:
       if (v.as_int() == std::numeric_limits<int64_t>::min()) {
         return Value::decimal_unchecked(decimal::negate(decimal::from_int(v.as_int())));
       }
       return Value::integer(-v.as_int());
-    case ValueType::kFloat: return Value::floating(-v.as_float());
-    case ValueType::kDecimal: return Value::decimal_unchecked(decimal::negate(v.str()));
-    default: return eval_error(node, std::string("cannot negate ") + kind_name(v.type()));
+    case ValueType::kFloat:
+      return Value::floating(-v.as_float());
+    case ValueType::kDecimal:
+      return Value::decimal_unchecked(decimal::negate(v.str()));
+    default:
+      return eval_error(node, std::string("cannot negate ") + kind_name(v.type()));
   }
 }
 
@@ -340,8 +384,8 @@ Result<Value> json_member(const Node& node, const Value& base, const Value& key)
   } else if (kind == 'a') {
     if (key.type() != ValueType::kInt) {
       if (key.type() == ValueType::kText) return Value::null();  // arrays have no members
-      return eval_error(node, std::string("a JSON array index must be an int, not ") +
-                                  kind_name(key.type()));
+      return eval_error(
+          node, std::string("a JSON array index must be an int, not ") + kind_name(key.type()));
     }
     int64_t want = key.as_int();
     if (want < 0) {
@@ -372,19 +416,32 @@ Result<Value> json_member(const Node& node, const Value& base, const Value& key)
 std::string to_json_text(const Value& v) {
   std::string out;
   switch (v.type()) {
-    case ValueType::kNull: return "null";
-    case ValueType::kBool: return v.as_bool() ? "true" : "false";
-    case ValueType::kInt: return std::to_string(v.as_int());
-    case ValueType::kDecimal: return v.str();
+    case ValueType::kNull:
+      return "null";
+    case ValueType::kBool:
+      return v.as_bool() ? "true" : "false";
+    case ValueType::kInt:
+      return std::to_string(v.as_int());
+    case ValueType::kDecimal:
+      return v.str();
     case ValueType::kFloat: {
       Result<std::string> d = decimal::from_double(v.as_float());
       return d ? std::move(d).value() : "null";
     }
-    case ValueType::kJson: return v.str();
-    case ValueType::kTimestamp: json_quote(format_timestamp_utc(v.micros()), out); return out;
-    case ValueType::kDate: json_quote(format_date(v.days()), out); return out;
-    case ValueType::kTime: json_quote(format_time_of_day(v.micros()), out); return out;
-    default: json_quote(v.to_string(), out); return out;
+    case ValueType::kJson:
+      return v.str();
+    case ValueType::kTimestamp:
+      json_quote(format_timestamp_utc(v.micros()), out);
+      return out;
+    case ValueType::kDate:
+      json_quote(format_date(v.days()), out);
+      return out;
+    case ValueType::kTime:
+      json_quote(format_time_of_day(v.micros()), out);
+      return out;
+    default:
+      json_quote(v.to_string(), out);
+      return out;
   }
 }
 
@@ -402,8 +459,7 @@ Status column_value(const Node& node, const EvalContext& ctx, const Value*& out)
   }
   if (node.column >= row->size()) {
     return eval_error(node, "column index " + std::to_string(node.column) +
-                                " is outside the row (" + std::to_string(row->size()) +
-                                " values)");
+                                " is outside the row (" + std::to_string(row->size()) + " values)");
   }
   out = &(*row)[node.column];
   credit_work(payload_size(*out));
@@ -427,15 +483,16 @@ Status operand(const Node& node, const EvalContext& ctx, Value& tmp, const Value
 
 }  // namespace
 
-#define DBSYNC_OPERAND(name, kid)                                   \
-  Value name##_tmp;                                                 \
-  const Value* name##_ptr = nullptr;                                \
+#define DBSYNC_OPERAND(name, kid)                                    \
+  Value name##_tmp;                                                  \
+  const Value* name##_ptr = nullptr;                                 \
   DBSYNC_RETURN_IF_ERROR(operand(kid, ctx, name##_tmp, name##_ptr)); \
   const Value& name = *name##_ptr
 
 Result<Value> eval_node(const Node& node, const EvalContext& ctx) {
   switch (node.op) {
-    case Op::kLiteral: return node.literal;
+    case Op::kLiteral:
+      return node.literal;
     case Op::kColumn: {
       const Value* v = nullptr;
       DBSYNC_RETURN_IF_ERROR(column_value(node, ctx, v));
@@ -457,8 +514,8 @@ Result<Value> eval_node(const Node& node, const EvalContext& ctx) {
     case Op::kPos: {
       DBSYNC_ASSIGN_OR_RETURN(Value v, eval_node(*node.kids[0], ctx));
       if (!v.is_null() && !v.is_number()) {
-        return eval_error(node, std::string("unary '+' needs a number, not ") +
-                                    kind_name(v.type()));
+        return eval_error(node,
+                          std::string("unary '+' needs a number, not ") + kind_name(v.type()));
       }
       return v;
     }
@@ -509,7 +566,8 @@ Result<Value> eval_node(const Node& node, const EvalContext& ctx) {
       DBSYNC_OPERAND(c, *node.kids[1]);
       return eval_node(*node.kids[c.truthy() ? 0 : 2], ctx);
     }
-    case Op::kCall: return eval_call(node, ctx);
+    case Op::kCall:
+      return eval_call(node, ctx);
     case Op::kInterpolate: {
       std::string out = node.pieces[0];
       for (size_t i = 0; i < node.kids.size(); ++i) {

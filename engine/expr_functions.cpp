@@ -14,7 +14,6 @@ namespace dbsync::expr {
 
 namespace {
 
-
 const std::vector<FuncInfo>& function_table() {
   static const std::vector<FuncInfo> table = {
       {"upper", Func::kUpper, 1, 1, {"value"}},
@@ -188,8 +187,8 @@ std::string change_case(std::string_view s, CaseMode mode) {
       append_cp(s, i, len, to_lower(cp), out);
     }
     // Jinja's title(): words start after whitespace, '-' and opening brackets.
-    word_start = cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\f' ||
-                 cp == '\v' || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
+    word_start = cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\f' || cp == '\v' ||
+                 cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
     i += len;
   }
   return out;
@@ -236,18 +235,18 @@ struct Translit {
 // Latin letters with diacritics to their ASCII base, for slugs.
 const char* transliterate(uint32_t cp) {
   static const Translit kTable[] = {
-      {0xC0, 0xC5, "a"},   {0xC6, 0xC6, "ae"},  {0xC7, 0xC7, "c"},   {0xC8, 0xCB, "e"},
-      {0xCC, 0xCF, "i"},   {0xD0, 0xD0, "d"},   {0xD1, 0xD1, "n"},   {0xD2, 0xD6, "o"},
-      {0xD8, 0xD8, "o"},   {0xD9, 0xDC, "u"},   {0xDD, 0xDD, "y"},   {0xDE, 0xDE, "th"},
-      {0xDF, 0xDF, "ss"},  {0xE0, 0xE5, "a"},   {0xE6, 0xE6, "ae"},  {0xE7, 0xE7, "c"},
-      {0xE8, 0xEB, "e"},   {0xEC, 0xEF, "i"},   {0xF0, 0xF0, "d"},   {0xF1, 0xF1, "n"},
-      {0xF2, 0xF6, "o"},   {0xF8, 0xF8, "o"},   {0xF9, 0xFC, "u"},   {0xFD, 0xFD, "y"},
-      {0xFE, 0xFE, "th"},  {0xFF, 0xFF, "y"},   {0x100, 0x105, "a"}, {0x106, 0x10D, "c"},
-      {0x10E, 0x111, "d"}, {0x112, 0x11B, "e"}, {0x11C, 0x123, "g"}, {0x124, 0x127, "h"},
+      {0xC0, 0xC5, "a"},   {0xC6, 0xC6, "ae"},   {0xC7, 0xC7, "c"},   {0xC8, 0xCB, "e"},
+      {0xCC, 0xCF, "i"},   {0xD0, 0xD0, "d"},    {0xD1, 0xD1, "n"},   {0xD2, 0xD6, "o"},
+      {0xD8, 0xD8, "o"},   {0xD9, 0xDC, "u"},    {0xDD, 0xDD, "y"},   {0xDE, 0xDE, "th"},
+      {0xDF, 0xDF, "ss"},  {0xE0, 0xE5, "a"},    {0xE6, 0xE6, "ae"},  {0xE7, 0xE7, "c"},
+      {0xE8, 0xEB, "e"},   {0xEC, 0xEF, "i"},    {0xF0, 0xF0, "d"},   {0xF1, 0xF1, "n"},
+      {0xF2, 0xF6, "o"},   {0xF8, 0xF8, "o"},    {0xF9, 0xFC, "u"},   {0xFD, 0xFD, "y"},
+      {0xFE, 0xFE, "th"},  {0xFF, 0xFF, "y"},    {0x100, 0x105, "a"}, {0x106, 0x10D, "c"},
+      {0x10E, 0x111, "d"}, {0x112, 0x11B, "e"},  {0x11C, 0x123, "g"}, {0x124, 0x127, "h"},
       {0x128, 0x131, "i"}, {0x132, 0x133, "ij"}, {0x134, 0x135, "j"}, {0x136, 0x138, "k"},
-      {0x139, 0x142, "l"}, {0x143, 0x14B, "n"}, {0x14C, 0x151, "o"}, {0x152, 0x153, "oe"},
-      {0x154, 0x159, "r"}, {0x15A, 0x161, "s"}, {0x162, 0x167, "t"}, {0x168, 0x173, "u"},
-      {0x174, 0x175, "w"}, {0x176, 0x178, "y"}, {0x179, 0x17E, "z"}, {0x17F, 0x17F, "s"},
+      {0x139, 0x142, "l"}, {0x143, 0x14B, "n"},  {0x14C, 0x151, "o"}, {0x152, 0x153, "oe"},
+      {0x154, 0x159, "r"}, {0x15A, 0x161, "s"},  {0x162, 0x167, "t"}, {0x168, 0x173, "u"},
+      {0x174, 0x175, "w"}, {0x176, 0x178, "y"},  {0x179, 0x17E, "z"}, {0x17F, 0x17F, "s"},
   };
   for (const auto& t : kTable) {
     if (cp >= t.first && cp <= t.last) return t.ascii;
@@ -288,8 +287,8 @@ thread_local size_t t_work_left = kWorkBaseBytes;
 thread_local size_t t_work_granted = kWorkBaseBytes;
 
 Status too_large(const Node& node) {
-  return eval_error(node, "text result larger than " + std::to_string(kMaxTextBytes >> 20) +
-                              " MiB");
+  return eval_error(node,
+                    "text result larger than " + std::to_string(kMaxTextBytes >> 20) + " MiB");
 }
 
 Result<Value> text_result(const Node& node, std::string s) {
@@ -346,7 +345,8 @@ Result<Value> round_value(const Node& node, const std::vector<Value>& a) {
   DBSYNC_ASSIGN_OR_RETURN(int64_t digits, int_arg(node, a, 1, 0, "precision"));
   if (digits < -1000 || digits > 1000) return eval_error(node, "round: precision out of range");
   switch (v.type()) {
-    case ValueType::kNull: return Value::null();
+    case ValueType::kNull:
+      return Value::null();
     case ValueType::kInt: {
       if (digits >= 0) return v;
       DBSYNC_ASSIGN_OR_RETURN(std::string r,
@@ -356,7 +356,8 @@ Result<Value> round_value(const Node& node, const std::vector<Value>& a) {
       return decimal_result(node, std::move(r));
     }
     case ValueType::kDecimal: {
-      if (v.str().size() > kMaxDecimalOperandChars) return eval_error(node, "round: number too large");
+      if (v.str().size() > kMaxDecimalOperandChars)
+        return eval_error(node, "round: number too large");
       DBSYNC_ASSIGN_OR_RETURN(std::string r, round_digits(node, v.str(), digits));
       return decimal_result(node, std::move(r));
     }
@@ -386,8 +387,12 @@ std::string_view trim_ascii(std::string_view s) {
 // int(): truncates toward zero; text may be "12" or "12.7". False when impossible.
 bool to_int(const Value& v, int64_t& out) {
   switch (v.type()) {
-    case ValueType::kBool: out = v.as_bool() ? 1 : 0; return true;
-    case ValueType::kInt: out = v.as_int(); return true;
+    case ValueType::kBool:
+      out = v.as_bool() ? 1 : 0;
+      return true;
+    case ValueType::kInt:
+      out = v.as_int();
+      return true;
     case ValueType::kFloat: {
       double d = std::trunc(v.as_float());
       if (!std::isfinite(d) || d < -9.2233720368547758e18 || d >= 9.2233720368547758e18) {
@@ -396,7 +401,8 @@ bool to_int(const Value& v, int64_t& out) {
       out = static_cast<int64_t>(d);
       return true;
     }
-    case ValueType::kDecimal: return decimal::to_int64(decimal::trunc(v.str(), 0), out);
+    case ValueType::kDecimal:
+      return decimal::to_int64(decimal::trunc(v.str(), 0), out);
     case ValueType::kText: {
       std::string_view t = trim_ascii(v.str());
       if (!t.empty() && t.front() == '+') t.remove_prefix(1);
@@ -406,16 +412,25 @@ bool to_int(const Value& v, int64_t& out) {
       Result<std::string> d = decimal::parse(t);
       return d && decimal::to_int64(decimal::trunc(*d, 0), out);
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
 bool to_float(const Value& v, double& out) {
   switch (v.type()) {
-    case ValueType::kBool: out = v.as_bool() ? 1 : 0; return true;
-    case ValueType::kInt: out = static_cast<double>(v.as_int()); return true;
-    case ValueType::kFloat: out = v.as_float(); return true;
-    case ValueType::kDecimal: out = decimal::to_double(v.str()); return std::isfinite(out);
+    case ValueType::kBool:
+      out = v.as_bool() ? 1 : 0;
+      return true;
+    case ValueType::kInt:
+      out = static_cast<double>(v.as_int());
+      return true;
+    case ValueType::kFloat:
+      out = v.as_float();
+      return true;
+    case ValueType::kDecimal:
+      out = decimal::to_double(v.str());
+      return std::isfinite(out);
     case ValueType::kText: {
       if (v.str().size() > kMaxDecimalOperandChars) return false;
       Result<std::string> d = decimal::parse(v.str());
@@ -423,7 +438,8 @@ bool to_float(const Value& v, double& out) {
       out = decimal::to_double(*d);
       return std::isfinite(out);
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -451,8 +467,7 @@ Result<Value> to_bool(const Value& v) {
   std::string t(trim_ascii(v.str()));
   std::transform(t.begin(), t.end(), t.begin(),
                  [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; });
-  return Value::boolean(t == "true" || t == "yes" || t == "on" || t == "1" || t == "t" ||
-                        t == "y");
+  return Value::boolean(t == "true" || t == "yes" || t == "on" || t == "1" || t == "t" || t == "y");
 }
 
 // ---- text ----
@@ -618,13 +633,17 @@ Result<Value> join_values(const Node& node, const std::vector<Value>& a) {
 
 Result<Value> length_of(const Node& node, const Value& v) {
   switch (v.type()) {
-    case ValueType::kNull: return Value::integer(0);
-    case ValueType::kText: return Value::integer(static_cast<int64_t>(utf8_length(v.str())));
-    case ValueType::kBytes: return Value::integer(static_cast<int64_t>(v.str().size()));
+    case ValueType::kNull:
+      return Value::integer(0);
+    case ValueType::kText:
+      return Value::integer(static_cast<int64_t>(utf8_length(v.str())));
+    case ValueType::kBytes:
+      return Value::integer(static_cast<int64_t>(v.str().size()));
     case ValueType::kJson: {
       if (json_kind(v.str()) == 's') {
         std::string s;
-        if (json_decode_string(v.str(), s)) return Value::integer(static_cast<int64_t>(utf8_length(s)));
+        if (json_decode_string(v.str(), s))
+          return Value::integer(static_cast<int64_t>(utf8_length(s)));
       }
       int64_t n = 0;
       if (json_for_each(v.str(), [&](std::string_view, std::string_view) {
@@ -635,7 +654,8 @@ Result<Value> length_of(const Node& node, const Value& v) {
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
   return eval_error(node, std::string("length of ") + kind_name(v.type()) + " is undefined");
 }
@@ -645,14 +665,16 @@ Result<Value> first_last(const Node& node, const Value& v, bool first) {
   if (v.type() == ValueType::kText || v.type() == ValueType::kBytes) {
     const std::string& s = v.str();
     if (s.empty()) return Value::null();
-    if (v.type() == ValueType::kBytes) return Value::bytes(first ? s.substr(0, 1) : s.substr(s.size() - 1));
+    if (v.type() == ValueType::kBytes)
+      return Value::bytes(first ? s.substr(0, 1) : s.substr(s.size() - 1));
     if (first) {
       size_t len = 1;
       decode(s, 0, len);
       return Value::text(s.substr(0, len));
     }
     size_t start = s.size() - 1;
-    while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 && s.size() - start < 4) {
+    while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 &&
+           s.size() - start < 4) {
       --start;
     }
     size_t len = 1;
@@ -665,8 +687,8 @@ Result<Value> first_last(const Node& node, const Value& v, bool first) {
     if (items.empty()) return Value::null();
     return first ? items.front() : items.back();
   }
-  return eval_error(node, std::string(fname(node)) + " needs text or JSON, not " +
-                              kind_name(v.type()));
+  return eval_error(node,
+                    std::string(fname(node)) + " needs text or JSON, not " + kind_name(v.type()));
 }
 
 // ---- min / max ----
@@ -686,12 +708,14 @@ Result<int> order(const Node& node, const Value& a, const Value& b) {
       case ValueType::kBool:
       case ValueType::kTimestamp:
       case ValueType::kDate:
-      case ValueType::kTime: return a.as_int() < b.as_int() ? -1 : (a.as_int() > b.as_int() ? 1 : 0);
-      default: break;
+      case ValueType::kTime:
+        return a.as_int() < b.as_int() ? -1 : (a.as_int() > b.as_int() ? 1 : 0);
+      default:
+        break;
     }
   }
-  return eval_error(node, std::string("cannot compare ") + kind_name(a.type()) + " and " +
-                              kind_name(b.type()));
+  return eval_error(
+      node, std::string("cannot compare ") + kind_name(a.type()) + " and " + kind_name(b.type()));
 }
 
 Result<Value> min_max(const Node& node, std::vector<Value>& a, bool want_max) {
@@ -719,8 +743,11 @@ Result<Value> format_date_value(const Node& node, const std::vector<Value>& a) {
   const std::string format = a.size() > 1 && !a[1].is_null() ? a[1].to_string() : "%Y-%m-%d";
   int64_t micros = 0;
   switch (v.type()) {
-    case ValueType::kNull: return Value::null();
-    case ValueType::kTimestamp: micros = v.micros(); break;
+    case ValueType::kNull:
+      return Value::null();
+    case ValueType::kTimestamp:
+      micros = v.micros();
+      break;
     case ValueType::kDate:
       if (__builtin_mul_overflow(static_cast<int64_t>(v.days()), kMicrosPerDay, &micros)) {
         return eval_error(node, "date out of range");
@@ -735,8 +762,8 @@ Result<Value> format_date_value(const Node& node, const std::vector<Value>& a) {
       break;
     }
     default:
-      return eval_error(node, std::string("date needs a timestamp, date or text, not ") +
-                                  kind_name(v.type()));
+      return eval_error(
+          node, std::string("date needs a timestamp, date or text, not ") + kind_name(v.type()));
   }
   if (format.size() > 4096) return eval_error(node, "date: format too long");
   return text_result(node, format_with_pattern(micros, format));
@@ -744,15 +771,19 @@ Result<Value> format_date_value(const Node& node, const std::vector<Value>& a) {
 
 Result<Value> abs_value(const Node& node, const Value& v) {
   switch (v.type()) {
-    case ValueType::kNull: return Value::null();
+    case ValueType::kNull:
+      return Value::null();
     case ValueType::kInt:
       if (v.as_int() == std::numeric_limits<int64_t>::min()) {
         return Value::decimal_unchecked(decimal::abs(decimal::from_int(v.as_int())));
       }
       return Value::integer(v.as_int() < 0 ? -v.as_int() : v.as_int());
-    case ValueType::kFloat: return Value::floating(std::fabs(v.as_float()));
-    case ValueType::kDecimal: return Value::decimal_unchecked(decimal::abs(v.str()));
-    default: return eval_error(node, std::string("abs needs a number, not ") + kind_name(v.type()));
+    case ValueType::kFloat:
+      return Value::floating(std::fabs(v.as_float()));
+    case ValueType::kDecimal:
+      return Value::decimal_unchecked(decimal::abs(v.str()));
+    default:
+      return eval_error(node, std::string("abs needs a number, not ") + kind_name(v.type()));
   }
 }
 
@@ -774,29 +805,48 @@ Result<Value> call_function(const Node& node, std::vector<Value>& a) {
       if (v.is_null()) return Value::null();
       std::string chars;
       if (a.size() > 1 && !a[1].is_null()) chars = a[1].to_string();
-      return Value::text(trim_text(v.to_string(), a.size() > 1 && !a[1].is_null() ? &chars : nullptr));
+      return Value::text(
+          trim_text(v.to_string(), a.size() > 1 && !a[1].is_null() ? &chars : nullptr));
     }
-    case Func::kRound: return round_value(node, a);
-    case Func::kInt: return convert_number(node, a, true);
-    case Func::kFloat: return convert_number(node, a, false);
-    case Func::kString: return text_result(node, v.to_string());
-    case Func::kBool: return to_bool(v);
-    case Func::kReplace: return replace_text(node, a);
-    case Func::kTruncate: return truncate_text(node, a);
+    case Func::kRound:
+      return round_value(node, a);
+    case Func::kInt:
+      return convert_number(node, a, true);
+    case Func::kFloat:
+      return convert_number(node, a, false);
+    case Func::kString:
+      return text_result(node, v.to_string());
+    case Func::kBool:
+      return to_bool(v);
+    case Func::kReplace:
+      return replace_text(node, a);
+    case Func::kTruncate:
+      return truncate_text(node, a);
     case Func::kSlugify:
       if (v.is_null()) return Value::null();
       return Value::text(slugify(v.to_string()));
-    case Func::kLength: return length_of(node, v);
-    case Func::kSplit: return split_text(node, a);
-    case Func::kJoin: return join_values(node, a);
-    case Func::kJson: return text_result(node, to_json_text(v));
-    case Func::kDate: return format_date_value(node, a);
-    case Func::kAbs: return abs_value(node, v);
-    case Func::kMin: return min_max(node, a, false);
-    case Func::kMax: return min_max(node, a, true);
-    case Func::kFirst: return first_last(node, v, true);
-    case Func::kLast: return first_last(node, v, false);
-    default: break;
+    case Func::kLength:
+      return length_of(node, v);
+    case Func::kSplit:
+      return split_text(node, a);
+    case Func::kJoin:
+      return join_values(node, a);
+    case Func::kJson:
+      return text_result(node, to_json_text(v));
+    case Func::kDate:
+      return format_date_value(node, a);
+    case Func::kAbs:
+      return abs_value(node, v);
+    case Func::kMin:
+      return min_max(node, a, false);
+    case Func::kMax:
+      return min_max(node, a, true);
+    case Func::kFirst:
+      return first_last(node, v, true);
+    case Func::kLast:
+      return first_last(node, v, false);
+    default:
+      break;
   }
   return error(ErrorCode::kInternal, "function without an implementation");
 }
@@ -808,8 +858,10 @@ size_t payload_size(const Value& v) {
     case ValueType::kText:
     case ValueType::kBytes:
     case ValueType::kJson:
-    case ValueType::kDecimal: return v.str().size();
-    default: return 8;
+    case ValueType::kDecimal:
+      return v.str().size();
+    default:
+      return 8;
   }
 }
 
@@ -853,7 +905,8 @@ const FuncInfo& function_info(Func func) {
 
 Result<Value> eval_call(const Node& node, const EvalContext& ctx) {
   switch (node.func) {
-    case Func::kNow: return Value::timestamp(ctx.now_micros);
+    case Func::kNow:
+      return Value::timestamp(ctx.now_micros);
     case Func::kCoalesce:  // lazy: later arguments are not evaluated once one is not null
       for (const auto& kid : node.kids) {
         DBSYNC_ASSIGN_OR_RETURN(Value v, eval_node(*kid, ctx));
@@ -876,7 +929,8 @@ Result<Value> eval_call(const Node& node, const EvalContext& ctx) {
       if (!v.is_null() && !(v.type() == ValueType::kText && v.str().empty())) return v;
       return eval_node(*node.kids[1], ctx);
     }
-    default: break;
+    default:
+      break;
   }
   std::vector<Value> args;
   args.reserve(node.kids.size());

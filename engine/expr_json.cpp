@@ -52,8 +52,8 @@ size_t skip_value(std::string_view s, size_t i) {
     return kBad;
   }
   size_t j = i;
-  while (j < s.size() && s[j] != ',' && s[j] != '}' && s[j] != ']' && s[j] != ' ' &&
-         s[j] != '\t' && s[j] != '\n' && s[j] != '\r' && s[j] != ':') {
+  while (j < s.size() && s[j] != ',' && s[j] != '}' && s[j] != ']' && s[j] != ' ' && s[j] != '\t' &&
+         s[j] != '\n' && s[j] != '\r' && s[j] != ':') {
     ++j;
   }
   return j == i ? kBad : j;
@@ -108,14 +108,30 @@ bool json_decode_string(std::string_view lit, std::string& out) {
     }
     if (++i + 1 > lit.size() - 1) return false;
     switch (lit[i]) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '/':
+        out += '/';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
       case 'u': {
         uint32_t cp = 0;
         if (!read_hex4(lit, i + 1, cp)) return false;
@@ -135,7 +151,8 @@ bool json_decode_string(std::string_view lit, std::string& out) {
         append_utf8(out, cp);
         break;
       }
-      default: return false;
+      default:
+        return false;
     }
   }
   return true;
@@ -147,13 +164,27 @@ void json_quote(std::string_view s, std::string& out) {
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (u < 0x20) {
           out += "\\u00";
@@ -170,13 +201,19 @@ void json_quote(std::string_view s, std::string& out) {
 char json_kind(std::string_view e) {
   if (e.empty()) return '?';
   switch (e[0]) {
-    case '{': return 'o';
-    case '[': return 'a';
-    case '"': return 's';
+    case '{':
+      return 'o';
+    case '[':
+      return 'a';
+    case '"':
+      return 's';
     case 't':
-    case 'f': return 'b';
-    case 'n': return 'z';
-    default: return (e[0] == '-' || (e[0] >= '0' && e[0] <= '9')) ? 'n' : '?';
+    case 'f':
+      return 'b';
+    case 'n':
+      return 'z';
+    default:
+      return (e[0] == '-' || (e[0] >= '0' && e[0] <= '9')) ? 'n' : '?';
   }
 }
 
@@ -215,7 +252,8 @@ bool json_for_each(std::string_view s,
 Result<Value> json_element_value(std::string_view e) {
   switch (json_kind(e)) {
     case 'o':
-    case 'a': return Value::json_unchecked(std::string(e));
+    case 'a':
+      return Value::json_unchecked(std::string(e));
     case 's': {
       std::string out;
       if (!json_decode_string(e, out)) break;
@@ -236,7 +274,8 @@ Result<Value> json_element_value(std::string_view e) {
       if (d) return Value::decimal_unchecked(std::move(d).value());
       return error(ErrorCode::kEvaluation, "JSON number out of range");
     }
-    default: break;
+    default:
+      break;
   }
   return error(ErrorCode::kEvaluation, "malformed JSON value");
 }

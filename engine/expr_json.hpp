@@ -16,8 +16,9 @@ namespace dbsync::expr {
 // Calls `visit(key, element_text)` for each member of a JSON object (key decoded) or each element
 // of an array (key empty), in order, until it returns false. Returns false when `json` is not an
 // object/array or is malformed.
-bool json_for_each(std::string_view json,
-                   const std::function<bool(std::string_view key, std::string_view element)>& visit);
+bool json_for_each(
+    std::string_view json,
+    const std::function<bool(std::string_view key, std::string_view element)>& visit);
 
 // 'o' object, 'a' array, 's' string, 'n' number, 'b' bool, 'z' null, '?' malformed.
 char json_kind(std::string_view element);

@@ -26,9 +26,7 @@ bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_ident_start(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool is_ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool is_ident_char(char c) { return is_ident_start(c) || is_digit(c); }
 // Column names after '@' may also hold '$' and non-ASCII (UTF-8) bytes.
 bool is_column_char(char c) {
@@ -117,47 +115,78 @@ struct Token {
 
 const char* tok_symbol(Tok t) {
   switch (t) {
-    case Tok::kEnd: return "end of text";
-    case Tok::kClose: return "'}}'";
-    case Tok::kIdent: return "a name";
+    case Tok::kEnd:
+      return "end of text";
+    case Tok::kClose:
+      return "'}}'";
+    case Tok::kIdent:
+      return "a name";
     case Tok::kInt:
     case Tok::kDecimal:
-    case Tok::kFloat: return "a number";
-    case Tok::kString: return "a string";
-    case Tok::kPlus: return "'+'";
-    case Tok::kMinus: return "'-'";
-    case Tok::kStar: return "'*'";
-    case Tok::kSlash: return "'/'";
-    case Tok::kSlashSlash: return "'//'";
-    case Tok::kPercent: return "'%'";
-    case Tok::kTilde: return "'~'";
-    case Tok::kEq: return "'=='";
-    case Tok::kNe: return "'!='";
-    case Tok::kLt: return "'<'";
-    case Tok::kLe: return "'<='";
-    case Tok::kGt: return "'>'";
-    case Tok::kGe: return "'>='";
-    case Tok::kAssign: return "'='";
-    case Tok::kLParen: return "'('";
-    case Tok::kRParen: return "')'";
-    case Tok::kLBracket: return "'['";
-    case Tok::kRBracket: return "']'";
-    case Tok::kComma: return "','";
-    case Tok::kDot: return "'.'";
-    case Tok::kPipe: return "'|'";
+    case Tok::kFloat:
+      return "a number";
+    case Tok::kString:
+      return "a string";
+    case Tok::kPlus:
+      return "'+'";
+    case Tok::kMinus:
+      return "'-'";
+    case Tok::kStar:
+      return "'*'";
+    case Tok::kSlash:
+      return "'/'";
+    case Tok::kSlashSlash:
+      return "'//'";
+    case Tok::kPercent:
+      return "'%'";
+    case Tok::kTilde:
+      return "'~'";
+    case Tok::kEq:
+      return "'=='";
+    case Tok::kNe:
+      return "'!='";
+    case Tok::kLt:
+      return "'<'";
+    case Tok::kLe:
+      return "'<='";
+    case Tok::kGt:
+      return "'>'";
+    case Tok::kGe:
+      return "'>='";
+    case Tok::kAssign:
+      return "'='";
+    case Tok::kLParen:
+      return "'('";
+    case Tok::kRParen:
+      return "')'";
+    case Tok::kLBracket:
+      return "'['";
+    case Tok::kRBracket:
+      return "']'";
+    case Tok::kComma:
+      return "','";
+    case Tok::kDot:
+      return "'.'";
+    case Tok::kPipe:
+      return "'|'";
   }
   return "?";
 }
 
 std::string describe_token(const Token& t) {
   switch (t.kind) {
-    case Tok::kClose: return "end of expression '}}'";
-    case Tok::kIdent: return quote_for_message(t.text);
+    case Tok::kClose:
+      return "end of expression '}}'";
+    case Tok::kIdent:
+      return quote_for_message(t.text);
     case Tok::kInt:
     case Tok::kDecimal:
-    case Tok::kFloat: return "number " + quote_for_message(t.text);
-    case Tok::kString: return "string " + quote_for_message(t.text);
-    default: return tok_symbol(t.kind);
+    case Tok::kFloat:
+      return "number " + quote_for_message(t.text);
+    case Tok::kString:
+      return "string " + quote_for_message(t.text);
+    default:
+      return tok_symbol(t.kind);
   }
 }
 
@@ -312,26 +341,43 @@ bool ExpressionCompiler::scan(size_t at, Token& t) {
     case '}':
       if (next == '}') return two(Tok::kClose);
       break;
-    case '+': return one(Tok::kPlus);
-    case '-': return one(Tok::kMinus);
-    case '*': return one(Tok::kStar);
-    case '/': return next == '/' ? two(Tok::kSlashSlash) : one(Tok::kSlash);
-    case '%': return one(Tok::kPercent);
-    case '~': return one(Tok::kTilde);
-    case '=': return next == '=' ? two(Tok::kEq) : one(Tok::kAssign);
+    case '+':
+      return one(Tok::kPlus);
+    case '-':
+      return one(Tok::kMinus);
+    case '*':
+      return one(Tok::kStar);
+    case '/':
+      return next == '/' ? two(Tok::kSlashSlash) : one(Tok::kSlash);
+    case '%':
+      return one(Tok::kPercent);
+    case '~':
+      return one(Tok::kTilde);
+    case '=':
+      return next == '=' ? two(Tok::kEq) : one(Tok::kAssign);
     case '!':
       if (next == '=') return two(Tok::kNe);
       break;
-    case '<': return next == '=' ? two(Tok::kLe) : one(Tok::kLt);
-    case '>': return next == '=' ? two(Tok::kGe) : one(Tok::kGt);
-    case '(': return one(Tok::kLParen);
-    case ')': return one(Tok::kRParen);
-    case '[': return one(Tok::kLBracket);
-    case ']': return one(Tok::kRBracket);
-    case ',': return one(Tok::kComma);
-    case '.': return one(Tok::kDot);
-    case '|': return one(Tok::kPipe);
-    default: break;
+    case '<':
+      return next == '=' ? two(Tok::kLe) : one(Tok::kLt);
+    case '>':
+      return next == '=' ? two(Tok::kGe) : one(Tok::kGt);
+    case '(':
+      return one(Tok::kLParen);
+    case ')':
+      return one(Tok::kRParen);
+    case '[':
+      return one(Tok::kLBracket);
+    case ']':
+      return one(Tok::kRBracket);
+    case ',':
+      return one(Tok::kComma);
+    case '.':
+      return one(Tok::kDot);
+    case '|':
+      return one(Tok::kPipe);
+    default:
+      break;
   }
   fail(at, "unexpected character " + describe_char(c));
   return false;
@@ -391,13 +437,27 @@ bool ExpressionCompiler::scan_string(size_t at, Token& t) {
     char e = text_[i + 1];
     i += 2;
     switch (e) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case '0': out += '\0'; break;
-      case '\\': out += '\\'; break;
-      case '\'': out += '\''; break;
-      case '"': out += '"'; break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case '0':
+        out += '\0';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '\'':
+        out += '\'';
+        break;
+      case '"':
+        out += '"';
+        break;
       case 'u': {
         uint32_t cp = 0;
         for (int k = 0; k < 4; ++k) {
@@ -502,9 +562,9 @@ ExpressionCompiler::NodePtr ExpressionCompiler::parse_template() {
     NodePtr e = parse_expression();
     if (!e) return nullptr;
     if (tok_.kind != Tok::kClose) {
-      return expected(tok_.kind == Tok::kEnd ? "'}}' to close the '{{' at position " +
-                                                   std::to_string(open)
-                                             : std::string("an operator or '}}'"));
+      return expected(tok_.kind == Tok::kEnd
+                          ? "'}}' to close the '{{' at position " + std::to_string(open)
+                          : std::string("an operator or '}}'"));
     }
     interp->pieces.push_back(std::move(piece));
     piece.clear();
@@ -585,13 +645,20 @@ ExpressionCompiler::NodePtr ExpressionCompiler::parse_compare() {
   if (!left) return nullptr;
   auto cmp_op = [](Tok t) -> std::optional<Op> {
     switch (t) {
-      case Tok::kEq: return Op::kEq;
-      case Tok::kNe: return Op::kNe;
-      case Tok::kLt: return Op::kLt;
-      case Tok::kLe: return Op::kLe;
-      case Tok::kGt: return Op::kGt;
-      case Tok::kGe: return Op::kGe;
-      default: return std::nullopt;
+      case Tok::kEq:
+        return Op::kEq;
+      case Tok::kNe:
+        return Op::kNe;
+      case Tok::kLt:
+        return Op::kLt;
+      case Tok::kLe:
+        return Op::kLe;
+      case Tok::kGt:
+        return Op::kGt;
+      case Tok::kGe:
+        return Op::kGe;
+      default:
+        return std::nullopt;
     }
   };
   std::optional<Op> op = cmp_op(tok_.kind);
@@ -636,11 +703,20 @@ ExpressionCompiler::NodePtr ExpressionCompiler::parse_math2() {
   while (left) {
     Op op;
     switch (tok_.kind) {
-      case Tok::kStar: op = Op::kMul; break;
-      case Tok::kSlash: op = Op::kDiv; break;
-      case Tok::kSlashSlash: op = Op::kFloorDiv; break;
-      case Tok::kPercent: op = Op::kMod; break;
-      default: return left;
+      case Tok::kStar:
+        op = Op::kMul;
+        break;
+      case Tok::kSlash:
+        op = Op::kDiv;
+        break;
+      case Tok::kSlashSlash:
+        op = Op::kFloorDiv;
+        break;
+      case Tok::kPercent:
+        op = Op::kMod;
+        break;
+      default:
+        return left;
     }
     size_t pos = tok_.pos;
     if (!advance()) return nullptr;
@@ -800,15 +876,14 @@ ExpressionCompiler::NodePtr ExpressionCompiler::parse_call(const expr::FuncInfo&
   if (count < info.min_args || (info.max_args >= 0 && count > info.max_args)) {
     int given = filter_form ? count - 1 : count;
     return fail(name_pos, "wrong number of arguments for '" + std::string(info.name) +
-                              "': expected " + signature() + " but got " +
-                              std::to_string(given) + (filter_form ? " after the filtered value"
-                                                                   : ""));
+                              "': expected " + signature() + " but got " + std::to_string(given) +
+                              (filter_form ? " after the filtered value" : ""));
   }
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i]) continue;
     if (static_cast<int>(i) < info.min_args) {
-      return fail(name_pos, std::string("missing argument '") + info.params[i] + "' of '" +
-                                info.name + "'");
+      return fail(name_pos,
+                  std::string("missing argument '") + info.params[i] + "' of '" + info.name + "'");
     }
     args[i] = make(Op::kLiteral, name_pos);  // an omitted optional argument: null = default
   }
@@ -897,7 +972,8 @@ ExpressionCompiler::NodePtr ExpressionCompiler::parse_primary() {
       auto node = make(Op::kLiteral, pos);
       double v = 0;
       auto r = std::from_chars(tok_.text.data(), tok_.text.data() + tok_.text.size(), v);
-      if (r.ec != std::errc()) return fail(pos, "number out of range " + quote_for_message(tok_.text));
+      if (r.ec != std::errc())
+        return fail(pos, "number out of range " + quote_for_message(tok_.text));
       node->literal = Value::floating(v);
       if (!advance()) return nullptr;
       return node;
@@ -939,9 +1015,9 @@ Result<Expression> ExpressionCompiler::build(NodePtr root) {
 
 Result<Expression> ExpressionCompiler::compile_rule() {
   if (text_.size() > kMaxRuleLength) {
-    return error(ErrorCode::kParseError,
-                 "position " + std::to_string(kMaxRuleLength) + ": rule longer than " +
-                     std::to_string(kMaxRuleLength) + " bytes");
+    return error(ErrorCode::kParseError, "position " + std::to_string(kMaxRuleLength) +
+                                             ": rule longer than " +
+                                             std::to_string(kMaxRuleLength) + " bytes");
   }
   NodePtr root;
   const std::string_view trimmed = trim_view(text_);
@@ -950,7 +1026,8 @@ Result<Expression> ExpressionCompiler::compile_rule() {
     return error(ErrorCode::kParseError,
                  "position " + std::to_string(text_.size()) +
                      ": expected a mapping rule (@column, a column name or {{ expression }}) "
-                     "but found " + (text_.empty() ? "empty text" : "only whitespace"));
+                     "but found " +
+                     (text_.empty() ? "empty text" : "only whitespace"));
   }
   if (text_.find("{{") != std::string_view::npos) {
     root = parse_template();

@@ -18,9 +18,9 @@ Value json(const char* text) { return Value::json(text).value(); }
 class ExpressionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    source_names_ = {"id",   "title", "price", "first", "last",    "name", "status",
-                     "meta", "tags",  "nums",  "created", "col name", "qty", "ratio",
-                     "empty", "nul",  "when"};
+    source_names_ = {"id",     "title", "price", "first", "last",    "name",
+                     "status", "meta",  "tags",  "nums",  "created", "col name",
+                     "qty",    "ratio", "empty", "nul",   "when"};
     target_names_ = {"status", "title"};
     source_ = {Value::integer(7),
                Value::text("Hello Wörld"),
@@ -468,7 +468,8 @@ TEST_F(ExpressionTest, EvaluationErrorsAreValues) {
             std::string::npos);
   EXPECT_NE(failure("{{ -m.title }}").message().find("cannot negate text"), std::string::npos);
   EXPECT_NE(failure("{{ 1e308 * 10 }}").message().find("out of range"), std::string::npos);
-  EXPECT_NE(failure("{{ 'a,b' | split('') }}").message().find("empty separator"), std::string::npos);
+  EXPECT_NE(failure("{{ 'a,b' | split('') }}").message().find("empty separator"),
+            std::string::npos);
   EXPECT_NE(failure("{{ m.qty | length }}").message().find("length of int"), std::string::npos);
   // Exponential growth is cut off instead of eating memory.
   std::string grow = "{{ 'ab'";
@@ -487,8 +488,8 @@ TEST_F(ExpressionTest, SplitChainsStayCheap) {
   rule += " | last }}";
   auto start = std::chrono::steady_clock::now();
   Result<Value> v = eval(rule);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                  .count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (!v) {
     EXPECT_EQ(v.status().code(), ErrorCode::kEvaluation) << v.status().message();
   }
@@ -545,7 +546,8 @@ TEST_F(ExpressionTest, ParseErrorsNamePositions) {
       {"{{ 1 < 2 < 3 }}", ErrorCode::kParseError, "position 9: chained comparisons"},
       {"{{ 1 2 }}", ErrorCode::kParseError,
        "position 5: expected an operator or '}}' but found number '2'"},
-      {"{{ 12abc }}", ErrorCode::kParseError, "position 5: unexpected character 'a' after a number"},
+      {"{{ 12abc }}", ErrorCode::kParseError,
+       "position 5: unexpected character 'a' after a number"},
       {"{{ m.qty }} and {{ else }}", ErrorCode::kParseError,
        "position 19: expected an expression but found 'else'"},
       {"{{ truncate(m.title, bogus=1) }}", ErrorCode::kParseError,
@@ -636,7 +638,9 @@ TEST_F(ExpressionTest, RandomizedGarbageNeverCrashes) {
         for (size_t e = 0; e < edits; ++e) {
           size_t at = s.empty() ? 0 : pick(s.size() + 1);
           switch (pick(4)) {
-            case 0: s.insert(at, 1, alphabet[pick(alphabet.size())]); break;
+            case 0:
+              s.insert(at, 1, alphabet[pick(alphabet.size())]);
+              break;
             case 1:
               if (!s.empty() && at < s.size()) s.erase(at, 1 + pick(3));
               break;
@@ -673,9 +677,8 @@ TEST_F(ExpressionTest, RandomizedGarbageNeverCrashes) {
       EXPECT_FALSE(e.status().message().empty()) << s;
       EXPECT_NE(e.status().code(), ErrorCode::kInternal) << s << ": " << e.status().message();
     }
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                          start)
-                    .count();
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     worst_ms = std::max(worst_ms, ms);
   }
   EXPECT_GT(compiled, kRounds / 20);  // the mutations must exercise evaluation too

@@ -20,9 +20,9 @@ using dbsync::RowSide;
 using dbsync::Value;
 
 const std::vector<std::string>& column_names() {
-  static const std::vector<std::string> names = {"id",  "title", "price", "meta", "tags", "when",
-                                                 "day", "tod",   "ratio", "blob", "flag", "nul",
-                                                 "x",   "col name"};
+  static const std::vector<std::string> names = {"id",   "title", "price", "meta",    "tags",
+                                                 "when", "day",   "tod",   "ratio",   "blob",
+                                                 "flag", "nul",   "x",     "col name"};
   return names;
 }
 
@@ -49,7 +49,8 @@ Row make_row() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const Row row = make_row();
-  static const ColumnResolver resolver = [](RowSide, std::string_view name) -> std::optional<size_t> {
+  static const ColumnResolver resolver = [](RowSide,
+                                            std::string_view name) -> std::optional<size_t> {
     const auto& names = column_names();
     for (size_t i = 0; i < names.size(); ++i) {
       if (names[i] == name) return i;
