@@ -1,5 +1,22 @@
 // Compiling mapping rules: rule forms, the lexer and a recursive-descent parser (Jinja's
-// precedence) that builds the tree in expr_ast.hpp. Evaluation lives in expr_eval.cpp.
+// precedence) that builds the tree in expr_ast.hpp. Evaluation lives in expr_eval.cpp, filters
+// and functions in expr_functions.cpp.
+//
+// Semantics chosen where the original tool (Python + Jinja) left room:
+// - int / int (and any decimal division) is an exact decimal, 16 fraction digits then trailing
+//   zeros dropped down to the operands' own scale: 10/4 = 2.5, 10.00/4 = 2.50. Any float operand
+//   makes the result a float. // and % floor as in Python; int overflow widens to decimal.
+// - Arithmetic with a null operand gives null (as SQL); ordering comparisons with null are
+//   false; == compares numbers by value across int/decimal/float.
+// - `and`/`or` return the deciding operand, as Jinja does (`m.nick or m.name`).
+// - Text functions (upper, trim, replace...) keep null as null; interpolation and `~` print
+//   null as ''. int()/float()/bool() keep null; string(null) is ''.
+// - The legacy `default:<text>` transform replaces null and the empty text (not 0 or false);
+//   the default() filter replaces null only, or every falsy value with default(x, true).
+// - A bare name inside braces ({{ title }}) is a source column, as a bare rule is.
+// - Missing JSON members / indexes give null rather than an error.
+// - truncate(n, end) cuts at exactly n characters including `end` (no leeway, no word
+//   boundary); bool('yes'/'on'/'1'/'true'/'y'/'t') is true, any other text false.
 #include "engine/expression.hpp"
 
 #include <algorithm>
