@@ -60,7 +60,6 @@ class ThreeWayDiff {
   const Row* src_ = nullptr;
   Row src_key_;
   Status src_key_error_;
-  bool src_started_ = false, tgt_started_ = false, base_started_ = false;
   bool src_consumed_ = true, tgt_consumed_ = true, base_consumed_ = true;
   Row last_src_key_, last_tgt_key_, last_base_key_;
   bool have_last_src_ = false, have_last_tgt_ = false, have_last_base_ = false;
