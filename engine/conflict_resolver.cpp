@@ -100,10 +100,24 @@ Status ConflictResolver::write_source(const ConflictRecord& c, const Row& want,
   return Status::ok();
 }
 
-// What the source holds after write_source(want): reversible fields take `want`.
-static Row source_after_write(const ConflictRecord& c, const Row& want, const FieldMapper& m) {
-  if (!c.source) return want;
-  Row after = *c.source;
+// What the source maps to once write_source(want) is applied: the source row as written back
+// (reversible fields from `want`, the rest as they were, null for a new row), mapped again, so
+// that computed columns are remembered as the source will compute them.
+Row ConflictResolver::source_after_write(const ConflictRecord& c, const Row& want) const {
+  const FieldMapper& m = mapper_;
+  Row raw = c.source_raw ? *c.source_raw : Row(m.source_projection().size());
+  bool rebuilt = raw.size() >= m.source_projection().size();
+  for (size_t i = 0; i < m.mapped_count() && rebuilt; ++i) {
+    if (!m.reversible(i)) continue;
+    Result<Value> v = m.reverse_value(i, want[i]);
+    if (!v.is_ok()) rebuilt = false;
+    else raw[static_cast<size_t>(m.reverse_position(i))] = std::move(v).value();
+  }
+  Row mapped;
+  if (rebuilt && m.map_row(raw, &want, now_micros_, mapped).is_ok()) return mapped;
+  // The row does not map (e.g. a computed column fails on the nulls of a new row): remember
+  // the reversible fields as written and the others as they were.
+  Row after = c.source ? *c.source : want;
   for (size_t i = 0; i < m.mapped_count(); ++i)
     if (m.reversible(i)) after[i] = want[i];
   return after;
@@ -156,7 +170,7 @@ Status ConflictResolver::take_target(const ConflictRecord& c, PlannedChange& p) 
   }
   if (policy_.direction == Direction::kTwoWay) {
     DBSYNC_RETURN_IF_ERROR(write_source(c, *c.target, p));
-    Row after = source_after_write(c, *c.target, mapper_);
+    Row after = source_after_write(c, *c.target);
     finish(p, &after, &*c.target, n);
   } else {
     finish(p, c.source ? &*c.source : nullptr, &*c.target, n);
@@ -211,7 +225,7 @@ Status ConflictResolver::merge(const ConflictRecord& c, MergeFallback fallback,
   write_target(c, want_target, p);
   if (policy_.direction == Direction::kTwoWay) {
     DBSYNC_RETURN_IF_ERROR(write_source(c, want_source, p));
-    Row after = source_after_write(c, want_source, mapper_);
+    Row after = source_after_write(c, want_source);
     finish(p, &after, &want_target, n);
   } else {
     finish(p, &s, &want_target, n);
@@ -236,7 +250,7 @@ Status ConflictResolver::custom(const ConflictRecord& c, const Row& row, Planned
   write_target(c, want, p);
   if (policy_.direction == Direction::kTwoWay) {
     DBSYNC_RETURN_IF_ERROR(write_source(c, want, p));
-    Row after = source_after_write(c, want, mapper_);
+    Row after = source_after_write(c, want);
     finish(p, &after, &want, n);
   } else {
     finish(p, c.source ? &*c.source : nullptr, &want, n);
@@ -308,6 +322,24 @@ Status ConflictResolver::by_strategy(Strategy strategy, const ConflictRecord& c,
 }
 
 Status ConflictResolver::plan(const DiffItem& item, Outcome& out) const {
+  DBSYNC_RETURN_IF_ERROR(plan_change(item, out));
+  // A source row that comes back after a soft delete: the target row is live again.
+  PlannedChange& p = out.change;
+  if (policy_.delete_policy == DeletePolicy::kSoft && item.baseline &&
+      !item.baseline->source_present && item.has_source && item.has_target && !out.pending &&
+      p.target_op != RowOp::kDelete && p.target_op != RowOp::kSoftDelete) {
+    if (p.target_op == RowOp::kNone) {
+      p.target_op = RowOp::kUpdate;
+      p.target_values.assign(item.target.begin(),
+                             item.target.begin() + static_cast<std::ptrdiff_t>(mapper_.mapped_count()));
+      if (p.key.empty()) p.key = item.key;
+    }
+    p.restore_soft = true;
+  }
+  return Status::ok();
+}
+
+Status ConflictResolver::plan_change(const DiffItem& item, Outcome& out) const {
   out.pending.reset();
   out.conflict = false;
   PlannedChange& p = out.change;
@@ -316,6 +348,7 @@ Status ConflictResolver::plan(const DiffItem& item, Outcome& out) const {
     p.kind = item.kind;
     p.target_op = p.source_op = RowOp::kNone;
     p.baseline_op = BaselineOp::kKeep;
+    p.restore_soft = false;
     return Status::ok();
   }
   p = PlannedChange{};
@@ -373,7 +406,7 @@ Status ConflictResolver::plan(const DiffItem& item, Outcome& out) const {
         Row want = *c.source;
         c.target_changed.for_each([&](size_t i) { want[i] = (*c.target)[i]; });
         DBSYNC_RETURN_IF_ERROR(write_source(c, want, p));
-        Row after = source_after_write(c, want, mapper_);
+        Row after = source_after_write(c, want);
         finish(p, &after, &*c.target, n);
         return Status::ok();
       }

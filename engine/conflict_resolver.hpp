@@ -37,8 +37,11 @@ class ConflictResolver {
   ConflictRecord record_of(const DiffItem& item) const;
 
   const SyncPolicy& policy() const { return policy_; }
+  // now() for mappings evaluated while planning (the job's fixed "now").
+  void set_now(int64_t now_micros) { now_micros_ = now_micros; }
 
  private:
+  Status plan_change(const DiffItem& item, Outcome& out) const;
   Status by_strategy(Strategy strategy, const ConflictRecord& c, Outcome& out) const;
   Status take_source(const ConflictRecord& c, PlannedChange& p) const;
   Status take_target(const ConflictRecord& c, PlannedChange& p) const;
@@ -48,6 +51,7 @@ class ConflictResolver {
   void skip(const ConflictRecord& c, PlannedChange& p) const;
 
   void write_target(const ConflictRecord& c, const Row& want, PlannedChange& p) const;
+  Row source_after_write(const ConflictRecord& c, const Row& want) const;
   Status write_source(const ConflictRecord& c, const Row& want, PlannedChange& p) const;
   Status delete_target(const ConflictRecord& c, PlannedChange& p) const;
   Status delete_source(const ConflictRecord& c, PlannedChange& p) const;
@@ -55,6 +59,7 @@ class ConflictResolver {
   const FieldMapper& mapper_;
   SyncPolicy policy_;
   ConflictWebhook* webhook_;
+  int64_t now_micros_ = 0;
 };
 
 }  // namespace dbsync

@@ -44,17 +44,23 @@ class Source {
 };
 
 // A batch of changes to one table. Inserts and updates carry values for `columns`; deletes only
-// the key; a soft delete sets `soft_delete_column` to `soft_delete_value`.
+// the key; a soft delete sets `soft_delete_column` to `soft_delete_value`, and an update with
+// `restore` sets it back to `soft_restore_value`.
+//
+// Applying must be idempotent, because a staged batch applied just before a crash is applied
+// again: an insert of a key that exists updates that row instead of failing.
 struct ChangeBatch {
   struct Item {
     RowOp op = RowOp::kNone;
     Row key;
     Row values;
+    bool restore = false;
   };
   std::vector<size_t> key_columns;  // schema indexes
   std::vector<size_t> columns;      // schema indexes of Item::values
   int soft_delete_column = -1;
   Value soft_delete_value;
+  Value soft_restore_value;
   std::vector<Item> items;
 };
 
@@ -87,7 +93,9 @@ class Stage {
   virtual Status put_changes(const std::vector<PlannedChange>& changes) = 0;
   virtual Status put_conflicts(const std::vector<ConflictRecord>& conflicts) = 0;
   virtual Result<int64_t> pending_conflicts() = 0;
-  // Hands the staged changes over in batches of at most `batch_size` (any order).
+  // Hands the staged changes over in batches of at most `batch_size`, in the order staged. A
+  // batch whose callback returned ok has been applied: it leaves the stage before the next one
+  // is read, so a commit cut off midway resumes with what is left and applies nothing twice.
   virtual Status read_changes(size_t batch_size,
                               const std::function<Status(std::vector<PlannedChange>&)>& fn) = 0;
   virtual Status clear() = 0;

@@ -261,7 +261,15 @@ struct MapperBuilder {
       m.plain_source_.push_back(plain ? static_cast<int>(*plain) : -1);
       m.rules_.push_back(std::move(e));
     }
+    // A source column copied into several target columns flows back from the first only: a
+    // write-back must set each source column once.
     m.reverse_source_ = m.plain_source_;
+    for (size_t i = 0; i < m.reverse_source_.size(); ++i)
+      for (size_t j = 0; j < i; ++j)
+        if (m.reverse_source_[i] >= 0 && m.reverse_source_[i] == m.plain_source_[j]) {
+          m.reverse_source_[i] = -1;
+          break;
+        }
     return Status::ok();
   }
 };

@@ -296,7 +296,7 @@ class Reader {
   bool ok_ = true;
 };
 
-constexpr uint8_t kChangeVersion = 1;
+constexpr uint8_t kChangeVersion = 2;
 constexpr uint8_t kConflictVersion = 1;
 
 Status corrupt(const char* what) {
@@ -401,6 +401,7 @@ std::string encode_change(const PlannedChange& c) {
   w.u8(static_cast<uint8_t>(c.baseline_op));
   if (c.baseline_op == BaselineOp::kSet) w.baseline(c.baseline, false);
   w.fields(c.changed);
+  w.u8(c.restore_soft ? 1 : 0);
   return out;
 }
 
@@ -421,7 +422,9 @@ Result<PlannedChange> decode_change(std::string_view bytes) {
     c.baseline.key = c.key;
   }
   c.changed = r.fields();
-  if (!r.ok() || !r.done() || c.kind > DiffKind::kRowError || c.target_op > RowOp::kSoftDelete ||
+  uint8_t flags = r.u8();
+  c.restore_soft = flags & 1;
+  if (!r.ok() || !r.done() || flags > 1 || c.kind > DiffKind::kRowError || c.target_op > RowOp::kSoftDelete ||
       c.source_op > RowOp::kSoftDelete || c.baseline_op > BaselineOp::kErase)
     return corrupt("change");
   return c;

@@ -30,6 +30,14 @@ Result<Value> soft_delete_value(const TypeSpec& type, int64_t now_micros) {
   }
 }
 
+Value soft_restore_value(const TypeSpec& type) {
+  switch (type.kind) {
+    case TypeKind::kBool: return Value::boolean(false);
+    case TypeKind::kInt: return Value::integer(0);
+    default: return Value::null();
+  }
+}
+
 Result<SyncExecutor> SyncExecutor::create(const FieldMapper& mapper, const SyncPolicy& policy,
                                           const SyncEndpoints& e) {
   if (!e.source || !e.target || !e.baseline || !e.stage)
@@ -87,11 +95,10 @@ Status SyncExecutor::apply(const std::vector<PlannedChange>& changes, Progress& 
                             mapper_.source_projection().begin() + static_cast<std::ptrdiff_t>(k));
   source.columns = source_write_columns_;
   if (target_soft_column_ >= 0) {
+    const TypeSpec& soft_type = mapper_.target_schema().columns[static_cast<size_t>(target_soft_column_)].type;
     target.soft_delete_column = target_soft_column_;
-    DBSYNC_ASSIGN_OR_RETURN(
-        target.soft_delete_value,
-        soft_delete_value(mapper_.target_schema().columns[static_cast<size_t>(target_soft_column_)].type,
-                          now_micros));
+    DBSYNC_ASSIGN_OR_RETURN(target.soft_delete_value, soft_delete_value(soft_type, now_micros));
+    target.soft_restore_value = soft_restore_value(soft_type);
   }
   if (source_soft_column_ >= 0) {
     source.soft_delete_column = source_soft_column_;
@@ -107,7 +114,8 @@ Status SyncExecutor::apply(const std::vector<PlannedChange>& changes, Progress& 
       target.items.push_back({c.target_op, c.key,
                               c.target_op == RowOp::kInsert || c.target_op == RowOp::kUpdate
                                   ? c.target_values
-                                  : Row{}});
+                                  : Row{},
+                              c.restore_soft && target_soft_column_ >= 0});
       if (c.target_op == RowOp::kInsert) ++ins;
       else if (c.target_op == RowOp::kUpdate) ++upd;
       else ++del;
@@ -116,7 +124,8 @@ Status SyncExecutor::apply(const std::vector<PlannedChange>& changes, Progress& 
       source.items.push_back({c.source_op, c.source_key,
                               c.source_op == RowOp::kInsert || c.source_op == RowOp::kUpdate
                                   ? c.source_values
-                                  : Row{}});
+                                  : Row{},
+                              false});
       if (c.source_op == RowOp::kInsert) ++s_ins;
       else if (c.source_op == RowOp::kUpdate) ++s_upd;
       else ++s_del;
@@ -158,6 +167,8 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
   progress.phase = hold_ ? "staging" : "scanning";
   if (Result<int64_t> est = endpoints_.source->estimate_rows(); est.is_ok()) progress.total = *est;
   progress.checkpoint = options.resume_after;
+  progress.source_checkpoint = options.resume_after_source;
+  resolver_.set_now(options.now_micros);
   report();
 
   const size_t k = mapper_.key_count();
@@ -165,11 +176,19 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
   range.after = options.resume_after;
   ScanRequest src_req{mapper_.source_projection(), k, range, options.batch_size};
   if (options.resume_after) {
-    // The checkpoint is a target key; the source is scanned by its own key.
-    Row source_key;
-    Status st = mapper_.reverse_key(*options.resume_after, source_key);
-    if (!st.is_ok()) source_key = *options.resume_after;
-    src_req.range.after = source_key;
+    // The checkpoint is a target key; the source is scanned after its own key. Without the
+    // source checkpoint it can be derived only when the key is a plain copy.
+    if (options.resume_after_source) {
+      src_req.range.after = options.resume_after_source;
+    } else {
+      Row source_key;
+      Status st = mapper_.reverse_key(*options.resume_after, source_key);
+      if (!st.is_ok())
+        return fail(error(ErrorCode::kInvalidArgument,
+                          "cannot resume: the checkpoint has no source key and the target key "
+                          "is not a plain copy of it (" + st.message() + ")"));
+      src_req.range.after = source_key;
+    }
   }
   ScanRequest tgt_req{mapper_.target_projection(), k, range, options.batch_size};
 
@@ -185,7 +204,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
   std::vector<ConflictRecord> pending;
   batch.reserve(options.batch_size);
   ConflictResolver::Outcome outcome;
-  std::optional<Row> last_key;
+  std::optional<Row> last_key, last_source_key;
 
   auto flush = [&]() -> Status {
     if (!batch.empty()) {
@@ -198,6 +217,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
       pending.clear();
     }
     if (last_key) progress.checkpoint = last_key;
+    if (last_source_key) progress.source_checkpoint = last_source_key;
     report();
     return Status::ok();
   };
@@ -205,7 +225,12 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
   size_t rows_since_flush = 0;
   for (;;) {
     if (options.cancelled && (progress.scanned & 255) == 0 && options.cancelled()) {
-      if (hold_) (void)endpoints_.stage->clear();
+      if (hold_) {
+        // Nothing staged is kept, so there is no point to resume from: start over.
+        (void)endpoints_.stage->clear();
+        progress.checkpoint.reset();
+        progress.source_checkpoint.reset();
+      }
       out.state = JobState::kCancelled;
       return out;
     }
@@ -237,7 +262,10 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
                           "too many row errors (" + std::to_string(progress.errors) +
                               "); the last: " + row_error.message()));
     }
-    if (!item->key.empty()) last_key = item->key;
+    if (item->key_mapped) last_key = item->key;
+    if (item->source_raw)
+      last_source_key.emplace(item->source_raw->begin(),
+                              item->source_raw->begin() + static_cast<std::ptrdiff_t>(k));
     if (batch.size() >= options.batch_size || rows_since_flush >= options.batch_size * 8 ||
         pending.size() >= options.batch_size) {
       if (Status fs = flush(); !fs.is_ok()) return fail(fs);
@@ -262,6 +290,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
     committed.progress.errors = progress.errors;
     committed.progress.total = progress.total;
     committed.progress.checkpoint = progress.checkpoint;
+    committed.progress.source_checkpoint = progress.source_checkpoint;
     return committed;
   }
   progress.phase = "done";

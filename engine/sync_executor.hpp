@@ -25,7 +25,8 @@ struct SyncEndpoints {
 };
 
 struct JobOptions {
-  std::optional<Row> resume_after;  // the checkpoint of an interrupted run
+  std::optional<Row> resume_after;         // Progress::checkpoint of an interrupted run
+  std::optional<Row> resume_after_source;  // Progress::source_checkpoint of that run
   int64_t now_micros = 0;           // now() in expressions, soft-delete timestamps
   size_t batch_size = 1000;
   int64_t max_row_errors = -1;      // fail the job past this many row errors (-1: never)
@@ -82,5 +83,7 @@ class SyncExecutor {
 
 // The value a soft delete writes into a column of this type: true, now(), today or 1.
 Result<Value> soft_delete_value(const TypeSpec& type, int64_t now_micros);
+// The value that marks a row as not deleted: false, null or 0.
+Value soft_restore_value(const TypeSpec& type);
 
 }  // namespace dbsync

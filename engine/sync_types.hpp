@@ -95,6 +95,7 @@ struct PlannedChange {
   BaselineOp baseline_op = BaselineOp::kKeep;
   BaselineEntry baseline;
   FieldSet changed;   // mapped fields the change writes (for the audit)
+  bool restore_soft = false;  // the source row is back: clear the target's soft-delete column
 
   bool empty() const {
     return target_op == RowOp::kNone && source_op == RowOp::kNone &&
@@ -134,7 +135,8 @@ struct Progress {
   int64_t conflicts = 0;        // detected
   int64_t conflicts_pending = 0;
   int64_t errors = 0;           // rows that failed to map
-  std::optional<Row> checkpoint;  // last key committed (or staged, when holding)
+  std::optional<Row> checkpoint;         // last target key committed (or staged, when holding)
+  std::optional<Row> source_checkpoint;  // the source key of that point (resume the source scan)
 };
 
 }  // namespace dbsync

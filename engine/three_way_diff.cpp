@@ -87,6 +87,7 @@ Status ThreeWayDiff::next(const DiffItem*& item) {
   // A source row whose key cannot be mapped is reported on its own.
   if (src_ && !src_key_error_.is_ok()) {
     item_.kind = DiffKind::kRowError;
+    item_.key_mapped = false;
     item_.key.clear();
     for (size_t i = 0; i < mapper_.key_count() && i < src_->size(); ++i) item_.key.push_back((*src_)[i]);
     item_.source_raw = src_;
@@ -122,6 +123,7 @@ Status ThreeWayDiff::next(const DiffItem*& item) {
   if (base_) consider(base_->key, at_base);
   if (!min_key) return Status::ok();  // all three streams are done
   item_.key = *min_key;
+  item_.key_mapped = true;
 
   item_.has_source = at_src;
   item_.has_target = at_tgt;

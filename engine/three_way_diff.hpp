@@ -14,7 +14,8 @@ namespace dbsync {
 
 struct DiffItem {
   DiffKind kind = DiffKind::kUnchanged;
-  Row key;                                  // target key
+  Row key;                                  // target key (raw source key when !key_mapped)
+  bool key_mapped = true;                   // false: the source row's key could not be mapped
   bool has_source = false;
   bool has_target = false;
   const Row* source_raw = nullptr;          // projected source row (valid until next())

@@ -174,6 +174,9 @@ Status PgStage::read_changes(size_t batch_size, const std::function<Status(std::
     }
     after = std::string(r.get(r.rows() - 1, 0));
     DBSYNC_RETURN_IF_ERROR(fn(batch));
+    // Applied: the batch leaves the stage, so a commit cut off here resumes after it.
+    DBSYNC_RETURN_IF_ERROR(
+        conn_.query(sql_.stage_ack, {PgParam::text(job_), PgParam::text(after)}).status());
     if (static_cast<size_t>(r.rows()) < batch_size) return Status::ok();
   }
 }

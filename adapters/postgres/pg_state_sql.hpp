@@ -52,6 +52,7 @@ struct StateSql {
     conflict_list = "SELECT id::text AS id_text, status, conflict FROM " + conflicts + " WHERE job = $1 ORDER BY id";
     conflict_set_status = "UPDATE " + conflicts + " SET status = $3 WHERE job = $1 AND id = $2::bigint";
     stage_clear = "DELETE FROM " + stage + " WHERE job = $1";
+    stage_ack = "DELETE FROM " + stage + " WHERE job = $1 AND seq <= $2::bigint";
     conflict_clear = "DELETE FROM " + conflicts + " WHERE job = $1";
   }
 
@@ -59,7 +60,7 @@ struct StateSql {
   std::string prefer_index;
   std::string state_page[2][2];  // [has after][has upto]
   std::string state_upsert, state_delete, state_clear;
-  std::string stage_put, stage_page, stage_clear;
+  std::string stage_put, stage_page, stage_clear, stage_ack;
   std::string conflict_put, conflict_pending, conflict_list, conflict_set_status, conflict_clear;
 };
 

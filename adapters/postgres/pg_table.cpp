@@ -198,14 +198,18 @@ Status PgTable::apply_in_transaction(const ChangeBatch& batch, const std::vector
     from_values[i] = static_cast<int>(it - batch.columns.begin());
   }
 
-  size_t n_ins = 0, n_upd = 0, n_del = 0, n_soft = 0;
+  size_t n_ins = 0, n_upd = 0, n_del = 0, n_soft = 0, n_restore = 0;
   std::string& buf = copy_buffer_;
   buf.clear();
   for (const ChangeBatch::Item& item : batch.items) {
     char op = 0;
     switch (item.op) {
       case RowOp::kInsert: op = 'i'; ++n_ins; break;
-      case RowOp::kUpdate: op = 'u'; ++n_upd; break;
+      case RowOp::kUpdate:
+        op = item.restore ? 'v' : 'u';  // 'v': update and clear the soft-delete column
+        ++n_upd;
+        if (item.restore) ++n_restore;
+        break;
       case RowOp::kDelete: op = 'd'; ++n_del; break;
       case RowOp::kSoftDelete: op = 's'; ++n_soft; break;
       case RowOp::kNone: continue;
@@ -213,7 +217,7 @@ Status PgTable::apply_in_transaction(const ChangeBatch& batch, const std::vector
     if (item.key.size() != nkeys)
       return error(ErrorCode::kInvalidArgument, "a change with " + std::to_string(item.key.size()) +
                                                     " key values, expected " + std::to_string(nkeys));
-    const bool has_values = op == 'i' || op == 'u';
+    const bool has_values = op == 'i' || op == 'u' || op == 'v';
     if (has_values && item.values.size() != batch.columns.size())
       return error(ErrorCode::kInvalidArgument, "a change for key " + key_to_string(item.key) + " has " +
                                                     std::to_string(item.values.size()) + " values, expected " +
@@ -264,15 +268,30 @@ Status PgTable::apply_in_transaction(const ChangeBatch& batch, const std::vector
   }
   if (n_upd && !sets.empty()) {
     DBSYNC_ASSIGN_OR_RETURN(PgResult r, conn_.query("UPDATE " + target + " AS t SET " + join(sets, ", ") + " FROM " + temp +
-                                                    " AS s WHERE s." + kOpColumn + " = 'u' AND " + match));
+                                                    " AS s WHERE s." + kOpColumn + " IN ('u', 'v') AND " + match));
     if (r.affected() < static_cast<int64_t>(n_upd))
       return error(ErrorCode::kNotFound, std::to_string(static_cast<int64_t>(n_upd) - r.affected()) + " of " +
                                              std::to_string(n_upd) + " rows to update are missing");
   }
+  if (n_restore) {
+    if (batch.soft_delete_column < 0) return error(ErrorCode::kInvalidArgument, "restore without a soft delete column");
+    const Column& sc = info_.schema.columns[static_cast<size_t>(batch.soft_delete_column)];
+    PgParam value = batch.soft_restore_value.is_null() ? PgParam::null()
+                                                       : PgParam::text(value_to_text(batch.soft_restore_value, sc.type));
+    DBSYNC_RETURN_IF_ERROR(conn_.query("UPDATE " + target + " AS t SET " + quote_ident(sc.name) + " = $1 FROM " + temp +
+                                           " AS s WHERE s." + kOpColumn + " = 'v' AND " + match,
+                                       {value})
+                               .status());
+  }
   if (n_ins) {
+    // Idempotent: an insert re-applied after a crash (its key exists) updates that row.
+    if (!sets.empty())
+      DBSYNC_RETURN_IF_ERROR(conn_.exec("UPDATE " + target + " AS t SET " + join(sets, ", ") + " FROM " + temp +
+                                        " AS s WHERE s." + kOpColumn + " = 'i' AND " + match));
     const std::string cols = join(all_cols, ", ");
     DBSYNC_RETURN_IF_ERROR(conn_.exec("INSERT INTO " + target + " (" + cols + ") SELECT " + cols + " FROM " + temp +
-                                      " WHERE " + kOpColumn + " = 'i'"));
+                                      " AS s WHERE s." + kOpColumn + " = 'i' AND NOT EXISTS (SELECT 1 FROM " + target +
+                                      " AS t WHERE " + match + ")"));
   }
   return conn_.exec("COMMIT");
 }

@@ -101,7 +101,11 @@ class MemoryTable : public Target {
       Row* existing = find(it.key, batch.key_columns);
       switch (it.op) {
         case RowOp::kInsert: {
-          if (existing) return error(ErrorCode::kConflict, "duplicate key " + key_to_string(it.key));
+          if (existing) {  // a re-applied insert updates the row (ChangeBatch's contract)
+            for (size_t i = 0; i < batch.columns.size(); ++i) (*existing)[batch.columns[i]] = it.values[i];
+            ++reapplied_inserts;
+            break;
+          }
           Row r(schema_.columns.size());
           for (size_t i = 0; i < batch.key_columns.size(); ++i) r[batch.key_columns[i]] = it.key[i];
           for (size_t i = 0; i < batch.columns.size(); ++i) r[batch.columns[i]] = it.values[i];
@@ -112,6 +116,8 @@ class MemoryTable : public Target {
         case RowOp::kUpdate:
           if (!existing) return error(ErrorCode::kNotFound, "no row " + key_to_string(it.key));
           for (size_t i = 0; i < batch.columns.size(); ++i) (*existing)[batch.columns[i]] = it.values[i];
+          if (it.restore && batch.soft_delete_column >= 0)
+            (*existing)[static_cast<size_t>(batch.soft_delete_column)] = batch.soft_restore_value;
           ++updates;
           break;
         case RowOp::kDelete:
@@ -132,6 +138,7 @@ class MemoryTable : public Target {
   }
 
   int scans = 0, apply_calls = 0, inserts = 0, updates = 0, deletes = 0, soft_deletes = 0;
+  int reapplied_inserts = 0;  // inserts of a key that already existed
   int fail_apply_after = -1;
   bool fail_scan = false;
 
@@ -192,10 +199,11 @@ class MemoryStage : public Stage {
   }
   Status read_changes(size_t batch_size,
                       const std::function<Status(std::vector<PlannedChange>&)>& fn) override {
-    for (size_t i = 0; i < changes.size(); i += batch_size) {
-      std::vector<PlannedChange> b(changes.begin() + static_cast<std::ptrdiff_t>(i),
-                                   changes.begin() + static_cast<std::ptrdiff_t>(std::min(changes.size(), i + batch_size)));
+    while (!changes.empty()) {
+      size_t n = std::min(changes.size(), batch_size);
+      std::vector<PlannedChange> b(changes.begin(), changes.begin() + static_cast<std::ptrdiff_t>(n));
       DBSYNC_RETURN_IF_ERROR(fn(b));
+      changes.erase(changes.begin(), changes.begin() + static_cast<std::ptrdiff_t>(n));
     }
     return Status::ok();
   }
