@@ -1,0 +1,45 @@
+# The extension `dbsync` under PGXS (included by the top-level Makefile, before its front
+# doors). C++20; it links the engine that CMake builds (build/libdbsync_engine.a, -fPIC).
+#
+# The version lives here only: extension/sql/dbsync.sql becomes dbsync--$(EXTVERSION).sql, and
+# each release adds an upgrade script extension/sql/dbsync--OLD--NEW.sql.
+
+EXTENSION  = dbsync
+EXTVERSION = 0.1.0
+MODULE_big = dbsync
+DBSYNC_EXT_SOURCES := $(sort $(wildcard extension/src/*.cpp extension/src/pg/*.cpp))
+OBJS       = $(DBSYNC_EXT_SOURCES:.cpp=.o)
+DATA_built = extension/dbsync--$(EXTVERSION).sql
+EXTRA_CLEAN = $(DATA_built)
+
+# pg_regress: the tests in sql/, run in the order of sql/schedule (test/check-schedule makes
+# sure no file is missing from it).
+REGRESS      = $(shell sed -n 's/^test: *//p' sql/schedule)
+REGRESS_OPTS = --inputdir=. --outputdir=build/regress --load-extension=dbsync
+
+BUILD_DIR ?= build
+DBSYNC_ENGINE_LIB := $(BUILD_DIR)/libdbsync_engine.a
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I. -I$(shell $(PG_CONFIG) --includedir)
+PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers -Wno-unused-parameter
+SHLIB_LINK  = $(DBSYNC_ENGINE_LIB) -lxxhash -lcrypto -lpq -lstdc++
+
+# Debian's PG 15 is built with LLVM: PGXS would also compile every .cpp to bitcode with
+# clang-14 without PG_CXXFLAGS (no -std=c++20) and fail. We do not need JIT inlining.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(DATA_built): extension/sql/dbsync.sql
+	cp $< $@
+
+# The engine comes from the CMake build; headers of the engine are prerequisites of every
+# object (PGXS has no automatic header dependencies).
+$(shlib): $(DBSYNC_ENGINE_LIB)
+$(DBSYNC_ENGINE_LIB): build
+	@true
+$(OBJS): $(wildcard extension/src/*.hpp extension/src/pg/*.hpp engine/*.hpp) | build
+
+DBSYNC_STACK_PREREQS += install

@@ -1,0 +1,191 @@
+-- dbsync: the catalog (the control plane) and the SQL API.
+-- Base install script: installed as dbsync--<version>.sql (the version lives in extension/pgxs.mk).
+\echo Use "CREATE EXTENSION dbsync" to load this file. \quit
+
+-- The catalog holds connection secrets: nothing here is readable by PUBLIC. Operators get the
+-- role dbsync_admin.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'dbsync_admin') THEN
+    CREATE ROLE dbsync_admin NOLOGIN;
+  END IF;
+END
+$$;
+
+REVOKE ALL ON SCHEMA dbsync FROM PUBLIC;
+GRANT USAGE ON SCHEMA dbsync TO dbsync_admin;
+
+-- ---------------------------------------------------------------------------------------
+-- datasources: where rows live. kind 'local' is the master itself.
+CREATE TABLE dbsync.datasources (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name        text NOT NULL UNIQUE
+              CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$'),
+  kind        text NOT NULL
+              CHECK (kind IN ('local', 'postgres', 'supabase', 'neon', 'mysql', 'wordpress')),
+  conninfo    bytea,                      -- AES-256-GCM ciphertext; null for 'local'
+  options     jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(options) = 'object'),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  CHECK ((kind = 'local') = (conninfo IS NULL))
+);
+
+-- syncs: one sync configuration (source table -> target table, mapping, policy).
+CREATE TABLE dbsync.syncs (
+  id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name           text NOT NULL UNIQUE
+                 CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$'),
+  source_id      bigint NOT NULL REFERENCES dbsync.datasources (id),
+  source_table   text NOT NULL CHECK (source_table <> ''),
+  target_id      bigint NOT NULL REFERENCES dbsync.datasources (id),
+  target_table   text NOT NULL CHECK (target_table <> ''),
+  mapping        jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(mapping) = 'object'),
+  source_key     text[] NOT NULL DEFAULT '{}',
+  target_key     text[] NOT NULL DEFAULT '{}',
+  filter         text,
+  direction      text NOT NULL DEFAULT 'one_way' CHECK (direction IN ('one_way', 'two_way')),
+  strategy       text NOT NULL DEFAULT 'source_wins'
+                 CHECK (strategy IN ('source_wins', 'target_wins', 'manual', 'merge', 'webhook')),
+  strategy_options jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(strategy_options) = 'object'),
+  delete_policy  text NOT NULL DEFAULT 'propagate'
+                 CHECK (delete_policy IN ('propagate', 'ignore') OR delete_policy ~ '^soft:.+$'),
+  batch_size     integer NOT NULL DEFAULT 1000 CHECK (batch_size BETWEEN 1 AND 1000000),
+  schedule       text,                      -- cron syntax; null: on demand only
+  enabled        boolean NOT NULL DEFAULT true,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  updated_at     timestamptz NOT NULL DEFAULT now(),
+  CHECK (source_id <> target_id OR source_table <> target_table)
+);
+
+-- jobs: one run of a sync, and the queue executors claim from (FOR UPDATE SKIP LOCKED).
+CREATE TABLE dbsync.jobs (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  sync_id       bigint NOT NULL REFERENCES dbsync.syncs (id) ON DELETE CASCADE,
+  trigger       text NOT NULL CHECK (trigger ~ '^(sql|api|schedule|webhook(:[a-z0-9_-]+)?)$'),
+  executor_kind text NOT NULL DEFAULT 'worker' CHECK (executor_kind IN ('worker', 'daemon')),
+  status        text NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued', 'running', 'awaiting_resolution', 'committing',
+                                  'succeeded', 'failed', 'cancelled')),
+  phase         text,
+  total         bigint,
+  scanned       bigint NOT NULL DEFAULT 0,
+  inserted      bigint NOT NULL DEFAULT 0,
+  updated       bigint NOT NULL DEFAULT 0,
+  deleted       bigint NOT NULL DEFAULT 0,
+  unchanged     bigint NOT NULL DEFAULT 0,
+  conflicts     bigint NOT NULL DEFAULT 0,
+  errors        bigint NOT NULL DEFAULT 0,
+  checkpoint    bytea,                      -- sortable target key of the last committed batch
+  source_checkpoint bytea,                  -- the source key of that point
+  executor      text,                       -- who runs it (worker pid, daemon host:pid)
+  lease_until   timestamptz,
+  attempts      integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  not_before    timestamptz NOT NULL DEFAULT now(),
+  cancel_requested boolean NOT NULL DEFAULT false,
+  error         text,
+  queued_at     timestamptz NOT NULL DEFAULT now(),
+  started_at    timestamptz,
+  finished_at   timestamptz,
+  CHECK ((status IN ('succeeded', 'failed', 'cancelled')) = (finished_at IS NOT NULL))
+);
+CREATE INDEX jobs_queue_idx ON dbsync.jobs (executor_kind, not_before)
+  WHERE status = 'queued';
+CREATE INDEX jobs_sync_idx ON dbsync.jobs (sync_id, id DESC);
+-- At most one unfinished job per sync.
+CREATE UNIQUE INDEX jobs_one_active_per_sync ON dbsync.jobs (sync_id)
+  WHERE status IN ('queued', 'running', 'awaiting_resolution', 'committing');
+
+-- conflicts: what a person (or a webhook) decides.
+CREATE TABLE dbsync.conflicts (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  job_id        bigint NOT NULL REFERENCES dbsync.jobs (id) ON DELETE CASCADE,
+  sync_id       bigint NOT NULL REFERENCES dbsync.syncs (id) ON DELETE CASCADE,
+  key           jsonb NOT NULL,             -- the target key, readable
+  kind          text NOT NULL,
+  source_row    jsonb,                      -- mapped source row (target columns); null: deleted
+  target_row    jsonb,                      -- null: deleted
+  source_changed text[] NOT NULL DEFAULT '{}',
+  target_changed text[] NOT NULL DEFAULT '{}',
+  conflicting   text[] NOT NULL DEFAULT '{}',
+  reason        text,
+  record        bytea NOT NULL,             -- the engine's ConflictRecord (exact values)
+  status        text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'resolved', 'skipped')),
+  resolution    text CHECK (resolution IN ('source', 'target', 'merge', 'custom', 'skip')),
+  resolved_row  jsonb,
+  resolved_by   text,
+  resolved_at   timestamptz,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  CHECK ((status = 'pending') = (resolved_at IS NULL))
+);
+CREATE INDEX conflicts_pending_idx ON dbsync.conflicts (sync_id, job_id) WHERE status = 'pending';
+
+-- sync_state: the baseline, per sync and key (engine/row_codec.hpp encodings).
+CREATE TABLE dbsync.sync_state (
+  sync_id  bigint NOT NULL REFERENCES dbsync.syncs (id) ON DELETE CASCADE,
+  key      bytea NOT NULL,                  -- encode_sortable_key: bytea order = key order
+  state    bytea NOT NULL,                  -- encode_baseline
+  PRIMARY KEY (sync_id, key)
+);
+
+-- stage: a job's change set while it waits (the in-database stage; Redis when configured).
+CREATE TABLE dbsync.stage (
+  job_id   bigint NOT NULL REFERENCES dbsync.jobs (id) ON DELETE CASCADE,
+  seq      bigint GENERATED ALWAYS AS IDENTITY,
+  change   bytea NOT NULL,                  -- encode_change
+  PRIMARY KEY (job_id, seq)
+);
+
+-- audit: what each job applied, kept after the stage is gone.
+CREATE TABLE dbsync.audit (
+  id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  job_id    bigint NOT NULL REFERENCES dbsync.jobs (id) ON DELETE CASCADE,
+  key       jsonb NOT NULL,
+  side      text NOT NULL CHECK (side IN ('target', 'source')),
+  operation text NOT NULL CHECK (operation IN ('insert', 'update', 'delete', 'soft_delete')),
+  fields    text[] NOT NULL DEFAULT '{}',
+  at        timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX audit_job_idx ON dbsync.audit (job_id);
+
+-- settings: Redis connection, API tokens (hashed) and the like, for the daemon.
+CREATE TABLE dbsync.settings (
+  key        text PRIMARY KEY CHECK (key ~ '^[a-z][a-z0-9_.]*$'),
+  value      jsonb NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- pg_dump keeps the catalog's rows (not the transient stage).
+SELECT pg_catalog.pg_extension_config_dump('dbsync.datasources', '');
+SELECT pg_catalog.pg_extension_config_dump('dbsync.syncs', '');
+SELECT pg_catalog.pg_extension_config_dump('dbsync.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('dbsync.conflicts', '');
+SELECT pg_catalog.pg_extension_config_dump('dbsync.sync_state', '');
+SELECT pg_catalog.pg_extension_config_dump('dbsync.audit', '');
+SELECT pg_catalog.pg_extension_config_dump('dbsync.settings', '');
+
+REVOKE ALL ON ALL TABLES IN SCHEMA dbsync FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA dbsync TO dbsync_admin;
+-- Secrets never leave in clear; even the ciphertext is not for operators' eyes: datasources are
+-- read column by column, without conninfo (a column REVOKE cannot undo a table GRANT).
+REVOKE SELECT, INSERT, UPDATE ON dbsync.datasources FROM dbsync_admin;
+GRANT SELECT (id, name, kind, options, created_at, updated_at) ON dbsync.datasources TO dbsync_admin;
+
+-- ---------------------------------------------------------------------------------------
+-- Functions that need no catalog.
+CREATE FUNCTION dbsync.version() RETURNS text
+  LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'dbsync_version';
+CREATE FUNCTION dbsync.preloaded() RETURNS boolean
+  LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'dbsync_preloaded';
+COMMENT ON FUNCTION dbsync.preloaded() IS
+  'Whether dbsync is in shared_preload_libraries (needed for background workers and schedules).';
+CREATE FUNCTION dbsync.check_expression(rule text) RETURNS text
+  LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'dbsync_check_expression';
+COMMENT ON FUNCTION dbsync.check_expression(text) IS
+  'Checks the syntax of one mapping rule; an error names the position and what was expected.';
+CREATE FUNCTION dbsync.check_mapping(mapping jsonb) RETURNS text
+  LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'dbsync_check_mapping';
+COMMENT ON FUNCTION dbsync.check_mapping(jsonb) IS
+  'Checks the shape and the expressions of a mapping document; an error names the target column.';
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA dbsync FROM PUBLIC;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA dbsync TO dbsync_admin;
