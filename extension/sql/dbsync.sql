@@ -187,5 +187,16 @@ CREATE FUNCTION dbsync.check_mapping(mapping jsonb) RETURNS text
 COMMENT ON FUNCTION dbsync.check_mapping(jsonb) IS
   'Checks the shape and the expressions of a mapping document; an error names the target column.';
 
+-- ---------------------------------------------------------------------------------------
+-- Datasources API (add_datasource, alter_datasource, drop_datasource, test_datasource).
+-- [section: datasources]
+-- [end section: datasources]
+
+-- ---------------------------------------------------------------------------------------
+-- Syncs API (create_sync, alter_sync, drop_sync, map_row, preview).
+-- [section: syncs]
+-- [end section: syncs]
+
+-- Last: nothing in the schema is executable by PUBLIC; operators get dbsync_admin.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA dbsync FROM PUBLIC;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA dbsync TO dbsync_admin;
