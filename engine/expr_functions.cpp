@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/decimal.hpp"
+#include "engine/utf8.hpp"
 #include "engine/expr_ast.hpp"
 #include "engine/expr_json.hpp"
 #include "engine/timeutil.hpp"
@@ -75,23 +76,6 @@ uint32_t decode(std::string_view s, size_t i, size_t& len) {
   return cp;
 }
 
-void encode(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 size_t utf8_length(std::string_view s) {
   size_t n = 0;
@@ -158,7 +142,7 @@ void append_cp(std::string_view s, size_t i, size_t len, uint32_t cp, std::strin
   if (cp == kRawByte) {
     out.append(s.substr(i, len));
   } else {
-    encode(cp, out);
+    append_utf8(out, cp);
   }
 }
 

@@ -18,6 +18,7 @@
 // - truncate(n, end) cuts at exactly n characters including `end` (no leeway, no word
 //   boundary); bool('yes'/'on'/'1'/'true'/'y'/'t') is true, any other text false.
 #include "engine/expression.hpp"
+#include "engine/utf8.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -214,23 +215,6 @@ bool is_keyword(std::string_view s) {
          s == "is";
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';

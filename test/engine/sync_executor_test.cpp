@@ -7,11 +7,6 @@
 namespace dbsync::testing {
 namespace {
 
-void fill(SyncFixture& f, int64_t n) {
-  for (int64_t id = 1; id <= n; ++id)
-    f.source.put({num(id), txt(("p" + std::to_string(id)).c_str()), dec("1.50"), txt("draft")});
-}
-
 TEST(SyncExecutor, InitialSyncThenNothingThenChanges) {
   SyncFixture f;
   fill(f, 250);

@@ -71,4 +71,10 @@ struct SyncFixture {
   ConflictWebhook* webhook = nullptr;
 };
 
+// Source rows 1..n: ("p<id>", 1.50, draft).
+inline void fill(SyncFixture& f, int64_t n) {
+  for (int64_t id = 1; id <= n; ++id)
+    f.source.put({num(id), txt(("p" + std::to_string(id)).c_str()), dec("1.50"), txt("draft")});
+}
+
 }  // namespace dbsync::testing

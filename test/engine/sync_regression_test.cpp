@@ -6,11 +6,6 @@
 namespace dbsync::testing {
 namespace {
 
-void fill(SyncFixture& f, int64_t n) {
-  for (int64_t id = 1; id <= n; ++id)
-    f.source.put({num(id), txt(("p" + std::to_string(id)).c_str()), dec("1.50"), txt("draft")});
-}
-
 // 1. hold_all: a cancelled run clears the stage but still reports the checkpoint of what it had
 //    only *staged*; resuming from it skips every key before the checkpoint.
 TEST(ReviewHoldAll, CancelledStagingRunMustNotReportAStagedCheckpoint) {
