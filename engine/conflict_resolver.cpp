@@ -52,7 +52,9 @@ ConflictRecord ConflictResolver::record_of(const DiffItem& item) const {
     c.source = item.source;
     if (item.source_raw) c.source_raw = *item.source_raw;
   }
-  if (item.has_target) c.target = Row(item.target.begin(), item.target.begin() + static_cast<std::ptrdiff_t>(mapper_.mapped_count()));
+  if (item.has_target)
+    c.target = Row(item.target.begin(),
+                   item.target.begin() + static_cast<std::ptrdiff_t>(mapper_.mapped_count()));
   if (item.baseline) c.baseline = *item.baseline;
   c.source_changed = item.source_changed;
   c.target_changed = item.target_changed;
@@ -110,8 +112,10 @@ Row ConflictResolver::source_after_write(const ConflictRecord& c, const Row& wan
   for (size_t i = 0; i < m.mapped_count() && rebuilt; ++i) {
     if (!m.reversible(i)) continue;
     Result<Value> v = m.reverse_value(i, want[i]);
-    if (!v.is_ok()) rebuilt = false;
-    else raw[static_cast<size_t>(m.reverse_position(i))] = std::move(v).value();
+    if (!v.is_ok())
+      rebuilt = false;
+    else
+      raw[static_cast<size_t>(m.reverse_position(i))] = std::move(v).value();
   }
   Row mapped;
   if (rebuilt && m.map_row(raw, &want, now_micros_, mapped).is_ok()) return mapped;
@@ -145,11 +149,11 @@ Status ConflictResolver::delete_source(const ConflictRecord& c, PlannedChange& p
   const size_t n = mapper_.mapped_count();
   if (c.source && policy_.delete_policy != DeletePolicy::kIgnore) {
     DBSYNC_RETURN_IF_ERROR(mapper_.reverse_key(*c.source, p.source_key));
-    p.source_op = policy_.delete_policy == DeletePolicy::kPropagate ? RowOp::kDelete
-                                                                     : RowOp::kSoftDelete;
+    p.source_op =
+        policy_.delete_policy == DeletePolicy::kPropagate ? RowOp::kDelete : RowOp::kSoftDelete;
   }
-  const Row* kept = policy_.delete_policy == DeletePolicy::kPropagate || !c.source ? nullptr
-                                                                                   : &*c.source;
+  const Row* kept =
+      policy_.delete_policy == DeletePolicy::kPropagate || !c.source ? nullptr : &*c.source;
   finish(p, kept, nullptr, n);
   return Status::ok();
 }
@@ -212,9 +216,12 @@ Status ConflictResolver::merge(const ConflictRecord& c, MergeFallback fallback,
     } else if (tc && !sc) {
       want_source[i] = t[i];
     } else if (sc && tc) {
-      if (fallback == MergeFallback::kSource) want_target[i] = s[i];
-      else if (fallback == MergeFallback::kTarget) want_source[i] = t[i];
-      else undecided.set(i);
+      if (fallback == MergeFallback::kSource)
+        want_target[i] = s[i];
+      else if (fallback == MergeFallback::kTarget)
+        want_source[i] = t[i];
+      else
+        undecided.set(i);
     }
     // Changed on neither side: a difference kept by an earlier decision stays.
   }
@@ -241,7 +248,8 @@ Status ConflictResolver::custom(const ConflictRecord& c, const Row& row, Planned
   Row want = row;
   for (size_t i = 0; i < n; ++i) {
     Status st = coerce_in_place(want[i], mapper_.mapped_type(i), {});
-    if (!st.is_ok()) return st.with_context("custom row, column '" + mapper_.mapped_columns()[i] + "'");
+    if (!st.is_ok())
+      return st.with_context("custom row, column '" + mapper_.mapped_columns()[i] + "'");
   }
   for (size_t i = 0; i < mapper_.key_count(); ++i)
     if (want[i] != c.key[i])
@@ -330,8 +338,9 @@ Status ConflictResolver::plan(const DiffItem& item, Outcome& out) const {
       p.target_op != RowOp::kDelete && p.target_op != RowOp::kSoftDelete) {
     if (p.target_op == RowOp::kNone) {
       p.target_op = RowOp::kUpdate;
-      p.target_values.assign(item.target.begin(),
-                             item.target.begin() + static_cast<std::ptrdiff_t>(mapper_.mapped_count()));
+      p.target_values.assign(
+          item.target.begin(),
+          item.target.begin() + static_cast<std::ptrdiff_t>(mapper_.mapped_count()));
       if (p.key.empty()) p.key = item.key;
     }
     p.restore_soft = true;
@@ -447,8 +456,7 @@ Result<PlannedChange> ConflictResolver::resolve(const ConflictRecord& c, Decisio
       DBSYNC_RETURN_IF_ERROR(merge(c, policy_.merge_fallback, p));
       break;
     case Decision::kCustom:
-      if (!custom_row)
-        return error(ErrorCode::kInvalidArgument, "decision 'custom' needs a row");
+      if (!custom_row) return error(ErrorCode::kInvalidArgument, "decision 'custom' needs a row");
       DBSYNC_RETURN_IF_ERROR(custom(c, *custom_row, p));
       break;
     case Decision::kSkip:

@@ -23,7 +23,7 @@ namespace dbsync::decimal {
 // Scale used by division when the caller has no better idea (enough for money and ratios).
 constexpr int kDefaultDivisionScale = 16;
 // Largest scale and exponent accepted, so that "1e999999999" cannot allocate a gigabyte.
-constexpr int kMaxScale = 16383;       // PostgreSQL's limit on digits after the point
+constexpr int kMaxScale = 16383;           // PostgreSQL's limit on digits after the point
 constexpr int kMaxIntegerDigits = 131072;  // PostgreSQL's limit on digits before the point
 
 // Parses decimal text: optional sign, digits with an optional '.', optional exponent
@@ -55,8 +55,7 @@ std::string sub(std::string_view a, std::string_view b);
 std::string mul(std::string_view a, std::string_view b);
 // a / b rounded half away from zero to `scale` fraction digits (0..kMaxScale).
 // kEvaluation "division by zero" when b is zero.
-Result<std::string> div(std::string_view a, std::string_view b,
-                        int scale = kDefaultDivisionScale);
+Result<std::string> div(std::string_view a, std::string_view b, int scale = kDefaultDivisionScale);
 // Remainder of a / b with the quotient truncated toward zero; the sign follows a (as
 // PostgreSQL's and MySQL's MOD). kEvaluation "division by zero" when b is zero.
 Result<std::string> mod(std::string_view a, std::string_view b);

@@ -24,7 +24,7 @@ struct ScanRequest {
   std::vector<size_t> columns;  // schema indexes to read, in this order
   size_t key_count = 1;         // the first key_count columns are the key: order by them
   KeyRange range;
-  size_t batch_hint = 1000;     // rows per fetch the reader may use
+  size_t batch_hint = 1000;  // rows per fetch the reader may use
 };
 
 class RowReader {

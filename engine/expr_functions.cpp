@@ -6,10 +6,10 @@
 #include <string>
 
 #include "engine/decimal.hpp"
-#include "engine/utf8.hpp"
 #include "engine/expr_ast.hpp"
 #include "engine/expr_json.hpp"
 #include "engine/timeutil.hpp"
+#include "engine/utf8.hpp"
 
 namespace dbsync::expr {
 
@@ -75,7 +75,6 @@ uint32_t decode(std::string_view s, size_t i, size_t& len) {
   len = n;
   return cp;
 }
-
 
 size_t utf8_length(std::string_view s) {
   size_t n = 0;

@@ -78,7 +78,6 @@ bool read_hex4(std::string_view s, size_t i, uint32_t& out) {
   return true;
 }
 
-
 }  // namespace
 
 bool json_decode_string(std::string_view lit, std::string& out) {

@@ -215,7 +215,6 @@ bool is_keyword(std::string_view s) {
          s == "is";
 }
 
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;

@@ -1,8 +1,8 @@
 // The field-mapping expression language (compatible with the original Python tool):
 //   @title                      the source column `title`
 //   title                       the same (a bare identifier is a source column)
-//   {{ m.price * 1.2 }}         an expression; master/source/m = source row, slave/target/s = target row
-//   Hello {{ m.name }}!         text with interpolation (always text)
+//   {{ m.price * 1.2 }}         an expression; master/source/m = source row, slave/target/s =
+//   target row Hello {{ m.name }}!         text with interpolation (always text)
 //   {{ m.first ~ ' ' ~ m.last }}, {{ s.status if s.status else 'draft' }}, {{ m.title | upper }}
 // Compiled once against the schemas, evaluated per row on typed values.
 #pragma once

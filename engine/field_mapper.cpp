@@ -99,7 +99,8 @@ Result<MappingSpec> parse_mapping_json(std::string_view json_text) {
           if (name == "expression") rule.expression = s;
         } else if (name == "key" || name == "skip") {
           if (!fv.is_boolean())
-            return error(ErrorCode::kInvalidArgument, where + "\"" + name + "\" must be true or false");
+            return error(ErrorCode::kInvalidArgument,
+                         where + "\"" + name + "\" must be true or false");
           (name == "key" ? rule.key : rule.skip) = fv.get<bool>();
         } else {
           return error(ErrorCode::kInvalidArgument,
@@ -139,8 +140,8 @@ struct MapperBuilder {
   ColumnResolver projection_resolver() {
     return [this](RowSide side, std::string_view name) -> std::optional<size_t> {
       const Schema& s = side == RowSide::kSource ? m.source_ : m.target_;
-      std::vector<size_t>& proj = side == RowSide::kSource ? m.source_projection_
-                                                          : m.target_projection_;
+      std::vector<size_t>& proj =
+          side == RowSide::kSource ? m.source_projection_ : m.target_projection_;
       int i = s.index_of(name);
       if (i < 0) return std::nullopt;
       auto found = std::find(proj.begin(), proj.end(), static_cast<size_t>(i));
@@ -151,10 +152,10 @@ struct MapperBuilder {
   }
 
   Result<Expression> compile_rule(const MappingRule& rule, const ColumnResolver& resolver) {
-    Result<Expression> e = rule.source_column.empty()
-                               ? Expression::compile(rule.expression, resolver)
-                               : Expression::compile_transform(rule.source_column, rule.transform,
-                                                               resolver);
+    Result<Expression> e =
+        rule.source_column.empty()
+            ? Expression::compile(rule.expression, resolver)
+            : Expression::compile_transform(rule.source_column, rule.transform, resolver);
     if (!e.is_ok())
       return e.status().with_context("mapping for target column '" + rule.target_column + "'");
     return e;
@@ -165,7 +166,8 @@ struct MapperBuilder {
     std::vector<MappingRule> rules;
     if (spec.rules.empty()) {
       for (const Column& c : m.target_.columns)
-        if (m.source_.index_of(c.name) >= 0) rules.push_back({c.name, c.name, "", "", false, false});
+        if (m.source_.index_of(c.name) >= 0)
+          rules.push_back({c.name, c.name, "", "", false, false});
       if (rules.empty())
         return error(ErrorCode::kInvalidArgument,
                      "no mapping given and no target column has a same-named source column");
@@ -175,9 +177,9 @@ struct MapperBuilder {
     }
     for (size_t i = 0; i < rules.size(); ++i) {
       if (m.target_.index_of(rules[i].target_column) < 0)
-        return error(ErrorCode::kNotFound,
-                     "mapping names target column '" + rules[i].target_column +
-                         "', which the target table does not have");
+        return error(ErrorCode::kNotFound, "mapping names target column '" +
+                                               rules[i].target_column +
+                                               "', which the target table does not have");
       for (size_t j = 0; j < i; ++j)
         if (rules[j].target_column == rules[i].target_column)
           return error(ErrorCode::kInvalidArgument,
@@ -233,7 +235,8 @@ struct MapperBuilder {
       for (const std::string& k : spec.source_key) {
         int i = m.source_.index_of(k);
         if (i < 0)
-          return error(ErrorCode::kNotFound, "source key column '" + k + "' is not a source column");
+          return error(ErrorCode::kNotFound,
+                       "source key column '" + k + "' is not a source column");
         source_key.push_back(static_cast<size_t>(i));
       }
     } else {

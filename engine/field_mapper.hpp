@@ -26,9 +26,9 @@ struct MappingRule {
 };
 
 struct MappingSpec {
-  std::vector<MappingRule> rules;        // empty: every target column with a same-named source column
-  std::vector<std::string> target_key;   // empty: rules marked key, else the target's primary key
-  std::vector<std::string> source_key;   // empty: the source columns the target key is mapped from
+  std::vector<MappingRule> rules;  // empty: every target column with a same-named source column
+  std::vector<std::string> target_key;  // empty: rules marked key, else the target's primary key
+  std::vector<std::string> source_key;  // empty: the source columns the target key is mapped from
 };
 
 // Parses the mapping document: an object, target column -> rule, where a rule is a string
@@ -63,8 +63,7 @@ class FieldMapper {
   Status map_key(const Row& source_row, Row& key_out) const;
   // Maps a projected source row (and the current projected target row, or null) into `out`
   // (mapped layout, every value coerced to its target column type). An error names the column.
-  Status map_row(const Row& source_row, const Row* target_row, int64_t now_micros,
-                 Row& out) const;
+  Status map_row(const Row& source_row, const Row* target_row, int64_t now_micros, Row& out) const;
   // Brings a projected target row read from the target into canonical form (in place).
   Status canonicalize_target(Row& target_row) const;
 
@@ -88,9 +87,9 @@ class FieldMapper {
   std::vector<TypeSpec> mapped_types_;
   std::vector<size_t> mapped_target_index_;
   size_t key_count_ = 0;
-  std::vector<Expression> rules_;      // one per mapped column
-  std::vector<int> plain_source_;      // source projection position when the rule is a plain copy
-  std::vector<int> reverse_source_;    // as plain_source_, -1 when not reversible
+  std::vector<Expression> rules_;    // one per mapped column
+  std::vector<int> plain_source_;    // source projection position when the rule is a plain copy
+  std::vector<int> reverse_source_;  // as plain_source_, -1 when not reversible
   std::vector<size_t> source_projection_;
   std::vector<size_t> target_projection_;
   friend struct MapperBuilder;

@@ -52,7 +52,8 @@ void put_decimal(std::string& out, const std::string& canonical) {
   std::string digits;
   int64_t exponent = 0;  // value = 0.digits * 10^exponent
   size_t dot = d.find('.');
-  std::string_view ip = d.substr(0, dot), fp = dot == std::string_view::npos ? "" : d.substr(dot + 1);
+  std::string_view ip = d.substr(0, dot),
+                   fp = dot == std::string_view::npos ? "" : d.substr(dot + 1);
   if (!(ip.size() == 1 && ip[0] == '0')) {
     digits.assign(ip);
     exponent = static_cast<int64_t>(ip.size());
@@ -118,12 +119,19 @@ class Writer {
   void value(const Value& v) {
     u8(static_cast<uint8_t>(v.type()));
     switch (v.type()) {
-      case ValueType::kNull: break;
-      case ValueType::kBool: u8(v.as_bool() ? 1 : 0); break;
+      case ValueType::kNull:
+        break;
+      case ValueType::kBool:
+        u8(v.as_bool() ? 1 : 0);
+        break;
       case ValueType::kInt:
       case ValueType::kTimestamp:
-      case ValueType::kTime: i64(v.as_int()); break;
-      case ValueType::kDate: i64(v.days()); break;
+      case ValueType::kTime:
+        i64(v.as_int());
+        break;
+      case ValueType::kDate:
+        i64(v.days());
+        break;
       case ValueType::kFloat: {
         uint64_t bits;
         double d = v.as_float();
@@ -134,7 +142,9 @@ class Writer {
       case ValueType::kDecimal:
       case ValueType::kText:
       case ValueType::kBytes:
-      case ValueType::kJson: str(v.str()); break;
+      case ValueType::kJson:
+        str(v.str());
+        break;
     }
   }
   void row(const Row& r) {
@@ -162,7 +172,8 @@ class Writer {
   void baseline(const BaselineEntry& e, bool with_key) {
     if (with_key) row(e.key);
     bool same = e.source_hash == e.target_hash && e.source_fields == e.target_fields;
-    u8(static_cast<uint8_t>((e.source_present ? 1 : 0) | (e.target_present ? 2 : 0) | (same ? 4 : 0)));
+    u8(static_cast<uint8_t>((e.source_present ? 1 : 0) | (e.target_present ? 2 : 0) |
+                            (same ? 4 : 0)));
     u64(e.source_hash);
     hashes(e.source_fields);
     if (!same) {
@@ -202,7 +213,8 @@ class Reader {
   uint64_t u64() {
     if (pos_ + 8 > in_.size()) return fail(), 0;
     uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(in_[pos_ + i])) << (i * 8);
+    for (int i = 0; i < 8; ++i)
+      v |= static_cast<uint64_t>(static_cast<uint8_t>(in_[pos_ + i])) << (i * 8);
     pos_ += 8;
     return v;
   }
@@ -221,22 +233,32 @@ class Reader {
   Value value() {
     uint8_t t = u8();
     switch (static_cast<ValueType>(t)) {
-      case ValueType::kNull: return {};
-      case ValueType::kBool: return Value::boolean(u8() != 0);
-      case ValueType::kInt: return Value::integer(i64());
-      case ValueType::kTimestamp: return Value::timestamp(i64());
-      case ValueType::kTime: return Value::time_of_day(i64());
-      case ValueType::kDate: return Value::date(static_cast<int32_t>(i64()));
+      case ValueType::kNull:
+        return {};
+      case ValueType::kBool:
+        return Value::boolean(u8() != 0);
+      case ValueType::kInt:
+        return Value::integer(i64());
+      case ValueType::kTimestamp:
+        return Value::timestamp(i64());
+      case ValueType::kTime:
+        return Value::time_of_day(i64());
+      case ValueType::kDate:
+        return Value::date(static_cast<int32_t>(i64()));
       case ValueType::kFloat: {
         uint64_t bits = u64();
         double d;
         std::memcpy(&d, &bits, 8);
         return Value::floating(d);
       }
-      case ValueType::kDecimal: return Value::decimal_unchecked(str());
-      case ValueType::kText: return Value::text(str());
-      case ValueType::kBytes: return Value::bytes(str());
-      case ValueType::kJson: return Value::json_unchecked(str());
+      case ValueType::kDecimal:
+        return Value::decimal_unchecked(str());
+      case ValueType::kText:
+        return Value::text(str());
+      case ValueType::kBytes:
+        return Value::bytes(str());
+      case ValueType::kJson:
+        return Value::json_unchecked(str());
     }
     fail();
     return {};
@@ -288,7 +310,10 @@ class Reader {
     }
     return e;
   }
-  void fail() { ok_ = false; pos_ = in_.size(); }
+  void fail() {
+    ok_ = false;
+    pos_ = in_.size();
+  }
 
  private:
   std::string_view in_;
@@ -310,17 +335,30 @@ std::string encode_sortable_key(const Row& key) {
   for (const Value& v : key) {
     out.push_back(static_cast<char>(static_cast<uint8_t>(v.type()) + 1));
     switch (v.type()) {
-      case ValueType::kNull: break;
-      case ValueType::kBool: out.push_back(v.as_bool() ? '\x01' : '\x00'); break;
+      case ValueType::kNull:
+        break;
+      case ValueType::kBool:
+        out.push_back(v.as_bool() ? '\x01' : '\x00');
+        break;
       case ValueType::kInt:
       case ValueType::kTimestamp:
-      case ValueType::kTime: put_be64(out, flip_int(v.as_int())); break;
-      case ValueType::kDate: put_be64(out, flip_int(v.days())); break;
-      case ValueType::kFloat: put_be64(out, flip_double(v.as_float())); break;
-      case ValueType::kDecimal: put_decimal(out, v.str()); break;
+      case ValueType::kTime:
+        put_be64(out, flip_int(v.as_int()));
+        break;
+      case ValueType::kDate:
+        put_be64(out, flip_int(v.days()));
+        break;
+      case ValueType::kFloat:
+        put_be64(out, flip_double(v.as_float()));
+        break;
+      case ValueType::kDecimal:
+        put_decimal(out, v.str());
+        break;
       case ValueType::kText:
       case ValueType::kBytes:
-      case ValueType::kJson: put_escaped(out, v.str()); break;
+      case ValueType::kJson:
+        put_escaped(out, v.str());
+        break;
     }
   }
   return out;
@@ -336,7 +374,9 @@ Result<Row> decode_sortable_key(std::string_view s) {
     if (tag == 0 || tag > static_cast<uint8_t>(ValueType::kJson) + 1) return bad();
     ValueType t = static_cast<ValueType>(tag - 1);
     switch (t) {
-      case ValueType::kNull: key.push_back({}); break;
+      case ValueType::kNull:
+        key.push_back({});
+        break;
       case ValueType::kBool:
         if (pos >= s.size()) return bad();
         key.push_back(Value::boolean(s[pos++] != 0));
@@ -350,11 +390,16 @@ Result<Row> decode_sortable_key(std::string_view s) {
         uint64_t raw = get_be64(s, pos);
         pos += 8;
         int64_t i = static_cast<int64_t>(raw ^ 0x8000000000000000ULL);
-        if (t == ValueType::kInt) key.push_back(Value::integer(i));
-        else if (t == ValueType::kTimestamp) key.push_back(Value::timestamp(i));
-        else if (t == ValueType::kTime) key.push_back(Value::time_of_day(i));
-        else if (t == ValueType::kDate) key.push_back(Value::date(static_cast<int32_t>(i)));
-        else key.push_back(Value::floating(unflip_double(raw)));
+        if (t == ValueType::kInt)
+          key.push_back(Value::integer(i));
+        else if (t == ValueType::kTimestamp)
+          key.push_back(Value::timestamp(i));
+        else if (t == ValueType::kTime)
+          key.push_back(Value::time_of_day(i));
+        else if (t == ValueType::kDate)
+          key.push_back(Value::date(static_cast<int32_t>(i)));
+        else
+          key.push_back(Value::floating(unflip_double(raw)));
         break;
       }
       case ValueType::kDecimal: {
@@ -424,8 +469,9 @@ Result<PlannedChange> decode_change(std::string_view bytes) {
   c.changed = r.fields();
   uint8_t flags = r.u8();
   c.restore_soft = flags & 1;
-  if (!r.ok() || !r.done() || flags > 1 || c.kind > DiffKind::kRowError || c.target_op > RowOp::kSoftDelete ||
-      c.source_op > RowOp::kSoftDelete || c.baseline_op > BaselineOp::kErase)
+  if (!r.ok() || !r.done() || flags > 1 || c.kind > DiffKind::kRowError ||
+      c.target_op > RowOp::kSoftDelete || c.source_op > RowOp::kSoftDelete ||
+      c.baseline_op > BaselineOp::kErase)
     return corrupt("change");
   return c;
 }

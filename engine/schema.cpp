@@ -30,12 +30,17 @@ namespace {
 // Text-like values are quoted (with '' doubling a quote) so that '42' and 42 read differently.
 void append_key_value(std::string& out, const Value& v) {
   switch (v.type()) {
-    case ValueType::kNull: out += "NULL"; return;
+    case ValueType::kNull:
+      out += "NULL";
+      return;
     case ValueType::kBool:
     case ValueType::kInt:
     case ValueType::kFloat:
-    case ValueType::kDecimal: out += v.to_string(); return;
-    default: break;
+    case ValueType::kDecimal:
+      out += v.to_string();
+      return;
+    default:
+      break;
   }
   out.push_back('\'');
   for (char c : v.to_string()) {

@@ -4,18 +4,30 @@ namespace dbsync {
 
 const char* error_code_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOk: return "ok";
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kTypeMismatch: return "type_mismatch";
-    case ErrorCode::kOutOfRange: return "out_of_range";
-    case ErrorCode::kParseError: return "parse_error";
-    case ErrorCode::kEvaluation: return "evaluation";
-    case ErrorCode::kOrdering: return "ordering";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kCancelled: return "cancelled";
-    case ErrorCode::kConflict: return "conflict";
-    case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kOk:
+      return "ok";
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kTypeMismatch:
+      return "type_mismatch";
+    case ErrorCode::kOutOfRange:
+      return "out_of_range";
+    case ErrorCode::kParseError:
+      return "parse_error";
+    case ErrorCode::kEvaluation:
+      return "evaluation";
+    case ErrorCode::kOrdering:
+      return "ordering";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kCancelled:
+      return "cancelled";
+    case ErrorCode::kConflict:
+      return "conflict";
+    case ErrorCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }

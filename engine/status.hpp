@@ -13,17 +13,17 @@ namespace dbsync {
 
 enum class ErrorCode {
   kOk = 0,
-  kInvalidArgument,   // bad input from a user: config, mapping, expression, value
-  kNotFound,          // unknown column, datasource, sync...
-  kTypeMismatch,      // a value that cannot become the requested type
-  kOutOfRange,        // numeric overflow, text longer than varchar(n)
-  kParseError,        // expression or literal syntax
-  kEvaluation,        // expression evaluation failed for one row
-  kOrdering,          // a stream was not in key order
-  kUnavailable,       // a server is down or unreachable (retryable)
-  kCancelled,         // the job was cancelled
-  kConflict,          // state conflict (e.g. duplicate key)
-  kInternal,          // a bug
+  kInvalidArgument,  // bad input from a user: config, mapping, expression, value
+  kNotFound,         // unknown column, datasource, sync...
+  kTypeMismatch,     // a value that cannot become the requested type
+  kOutOfRange,       // numeric overflow, text longer than varchar(n)
+  kParseError,       // expression or literal syntax
+  kEvaluation,       // expression evaluation failed for one row
+  kOrdering,         // a stream was not in key order
+  kUnavailable,      // a server is down or unreachable (retryable)
+  kCancelled,        // the job was cancelled
+  kConflict,         // state conflict (e.g. duplicate key)
+  kInternal,         // a bug
 };
 
 const char* error_code_name(ErrorCode code);
@@ -54,8 +54,8 @@ inline Status error(ErrorCode code, std::string message) { return {code, std::mo
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}             // NOLINT(google-explicit-constructor)
-  Result(Status status) : data_(std::move(status)) {       // NOLINT(google-explicit-constructor)
+  Result(T value) : data_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
+  Result(Status status) : data_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(data_).is_ok() && "Result built from an ok Status");
   }
 
@@ -79,10 +79,10 @@ class [[nodiscard]] Result {
 }  // namespace dbsync
 
 // Propagate a failed Status from an expression returning Status.
-#define DBSYNC_RETURN_IF_ERROR(expr)            \
-  do {                                          \
-    ::dbsync::Status _st = (expr);              \
-    if (!_st.is_ok()) return _st;               \
+#define DBSYNC_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::dbsync::Status _st = (expr);   \
+    if (!_st.is_ok()) return _st;    \
   } while (0)
 
 #define DBSYNC_CONCAT_INNER(a, b) a##b

@@ -8,21 +8,28 @@ namespace dbsync {
 
 const char* job_state_name(JobState s) {
   switch (s) {
-    case JobState::kSucceeded: return "succeeded";
-    case JobState::kAwaitingResolution: return "awaiting_resolution";
-    case JobState::kCancelled: return "cancelled";
-    case JobState::kFailed: return "failed";
+    case JobState::kSucceeded:
+      return "succeeded";
+    case JobState::kAwaitingResolution:
+      return "awaiting_resolution";
+    case JobState::kCancelled:
+      return "cancelled";
+    case JobState::kFailed:
+      return "failed";
   }
   return "unknown";
 }
 
 Result<Value> soft_delete_value(const TypeSpec& type, int64_t now_micros) {
   switch (type.kind) {
-    case TypeKind::kBool: return Value::boolean(true);
-    case TypeKind::kTimestamp: return Value::timestamp(now_micros);
+    case TypeKind::kBool:
+      return Value::boolean(true);
+    case TypeKind::kTimestamp:
+      return Value::timestamp(now_micros);
     case TypeKind::kDate:
       return Value::date(static_cast<int32_t>(now_micros / kMicrosPerDay));
-    case TypeKind::kInt: return Value::integer(1);
+    case TypeKind::kInt:
+      return Value::integer(1);
     default:
       return error(ErrorCode::kInvalidArgument,
                    "soft delete column of type " + type.name +
@@ -32,16 +39,20 @@ Result<Value> soft_delete_value(const TypeSpec& type, int64_t now_micros) {
 
 Value soft_restore_value(const TypeSpec& type) {
   switch (type.kind) {
-    case TypeKind::kBool: return Value::boolean(false);
-    case TypeKind::kInt: return Value::integer(0);
-    default: return Value::null();
+    case TypeKind::kBool:
+      return Value::boolean(false);
+    case TypeKind::kInt:
+      return Value::integer(0);
+    default:
+      return Value::null();
   }
 }
 
 Result<SyncExecutor> SyncExecutor::create(const FieldMapper& mapper, const SyncPolicy& policy,
                                           const SyncEndpoints& e) {
   if (!e.source || !e.target || !e.baseline || !e.stage)
-    return error(ErrorCode::kInvalidArgument, "executor needs a source, a target, a baseline and a stage");
+    return error(ErrorCode::kInvalidArgument,
+                 "executor needs a source, a target, a baseline and a stage");
   if (policy.direction == Direction::kTwoWay && !e.source_writer)
     return error(ErrorCode::kInvalidArgument, "two-way sync needs a writable source");
   SyncExecutor x(mapper, policy, e);
@@ -49,7 +60,8 @@ Result<SyncExecutor> SyncExecutor::create(const FieldMapper& mapper, const SyncP
       policy.strategy == Strategy::kManual ||
       (policy.strategy == Strategy::kMerge && policy.merge_fallback == MergeFallback::kManual) ||
       (policy.strategy == Strategy::kWebhook &&
-       (policy.webhook_fallback == Strategy::kManual || policy.webhook_fallback == Strategy::kWebhook ||
+       (policy.webhook_fallback == Strategy::kManual ||
+        policy.webhook_fallback == Strategy::kWebhook ||
         (policy.webhook_fallback == Strategy::kMerge &&
          policy.merge_fallback == MergeFallback::kManual)));
   x.hold_ = manual_possible && policy.manual_mode == ManualMode::kHoldAll;
@@ -59,7 +71,8 @@ Result<SyncExecutor> SyncExecutor::create(const FieldMapper& mapper, const SyncP
     if (x.target_soft_column_ < 0)
       return error(ErrorCode::kNotFound, "soft delete column '" + col + "' is not a target column");
     DBSYNC_RETURN_IF_ERROR(
-        soft_delete_value(mapper.target_schema().columns[static_cast<size_t>(x.target_soft_column_)].type, 0)
+        soft_delete_value(
+            mapper.target_schema().columns[static_cast<size_t>(x.target_soft_column_)].type, 0)
             .status());
     if (policy.direction == Direction::kTwoWay) {
       x.source_soft_column_ = mapper.source_schema().index_of(col);
@@ -87,15 +100,17 @@ Status SyncExecutor::apply(const std::vector<PlannedChange>& changes, Progress& 
                            int64_t now_micros) {
   const size_t k = mapper_.key_count();
   ChangeBatch target;
-  target.key_columns.assign(mapper_.mapped_target_columns().begin(),
-                            mapper_.mapped_target_columns().begin() + static_cast<std::ptrdiff_t>(k));
+  target.key_columns.assign(
+      mapper_.mapped_target_columns().begin(),
+      mapper_.mapped_target_columns().begin() + static_cast<std::ptrdiff_t>(k));
   target.columns = mapper_.mapped_target_columns();
   ChangeBatch source;
   source.key_columns.assign(mapper_.source_projection().begin(),
                             mapper_.source_projection().begin() + static_cast<std::ptrdiff_t>(k));
   source.columns = source_write_columns_;
   if (target_soft_column_ >= 0) {
-    const TypeSpec& soft_type = mapper_.target_schema().columns[static_cast<size_t>(target_soft_column_)].type;
+    const TypeSpec& soft_type =
+        mapper_.target_schema().columns[static_cast<size_t>(target_soft_column_)].type;
     target.soft_delete_column = target_soft_column_;
     DBSYNC_ASSIGN_OR_RETURN(target.soft_delete_value, soft_delete_value(soft_type, now_micros));
     target.soft_restore_value = soft_restore_value(soft_type);
@@ -104,31 +119,36 @@ Status SyncExecutor::apply(const std::vector<PlannedChange>& changes, Progress& 
     source.soft_delete_column = source_soft_column_;
     DBSYNC_ASSIGN_OR_RETURN(
         source.soft_delete_value,
-        soft_delete_value(mapper_.source_schema().columns[static_cast<size_t>(source_soft_column_)].type,
-                          now_micros));
+        soft_delete_value(
+            mapper_.source_schema().columns[static_cast<size_t>(source_soft_column_)].type,
+            now_micros));
   }
 
   int64_t ins = 0, upd = 0, del = 0, s_ins = 0, s_upd = 0, s_del = 0;
   for (const PlannedChange& c : changes) {
     if (c.target_op != RowOp::kNone) {
-      target.items.push_back({c.target_op, c.key,
-                              c.target_op == RowOp::kInsert || c.target_op == RowOp::kUpdate
-                                  ? c.target_values
-                                  : Row{},
-                              c.restore_soft && target_soft_column_ >= 0});
-      if (c.target_op == RowOp::kInsert) ++ins;
-      else if (c.target_op == RowOp::kUpdate) ++upd;
-      else ++del;
+      target.items.push_back(
+          {c.target_op, c.key,
+           c.target_op == RowOp::kInsert || c.target_op == RowOp::kUpdate ? c.target_values : Row{},
+           c.restore_soft && target_soft_column_ >= 0});
+      if (c.target_op == RowOp::kInsert)
+        ++ins;
+      else if (c.target_op == RowOp::kUpdate)
+        ++upd;
+      else
+        ++del;
     }
     if (c.source_op != RowOp::kNone) {
-      source.items.push_back({c.source_op, c.source_key,
-                              c.source_op == RowOp::kInsert || c.source_op == RowOp::kUpdate
-                                  ? c.source_values
-                                  : Row{},
-                              false});
-      if (c.source_op == RowOp::kInsert) ++s_ins;
-      else if (c.source_op == RowOp::kUpdate) ++s_upd;
-      else ++s_del;
+      source.items.push_back(
+          {c.source_op, c.source_key,
+           c.source_op == RowOp::kInsert || c.source_op == RowOp::kUpdate ? c.source_values : Row{},
+           false});
+      if (c.source_op == RowOp::kInsert)
+        ++s_ins;
+      else if (c.source_op == RowOp::kUpdate)
+        ++s_upd;
+      else
+        ++s_del;
     }
   }
   if (!target.items.empty()) {
@@ -186,7 +206,8 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
       if (!st.is_ok())
         return fail(error(ErrorCode::kInvalidArgument,
                           "cannot resume: the checkpoint has no source key and the target key "
-                          "is not a plain copy of it (" + st.message() + ")"));
+                          "is not a plain copy of it (" +
+                              st.message() + ")"));
       src_req.range.after = source_key;
     }
   }
@@ -208,8 +229,10 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
 
   auto flush = [&]() -> Status {
     if (!batch.empty()) {
-      if (hold_) DBSYNC_RETURN_IF_ERROR(endpoints_.stage->put_changes(batch));
-      else DBSYNC_RETURN_IF_ERROR(apply(batch, progress, options.now_micros));
+      if (hold_)
+        DBSYNC_RETURN_IF_ERROR(endpoints_.stage->put_changes(batch));
+      else
+        DBSYNC_RETURN_IF_ERROR(apply(batch, progress, options.now_micros));
       batch.clear();
     }
     if (!pending.empty()) {
@@ -258,9 +281,9 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
       ++progress.errors;
       if (options.on_row_error) options.on_row_error(item->key, row_error);
       if (options.max_row_errors >= 0 && progress.errors > options.max_row_errors)
-        return fail(error(ErrorCode::kInvalidArgument,
-                          "too many row errors (" + std::to_string(progress.errors) +
-                              "); the last: " + row_error.message()));
+        return fail(error(ErrorCode::kInvalidArgument, "too many row errors (" +
+                                                           std::to_string(progress.errors) +
+                                                           "); the last: " + row_error.message()));
     }
     if (item->key_mapped) last_key = item->key;
     if (item->source_raw)

@@ -27,11 +27,11 @@ struct SyncEndpoints {
 struct JobOptions {
   std::optional<Row> resume_after;         // Progress::checkpoint of an interrupted run
   std::optional<Row> resume_after_source;  // Progress::source_checkpoint of that run
-  int64_t now_micros = 0;           // now() in expressions, soft-delete timestamps
+  int64_t now_micros = 0;                  // now() in expressions, soft-delete timestamps
   size_t batch_size = 1000;
-  int64_t max_row_errors = -1;      // fail the job past this many row errors (-1: never)
-  std::function<void(const Progress&)> on_progress;      // after every batch
-  std::function<bool()> cancelled;                       // polled between rows
+  int64_t max_row_errors = -1;  // fail the job past this many row errors (-1: never)
+  std::function<void(const Progress&)> on_progress;  // after every batch
+  std::function<bool()> cancelled;                   // polled between rows
   std::function<void(const Row& key, const Status& why)> on_row_error;
 };
 
@@ -60,8 +60,7 @@ class SyncExecutor {
 
   // Writes planned changes to the target, the source (two-way) and the baseline, and counts
   // them into `progress`.
-  Status apply(const std::vector<PlannedChange>& changes, Progress& progress,
-               int64_t now_micros);
+  Status apply(const std::vector<PlannedChange>& changes, Progress& progress, int64_t now_micros);
 
   // Whether this sync's change sets wait in the stage until every conflict is decided.
   bool holds_changes() const { return hold_; }

@@ -16,31 +16,36 @@ Result<E> parse_name(std::string_view s, const std::pair<const char*, E> (&names
     if (s == name) return value;
     expected += expected.empty() ? name : std::string(", ") + name;
   }
-  return error(ErrorCode::kInvalidArgument,
-               std::string("unknown ") + what + " '" + std::string(s) + "' (expected " + expected + ")");
+  return error(ErrorCode::kInvalidArgument, std::string("unknown ") + what + " '" + std::string(s) +
+                                                "' (expected " + expected + ")");
 }
 
 constexpr std::pair<const char*, Direction> kDirections[] = {{"one_way", Direction::kOneWay},
                                                              {"two_way", Direction::kTwoWay}};
-constexpr std::pair<const char*, Strategy> kStrategies[] = {
-    {"source_wins", Strategy::kSourceWins}, {"target_wins", Strategy::kTargetWins},
-    {"manual", Strategy::kManual},          {"merge", Strategy::kMerge},
-    {"webhook", Strategy::kWebhook}};
-constexpr std::pair<const char*, MergeFallback> kFallbacks[] = {
-    {"source", MergeFallback::kSource}, {"target", MergeFallback::kTarget},
-    {"manual", MergeFallback::kManual}};
+constexpr std::pair<const char*, Strategy> kStrategies[] = {{"source_wins", Strategy::kSourceWins},
+                                                            {"target_wins", Strategy::kTargetWins},
+                                                            {"manual", Strategy::kManual},
+                                                            {"merge", Strategy::kMerge},
+                                                            {"webhook", Strategy::kWebhook}};
+constexpr std::pair<const char*, MergeFallback> kFallbacks[] = {{"source", MergeFallback::kSource},
+                                                                {"target", MergeFallback::kTarget},
+                                                                {"manual", MergeFallback::kManual}};
 constexpr std::pair<const char*, ManualMode> kManualModes[] = {
     {"hold_all", ManualMode::kHoldAll}, {"apply_clean", ManualMode::kApplyClean}};
-constexpr std::pair<const char*, Decision> kDecisions[] = {
-    {"source", Decision::kSource}, {"target", Decision::kTarget}, {"merge", Decision::kMerge},
-    {"custom", Decision::kCustom}, {"skip", Decision::kSkip}};
+constexpr std::pair<const char*, Decision> kDecisions[] = {{"source", Decision::kSource},
+                                                           {"target", Decision::kTarget},
+                                                           {"merge", Decision::kMerge},
+                                                           {"custom", Decision::kCustom},
+                                                           {"skip", Decision::kSkip}};
 }  // namespace
 
 const char* direction_name(Direction d) { return kDirections[static_cast<int>(d)].first; }
 const char* strategy_name(Strategy s) { return kStrategies[static_cast<int>(s)].first; }
 const char* decision_name(Decision d) { return kDecisions[static_cast<int>(d)].first; }
 
-Result<Direction> parse_direction(std::string_view s) { return parse_name(s, kDirections, "direction"); }
+Result<Direction> parse_direction(std::string_view s) {
+  return parse_name(s, kDirections, "direction");
+}
 Result<Strategy> parse_strategy(std::string_view s) {
   return parse_name(s, kStrategies, "conflict strategy");
 }
@@ -50,7 +55,9 @@ Result<MergeFallback> parse_merge_fallback(std::string_view s) {
 Result<ManualMode> parse_manual_mode(std::string_view s) {
   return parse_name(s, kManualModes, "manual mode");
 }
-Result<Decision> parse_decision(std::string_view s) { return parse_name(s, kDecisions, "decision"); }
+Result<Decision> parse_decision(std::string_view s) {
+  return parse_name(s, kDecisions, "decision");
+}
 
 Status parse_delete_policy(std::string_view s, SyncPolicy& policy) {
   if (s == "propagate") {
@@ -93,7 +100,8 @@ uint64_t hash_row(const Row& row, size_t count) {
         buf.append(4, '\0');
         v.append_canonical(buf);
         uint32_t len = static_cast<uint32_t>(buf.size() - at - 4);
-        for (int b = 0; b < 4; ++b) buf[at + static_cast<size_t>(b)] = static_cast<char>((len >> (8 * b)) & 0xff);
+        for (int b = 0; b < 4; ++b)
+          buf[at + static_cast<size_t>(b)] = static_cast<char>((len >> (8 * b)) & 0xff);
         break;
       }
       default:
@@ -106,20 +114,34 @@ uint64_t hash_row(const Row& row, size_t count) {
 
 const char* diff_kind_name(DiffKind k) {
   switch (k) {
-    case DiffKind::kUnchanged: return "unchanged";
-    case DiffKind::kInStep: return "in_step";
-    case DiffKind::kSourceChanged: return "source_changed";
-    case DiffKind::kTargetChanged: return "target_changed";
-    case DiffKind::kBothChanged: return "both_changed";
-    case DiffKind::kSourceInserted: return "source_inserted";
-    case DiffKind::kTargetInserted: return "target_inserted";
-    case DiffKind::kFirstRunConflict: return "first_run_conflict";
-    case DiffKind::kSourceDeleted: return "source_deleted";
-    case DiffKind::kSourceDeletedTargetChanged: return "source_deleted_target_changed";
-    case DiffKind::kTargetDeleted: return "target_deleted";
-    case DiffKind::kTargetDeletedSourceChanged: return "target_deleted_source_changed";
-    case DiffKind::kBothDeleted: return "both_deleted";
-    case DiffKind::kRowError: return "row_error";
+    case DiffKind::kUnchanged:
+      return "unchanged";
+    case DiffKind::kInStep:
+      return "in_step";
+    case DiffKind::kSourceChanged:
+      return "source_changed";
+    case DiffKind::kTargetChanged:
+      return "target_changed";
+    case DiffKind::kBothChanged:
+      return "both_changed";
+    case DiffKind::kSourceInserted:
+      return "source_inserted";
+    case DiffKind::kTargetInserted:
+      return "target_inserted";
+    case DiffKind::kFirstRunConflict:
+      return "first_run_conflict";
+    case DiffKind::kSourceDeleted:
+      return "source_deleted";
+    case DiffKind::kSourceDeletedTargetChanged:
+      return "source_deleted_target_changed";
+    case DiffKind::kTargetDeleted:
+      return "target_deleted";
+    case DiffKind::kTargetDeletedSourceChanged:
+      return "target_deleted_source_changed";
+    case DiffKind::kBothDeleted:
+      return "both_deleted";
+    case DiffKind::kRowError:
+      return "row_error";
   }
   return "unknown";
 }
@@ -131,11 +153,16 @@ bool is_conflict(DiffKind k) {
 
 const char* row_op_name(RowOp op) {
   switch (op) {
-    case RowOp::kNone: return "none";
-    case RowOp::kInsert: return "insert";
-    case RowOp::kUpdate: return "update";
-    case RowOp::kDelete: return "delete";
-    case RowOp::kSoftDelete: return "soft_delete";
+    case RowOp::kNone:
+      return "none";
+    case RowOp::kInsert:
+      return "insert";
+    case RowOp::kUpdate:
+      return "update";
+    case RowOp::kDelete:
+      return "delete";
+    case RowOp::kSoftDelete:
+      return "soft_delete";
   }
   return "unknown";
 }

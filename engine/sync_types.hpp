@@ -21,10 +21,10 @@ enum class ManualMode { kHoldAll, kApplyClean };
 
 const char* direction_name(Direction d);
 const char* strategy_name(Strategy s);
-Result<Direction> parse_direction(std::string_view s);          // one_way, two_way
-Result<Strategy> parse_strategy(std::string_view s);            // source_wins, target_wins, ...
+Result<Direction> parse_direction(std::string_view s);           // one_way, two_way
+Result<Strategy> parse_strategy(std::string_view s);             // source_wins, target_wins, ...
 Result<MergeFallback> parse_merge_fallback(std::string_view s);  // source, target, manual
-Result<ManualMode> parse_manual_mode(std::string_view s);       // hold_all, apply_clean
+Result<ManualMode> parse_manual_mode(std::string_view s);        // hold_all, apply_clean
 
 struct SyncPolicy {
   Direction direction = Direction::kOneWay;
@@ -50,8 +50,8 @@ struct BaselineEntry {
   Row key;
   bool source_present = true;
   bool target_present = true;
-  uint64_t source_hash = 0;  // hash_row of the mapped source row
-  uint64_t target_hash = 0;  // hash_row of the target row
+  uint64_t source_hash = 0;             // hash_row of the mapped source row
+  uint64_t target_hash = 0;             // hash_row of the target row
   std::vector<uint64_t> source_fields;  // hash_value per mapped field
   std::vector<uint64_t> target_fields;
 };
@@ -94,7 +94,7 @@ struct PlannedChange {
   Row source_values;  // one value per reversible mapped column (FieldMapper::reversible)
   BaselineOp baseline_op = BaselineOp::kKeep;
   BaselineEntry baseline;
-  FieldSet changed;   // mapped fields the change writes (for the audit)
+  FieldSet changed;           // mapped fields the change writes (for the audit)
   bool restore_soft = false;  // the source row is back: clear the target's soft-delete column
 
   bool empty() const {
@@ -107,14 +107,14 @@ struct PlannedChange {
 struct ConflictRecord {
   DiffKind kind = DiffKind::kBothChanged;
   Row key;
-  std::optional<Row> source;   // mapped source row (target layout), absent when deleted
-  std::optional<Row> target;   // target row (target layout), absent when deleted
+  std::optional<Row> source;      // mapped source row (target layout), absent when deleted
+  std::optional<Row> target;      // target row (target layout), absent when deleted
   std::optional<Row> source_raw;  // the projected source row (for merges that flow back)
   std::optional<BaselineEntry> baseline;
-  FieldSet source_changed;     // fields changed on the source since the baseline
+  FieldSet source_changed;  // fields changed on the source since the baseline
   FieldSet target_changed;
-  FieldSet conflicting;        // changed on both sides to different values
-  std::string reason;          // e.g. "merge fallback manual", "webhook failed: timeout"
+  FieldSet conflicting;  // changed on both sides to different values
+  std::string reason;    // e.g. "merge fallback manual", "webhook failed: timeout"
 };
 
 enum class Decision { kSource, kTarget, kMerge, kCustom, kSkip };
@@ -122,19 +122,19 @@ const char* decision_name(Decision d);
 Result<Decision> parse_decision(std::string_view s);  // source, target, merge, custom, skip
 
 struct Progress {
-  std::string phase;       // "scanning", "staging", "committing", "done"
-  int64_t total = -1;      // estimated source rows, -1 when unknown
-  int64_t scanned = 0;     // keys looked at (union of both sides)
-  int64_t inserted = 0;    // on the target
+  std::string phase;     // "scanning", "staging", "committing", "done"
+  int64_t total = -1;    // estimated source rows, -1 when unknown
+  int64_t scanned = 0;   // keys looked at (union of both sides)
+  int64_t inserted = 0;  // on the target
   int64_t updated = 0;
   int64_t deleted = 0;
   int64_t source_inserted = 0;  // two-way: written back to the source
   int64_t source_updated = 0;
   int64_t source_deleted = 0;
   int64_t unchanged = 0;
-  int64_t conflicts = 0;        // detected
+  int64_t conflicts = 0;  // detected
   int64_t conflicts_pending = 0;
-  int64_t errors = 0;           // rows that failed to map
+  int64_t errors = 0;                    // rows that failed to map
   std::optional<Row> checkpoint;         // last target key committed (or staged, when holding)
   std::optional<Row> source_checkpoint;  // the source key of that point (resume the source scan)
 };

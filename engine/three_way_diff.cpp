@@ -7,7 +7,8 @@ namespace {
 Status out_of_order(const char* stream, const Row& key, const Row& last) {
   bool duplicate = compare_keys(key, last) == 0;
   return error(ErrorCode::kOrdering,
-               std::string(stream) + (duplicate ? " has a duplicate key " : " rows are not in key order: ") +
+               std::string(stream) +
+                   (duplicate ? " has a duplicate key " : " rows are not in key order: ") +
                    key_to_string(key) + (duplicate ? "" : " came after " + key_to_string(last)) +
                    (duplicate ? ": the key columns must be unique"
                               : ": the key must be unique and read in ascending (byte) order"));
@@ -89,7 +90,8 @@ Status ThreeWayDiff::next(const DiffItem*& item) {
     item_.kind = DiffKind::kRowError;
     item_.key_mapped = false;
     item_.key.clear();
-    for (size_t i = 0; i < mapper_.key_count() && i < src_->size(); ++i) item_.key.push_back((*src_)[i]);
+    for (size_t i = 0; i < mapper_.key_count() && i < src_->size(); ++i)
+      item_.key.push_back((*src_)[i]);
     item_.source_raw = src_;
     item_.error = src_key_error_;
     src_consumed_ = true;
@@ -136,8 +138,8 @@ Status ThreeWayDiff::next(const DiffItem*& item) {
 
   if (item_.has_source) {
     item_.source_raw = src_;
-    Status st = mapper_.map_row(*src_, item_.has_target ? &item_.target : nullptr, now_,
-                                item_.source);
+    Status st =
+        mapper_.map_row(*src_, item_.has_target ? &item_.target : nullptr, now_, item_.source);
     if (!st.is_ok()) {
       item_.kind = DiffKind::kRowError;
       item_.error = st;
@@ -181,8 +183,8 @@ void ThreeWayDiff::classify() {
   const BaselineEntry* b = d.baseline;
 
   // The common case: both sides exactly as the baseline remembers them.
-  if (b && S == b->source_present && T == b->target_present && (!S || d.source_hash == b->source_hash) &&
-      (!T || d.target_hash == b->target_hash)) {
+  if (b && S == b->source_present && T == b->target_present &&
+      (!S || d.source_hash == b->source_hash) && (!T || d.target_hash == b->target_hash)) {
     d.kind = (S || T) ? DiffKind::kUnchanged : DiffKind::kBothDeleted;
     return;
   }
@@ -205,35 +207,47 @@ void ThreeWayDiff::classify() {
 
   bool sc, tc;
   if (S) {
-    if (b->source_present) changed_fields(d.source_hashes, b->source_fields, d.source_changed);
-    else for (size_t i = 0; i < n; ++i) d.source_changed.set(i);
+    if (b->source_present)
+      changed_fields(d.source_hashes, b->source_fields, d.source_changed);
+    else
+      for (size_t i = 0; i < n; ++i) d.source_changed.set(i);
     sc = d.source_changed.any();
   } else {
     sc = b->source_present;
   }
   if (T) {
-    if (b->target_present) changed_fields(d.target_hashes, b->target_fields, d.target_changed);
-    else for (size_t i = 0; i < n; ++i) d.target_changed.set(i);
+    if (b->target_present)
+      changed_fields(d.target_hashes, b->target_fields, d.target_changed);
+    else
+      for (size_t i = 0; i < n; ++i) d.target_changed.set(i);
     tc = d.target_changed.any();
   } else {
     tc = b->target_present;
   }
 
   if (S && T) {
-    if (!d.differing.any()) d.kind = (sc || tc) ? DiffKind::kInStep : DiffKind::kUnchanged;
-    else if (!sc && !tc) d.kind = DiffKind::kUnchanged;  // kept apart by an earlier decision
-    else if (sc && !tc) d.kind = DiffKind::kSourceChanged;
-    else if (!sc && tc) d.kind = DiffKind::kTargetChanged;
+    if (!d.differing.any())
+      d.kind = (sc || tc) ? DiffKind::kInStep : DiffKind::kUnchanged;
+    else if (!sc && !tc)
+      d.kind = DiffKind::kUnchanged;  // kept apart by an earlier decision
+    else if (sc && !tc)
+      d.kind = DiffKind::kSourceChanged;
+    else if (!sc && tc)
+      d.kind = DiffKind::kTargetChanged;
     else {
       d.kind = DiffKind::kBothChanged;
       d.conflicting = d.source_changed & d.target_changed & d.differing;
     }
   } else if (S) {
-    if (!tc) d.kind = sc ? DiffKind::kSourceChanged : DiffKind::kUnchanged;
-    else d.kind = sc ? DiffKind::kTargetDeletedSourceChanged : DiffKind::kTargetDeleted;
+    if (!tc)
+      d.kind = sc ? DiffKind::kSourceChanged : DiffKind::kUnchanged;
+    else
+      d.kind = sc ? DiffKind::kTargetDeletedSourceChanged : DiffKind::kTargetDeleted;
   } else if (T) {
-    if (!sc) d.kind = tc ? DiffKind::kTargetChanged : DiffKind::kUnchanged;
-    else d.kind = tc ? DiffKind::kSourceDeletedTargetChanged : DiffKind::kSourceDeleted;
+    if (!sc)
+      d.kind = tc ? DiffKind::kTargetChanged : DiffKind::kUnchanged;
+    else
+      d.kind = tc ? DiffKind::kSourceDeletedTargetChanged : DiffKind::kSourceDeleted;
   } else {
     d.kind = DiffKind::kBothDeleted;
   }

@@ -14,8 +14,8 @@ namespace dbsync {
 
 struct DiffItem {
   DiffKind kind = DiffKind::kUnchanged;
-  Row key;                                  // target key (raw source key when !key_mapped)
-  bool key_mapped = true;                   // false: the source row's key could not be mapped
+  Row key;                 // target key (raw source key when !key_mapped)
+  bool key_mapped = true;  // false: the source row's key could not be mapped
   bool has_source = false;
   bool has_target = false;
   const Row* source_raw = nullptr;          // projected source row (valid until next())
@@ -27,13 +27,13 @@ struct DiffItem {
   // Per-field hashes and the field sets below are computed only when a row hash differs from
   // the baseline (fields_hashed); an unchanged row costs one hash per side.
   bool fields_hashed = false;
-  std::vector<uint64_t> source_hashes;      // per mapped field
+  std::vector<uint64_t> source_hashes;  // per mapped field
   std::vector<uint64_t> target_hashes;
-  FieldSet source_changed;                  // vs the baseline
+  FieldSet source_changed;  // vs the baseline
   FieldSet target_changed;
-  FieldSet differing;                       // source value != target value
-  FieldSet conflicting;                     // changed on both sides, differently
-  Status error;                             // kRowError: why the row failed
+  FieldSet differing;    // source value != target value
+  FieldSet conflicting;  // changed on both sides, differently
+  Status error;          // kRowError: why the row failed
 };
 
 class ThreeWayDiff {

@@ -101,8 +101,8 @@ std::string_view trim_spaces(std::string_view s) {
 }
 
 Status parse_error(const char* what, std::string_view text) {
-  return Status(ErrorCode::kParseError, std::string("invalid ") + what + ": '" +
-                                            std::string(text.substr(0, 64)) + "'");
+  return Status(ErrorCode::kParseError,
+                std::string("invalid ") + what + ": '" + std::string(text.substr(0, 64)) + "'");
 }
 
 Status out_of_range(const char* what, std::string_view text) {
@@ -197,9 +197,9 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   // Shift the year to start in March so the leap day is the last day of the year.
   y -= m <= 2 ? 1 : 0;
   const int64_t era = floor_div(y, 400);
-  const int64_t year_of_era = y - era * 400;                                  // [0, 399]
-  const int64_t month_from_march = m > 2 ? m - 3 : m + 9;                     // [0, 11]
-  const int64_t day_of_year = (153 * month_from_march + 2) / 5 + d - 1;       // [0, 365]
+  const int64_t year_of_era = y - era * 400;                             // [0, 399]
+  const int64_t month_from_march = m > 2 ? m - 3 : m + 9;                // [0, 11]
+  const int64_t day_of_year = (153 * month_from_march + 2) / 5 + d - 1;  // [0, 365]
   const int64_t day_of_era =
       year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;  // [0, 146096]
   return era * 146097 + day_of_era - 719468;  // 719468 = days from 0000-03-01 to 1970-01-01
@@ -211,7 +211,8 @@ void civil_from_days(int64_t days, int64_t& y, unsigned& m, unsigned& d) {
   const int64_t day_of_era = days - era * 146097;  // [0, 146096]
   const int64_t year_of_era =
       (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  const int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const int64_t day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
   const int64_t month_from_march = (5 * day_of_year + 2) / 153;
   d = static_cast<unsigned>(day_of_year - (153 * month_from_march + 2) / 5 + 1);
   m = static_cast<unsigned>(month_from_march < 10 ? month_from_march + 3 : month_from_march - 9);
@@ -253,7 +254,8 @@ bool parse_posix_name(Cursor& c) {
     return c.eat('>');
   }
   size_t begin = c.pos;
-  while (!c.done() && ((c.peek() >= 'A' && c.peek() <= 'Z') || (c.peek() >= 'a' && c.peek() <= 'z'))) {
+  while (!c.done() &&
+         ((c.peek() >= 'A' && c.peek() <= 'Z') || (c.peek() >= 'a' && c.peek() <= 'z'))) {
     ++c.pos;
   }
   return c.pos - begin >= 3;
@@ -361,8 +363,8 @@ bool valid_zone_name(std::string_view name) {
     return false;
   }
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '/' || c == '_' || c == '-' || c == '+';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' ||
+           c == '_' || c == '-' || c == '+';
   });
 }
 
@@ -382,12 +384,13 @@ Result<std::shared_ptr<const TimeZone>> TimeZoneLoader::from_tzif(std::string na
     uint64_t isut, isstd, leap, time, type, chars;
   };
   auto read_counts = [&](size_t at) {
-    return Counts{read_be32(bytes + at + 20), read_be32(bytes + at + 24), read_be32(bytes + at + 28),
-                  read_be32(bytes + at + 32), read_be32(bytes + at + 36), read_be32(bytes + at + 40)};
+    return Counts{read_be32(bytes + at + 20), read_be32(bytes + at + 24),
+                  read_be32(bytes + at + 28), read_be32(bytes + at + 32),
+                  read_be32(bytes + at + 36), read_be32(bytes + at + 40)};
   };
   auto block_size = [](const Counts& n, uint64_t time_size) {
-    return n.time * time_size + n.time + n.type * 6 + n.chars + n.leap * (time_size + 4) +
-           n.isstd + n.isut;
+    return n.time * time_size + n.time + n.type * 6 + n.chars + n.leap * (time_size + 4) + n.isstd +
+           n.isut;
   };
 
   Counts counts = read_counts(0);
@@ -418,8 +421,8 @@ Result<std::shared_ptr<const TimeZone>> TimeZoneLoader::from_tzif(std::string na
   zone->initial_offset_ = type_offset(0);  // RFC 8536: type 0 applies before the first transition
   zone->fixed_offset_ = zone->initial_offset_;
   for (uint64_t k = 0; k < counts.time; ++k) {
-    int64_t when = time_size == 8 ? read_be64(times + k * 8)
-                                  : static_cast<int32_t>(read_be32(times + k * 4));
+    int64_t when =
+        time_size == 8 ? read_be64(times + k * 8) : static_cast<int32_t>(read_be32(times + k * 4));
     if (type_indexes[k] >= counts.type) return invalid();
     if (!zone->transitions_.empty() && when <= zone->transitions_.back()) return invalid();
     zone->transitions_.push_back(when);
@@ -486,14 +489,16 @@ Result<std::shared_ptr<const TimeZone>> TimeZone::find(std::string_view name) {
     return TimeZoneLoader::fixed(std::string(trimmed), offset);
   }
   if (!valid_zone_name(trimmed)) {
-    return Status(ErrorCode::kInvalidArgument, "invalid time zone name: '" + std::string(name) + "'");
+    return Status(ErrorCode::kInvalidArgument,
+                  "invalid time zone name: '" + std::string(name) + "'");
   }
   std::lock_guard<std::mutex> lock(zone_cache_mutex);
   auto& cache = zone_cache();
   if (auto it = cache.find(trimmed); it != cache.end()) return it->second;
   std::string path = "/usr/share/zoneinfo/" + std::string(trimmed);
   std::ifstream file(path, std::ios::binary);
-  if (!file) return Status(ErrorCode::kNotFound, "unknown time zone: '" + std::string(trimmed) + "'");
+  if (!file)
+    return Status(ErrorCode::kNotFound, "unknown time zone: '" + std::string(trimmed) + "'");
   std::string data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   DBSYNC_ASSIGN_OR_RETURN(auto zone, TimeZoneLoader::from_tzif(std::string(trimmed), data));
   cache.emplace(std::string(trimmed), zone);
@@ -522,7 +527,8 @@ int64_t TimeZone::utc_to_local_micros(int64_t utc_micros) const {
 }
 
 int64_t TimeZone::local_to_utc_micros(int64_t local_micros) const {
-  return local_micros - offset_for_local(floor_div(local_micros, kMicrosPerSecond)) * kMicrosPerSecond;
+  return local_micros -
+         offset_for_local(floor_div(local_micros, kMicrosPerSecond)) * kMicrosPerSecond;
 }
 
 // ---- parsing ----
@@ -532,9 +538,12 @@ Result<int64_t> parse_timestamp(std::string_view text, const TimeZone& zone_for_
   Cursor c{trimmed};
   int64_t days;
   switch (read_date(c, days)) {
-    case FieldResult::kOk: break;
-    case FieldResult::kBad: return parse_error("timestamp", text);
-    case FieldResult::kOutOfRange: return out_of_range("timestamp", text);
+    case FieldResult::kOk:
+      break;
+    case FieldResult::kBad:
+      return parse_error("timestamp", text);
+    case FieldResult::kOutOfRange:
+      return out_of_range("timestamp", text);
   }
   int64_t of_day = 0;
   if (!c.done()) {
@@ -566,9 +575,12 @@ Result<int32_t> parse_date(std::string_view text) {
   Cursor c{trim_spaces(text)};
   int64_t days;
   switch (read_date(c, days)) {
-    case FieldResult::kOk: break;
-    case FieldResult::kBad: return parse_error("date", text);
-    case FieldResult::kOutOfRange: return out_of_range("date", text);
+    case FieldResult::kOk:
+      break;
+    case FieldResult::kBad:
+      return parse_error("date", text);
+    case FieldResult::kOutOfRange:
+      return out_of_range("date", text);
   }
   if (!c.done()) return parse_error("date", text);
   return static_cast<int32_t>(days);
@@ -627,9 +639,9 @@ std::string format_time_of_day(int64_t micros) {
 std::string format_with_pattern(int64_t micros, std::string_view pattern) {
   static constexpr const char* kDayNames[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                               "Thursday", "Friday", "Saturday"};
-  static constexpr const char* kMonthNames[] = {"January", "February", "March",     "April",
-                                                "May",     "June",     "July",      "August",
-                                                "September", "October", "November", "December"};
+  static constexpr const char* kMonthNames[] = {"January",   "February", "March",    "April",
+                                                "May",       "June",     "July",     "August",
+                                                "September", "October",  "November", "December"};
   int64_t days = floor_div(micros, kMicrosPerDay);
   int64_t of_day = micros - days * kMicrosPerDay;
   int64_t y;
@@ -651,23 +663,57 @@ std::string format_with_pattern(int64_t micros, std::string_view pattern) {
     }
     char spec = pattern[++k];
     switch (spec) {
-      case 'Y': append_padded(out, y, 4); break;
-      case 'y': append_padded(out, floor_mod(y, 100), 2); break;
-      case 'm': append_padded(out, m, 2); break;
-      case 'd': append_padded(out, d, 2); break;
-      case 'H': append_padded(out, hour, 2); break;
-      case 'I': append_padded(out, hour % 12 == 0 ? 12 : hour % 12, 2); break;
-      case 'M': append_padded(out, minute, 2); break;
-      case 'S': append_padded(out, second, 2); break;
-      case 'f': append_padded(out, fraction, 6); break;
-      case 'j': append_padded(out, days - days_from_civil(y, 1, 1) + 1, 3); break;
-      case 'a': out.append(kDayNames[weekday], 3); break;
-      case 'A': out.append(kDayNames[weekday]); break;
-      case 'b': out.append(kMonthNames[m - 1], 3); break;
-      case 'B': out.append(kMonthNames[m - 1]); break;
-      case 'p': out.append(hour < 12 ? "AM" : "PM"); break;
-      case 'z': out.append("+0000"); break;  // the instant is formatted in UTC
-      case '%': out.push_back('%'); break;
+      case 'Y':
+        append_padded(out, y, 4);
+        break;
+      case 'y':
+        append_padded(out, floor_mod(y, 100), 2);
+        break;
+      case 'm':
+        append_padded(out, m, 2);
+        break;
+      case 'd':
+        append_padded(out, d, 2);
+        break;
+      case 'H':
+        append_padded(out, hour, 2);
+        break;
+      case 'I':
+        append_padded(out, hour % 12 == 0 ? 12 : hour % 12, 2);
+        break;
+      case 'M':
+        append_padded(out, minute, 2);
+        break;
+      case 'S':
+        append_padded(out, second, 2);
+        break;
+      case 'f':
+        append_padded(out, fraction, 6);
+        break;
+      case 'j':
+        append_padded(out, days - days_from_civil(y, 1, 1) + 1, 3);
+        break;
+      case 'a':
+        out.append(kDayNames[weekday], 3);
+        break;
+      case 'A':
+        out.append(kDayNames[weekday]);
+        break;
+      case 'b':
+        out.append(kMonthNames[m - 1], 3);
+        break;
+      case 'B':
+        out.append(kMonthNames[m - 1]);
+        break;
+      case 'p':
+        out.append(hour < 12 ? "AM" : "PM");
+        break;
+      case 'z':
+        out.append("+0000");
+        break;  // the instant is formatted in UTC
+      case '%':
+        out.push_back('%');
+        break;
       default:  // unknown directives are kept as written
         out.push_back('%');
         out.push_back(spec);

@@ -46,7 +46,7 @@ class TimeZone {
 // Parses "YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]][Z|±HH[:MM]]" (also a bare date). Text without a zone
 // is wall-clock time in `zone_for_local`. Returns µs since the epoch, UTC.
 Result<int64_t> parse_timestamp(std::string_view text, const TimeZone& zone_for_local);
-Result<int32_t> parse_date(std::string_view text);        // YYYY-MM-DD
+Result<int32_t> parse_date(std::string_view text);         // YYYY-MM-DD
 Result<int64_t> parse_time_of_day(std::string_view text);  // HH:MM[:SS[.ffffff]]
 
 // "2024-05-01T10:00:00Z", with ".ffffff" only when the fraction is not zero.

@@ -77,10 +77,12 @@ Result<DeclaredType> split_declared(std::string_view declared) {
   std::vector<std::string> words;
   size_t open = text.find('(');
   if (open == std::string_view::npos) {
-    if (text.find(')') != std::string_view::npos) return invalid_type(declared, "unbalanced parentheses");
+    if (text.find(')') != std::string_view::npos)
+      return invalid_type(declared, "unbalanced parentheses");
     if (!split_words(text, words)) return invalid_type(declared, "unexpected character");
   } else {
-    if (!split_words(text.substr(0, open), words)) return invalid_type(declared, "unexpected character");
+    if (!split_words(text.substr(0, open), words))
+      return invalid_type(declared, "unexpected character");
     out.has_args = true;
     // Arguments: numbers or quoted strings ('' escapes a quote, as MySQL reports ENUM values).
     size_t i = open + 1;
@@ -152,7 +154,8 @@ Result<DeclaredType> split_declared(std::string_view declared) {
   std::string& first = words[0];
   if (size_t dot = first.rfind('.'); dot != std::string::npos) first = first.substr(dot + 1);
   for (const auto& w : words) {
-    if (w.empty() || w.find('.') != std::string::npos) return invalid_type(declared, "unexpected '.'");
+    if (w.empty() || w.find('.') != std::string::npos)
+      return invalid_type(declared, "unexpected '.'");
   }
   if (!(first[0] >= 'a' && first[0] <= 'z') && first[0] != '_') {
     return invalid_type(declared, "type name must start with a letter");
@@ -321,8 +324,10 @@ Result<TypeSpec> parse_postgres(const DeclaredType& d, std::string_view declared
   }
   if (b == "timestamp" || b == "timestamptz") {
     DBSYNC_RETURN_IF_ERROR(at_most_args(1));
-    if (m.with_time_zone && m.without_time_zone) return invalid_type(declared, "conflicting zone clauses");
-    if (b == "timestamptz" && m.without_time_zone) return invalid_type(declared, "conflicting zone clauses");
+    if (m.with_time_zone && m.without_time_zone)
+      return invalid_type(declared, "conflicting zone clauses");
+    if (b == "timestamptz" && m.without_time_zone)
+      return invalid_type(declared, "conflicting zone clauses");
     t.kind = TypeKind::kTimestamp;
     t.with_time_zone = b == "timestamptz" || m.with_time_zone;
     // PostgreSQL reduces a precision above 6 to 6 (with a warning).
@@ -348,7 +353,8 @@ Result<TypeSpec> parse_postgres(const DeclaredType& d, std::string_view declared
     t.kind = TypeKind::kJson;
     return t;
   }
-  return text_fallback("type '" + std::string(declared) + "' is not known to the engine and is compared as text");
+  return text_fallback("type '" + std::string(declared) +
+                       "' is not known to the engine and is compared as text");
 }
 
 Result<TypeSpec> parse_mysql(const DeclaredType& d, std::string_view declared, TypeSpec t) {
@@ -359,9 +365,11 @@ Result<TypeSpec> parse_mysql(const DeclaredType& d, std::string_view declared, T
     t.note = why;
     return t;
   };
-  if (d.is_array) return text_fallback("array type '" + std::string(declared) + "' is compared as text");
+  if (d.is_array)
+    return text_fallback("array type '" + std::string(declared) + "' is compared as text");
   DBSYNC_RETURN_IF_ERROR(take_modifiers(d, declared, m));
-  if (m.with_time_zone || m.without_time_zone) return invalid_type(declared, "time zone clause is PostgreSQL syntax");
+  if (m.with_time_zone || m.without_time_zone)
+    return invalid_type(declared, "time zone clause is PostgreSQL syntax");
 
   if (b == "enum" || b == "set") {
     if (!d.args_quoted) return invalid_type(declared, "expects quoted values");
@@ -424,7 +432,8 @@ Result<TypeSpec> parse_mysql(const DeclaredType& d, std::string_view declared, T
     t.is_unsigned = m.is_unsigned;
     t.precision = args.empty() ? 10 : static_cast<int>(std::min<int64_t>(args[0], 1000));
     t.scale = args.size() == 2 ? static_cast<int>(std::min<int64_t>(args[1], 1000)) : 0;
-    if (t.precision < 1 || t.precision > 65) return invalid_type(declared, "precision must be 1..65");
+    if (t.precision < 1 || t.precision > 65)
+      return invalid_type(declared, "precision must be 1..65");
     if (t.scale > 30 || t.scale > t.precision) {
       return invalid_type(declared, "scale must be 0..30 and not above the precision");
     }
@@ -442,8 +451,9 @@ Result<TypeSpec> parse_mysql(const DeclaredType& d, std::string_view declared, T
     }
     return t;
   }
-  if (b == "char" || b == "character" || b == "nchar" || b == "varchar" || b == "character varying" ||
-      b == "char varying" || b == "nvarchar" || b == "national varying") {
+  if (b == "char" || b == "character" || b == "nchar" || b == "varchar" ||
+      b == "character varying" || b == "char varying" || b == "nvarchar" ||
+      b == "national varying") {
     DBSYNC_RETURN_IF_ERROR(at_most_args(1));
     t.kind = TypeKind::kText;
     bool fixed = b == "char" || b == "character" || b == "nchar";
@@ -457,10 +467,10 @@ Result<TypeSpec> parse_mysql(const DeclaredType& d, std::string_view declared, T
     DBSYNC_RETURN_IF_ERROR(at_most_args(1));  // TEXT(n) picks the smallest type that fits
     t.kind = TypeKind::kText;
     t.max_length_in_bytes = true;
-    t.max_length = b == "tinytext"                                          ? 255
-                   : b == "text"                                            ? 65535
+    t.max_length = b == "tinytext"                                             ? 255
+                   : b == "text"                                               ? 65535
                    : (b == "mediumtext" || b == "long" || b == "long varchar") ? 16777215
-                                                                            : 4294967295LL;
+                                                                               : 4294967295LL;
     return t;
   }
   if (b == "binary" || b == "varbinary" || b == "tinyblob" || b == "blob" || b == "mediumblob" ||
@@ -474,16 +484,17 @@ Result<TypeSpec> parse_mysql(const DeclaredType& d, std::string_view declared, T
       if (args.empty()) return invalid_type(declared, "VARBINARY needs a length");
       t.max_length = args[0];
     } else {
-      t.max_length = b == "tinyblob"                                     ? 255
-                     : b == "blob"                                       ? 65535
+      t.max_length = b == "tinyblob"                                ? 255
+                     : b == "blob"                                  ? 65535
                      : (b == "mediumblob" || b == "long varbinary") ? 16777215
-                                                                         : 4294967295LL;
+                                                                    : 4294967295LL;
     }
     return t;
   }
   if (b == "datetime" || b == "timestamp" || b == "time") {
     DBSYNC_RETURN_IF_ERROR(at_most_args(1));
-    if (!args.empty() && args[0] > 6) return invalid_type(declared, "fractional seconds precision must be 0..6");
+    if (!args.empty() && args[0] > 6)
+      return invalid_type(declared, "fractional seconds precision must be 0..6");
     t.kind = b == "time" ? TypeKind::kTime : TypeKind::kTimestamp;
     t.fractional_digits = args.empty() ? 0 : static_cast<int>(args[0]);
     t.with_time_zone = b == "timestamp";  // TIMESTAMP stores UTC; DATETIME is wall-clock
@@ -499,7 +510,8 @@ Result<TypeSpec> parse_mysql(const DeclaredType& d, std::string_view declared, T
     t.kind = TypeKind::kJson;
     return t;
   }
-  return text_fallback("type '" + std::string(declared) + "' is not known to the engine and is compared as text");
+  return text_fallback("type '" + std::string(declared) +
+                       "' is not known to the engine and is compared as text");
 }
 
 // ======================= coercion helpers =======================
@@ -576,19 +588,28 @@ size_t utf8_prefix_bytes(std::string_view s, int64_t chars) {
 std::string type_label(const TypeSpec& t) {
   if (!t.name.empty()) return t.name;
   switch (t.kind) {
-    case TypeKind::kBool: return "boolean";
-    case TypeKind::kInt: return "integer(" + std::to_string(t.int_bits) + " bits)";
-    case TypeKind::kFloat: return t.precision == 24 ? "real" : "double precision";
+    case TypeKind::kBool:
+      return "boolean";
+    case TypeKind::kInt:
+      return "integer(" + std::to_string(t.int_bits) + " bits)";
+    case TypeKind::kFloat:
+      return t.precision == 24 ? "real" : "double precision";
     case TypeKind::kDecimal:
       return t.precision < 0 ? "numeric"
                              : "numeric(" + std::to_string(t.precision) + "," +
                                    std::to_string(std::max(t.scale, 0)) + ")";
-    case TypeKind::kText: return t.max_length < 0 ? "text" : "varchar(" + std::to_string(t.max_length) + ")";
-    case TypeKind::kBytes: return "bytes";
-    case TypeKind::kTimestamp: return t.with_time_zone ? "timestamp with time zone" : "timestamp";
-    case TypeKind::kDate: return "date";
-    case TypeKind::kTime: return "time";
-    case TypeKind::kJson: return "json";
+    case TypeKind::kText:
+      return t.max_length < 0 ? "text" : "varchar(" + std::to_string(t.max_length) + ")";
+    case TypeKind::kBytes:
+      return "bytes";
+    case TypeKind::kTimestamp:
+      return t.with_time_zone ? "timestamp with time zone" : "timestamp";
+    case TypeKind::kDate:
+      return "date";
+    case TypeKind::kTime:
+      return "time";
+    case TypeKind::kJson:
+      return "json";
   }
   return "unknown";
 }
@@ -603,12 +624,15 @@ std::string show(const Value& v) {
     text += "...";
   }
   switch (v.type()) {
-    case ValueType::kNull: return "null";
+    case ValueType::kNull:
+      return "null";
     case ValueType::kBool:
     case ValueType::kInt:
     case ValueType::kFloat:
-    case ValueType::kDecimal: return text;
-    default: return "'" + text + "'";
+    case ValueType::kDecimal:
+      return text;
+    default:
+      return "'" + text + "'";
   }
 }
 
@@ -622,8 +646,8 @@ Status mismatch(const Value& v, const TypeSpec& t, std::string_view why = {}) {
 }
 
 Status out_of_range(const Value& v, const TypeSpec& t, std::string_view why) {
-  return Status(ErrorCode::kOutOfRange,
-                "value " + show(v) + " out of range for " + type_label(t) + ": " + std::string(why));
+  return Status(ErrorCode::kOutOfRange, "value " + show(v) + " out of range for " + type_label(t) +
+                                            ": " + std::string(why));
 }
 
 // Parses an integer written in decimal ("42", "-7", "+3"); kOutOfRange when it has valid digits
@@ -680,9 +704,9 @@ int64_t floor_div(int64_t a, int64_t b) {
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
-constexpr int64_t kMinTimestampMicros = -719162LL * kMicrosPerDay;   // 0001-01-01
-constexpr int64_t kEndTimestampMicros = 2932897LL * kMicrosPerDay;   // 10000-01-01
-constexpr int64_t kMySQLTimestampMin = 1 * kMicrosPerSecond;         // 1970-01-01 00:00:01 UTC
+constexpr int64_t kMinTimestampMicros = -719162LL * kMicrosPerDay;       // 0001-01-01
+constexpr int64_t kEndTimestampMicros = 2932897LL * kMicrosPerDay;       // 10000-01-01
+constexpr int64_t kMySQLTimestampMin = 1 * kMicrosPerSecond;             // 1970-01-01 00:00:01 UTC
 constexpr int64_t kMySQLTimestampEnd = 2147483648LL * kMicrosPerSecond;  // 2038-01-19 03:14:08 UTC
 
 // ======================= coercion per kind =======================
@@ -703,7 +727,9 @@ Result<Value> to_int(V&& v, const TypeSpec& t) {
   const bool mysql = t.dialect == Dialect::kMySQL;
   int64_t i = 0;
   switch (v.type()) {
-    case ValueType::kInt: i = v.as_int(); break;
+    case ValueType::kInt:
+      i = v.as_int();
+      break;
     case ValueType::kBool:
       if (!mysql) return mismatch(v, t, "(PostgreSQL does not store booleans in integer columns)");
       i = v.as_bool() ? 1 : 0;
@@ -721,10 +747,12 @@ Result<Value> to_int(V&& v, const TypeSpec& t) {
     case ValueType::kText: {
       std::string_view text = trim(v.str());
       ErrorCode code = parse_int64(text, i);
-      if (code == ErrorCode::kOutOfRange) return out_of_range(v, t, "does not fit a 64-bit integer");
+      if (code == ErrorCode::kOutOfRange)
+        return out_of_range(v, t, "does not fit a 64-bit integer");
       if (code != ErrorCode::kOk) {
         // MySQL reads a decimal-looking string as a number and rounds it; PostgreSQL refuses.
-        auto parsed = mysql ? decimal::parse(text) : Result<std::string>(Status(ErrorCode::kParseError, ""));
+        auto parsed =
+            mysql ? decimal::parse(text) : Result<std::string>(Status(ErrorCode::kParseError, ""));
         if (!parsed.is_ok()) return mismatch(v, t, "is not an integer");
         if (!decimal::to_int64(decimal::round(*parsed, 0), i)) {
           return out_of_range(v, t, "does not fit a 64-bit integer");
@@ -732,7 +760,8 @@ Result<Value> to_int(V&& v, const TypeSpec& t) {
       }
       break;
     }
-    default: return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not an integer)");
+    default:
+      return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not an integer)");
   }
   int bits = std::clamp(t.int_bits, 8, 64);
   int64_t lo, hi;
@@ -778,10 +807,12 @@ Result<Value> to_bool(V&& v, const TypeSpec& t) {
     return mismatch(v, t, "(only 0 and 1 are booleans)");
   };
   switch (v.type()) {
-    case ValueType::kBool: return std::forward<V>(v);
+    case ValueType::kBool:
+      return std::forward<V>(v);
     case ValueType::kInt:
     case ValueType::kFloat:
-    case ValueType::kDecimal: return from_number(v);
+    case ValueType::kDecimal:
+      return from_number(v);
     case ValueType::kText: {
       bool b;
       if (parse_bool_word(v.str(), b)) return Value::boolean(b);
@@ -796,7 +827,8 @@ Result<Value> to_bool(V&& v, const TypeSpec& t) {
       if (v.str() == "true") return Value::boolean(true);
       if (v.str() == "false") return Value::boolean(false);
       return mismatch(v, t, "is not a boolean");
-    default: return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a boolean)");
+    default:
+      return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a boolean)");
   }
 }
 
@@ -805,9 +837,15 @@ Result<Value> to_float(V&& v, const TypeSpec& t) {
   const bool mysql = t.dialect == Dialect::kMySQL;
   double d = 0;
   switch (v.type()) {
-    case ValueType::kFloat: d = v.as_float(); break;
-    case ValueType::kInt: d = static_cast<double>(v.as_int()); break;
-    case ValueType::kDecimal: d = decimal::to_double(v.str()); break;
+    case ValueType::kFloat:
+      d = v.as_float();
+      break;
+    case ValueType::kInt:
+      d = static_cast<double>(v.as_int());
+      break;
+    case ValueType::kDecimal:
+      d = decimal::to_double(v.str());
+      break;
     case ValueType::kBool:
       if (!mysql) return mismatch(v, t, "(PostgreSQL does not store booleans in float columns)");
       d = v.as_bool() ? 1 : 0;
@@ -827,11 +865,13 @@ Result<Value> to_float(V&& v, const TypeSpec& t) {
             (ec != std::errc() && ec != std::errc::result_out_of_range)) {
           return mismatch(v, t, "is not a number");
         }
-        if (ec == std::errc::result_out_of_range) return out_of_range(v, t, "overflow or underflow");
+        if (ec == std::errc::result_out_of_range)
+          return out_of_range(v, t, "overflow or underflow");
       }
       break;
     }
-    default: return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a number)");
+    default:
+      return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a number)");
   }
   if (mysql && !std::isfinite(d)) return out_of_range(v, t, "MySQL stores no NaN or infinity");
   if (t.is_unsigned && d < 0) return out_of_range(v, t, "negative value in an UNSIGNED column");
@@ -849,11 +889,15 @@ Result<Value> to_decimal(V&& v, const TypeSpec& t) {
   const bool mysql = t.dialect == Dialect::kMySQL;
   std::string converted;  // the digits when the input is not already a decimal
   switch (v.type()) {
-    case ValueType::kDecimal: break;
-    case ValueType::kInt: converted = decimal::from_int(v.as_int()); break;
+    case ValueType::kDecimal:
+      break;
+    case ValueType::kInt:
+      converted = decimal::from_int(v.as_int());
+      break;
     case ValueType::kFloat: {
       auto from_double = decimal::from_double(v.as_float());
-      if (!from_double.is_ok()) return out_of_range(v, t, "NaN and infinity are not stored in a decimal column");
+      if (!from_double.is_ok())
+        return out_of_range(v, t, "NaN and infinity are not stored in a decimal column");
       converted = std::move(from_double).value();
       break;
     }
@@ -864,13 +908,15 @@ Result<Value> to_decimal(V&& v, const TypeSpec& t) {
     case ValueType::kText: {
       auto parsed = decimal::parse(v.str());
       if (!parsed.is_ok()) {
-        if (parsed.status().code() == ErrorCode::kOutOfRange) return out_of_range(v, t, "too many digits");
+        if (parsed.status().code() == ErrorCode::kOutOfRange)
+          return out_of_range(v, t, "too many digits");
         return mismatch(v, t, "is not a number");
       }
       converted = std::move(parsed).value();
       break;
     }
-    default: return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a number)");
+    default:
+      return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a number)");
   }
   const bool is_decimal = v.type() == ValueType::kDecimal;
   std::string_view digits = is_decimal ? std::string_view(v.str()) : std::string_view(converted);
@@ -879,7 +925,8 @@ Result<Value> to_decimal(V&& v, const TypeSpec& t) {
   }
   int scale = t.scale >= 0 ? t.scale : (t.precision >= 0 ? 0 : -1);
   // Reuse the input when it already is canonical at the column's scale (the common case).
-  bool unchanged = is_decimal && decimal::is_canonical(digits) && (scale < 0 || decimal::scale_of(digits) == scale);
+  bool unchanged = is_decimal && decimal::is_canonical(digits) &&
+                   (scale < 0 || decimal::scale_of(digits) == scale);
   std::string rounded;
   if (!unchanged) {
     rounded = scale >= 0 ? decimal::round(digits, scale) : std::string(digits);
@@ -897,20 +944,22 @@ Result<Value> to_decimal(V&& v, const TypeSpec& t) {
 // group of four; output is lowercase 8-4-4-4-12.
 bool normalise_uuid(std::string_view text, std::string& out) {
   text = trim(text);
-  if (text.size() >= 2 && text.front() == '{' && text.back() == '}') text = text.substr(1, text.size() - 2);
+  if (text.size() >= 2 && text.front() == '{' && text.back() == '}')
+    text = text.substr(1, text.size() - 2);
   std::string hex;
   for (size_t k = 0; k < text.size(); ++k) {
     char c = lower(text[k]);
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {
       hex.push_back(c);
-    } else if (c == '-' && !hex.empty() && hex.size() % 4 == 0 && k + 1 < text.size() && text[k + 1] != '-') {
+    } else if (c == '-' && !hex.empty() && hex.size() % 4 == 0 && k + 1 < text.size() &&
+               text[k + 1] != '-') {
     } else {
       return false;
     }
   }
   if (hex.size() != 32) return false;
-  out = hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
-        hex.substr(20);
+  out = hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+        hex.substr(16, 4) + "-" + hex.substr(20);
   return true;
 }
 
@@ -924,19 +973,20 @@ Result<Value> to_text(V&& v, const TypeSpec& t) {
     return std::forward<V>(v);
   }
   // The value is ours (taken by value): reuse its string rather than copying it.
-  std::string text = v.type() == ValueType::kText ? take_or_copy_str(std::forward<V>(v)) : v.to_string();
+  std::string text =
+      v.type() == ValueType::kText ? take_or_copy_str(std::forward<V>(v)) : v.to_string();
   auto shown = [&]() { return Value::text(text.substr(0, 44)); };  // only built for errors
 
   int64_t length = utf8_length(text);
   if (length < 0) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "invalid value for " + type_label(t) + ": " + show(Value::bytes(text.substr(0, 20))) +
-                      " is not valid UTF-8");
+    return Status(ErrorCode::kInvalidArgument, "invalid value for " + type_label(t) + ": " +
+                                                   show(Value::bytes(text.substr(0, 20))) +
+                                                   " is not valid UTF-8");
   }
   if (!mysql && text.find('\0') != std::string::npos) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "invalid value for " + type_label(t) + ": " + show(shown()) +
-                      " (PostgreSQL text cannot contain NUL bytes)");
+    return Status(ErrorCode::kInvalidArgument, "invalid value for " + type_label(t) + ": " +
+                                                   show(shown()) +
+                                                   " (PostgreSQL text cannot contain NUL bytes)");
   }
   if (t.is_uuid) {
     std::string normalised;
@@ -954,15 +1004,16 @@ Result<Value> to_text(V&& v, const TypeSpec& t) {
     for (const auto& member : t.enum_values) {
       if (iequals(member, wanted)) return Value::text(member);
     }
-    return Status(ErrorCode::kInvalidArgument,
-                  "invalid value for " + type_label(t) + ": " + show(shown()) + " is not one of its values");
+    return Status(ErrorCode::kInvalidArgument, "invalid value for " + type_label(t) + ": " +
+                                                   show(shown()) + " is not one of its values");
   }
   if (t.max_length >= 0) {
     if (t.max_length_in_bytes) {
       if (static_cast<int64_t>(text.size()) > t.max_length) {
         return Status(ErrorCode::kOutOfRange, "value too long for " + type_label(t) + ": " +
                                                   std::to_string(text.size()) + " bytes (at most " +
-                                                  std::to_string(t.max_length) + "): " + show(shown()));
+                                                  std::to_string(t.max_length) +
+                                                  "): " + show(shown()));
       }
     } else if (length > t.max_length) {
       // Both databases drop excess characters only when they are all spaces.
@@ -1011,12 +1062,17 @@ Result<Value> to_timestamp(V&& v, const TypeSpec& t, const CoerceOptions& opts) 
   const TimeZone& zone = opts.zone ? *opts.zone : *TimeZone::utc();
   int64_t micros;
   switch (v.type()) {
-    case ValueType::kTimestamp: micros = v.micros(); break;
-    case ValueType::kDate: micros = zone.local_to_utc_micros(int64_t{v.days()} * kMicrosPerDay); break;
+    case ValueType::kTimestamp:
+      micros = v.micros();
+      break;
+    case ValueType::kDate:
+      micros = zone.local_to_utc_micros(int64_t{v.days()} * kMicrosPerDay);
+      break;
     case ValueType::kText: {
       auto parsed = parse_timestamp(v.str(), zone);
       if (!parsed.is_ok()) {
-        if (parsed.status().code() == ErrorCode::kOutOfRange) return out_of_range(v, t, "years 0001..9999");
+        if (parsed.status().code() == ErrorCode::kOutOfRange)
+          return out_of_range(v, t, "years 0001..9999");
         return mismatch(v, t, "is not a timestamp");
       }
       micros = *parsed;
@@ -1024,7 +1080,9 @@ Result<Value> to_timestamp(V&& v, const TypeSpec& t, const CoerceOptions& opts) 
     }
     case ValueType::kInt:
       return mismatch(v, t, "(a number is ambiguous as a timestamp: convert it explicitly)");
-    default: return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a timestamp)");
+    default:
+      return mismatch(v, t,
+                      std::string("(a ") + value_type_name(v.type()) + " is not a timestamp)");
   }
   micros = round_micros(micros, std::clamp(t.fractional_digits, 0, 6));
   if (micros < kMinTimestampMicros || micros >= kEndTimestampMicros) {
@@ -1041,9 +1099,11 @@ template <typename V>
 Result<Value> to_date(V&& v, const TypeSpec& t, const CoerceOptions& opts) {
   const TimeZone& zone = opts.zone ? *opts.zone : *TimeZone::utc();
   switch (v.type()) {
-    case ValueType::kDate: return std::forward<V>(v);
+    case ValueType::kDate:
+      return std::forward<V>(v);
     case ValueType::kTimestamp:
-      return Value::date(static_cast<int32_t>(floor_div(zone.utc_to_local_micros(v.micros()), kMicrosPerDay)));
+      return Value::date(
+          static_cast<int32_t>(floor_div(zone.utc_to_local_micros(v.micros()), kMicrosPerDay)));
     case ValueType::kText: {
       std::string_view text = trim(v.str());
       auto parsed = parse_date(text);
@@ -1054,10 +1114,12 @@ Result<Value> to_date(V&& v, const TypeSpec& t, const CoerceOptions& opts) {
         parsed = parse_date(text.substr(0, 10));
         if (parsed.is_ok()) return Value::date(*parsed);
       }
-      if (parsed.status().code() == ErrorCode::kOutOfRange) return out_of_range(v, t, "years 0001..9999");
+      if (parsed.status().code() == ErrorCode::kOutOfRange)
+        return out_of_range(v, t, "years 0001..9999");
       return mismatch(v, t, "is not a date");
     }
-    default: return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a date)");
+    default:
+      return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a date)");
   }
 }
 
@@ -1066,7 +1128,9 @@ Result<Value> to_time(V&& v, const TypeSpec& t, const CoerceOptions& opts) {
   const TimeZone& zone = opts.zone ? *opts.zone : *TimeZone::utc();
   int64_t micros;
   switch (v.type()) {
-    case ValueType::kTime: micros = v.micros(); break;
+    case ValueType::kTime:
+      micros = v.micros();
+      break;
     case ValueType::kTimestamp: {
       int64_t local = zone.utc_to_local_micros(v.micros());
       micros = local - floor_div(local, kMicrosPerDay) * kMicrosPerDay;
@@ -1078,7 +1142,8 @@ Result<Value> to_time(V&& v, const TypeSpec& t, const CoerceOptions& opts) {
       micros = *parsed;
       break;
     }
-    default: return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a time)");
+    default:
+      return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a time)");
   }
   // Rounding 23:59:59.9 to whole seconds gives 24:00:00, which PostgreSQL keeps as such.
   micros = std::min(round_micros(micros, std::clamp(t.fractional_digits, 0, 6)), kMicrosPerDay);
@@ -1089,14 +1154,18 @@ Result<Value> to_time(V&& v, const TypeSpec& t, const CoerceOptions& opts) {
 template <typename V>
 Result<Value> to_json(V&& v, const TypeSpec& t) {
   switch (v.type()) {
-    case ValueType::kJson: return std::forward<V>(v);
+    case ValueType::kJson:
+      return std::forward<V>(v);
     case ValueType::kText: {
       auto parsed = Value::json(v.str());
-      if (!parsed.is_ok()) return mismatch(v, t, "is not valid JSON (" + parsed.status().message() + ")");
+      if (!parsed.is_ok())
+        return mismatch(v, t, "is not valid JSON (" + parsed.status().message() + ")");
       return parsed;
     }
-    case ValueType::kBool: return Value::json_unchecked(v.as_bool() ? "true" : "false");
-    case ValueType::kInt: return Value::json_unchecked(v.to_string());
+    case ValueType::kBool:
+      return Value::json_unchecked(v.as_bool() ? "true" : "false");
+    case ValueType::kInt:
+      return Value::json_unchecked(v.to_string());
     case ValueType::kFloat:
       if (!std::isfinite(v.as_float())) return out_of_range(v, t, "JSON has no NaN or infinity");
       return Value::json(v.to_string());
@@ -1122,16 +1191,26 @@ template <typename V>
 Result<Value> coerce_owned(V&& v, const TypeSpec& t, const CoerceOptions& opts) {
   if (v.is_null()) return std::forward<V>(v);
   switch (t.kind) {
-    case TypeKind::kBool: return to_bool(std::forward<V>(v), t);
-    case TypeKind::kInt: return to_int(std::forward<V>(v), t);
-    case TypeKind::kFloat: return to_float(std::forward<V>(v), t);
-    case TypeKind::kDecimal: return to_decimal(std::forward<V>(v), t);
-    case TypeKind::kText: return to_text(std::forward<V>(v), t);
-    case TypeKind::kBytes: return to_bytes(std::forward<V>(v), t);
-    case TypeKind::kTimestamp: return to_timestamp(std::forward<V>(v), t, opts);
-    case TypeKind::kDate: return to_date(std::forward<V>(v), t, opts);
-    case TypeKind::kTime: return to_time(std::forward<V>(v), t, opts);
-    case TypeKind::kJson: return to_json(std::forward<V>(v), t);
+    case TypeKind::kBool:
+      return to_bool(std::forward<V>(v), t);
+    case TypeKind::kInt:
+      return to_int(std::forward<V>(v), t);
+    case TypeKind::kFloat:
+      return to_float(std::forward<V>(v), t);
+    case TypeKind::kDecimal:
+      return to_decimal(std::forward<V>(v), t);
+    case TypeKind::kText:
+      return to_text(std::forward<V>(v), t);
+    case TypeKind::kBytes:
+      return to_bytes(std::forward<V>(v), t);
+    case TypeKind::kTimestamp:
+      return to_timestamp(std::forward<V>(v), t, opts);
+    case TypeKind::kDate:
+      return to_date(std::forward<V>(v), t, opts);
+    case TypeKind::kTime:
+      return to_time(std::forward<V>(v), t, opts);
+    case TypeKind::kJson:
+      return to_json(std::forward<V>(v), t);
   }
   return Status(ErrorCode::kInternal, "unknown column type kind");
 }
@@ -1147,8 +1226,9 @@ int hex_value(char c) {
 Result<std::string> decode_postgres_bytea(std::string_view text, const TypeSpec& t) {
   std::string out;
   auto bad = [&]() {
-    return Status(ErrorCode::kTypeMismatch,
-                  "invalid value for " + type_label(t) + ": '" + std::string(text.substr(0, 40)) + "' is not bytea text");
+    return Status(ErrorCode::kTypeMismatch, "invalid value for " + type_label(t) + ": '" +
+                                                std::string(text.substr(0, 40)) +
+                                                "' is not bytea text");
   };
   if (text.size() >= 2 && text[0] == '\\' && text[1] == 'x') {
     std::string_view hex = text.substr(2);
@@ -1167,9 +1247,11 @@ Result<std::string> decode_postgres_bytea(std::string_view text, const TypeSpec&
     } else if (k + 1 < text.size() && text[k + 1] == '\\') {
       out.push_back('\\');
       ++k;
-    } else if (k + 3 < text.size() + 0 && text[k + 1] >= '0' && text[k + 1] <= '3' && text[k + 2] >= '0' &&
-               text[k + 2] <= '7' && text[k + 3] >= '0' && text[k + 3] <= '7') {
-      out.push_back(static_cast<char>((text[k + 1] - '0') * 64 + (text[k + 2] - '0') * 8 + (text[k + 3] - '0')));
+    } else if (k + 3 < text.size() + 0 && text[k + 1] >= '0' && text[k + 1] <= '3' &&
+               text[k + 2] >= '0' && text[k + 2] <= '7' && text[k + 3] >= '0' &&
+               text[k + 3] <= '7') {
+      out.push_back(static_cast<char>((text[k + 1] - '0') * 64 + (text[k + 2] - '0') * 8 +
+                                      (text[k + 3] - '0')));
       k += 3;
     } else {
       return bad();

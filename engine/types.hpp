@@ -25,7 +25,7 @@ enum class TypeKind {
   kTimestamp,  // timestamp[tz], DATETIME, MySQL TIMESTAMP
   kDate,
   kTime,
-  kJson,       // json, jsonb, MySQL JSON
+  kJson,  // json, jsonb, MySQL JSON
 };
 
 struct TypeSpec {

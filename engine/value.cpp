@@ -113,29 +113,44 @@ int compare_numbers(const Value& a, const Value& b) {
   if (ta == ValueType::kInt && tb == ValueType::kInt) {
     return a.as_int() < b.as_int() ? -1 : (a.as_int() > b.as_int() ? 1 : 0);
   }
-  if (ta == ValueType::kFloat && tb == ValueType::kFloat) return compare_floats(a.as_float(), b.as_float());
-  if (ta == ValueType::kDecimal && tb == ValueType::kDecimal) return decimal::compare(a.str(), b.str());
-  if (ta == ValueType::kInt && tb == ValueType::kFloat) return compare_int_with_float(a.as_int(), b.as_float());
-  if (ta == ValueType::kFloat && tb == ValueType::kInt) return -compare_int_with_float(b.as_int(), a.as_float());
-  if (ta == ValueType::kDecimal && tb == ValueType::kInt) return decimal::compare_with_int(a.str(), b.as_int());
-  if (ta == ValueType::kInt && tb == ValueType::kDecimal) return -decimal::compare_with_int(b.str(), a.as_int());
-  if (ta == ValueType::kDecimal && tb == ValueType::kFloat) return compare_decimal_with_float(a.str(), b.as_float());
+  if (ta == ValueType::kFloat && tb == ValueType::kFloat)
+    return compare_floats(a.as_float(), b.as_float());
+  if (ta == ValueType::kDecimal && tb == ValueType::kDecimal)
+    return decimal::compare(a.str(), b.str());
+  if (ta == ValueType::kInt && tb == ValueType::kFloat)
+    return compare_int_with_float(a.as_int(), b.as_float());
+  if (ta == ValueType::kFloat && tb == ValueType::kInt)
+    return -compare_int_with_float(b.as_int(), a.as_float());
+  if (ta == ValueType::kDecimal && tb == ValueType::kInt)
+    return decimal::compare_with_int(a.str(), b.as_int());
+  if (ta == ValueType::kInt && tb == ValueType::kDecimal)
+    return -decimal::compare_with_int(b.str(), a.as_int());
+  if (ta == ValueType::kDecimal && tb == ValueType::kFloat)
+    return compare_decimal_with_float(a.str(), b.as_float());
   return -compare_decimal_with_float(b.str(), a.as_float());  // float vs decimal
 }
 
 int type_rank(ValueType t) {
   switch (t) {
-    case ValueType::kNull: return 0;
-    case ValueType::kBool: return 1;
+    case ValueType::kNull:
+      return 0;
+    case ValueType::kBool:
+      return 1;
     case ValueType::kInt:
     case ValueType::kFloat:
-    case ValueType::kDecimal: return 2;
+    case ValueType::kDecimal:
+      return 2;
     case ValueType::kText:
-    case ValueType::kBytes: return 3;
-    case ValueType::kDate: return 4;
-    case ValueType::kTime: return 5;
-    case ValueType::kTimestamp: return 6;
-    case ValueType::kJson: return 7;
+    case ValueType::kBytes:
+      return 3;
+    case ValueType::kDate:
+      return 4;
+    case ValueType::kTime:
+      return 5;
+    case ValueType::kTimestamp:
+      return 6;
+    case ValueType::kJson:
+      return 7;
   }
   return 8;
 }
@@ -158,17 +173,28 @@ std::string float_to_text(double d) {
 
 const char* value_type_name(ValueType type) {
   switch (type) {
-    case ValueType::kNull: return "null";
-    case ValueType::kBool: return "bool";
-    case ValueType::kInt: return "int";
-    case ValueType::kFloat: return "float";
-    case ValueType::kDecimal: return "decimal";
-    case ValueType::kText: return "text";
-    case ValueType::kBytes: return "bytes";
-    case ValueType::kTimestamp: return "timestamp";
-    case ValueType::kDate: return "date";
-    case ValueType::kTime: return "time";
-    case ValueType::kJson: return "json";
+    case ValueType::kNull:
+      return "null";
+    case ValueType::kBool:
+      return "bool";
+    case ValueType::kInt:
+      return "int";
+    case ValueType::kFloat:
+      return "float";
+    case ValueType::kDecimal:
+      return "decimal";
+    case ValueType::kText:
+      return "text";
+    case ValueType::kBytes:
+      return "bytes";
+    case ValueType::kTimestamp:
+      return "timestamp";
+    case ValueType::kDate:
+      return "date";
+    case ValueType::kTime:
+      return "time";
+    case ValueType::kJson:
+      return "json";
   }
   return "unknown";
 }
@@ -239,8 +265,8 @@ Result<Value> Value::json(std::string_view json_text) {
   // hostile "[[[[..." must be refused before it can exhaust the stack.
   if (size_t position = json_nesting_violation(json_text); position != std::string_view::npos) {
     return Status(ErrorCode::kParseError, "invalid JSON at position " + std::to_string(position) +
-                                              ": nested deeper than " + std::to_string(kMaxJsonDepth) +
-                                              " levels");
+                                              ": nested deeper than " +
+                                              std::to_string(kMaxJsonDepth) + " levels");
   }
   nlohmann::json parsed;
   try {
@@ -273,22 +299,31 @@ Value Value::json_unchecked(std::string canonical) {
 
 double Value::to_double() const {
   switch (type_) {
-    case ValueType::kInt: return static_cast<double>(i_);
-    case ValueType::kFloat: return f_;
-    case ValueType::kDecimal: return decimal::to_double(s_);
-    default: return 0;
+    case ValueType::kInt:
+      return static_cast<double>(i_);
+    case ValueType::kFloat:
+      return f_;
+    case ValueType::kDecimal:
+      return decimal::to_double(s_);
+    default:
+      return 0;
   }
 }
 
 std::string Value::to_string() const {
   switch (type_) {
-    case ValueType::kNull: return "";
-    case ValueType::kBool: return i_ ? "true" : "false";
-    case ValueType::kInt: return decimal::from_int(i_);
-    case ValueType::kFloat: return float_to_text(f_);
+    case ValueType::kNull:
+      return "";
+    case ValueType::kBool:
+      return i_ ? "true" : "false";
+    case ValueType::kInt:
+      return decimal::from_int(i_);
+    case ValueType::kFloat:
+      return float_to_text(f_);
     case ValueType::kDecimal:
     case ValueType::kText:
-    case ValueType::kJson: return s_;
+    case ValueType::kJson:
+      return s_;
     case ValueType::kBytes: {
       static constexpr char kHex[] = "0123456789abcdef";
       std::string out = "\\x";
@@ -299,28 +334,37 @@ std::string Value::to_string() const {
       }
       return out;
     }
-    case ValueType::kTimestamp: return format_timestamp_utc(i_);
-    case ValueType::kDate: return format_date(days());
-    case ValueType::kTime: return format_time_of_day(i_);
+    case ValueType::kTimestamp:
+      return format_timestamp_utc(i_);
+    case ValueType::kDate:
+      return format_date(days());
+    case ValueType::kTime:
+      return format_time_of_day(i_);
   }
   return "";
 }
 
 bool Value::truthy() const {
   switch (type_) {
-    case ValueType::kNull: return false;
+    case ValueType::kNull:
+      return false;
     case ValueType::kBool:
-    case ValueType::kInt: return i_ != 0;
-    case ValueType::kFloat: return f_ != 0;  // NaN is true, as in Python
-    case ValueType::kDecimal: return !decimal::is_zero(s_);
+    case ValueType::kInt:
+      return i_ != 0;
+    case ValueType::kFloat:
+      return f_ != 0;  // NaN is true, as in Python
+    case ValueType::kDecimal:
+      return !decimal::is_zero(s_);
     case ValueType::kText:
-    case ValueType::kBytes: return !s_.empty();
+    case ValueType::kBytes:
+      return !s_.empty();
     case ValueType::kJson:
       return !(s_ == "null" || s_ == "false" || s_ == "0" || s_ == "\"\"" || s_ == "[]" ||
                s_ == "{}");
     case ValueType::kTimestamp:
     case ValueType::kDate:
-    case ValueType::kTime: return true;
+    case ValueType::kTime:
+      return true;
   }
   return false;
 }
@@ -328,8 +372,11 @@ bool Value::truthy() const {
 void Value::append_canonical(std::string& out) const {
   char buf[8];
   switch (type_) {
-    case ValueType::kNull: return;
-    case ValueType::kBool: out.push_back(i_ ? '\1' : '\0'); return;
+    case ValueType::kNull:
+      return;
+    case ValueType::kBool:
+      out.push_back(i_ ? '\1' : '\0');
+      return;
     case ValueType::kInt:
     case ValueType::kTimestamp:
     case ValueType::kTime:
@@ -344,28 +391,36 @@ void Value::append_canonical(std::string& out) const {
       store_le64(buf, canonical_float_bits(f_));
       out.append(buf, 8);
       return;
-    case ValueType::kDecimal: out.append(decimal::strip_trailing_zeros(s_)); return;
+    case ValueType::kDecimal:
+      out.append(decimal::strip_trailing_zeros(s_));
+      return;
     case ValueType::kText:
     case ValueType::kBytes:
-    case ValueType::kJson: out.append(s_); return;
+    case ValueType::kJson:
+      out.append(s_);
+      return;
   }
 }
 
 bool Value::operator==(const Value& other) const {
   if (type_ != other.type_) return false;
   switch (type_) {
-    case ValueType::kNull: return true;
+    case ValueType::kNull:
+      return true;
     case ValueType::kBool:
     case ValueType::kInt:
     case ValueType::kTimestamp:
     case ValueType::kDate:
-    case ValueType::kTime: return i_ == other.i_;
-    case ValueType::kFloat: return canonical_float_bits(f_) == canonical_float_bits(other.f_);
+    case ValueType::kTime:
+      return i_ == other.i_;
+    case ValueType::kFloat:
+      return canonical_float_bits(f_) == canonical_float_bits(other.f_);
     case ValueType::kDecimal:
       return decimal::strip_trailing_zeros(s_) == decimal::strip_trailing_zeros(other.s_);
     case ValueType::kText:
     case ValueType::kBytes:
-    case ValueType::kJson: return s_ == other.s_;
+    case ValueType::kJson:
+      return s_ == other.s_;
   }
   return false;
 }
@@ -374,17 +429,20 @@ int compare_values(const Value& a, const Value& b) {
   int ra = type_rank(a.type()), rb = type_rank(b.type());
   if (ra != rb) return ra < rb ? -1 : 1;
   switch (a.type()) {
-    case ValueType::kNull: return 0;
+    case ValueType::kNull:
+      return 0;
     case ValueType::kInt:
     case ValueType::kFloat:
-    case ValueType::kDecimal: return compare_numbers(a, b);
+    case ValueType::kDecimal:
+      return compare_numbers(a, b);
     case ValueType::kText:
     case ValueType::kBytes: {
       int c = compare_bytewise(a.str(), b.str());
       if (c != 0 || a.type() == b.type()) return c;
       return a.type() == ValueType::kText ? -1 : 1;  // equal bytes: text before bytes
     }
-    case ValueType::kJson: return compare_bytewise(a.str(), b.str());
+    case ValueType::kJson:
+      return compare_bytewise(a.str(), b.str());
     case ValueType::kBool:
     case ValueType::kDate:
     case ValueType::kTime:
@@ -402,11 +460,16 @@ uint64_t hash_value(const Value& v) {
   char small[256];
   small[0] = tag;
   switch (v.type()) {
-    case ValueType::kNull: return XXH3_64bits(small, 1);
-    case ValueType::kBool: small[1] = v.as_bool() ? '\1' : '\0'; return XXH3_64bits(small, 2);
+    case ValueType::kNull:
+      return XXH3_64bits(small, 1);
+    case ValueType::kBool:
+      small[1] = v.as_bool() ? '\1' : '\0';
+      return XXH3_64bits(small, 2);
     case ValueType::kInt:
     case ValueType::kTimestamp:
-    case ValueType::kTime: store_le64(small + 1, static_cast<uint64_t>(v.micros())); return XXH3_64bits(small, 9);
+    case ValueType::kTime:
+      store_le64(small + 1, static_cast<uint64_t>(v.micros()));
+      return XXH3_64bits(small, 9);
     case ValueType::kDate:
       store_le32(small + 1, static_cast<uint32_t>(v.days()));
       return XXH3_64bits(small, 5);

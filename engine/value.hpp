@@ -58,7 +58,7 @@ class Value {
   bool as_bool() const { return i_ != 0; }
   int64_t as_int() const { return i_; }
   double as_float() const { return f_; }
-  int64_t micros() const { return i_; }                    // timestamp, time
+  int64_t micros() const { return i_; }                      // timestamp, time
   int32_t days() const { return static_cast<int32_t>(i_); }  // date
   // Text, bytes, decimal digits or canonical JSON.
   const std::string& str() const { return s_; }
@@ -86,9 +86,9 @@ class Value {
 
  private:
   ValueType type_ = ValueType::kNull;
-  int64_t i_ = 0;   // bool, int, timestamp, date, time
-  double f_ = 0;    // float
-  std::string s_;   // text, bytes, decimal, json
+  int64_t i_ = 0;  // bool, int, timestamp, date, time
+  double f_ = 0;   // float
+  std::string s_;  // text, bytes, decimal, json
 };
 
 using Row = std::vector<Value>;

@@ -50,12 +50,14 @@ Status read_ident(std::string_view text, size_t& pos, std::string& out) {
     return error(ErrorCode::kInvalidArgument, "unterminated quoted identifier");
   }
   size_t start = pos;
-  while (pos < text.size() && unquoted_ident_char(static_cast<unsigned char>(text[pos]), pos == start)) {
+  while (pos < text.size() &&
+         unquoted_ident_char(static_cast<unsigned char>(text[pos]), pos == start)) {
     char c = text[pos++];
     out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
   }
   if (out.empty())
-    return error(ErrorCode::kInvalidArgument, "expected an identifier at position " + std::to_string(start + 1));
+    return error(ErrorCode::kInvalidArgument,
+                 "expected an identifier at position " + std::to_string(start + 1));
   return Status::ok();
 }
 
@@ -108,7 +110,8 @@ Result<QualifiedName> QualifiedName::parse(std::string_view text) {
   }
   if (pos != text.size())
     return bad(error(ErrorCode::kInvalidArgument,
-                     "unexpected '" + std::string(1, text[pos]) + "' at position " + std::to_string(pos + 1) +
+                     "unexpected '" + std::string(1, text[pos]) + "' at position " +
+                         std::to_string(pos + 1) +
                          " (quote names with special characters: \"My table\")"));
   return q;
 }
@@ -143,7 +146,8 @@ int64_t PgResult::affected() const {
   return *n ? std::strtoll(n, nullptr, 10) : 0;
 }
 
-Result<PgConnection> PgConnection::connect(const std::string& conninfo, int connect_timeout_seconds) {
+Result<PgConnection> PgConnection::connect(const std::string& conninfo,
+                                           int connect_timeout_seconds) {
   // Parse first: to describe the server in messages and to scrub the password from them.
   char* parse_error = nullptr;
   std::unique_ptr<PQconninfoOption, ConninfoOptionsDeleter> opts(
@@ -157,14 +161,22 @@ Result<PgConnection> PgConnection::connect(const std::string& conninfo, int conn
   for (PQconninfoOption* o = opts.get(); o->keyword; ++o) {
     if (!o->val) continue;
     std::string_view k = o->keyword;
-    if (k == "host" || (k == "hostaddr" && host.empty())) host = o->val;
-    else if (k == "port") port = o->val;
-    else if (k == "dbname") dbname = o->val;
-    else if (k == "user") user = o->val;
-    else if (k == "password") password = o->val;
+    if (k == "host" || (k == "hostaddr" && host.empty()))
+      host = o->val;
+    else if (k == "port")
+      port = o->val;
+    else if (k == "dbname")
+      dbname = o->val;
+    else if (k == "user")
+      user = o->val;
+    else if (k == "password")
+      password = o->val;
   }
   // Unset parts come from the environment, as libpq will do.
-  auto env = [](const char* name) { const char* v = std::getenv(name); return std::string(v ? v : ""); };
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v ? v : "");
+  };
   if (host.empty()) host = env("PGHOST").empty() ? "localhost" : env("PGHOST");
   if (port.empty()) port = env("PGPORT").empty() ? "5432" : env("PGPORT");
   if (dbname.empty()) dbname = env("PGDATABASE");
@@ -177,18 +189,22 @@ Result<PgConnection> PgConnection::connect(const std::string& conninfo, int conn
   const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
   const char* vals[] = {timeout.c_str(), "dbsync", conninfo.c_str(), nullptr};
   c.conn_ = PQconnectdbParams(keys, vals, /*expand_dbname=*/1);
-  if (!c.conn_) return error(ErrorCode::kUnavailable, "cannot connect to " + c.where_ + ": out of memory");
+  if (!c.conn_)
+    return error(ErrorCode::kUnavailable, "cannot connect to " + c.where_ + ": out of memory");
   if (PQstatus(c.conn_) != CONNECTION_OK) {
     std::string msg = trim_message(PQerrorMessage(c.conn_));
     if (!password.empty()) {
-      for (size_t at; (at = msg.find(password)) != std::string::npos;) msg.replace(at, password.size(), "***");
+      for (size_t at; (at = msg.find(password)) != std::string::npos;)
+        msg.replace(at, password.size(), "***");
     }
-    return error(ErrorCode::kUnavailable, "cannot connect to PostgreSQL at " + c.where_ + ": " + msg);
+    return error(ErrorCode::kUnavailable,
+                 "cannot connect to PostgreSQL at " + c.where_ + ": " + msg);
   }
   // Values come back in the forms value_from_text expects, whatever the server's defaults.
-  DBSYNC_RETURN_IF_ERROR(c.exec(
-      "SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
-      "SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3; SET bytea_output = 'hex'; SET client_min_messages = 'warning'"));
+  DBSYNC_RETURN_IF_ERROR(
+      c.exec("SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
+             "SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3; SET bytea_output = "
+             "'hex'; SET client_min_messages = 'warning'"));
   return c;
 }
 
@@ -208,7 +224,8 @@ PgConnection::~PgConnection() {
 
 Status PgConnection::connection_error(std::string_view what) const {
   return error(ErrorCode::kUnavailable,
-               std::string(what) + " on " + where_ + ": " + trim_message(conn_ ? PQerrorMessage(conn_) : "not connected"));
+               std::string(what) + " on " + where_ + ": " +
+                   trim_message(conn_ ? PQerrorMessage(conn_) : "not connected"));
 }
 
 Status PgConnection::result_status(pg_result* r, int expected) const {
@@ -219,10 +236,12 @@ Status PgConnection::result_status(pg_result* r, int expected) const {
   const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
   if (!primary) {
     if (PQstatus(conn_) != CONNECTION_OK) return connection_error("connection lost");
-    return error(ErrorCode::kInternal, "unexpected result " + std::string(PQresStatus(st)) + " from " + where_);
+    return error(ErrorCode::kInternal,
+                 "unexpected result " + std::string(PQresStatus(st)) + " from " + where_);
   }
   std::string msg = primary;
-  if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) msg += " (" + std::string(detail) + ")";
+  if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL))
+    msg += " (" + std::string(detail) + ")";
   ErrorCode code = code_for_sqlstate(PQresultErrorField(r, PG_DIAG_SQLSTATE));
   if (PQstatus(conn_) != CONNECTION_OK) code = ErrorCode::kUnavailable;
   return error(code, msg);
@@ -248,8 +267,8 @@ Result<PgResult> PgConnection::query(std::string_view sql, const std::vector<PgP
     lengths[i] = static_cast<int>(params[i].data.size());
     formats[i] = params[i].is_binary ? 1 : 0;
   }
-  PGresult* r = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
-                             lengths.data(), formats.data(), binary_result ? 1 : 0);
+  PGresult* r = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                             values.data(), lengths.data(), formats.data(), binary_result ? 1 : 0);
   Status st = result_status(r, PGRES_TUPLES_OK);
   if (!st.is_ok()) {
     if (r) PQclear(r);

@@ -69,10 +69,13 @@ class PgConnection {
   // `conninfo` is "host=... dbname=..." or a postgres:// URL; empty means libpq's defaults
   // (PGHOST, PGPORT, PGUSER, PGDATABASE...). A failure is kUnavailable (kInvalidArgument for a
   // malformed conninfo) and its message never contains the password.
-  static Result<PgConnection> connect(const std::string& conninfo, int connect_timeout_seconds = 10);
+  static Result<PgConnection> connect(const std::string& conninfo,
+                                      int connect_timeout_seconds = 10);
 
   PgConnection() = default;
-  PgConnection(PgConnection&& o) noexcept : conn_(o.conn_), where_(std::move(o.where_)) { o.conn_ = nullptr; }
+  PgConnection(PgConnection&& o) noexcept : conn_(o.conn_), where_(std::move(o.where_)) {
+    o.conn_ = nullptr;
+  }
   PgConnection& operator=(PgConnection&& o) noexcept;
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;

@@ -26,9 +26,14 @@ Result<PgResult> index_page(PgConnection& conn, const StateSql& sql, const std::
 // executor writes behind the reader (keys already passed) never disturb the order.
 class StateReader : public BaselineReader {
  public:
-  StateReader(PgConnection& conn, const StateSql& sql, std::string sync_name, std::optional<std::string> after,
-              std::optional<std::string> upto, size_t page)
-      : conn_(conn), sql_(sql), sync_name_(std::move(sync_name)), after_(std::move(after)), upto_(std::move(upto)), page_(page) {}
+  StateReader(PgConnection& conn, const StateSql& sql, std::string sync_name,
+              std::optional<std::string> after, std::optional<std::string> upto, size_t page)
+      : conn_(conn),
+        sql_(sql),
+        sync_name_(std::move(sync_name)),
+        after_(std::move(after)),
+        upto_(std::move(upto)),
+        page_(page) {}
 
   Status next(const BaselineEntry*& entry) override {
     entry = nullptr;
@@ -37,7 +42,8 @@ class StateReader : public BaselineReader {
       std::vector<PgParam> params{PgParam::text(sync_name_), PgParam::text(std::to_string(page_))};
       if (after_) params.push_back(PgParam::binary(*after_));
       if (upto_) params.push_back(PgParam::binary(*upto_));
-      Result<PgResult> r = index_page(conn_, sql_, sql_.state_page[after_ ? 1 : 0][upto_ ? 1 : 0], params);
+      Result<PgResult> r =
+          index_page(conn_, sql_, sql_.state_page[after_ ? 1 : 0][upto_ ? 1 : 0], params);
       if (!r.is_ok()) return r.status().with_context("reading the baseline");
       rows_ = std::move(r).value();
       pos_ = 0;
@@ -80,7 +86,8 @@ Status in_transaction(PgConnection& conn, const std::function<Status()>& body) {
 
 Result<std::unique_ptr<PgBaseline>> PgBaseline::open(PgConnection& conn, const std::string& schema,
                                                      std::string sync_name, size_t page_size) {
-  std::unique_ptr<PgBaseline> b(new PgBaseline(conn, schema, std::move(sync_name), page_size ? page_size : 1000));
+  std::unique_ptr<PgBaseline> b(
+      new PgBaseline(conn, schema, std::move(sync_name), page_size ? page_size : 1000));
   Status st = conn.exec(b->sql_.create_state);
   if (!st.is_ok()) return st.with_context("creating the baseline table in schema " + schema);
   return b;
@@ -111,14 +118,18 @@ Status PgBaseline::apply(const std::vector<PlannedChange>& changes) {
   }
   Status st = in_transaction(conn_, [&]() -> Status {
     if (!set_keys.empty()) {
-      DBSYNC_RETURN_IF_ERROR(conn_.query(sql_.state_upsert, {PgParam::text(sync_name_),
-                                                             PgParam::binary(encode_bytea_array(set_keys)),
-                                                             PgParam::binary(encode_bytea_array(set_states))})
-                                 .status());
+      DBSYNC_RETURN_IF_ERROR(
+          conn_
+              .query(sql_.state_upsert,
+                     {PgParam::text(sync_name_), PgParam::binary(encode_bytea_array(set_keys)),
+                      PgParam::binary(encode_bytea_array(set_states))})
+              .status());
     }
     if (!erase_keys.empty()) {
       DBSYNC_RETURN_IF_ERROR(
-          conn_.query(sql_.state_delete, {PgParam::text(sync_name_), PgParam::binary(encode_bytea_array(erase_keys))})
+          conn_
+              .query(sql_.state_delete,
+                     {PgParam::text(sync_name_), PgParam::binary(encode_bytea_array(erase_keys))})
               .status());
     }
     return Status::ok();
@@ -126,9 +137,12 @@ Status PgBaseline::apply(const std::vector<PlannedChange>& changes) {
   return st.is_ok() ? st : st.with_context("baseline of sync " + sync_name_);
 }
 
-Status PgBaseline::clear() { return conn_.query(sql_.state_clear, {PgParam::text(sync_name_)}).status(); }
+Status PgBaseline::clear() {
+  return conn_.query(sql_.state_clear, {PgParam::text(sync_name_)}).status();
+}
 
-Result<std::unique_ptr<PgStage>> PgStage::open(PgConnection& conn, const std::string& schema, std::string job) {
+Result<std::unique_ptr<PgStage>> PgStage::open(PgConnection& conn, const std::string& schema,
+                                               std::string job) {
   std::unique_ptr<PgStage> s(new PgStage(conn, schema, std::move(job)));
   Status st = conn.exec(s->sql_.create_stage);
   if (!st.is_ok()) return st.with_context("creating the stage tables in schema " + schema);
@@ -140,7 +154,9 @@ Status PgStage::put_changes(const std::vector<PlannedChange>& changes) {
   std::vector<std::string> encoded;
   encoded.reserve(changes.size());
   for (const PlannedChange& c : changes) encoded.push_back(encode_change(c));
-  return conn_.query(sql_.stage_put, {PgParam::text(job_), PgParam::binary(encode_bytea_array(encoded))}).status();
+  return conn_
+      .query(sql_.stage_put, {PgParam::text(job_), PgParam::binary(encode_bytea_array(encoded))})
+      .status();
 }
 
 Status PgStage::put_conflicts(const std::vector<ConflictRecord>& conflicts) {
@@ -148,7 +164,9 @@ Status PgStage::put_conflicts(const std::vector<ConflictRecord>& conflicts) {
   std::vector<std::string> encoded;
   encoded.reserve(conflicts.size());
   for (const ConflictRecord& c : conflicts) encoded.push_back(encode_conflict(c));
-  return conn_.query(sql_.conflict_put, {PgParam::text(job_), PgParam::binary(encode_bytea_array(encoded))}).status();
+  return conn_
+      .query(sql_.conflict_put, {PgParam::text(job_), PgParam::binary(encode_bytea_array(encoded))})
+      .status();
 }
 
 Result<int64_t> PgStage::pending_conflicts() {
@@ -156,7 +174,8 @@ Result<int64_t> PgStage::pending_conflicts() {
   return static_cast<int64_t>(std::strtoll(std::string(r.get(0, 0)).c_str(), nullptr, 10));
 }
 
-Status PgStage::read_changes(size_t batch_size, const std::function<Status(std::vector<PlannedChange>&)>& fn) {
+Status PgStage::read_changes(size_t batch_size,
+                             const std::function<Status(std::vector<PlannedChange>&)>& fn) {
   if (batch_size == 0) batch_size = 1000;
   std::string after = "0";
   for (;;) {
@@ -189,19 +208,22 @@ Status PgStage::clear() {
 }
 
 Result<std::vector<PgStage::StoredConflict>> PgStage::list_conflicts() {
-  DBSYNC_ASSIGN_OR_RETURN(PgResult r, conn_.query(sql_.conflict_list, {PgParam::text(job_)}, /*binary_result=*/true));
+  DBSYNC_ASSIGN_OR_RETURN(
+      PgResult r, conn_.query(sql_.conflict_list, {PgParam::text(job_)}, /*binary_result=*/true));
   std::vector<StoredConflict> out;
   for (int i = 0; i < r.rows(); ++i) {
     Result<ConflictRecord> c = decode_conflict(r.get(i, 2));
     if (!c.is_ok()) return c.status().with_context("stored conflict of job " + job_);
-    out.push_back({std::strtoll(std::string(r.get(i, 0)).c_str(), nullptr, 10), std::string(r.get(i, 1)),
-                   std::move(c).value()});
+    out.push_back({std::strtoll(std::string(r.get(i, 0)).c_str(), nullptr, 10),
+                   std::string(r.get(i, 1)), std::move(c).value()});
   }
   return out;
 }
 
 Status PgStage::set_conflict_status(int64_t id, const std::string& status) {
-  return conn_.query(sql_.conflict_set_status, {PgParam::text(job_), PgParam::text(std::to_string(id)), PgParam::text(status)})
+  return conn_
+      .query(sql_.conflict_set_status,
+             {PgParam::text(job_), PgParam::text(std::to_string(id)), PgParam::text(status)})
       .status();
 }
 

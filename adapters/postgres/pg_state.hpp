@@ -38,7 +38,8 @@ class PgBaseline : public Baseline {
 
 class PgStage : public Stage {
  public:
-  static Result<std::unique_ptr<PgStage>> open(PgConnection& conn, const std::string& schema, std::string job);
+  static Result<std::unique_ptr<PgStage>> open(PgConnection& conn, const std::string& schema,
+                                               std::string job);
 
   Status put_changes(const std::vector<PlannedChange>& changes) override;
   Status put_conflicts(const std::vector<ConflictRecord>& conflicts) override;

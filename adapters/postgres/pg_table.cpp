@@ -14,9 +14,13 @@ constexpr const char* kOpColumn = "\"dbsync$op\"";
 
 class CursorReader : public RowReader {
  public:
-  CursorReader(PgConnection conn, std::vector<const Column*> columns, size_t fetch, std::string table)
-      : conn_(std::move(conn)), columns_(std::move(columns)), fetch_sql_("FETCH FORWARD " + std::to_string(fetch) + " FROM dbsync_scan"),
-        fetch_(fetch), table_(std::move(table)) {
+  CursorReader(PgConnection conn, std::vector<const Column*> columns, size_t fetch,
+               std::string table)
+      : conn_(std::move(conn)),
+        columns_(std::move(columns)),
+        fetch_sql_("FETCH FORWARD " + std::to_string(fetch) + " FROM dbsync_scan"),
+        fetch_(fetch),
+        table_(std::move(table)) {
     row_.resize(columns_.size());
   }
 
@@ -77,9 +81,11 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 Result<std::unique_ptr<PgTable>> PgTable::open(const std::string& conninfo, std::string_view table,
                                                int connect_timeout_seconds) {
   DBSYNC_ASSIGN_OR_RETURN(QualifiedName name, QualifiedName::parse(table));
-  DBSYNC_ASSIGN_OR_RETURN(PgConnection conn, PgConnection::connect(conninfo, connect_timeout_seconds));
+  DBSYNC_ASSIGN_OR_RETURN(PgConnection conn,
+                          PgConnection::connect(conninfo, connect_timeout_seconds));
   DBSYNC_ASSIGN_OR_RETURN(TableInfo info, describe_table_info(conn, name));
-  return std::unique_ptr<PgTable>(new PgTable(conninfo, connect_timeout_seconds, std::move(conn), std::move(info)));
+  return std::unique_ptr<PgTable>(
+      new PgTable(conninfo, connect_timeout_seconds, std::move(conn), std::move(info)));
 }
 
 std::string PgTable::key_expr(size_t column) const {
@@ -94,11 +100,14 @@ std::string PgTable::key_expr(size_t column) const {
 Result<std::unique_ptr<RowReader>> PgTable::scan(const ScanRequest& request) {
   const size_t ncols = info_.schema.columns.size();
   if (request.columns.empty() || request.key_count > request.columns.size())
-    return error(ErrorCode::kInvalidArgument, "scan of " + info_.name.display() + ": bad column request");
+    return error(ErrorCode::kInvalidArgument,
+                 "scan of " + info_.name.display() + ": bad column request");
   std::vector<std::string> select;
   std::vector<const Column*> columns;
   for (size_t c : request.columns) {
-    if (c >= ncols) return error(ErrorCode::kInvalidArgument, "scan of " + info_.name.display() + ": no column " + std::to_string(c));
+    if (c >= ncols)
+      return error(ErrorCode::kInvalidArgument,
+                   "scan of " + info_.name.display() + ": no column " + std::to_string(c));
     select.push_back(quote_ident(info_.schema.columns[c].name));
     columns.push_back(&info_.schema.columns[c]);
   }
@@ -106,15 +115,17 @@ Result<std::unique_ptr<RowReader>> PgTable::scan(const ScanRequest& request) {
   for (size_t i = 0; i < request.key_count; ++i) keys.push_back(key_expr(request.columns[i]));
   const std::string key_tuple = "(" + join(keys, ", ") + ")";
   if (keys.empty() && (request.range.after || request.range.upto))
-    return error(ErrorCode::kInvalidArgument, "scan of " + info_.name.display() + ": a key range needs key columns");
+    return error(ErrorCode::kInvalidArgument,
+                 "scan of " + info_.name.display() + ": a key range needs key columns");
 
   std::vector<PgParam> params;
   std::vector<std::string> where;
   auto bound = [&](const Row& key, const char* op) -> Status {
     if (key.size() != request.key_count)
-      return error(ErrorCode::kInvalidArgument, "scan of " + info_.name.display() + ": range key has " +
-                                                    std::to_string(key.size()) + " values, expected " +
-                                                    std::to_string(request.key_count));
+      return error(ErrorCode::kInvalidArgument,
+                   "scan of " + info_.name.display() + ": range key has " +
+                       std::to_string(key.size()) + " values, expected " +
+                       std::to_string(request.key_count));
     std::vector<std::string> ps;
     for (size_t i = 0; i < key.size(); ++i) {
       params.push_back(key[i].is_null() ? PgParam::null()
@@ -127,8 +138,8 @@ Result<std::unique_ptr<RowReader>> PgTable::scan(const ScanRequest& request) {
   if (request.range.after) DBSYNC_RETURN_IF_ERROR(bound(*request.range.after, ">"));
   if (request.range.upto) DBSYNC_RETURN_IF_ERROR(bound(*request.range.upto, "<="));
 
-  std::string sql = "DECLARE dbsync_scan NO SCROLL CURSOR FOR SELECT " + join(select, ", ") + " FROM " +
-                    info_.name.quoted();
+  std::string sql = "DECLARE dbsync_scan NO SCROLL CURSOR FOR SELECT " + join(select, ", ") +
+                    " FROM " + info_.name.quoted();
   if (!where.empty()) sql += " WHERE " + join(where, " AND ");
   if (!keys.empty()) sql += " ORDER BY " + join(keys, ", ");
 
@@ -144,8 +155,10 @@ Result<std::unique_ptr<RowReader>> PgTable::scan(const ScanRequest& request) {
 
 Result<int64_t> PgTable::estimate_rows() {
   DBSYNC_ASSIGN_OR_RETURN(
-      PgResult r, conn_.query("SELECT c.reltuples::bigint FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)",
-                              {PgParam::text(info_.name.quoted())}));
+      PgResult r,
+      conn_.query(
+          "SELECT c.reltuples::bigint FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)",
+          {PgParam::text(info_.name.quoted())}));
   if (r.rows() != 1 || r.is_null(0, 0)) return int64_t{-1};
   int64_t n = std::strtoll(std::string(r.get(0, 0)).c_str(), nullptr, 10);
   return n < 0 ? int64_t{-1} : n;
@@ -158,10 +171,10 @@ Status PgTable::ensure_temp_table(const std::vector<size_t>& layout) {
   for (size_t c : layout) cols.push_back(quote_ident(info_.schema.columns[c].name));
   // Created outside the batch transactions (a rollback keeps it); rows vanish at each commit.
   // CREATE ... AS copies the exact column types and none of the constraints.
-  DBSYNC_RETURN_IF_ERROR(conn_.exec("DROP TABLE IF EXISTS pg_temp." + quote_ident(temp_name_) + "; CREATE TEMP TABLE " +
-                                    quote_ident(temp_name_) + " ON COMMIT DELETE ROWS AS SELECT NULL::\"char\" AS " +
-                                    kOpColumn + ", " + join(cols, ", ") + " FROM " + info_.name.quoted() +
-                                    " WITH NO DATA"));
+  DBSYNC_RETURN_IF_ERROR(conn_.exec(
+      "DROP TABLE IF EXISTS pg_temp." + quote_ident(temp_name_) + "; CREATE TEMP TABLE " +
+      quote_ident(temp_name_) + " ON COMMIT DELETE ROWS AS SELECT NULL::\"char\" AS " + kOpColumn +
+      ", " + join(cols, ", ") + " FROM " + info_.name.quoted() + " WITH NO DATA"));
   temp_layout_ = layout;
   return Status::ok();
 }
@@ -170,15 +183,19 @@ Status PgTable::apply(const ChangeBatch& batch) {
   if (batch.items.empty()) return Status::ok();
   const size_t ncols = info_.schema.columns.size();
   if (batch.key_columns.empty())
-    return error(ErrorCode::kInvalidArgument, "apply to " + info_.name.display() + ": no key columns");
+    return error(ErrorCode::kInvalidArgument,
+                 "apply to " + info_.name.display() + ": no key columns");
   // Temp layout: the key columns, then the written columns that are not keys.
   std::vector<size_t> layout = batch.key_columns;
   for (size_t c : batch.columns)
     if (std::find(layout.begin(), layout.end(), c) == layout.end()) layout.push_back(c);
   for (size_t c : layout)
-    if (c >= ncols) return error(ErrorCode::kInvalidArgument, "apply to " + info_.name.display() + ": no column " + std::to_string(c));
+    if (c >= ncols)
+      return error(ErrorCode::kInvalidArgument,
+                   "apply to " + info_.name.display() + ": no column " + std::to_string(c));
   if (batch.soft_delete_column >= static_cast<int>(ncols))
-    return error(ErrorCode::kInvalidArgument, "apply to " + info_.name.display() + ": bad soft delete column");
+    return error(ErrorCode::kInvalidArgument,
+                 "apply to " + info_.name.display() + ": bad soft delete column");
 
   Status st = ensure_temp_table(layout);
   if (st.is_ok()) st = apply_in_transaction(batch, layout);
@@ -204,31 +221,46 @@ Status PgTable::apply_in_transaction(const ChangeBatch& batch, const std::vector
   for (const ChangeBatch::Item& item : batch.items) {
     char op = 0;
     switch (item.op) {
-      case RowOp::kInsert: op = 'i'; ++n_ins; break;
+      case RowOp::kInsert:
+        op = 'i';
+        ++n_ins;
+        break;
       case RowOp::kUpdate:
         op = item.restore ? 'v' : 'u';  // 'v': update and clear the soft-delete column
         ++n_upd;
         if (item.restore) ++n_restore;
         break;
-      case RowOp::kDelete: op = 'd'; ++n_del; break;
-      case RowOp::kSoftDelete: op = 's'; ++n_soft; break;
-      case RowOp::kNone: continue;
+      case RowOp::kDelete:
+        op = 'd';
+        ++n_del;
+        break;
+      case RowOp::kSoftDelete:
+        op = 's';
+        ++n_soft;
+        break;
+      case RowOp::kNone:
+        continue;
     }
     if (item.key.size() != nkeys)
       return error(ErrorCode::kInvalidArgument, "a change with " + std::to_string(item.key.size()) +
-                                                    " key values, expected " + std::to_string(nkeys));
+                                                    " key values, expected " +
+                                                    std::to_string(nkeys));
     const bool has_values = op == 'i' || op == 'u' || op == 'v';
     if (has_values && item.values.size() != batch.columns.size())
-      return error(ErrorCode::kInvalidArgument, "a change for key " + key_to_string(item.key) + " has " +
-                                                    std::to_string(item.values.size()) + " values, expected " +
+      return error(ErrorCode::kInvalidArgument, "a change for key " + key_to_string(item.key) +
+                                                    " has " + std::to_string(item.values.size()) +
+                                                    " values, expected " +
                                                     std::to_string(batch.columns.size()));
     buf.push_back(op);
     for (size_t i = 0; i < layout.size(); ++i) {
       buf.push_back('\t');
       const TypeSpec& type = info_.schema.columns[layout[i]].type;
-      if (i < nkeys) append_copy_field(buf, item.key[i], type);
-      else if (has_values) append_copy_field(buf, item.values[static_cast<size_t>(from_values[i])], type);
-      else buf += "\\N";
+      if (i < nkeys)
+        append_copy_field(buf, item.key[i], type);
+      else if (has_values)
+        append_copy_field(buf, item.values[static_cast<size_t>(from_values[i])], type);
+      else
+        buf += "\\N";
     }
     buf.push_back('\n');
   }
@@ -253,44 +285,57 @@ Status PgTable::apply_in_transaction(const ChangeBatch& batch, const std::vector
   DBSYNC_RETURN_IF_ERROR(conn_.copy_in("COPY " + temp + " FROM STDIN", buf));
   // Deletes first: a deleted row may hold a unique value that an inserted row takes over.
   if (n_del) {
-    DBSYNC_RETURN_IF_ERROR(conn_.exec("DELETE FROM " + target + " AS t USING " + temp + " AS s WHERE s." +
-                                      kOpColumn + " = 'd' AND " + match));
+    DBSYNC_RETURN_IF_ERROR(conn_.exec("DELETE FROM " + target + " AS t USING " + temp +
+                                      " AS s WHERE s." + kOpColumn + " = 'd' AND " + match));
   }
   if (n_soft) {
-    if (batch.soft_delete_column < 0) return error(ErrorCode::kInvalidArgument, "soft delete without a soft delete column");
+    if (batch.soft_delete_column < 0)
+      return error(ErrorCode::kInvalidArgument, "soft delete without a soft delete column");
     const Column& sc = info_.schema.columns[static_cast<size_t>(batch.soft_delete_column)];
-    PgParam value = batch.soft_delete_value.is_null() ? PgParam::null()
-                                                      : PgParam::text(value_to_text(batch.soft_delete_value, sc.type));
-    DBSYNC_RETURN_IF_ERROR(conn_.query("UPDATE " + target + " AS t SET " + quote_ident(sc.name) + " = $1 FROM " + temp +
-                                           " AS s WHERE s." + kOpColumn + " = 's' AND " + match,
-                                       {value})
+    PgParam value = batch.soft_delete_value.is_null()
+                        ? PgParam::null()
+                        : PgParam::text(value_to_text(batch.soft_delete_value, sc.type));
+    DBSYNC_RETURN_IF_ERROR(conn_
+                               .query("UPDATE " + target + " AS t SET " + quote_ident(sc.name) +
+                                          " = $1 FROM " + temp + " AS s WHERE s." + kOpColumn +
+                                          " = 's' AND " + match,
+                                      {value})
                                .status());
   }
   if (n_upd && !sets.empty()) {
-    DBSYNC_ASSIGN_OR_RETURN(PgResult r, conn_.query("UPDATE " + target + " AS t SET " + join(sets, ", ") + " FROM " + temp +
-                                                    " AS s WHERE s." + kOpColumn + " IN ('u', 'v') AND " + match));
+    DBSYNC_ASSIGN_OR_RETURN(
+        PgResult r,
+        conn_.query("UPDATE " + target + " AS t SET " + join(sets, ", ") + " FROM " + temp +
+                    " AS s WHERE s." + kOpColumn + " IN ('u', 'v') AND " + match));
     if (r.affected() < static_cast<int64_t>(n_upd))
-      return error(ErrorCode::kNotFound, std::to_string(static_cast<int64_t>(n_upd) - r.affected()) + " of " +
-                                             std::to_string(n_upd) + " rows to update are missing");
+      return error(ErrorCode::kNotFound,
+                   std::to_string(static_cast<int64_t>(n_upd) - r.affected()) + " of " +
+                       std::to_string(n_upd) + " rows to update are missing");
   }
   if (n_restore) {
-    if (batch.soft_delete_column < 0) return error(ErrorCode::kInvalidArgument, "restore without a soft delete column");
+    if (batch.soft_delete_column < 0)
+      return error(ErrorCode::kInvalidArgument, "restore without a soft delete column");
     const Column& sc = info_.schema.columns[static_cast<size_t>(batch.soft_delete_column)];
-    PgParam value = batch.soft_restore_value.is_null() ? PgParam::null()
-                                                       : PgParam::text(value_to_text(batch.soft_restore_value, sc.type));
-    DBSYNC_RETURN_IF_ERROR(conn_.query("UPDATE " + target + " AS t SET " + quote_ident(sc.name) + " = $1 FROM " + temp +
-                                           " AS s WHERE s." + kOpColumn + " = 'v' AND " + match,
-                                       {value})
+    PgParam value = batch.soft_restore_value.is_null()
+                        ? PgParam::null()
+                        : PgParam::text(value_to_text(batch.soft_restore_value, sc.type));
+    DBSYNC_RETURN_IF_ERROR(conn_
+                               .query("UPDATE " + target + " AS t SET " + quote_ident(sc.name) +
+                                          " = $1 FROM " + temp + " AS s WHERE s." + kOpColumn +
+                                          " = 'v' AND " + match,
+                                      {value})
                                .status());
   }
   if (n_ins) {
     // Idempotent: an insert re-applied after a crash (its key exists) updates that row.
     if (!sets.empty())
-      DBSYNC_RETURN_IF_ERROR(conn_.exec("UPDATE " + target + " AS t SET " + join(sets, ", ") + " FROM " + temp +
-                                        " AS s WHERE s." + kOpColumn + " = 'i' AND " + match));
+      DBSYNC_RETURN_IF_ERROR(conn_.exec("UPDATE " + target + " AS t SET " + join(sets, ", ") +
+                                        " FROM " + temp + " AS s WHERE s." + kOpColumn +
+                                        " = 'i' AND " + match));
     const std::string cols = join(all_cols, ", ");
-    DBSYNC_RETURN_IF_ERROR(conn_.exec("INSERT INTO " + target + " (" + cols + ") SELECT " + cols + " FROM " + temp +
-                                      " AS s WHERE s." + kOpColumn + " = 'i' AND NOT EXISTS (SELECT 1 FROM " + target +
+    DBSYNC_RETURN_IF_ERROR(conn_.exec("INSERT INTO " + target + " (" + cols + ") SELECT " + cols +
+                                      " FROM " + temp + " AS s WHERE s." + kOpColumn +
+                                      " = 'i' AND NOT EXISTS (SELECT 1 FROM " + target +
                                       " AS t WHERE " + match + ")"));
   }
   return conn_.exec("COMMIT");

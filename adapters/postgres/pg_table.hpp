@@ -34,7 +34,10 @@ class PgTable : public Target {
 
  private:
   PgTable(std::string conninfo, int timeout, PgConnection conn, TableInfo info)
-      : conninfo_(std::move(conninfo)), timeout_(timeout), conn_(std::move(conn)), info_(std::move(info)) {}
+      : conninfo_(std::move(conninfo)),
+        timeout_(timeout),
+        conn_(std::move(conn)),
+        info_(std::move(info)) {}
 
   // The ORDER BY / range expression of a key column (byte order for text).
   std::string key_expr(size_t column) const;
@@ -45,7 +48,7 @@ class PgTable : public Target {
   int timeout_;
   PgConnection conn_;
   TableInfo info_;
-  std::string temp_name_;               // pg_temp table for batches, created once per layout
+  std::string temp_name_;  // pg_temp table for batches, created once per layout
   std::vector<size_t> temp_layout_;
   std::string copy_buffer_;
 };

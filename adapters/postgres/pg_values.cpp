@@ -10,7 +10,8 @@ namespace dbsync::pg {
 namespace {
 
 void append_be32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 std::string float_text(double d) {
@@ -32,13 +33,18 @@ int hex_digit(char c) {
 
 std::string value_to_text(const Value& v, const TypeSpec& t) {
   switch (v.type()) {
-    case ValueType::kNull: return {};
-    case ValueType::kBool: return v.as_bool() ? "t" : "f";
-    case ValueType::kInt: return std::to_string(v.as_int());
-    case ValueType::kFloat: return float_text(v.as_float());
+    case ValueType::kNull:
+      return {};
+    case ValueType::kBool:
+      return v.as_bool() ? "t" : "f";
+    case ValueType::kInt:
+      return std::to_string(v.as_int());
+    case ValueType::kFloat:
+      return float_text(v.as_float());
     case ValueType::kDecimal:
     case ValueType::kText:
-    case ValueType::kJson: return v.str();
+    case ValueType::kJson:
+      return v.str();
     case ValueType::kBytes: {
       static constexpr char kHex[] = "0123456789abcdef";
       std::string out = "\\x";
@@ -55,8 +61,10 @@ std::string value_to_text(const Value& v, const TypeSpec& t) {
       if (!(t.kind == TypeKind::kTimestamp && !t.with_time_zone)) s += "+00";
       return s;
     }
-    case ValueType::kDate: return format_date(v.days());
-    case ValueType::kTime: return format_time_of_day(v.micros());
+    case ValueType::kDate:
+      return format_date(v.days());
+    case ValueType::kTime:
+      return format_time_of_day(v.micros());
   }
   return v.to_string();
 }
@@ -64,14 +72,29 @@ std::string value_to_text(const Value& v, const TypeSpec& t) {
 void append_copy_escaped(std::string& out, std::string_view text) {
   for (char c : text) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\v': out += "\\v"; break;
-      default: out.push_back(c);
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
+      default:
+        out.push_back(c);
     }
   }
 }
@@ -83,15 +106,21 @@ void append_copy_field(std::string& out, const Value& v, const TypeSpec& t) {
   }
   switch (v.type()) {
     case ValueType::kText:
-    case ValueType::kJson: append_copy_escaped(out, v.str()); return;
-    case ValueType::kDecimal: out += v.str(); return;
+    case ValueType::kJson:
+      append_copy_escaped(out, v.str());
+      return;
+    case ValueType::kDecimal:
+      out += v.str();
+      return;
     case ValueType::kInt: {
       char buf[24];
       auto res = std::to_chars(buf, buf + sizeof buf, v.as_int());
       out.append(buf, res.ptr);
       return;
     }
-    default: append_copy_escaped(out, value_to_text(v, t)); return;
+    default:
+      append_copy_escaped(out, value_to_text(v, t));
+      return;
   }
 }
 
@@ -102,11 +131,13 @@ Status parse_copy_line(std::string_view line, size_t expected_fields, CopyLine& 
   size_t pos = 0;
   for (;;) {
     if (field >= expected_fields)
-      return error(ErrorCode::kInternal, "COPY line has more than " + std::to_string(expected_fields) + " fields");
+      return error(ErrorCode::kInternal,
+                   "COPY line has more than " + std::to_string(expected_fields) + " fields");
     std::string& f = out.text[field];
     f.clear();
     size_t end = line.find('\t', pos);
-    std::string_view raw = line.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    std::string_view raw =
+        line.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
     if (raw == "\\N") {
       out.is_null[field] = true;
     } else {
@@ -118,23 +149,39 @@ Status parse_copy_line(std::string_view line, size_t expected_fields, CopyLine& 
         }
         char e = raw[++i];
         switch (e) {
-          case 'b': f.push_back('\b'); break;
-          case 'f': f.push_back('\f'); break;
-          case 'n': f.push_back('\n'); break;
-          case 'r': f.push_back('\r'); break;
-          case 't': f.push_back('\t'); break;
-          case 'v': f.push_back('\v'); break;
+          case 'b':
+            f.push_back('\b');
+            break;
+          case 'f':
+            f.push_back('\f');
+            break;
+          case 'n':
+            f.push_back('\n');
+            break;
+          case 'r':
+            f.push_back('\r');
+            break;
+          case 't':
+            f.push_back('\t');
+            break;
+          case 'v':
+            f.push_back('\v');
+            break;
           case 'x': {
             int value = 0, n = 0;
-            while (n < 2 && i + 1 < raw.size() && hex_digit(raw[i + 1]) >= 0) value = value * 16 + hex_digit(raw[++i]), ++n;
-            if (n == 0) f.push_back('x');
-            else f.push_back(static_cast<char>(value));
+            while (n < 2 && i + 1 < raw.size() && hex_digit(raw[i + 1]) >= 0)
+              value = value * 16 + hex_digit(raw[++i]), ++n;
+            if (n == 0)
+              f.push_back('x');
+            else
+              f.push_back(static_cast<char>(value));
             break;
           }
           default:
             if (e >= '0' && e <= '7') {
               int value = e - '0', n = 1;
-              while (n < 3 && i + 1 < raw.size() && raw[i + 1] >= '0' && raw[i + 1] <= '7') value = value * 8 + (raw[++i] - '0'), ++n;
+              while (n < 3 && i + 1 < raw.size() && raw[i + 1] >= '0' && raw[i + 1] <= '7')
+                value = value * 8 + (raw[++i] - '0'), ++n;
               f.push_back(static_cast<char>(value & 0xff));
             } else {
               f.push_back(e);
@@ -147,8 +194,8 @@ Status parse_copy_line(std::string_view line, size_t expected_fields, CopyLine& 
     pos = end + 1;
   }
   if (field != expected_fields)
-    return error(ErrorCode::kInternal, "COPY line has " + std::to_string(field) + " fields, expected " +
-                                           std::to_string(expected_fields));
+    return error(ErrorCode::kInternal, "COPY line has " + std::to_string(field) +
+                                           " fields, expected " + std::to_string(expected_fields));
   return Status::ok();
 }
 

@@ -30,10 +30,13 @@ TypeSpec pg(const char* name) { return *parse_type(name, Dialect::kPostgres); }
 Schema cms_schema(bool target) {
   Schema s;
   const char* names_src[] = {"id", "title", "body", "price", "status", "updated_at", "meta"};
-  const char* names_tgt[] = {"id", "post_title", "post_content", "price", "post_status", "modified", "meta"};
-  const char* types[] = {"bigint", "varchar(80)", "text", "numeric(10,2)", "varchar(20)",
-                         "timestamp with time zone", "jsonb"};
-  for (int i = 0; i < 7; ++i) s.columns.push_back({(target ? names_tgt : names_src)[i], pg(types[i]), true});
+  const char* names_tgt[] = {"id",          "post_title", "post_content", "price",
+                             "post_status", "modified",   "meta"};
+  const char* types[] = {"bigint",        "varchar(80)", "text",
+                         "numeric(10,2)", "varchar(20)", "timestamp with time zone",
+                         "jsonb"};
+  for (int i = 0; i < 7; ++i)
+    s.columns.push_back({(target ? names_tgt : names_src)[i], pg(types[i]), true});
   s.key = {0};
   return s;
 }
@@ -60,10 +63,11 @@ struct RowMaker {
       std::string b = body_template;
       b.replace(0, t.size(), t);
       body.push_back(Value::text(b));
-      price.push_back(Value::decimal_unchecked(std::to_string(i % 1000) + "." +
-                                               std::to_string(10 + i % 90)));
+      price.push_back(
+          Value::decimal_unchecked(std::to_string(i % 1000) + "." + std::to_string(10 + i % 90)));
       status.push_back(Value::text(statuses[i % 3]));
-      meta.push_back(Value::json_unchecked("{\"color\":\"red\",\"size\":" + std::to_string(i % 50) + "}"));
+      meta.push_back(
+          Value::json_unchecked("{\"color\":\"red\",\"size\":" + std::to_string(i % 50) + "}"));
       title_hash.push_back(hash_value(title.back()));
       body_hash.push_back(hash_value(body.back()));
       price_hash.push_back(hash_value(price.back()));
@@ -152,7 +156,8 @@ class GeneratedSource : public Target {
 // The baseline of the previous sync: hashes of the unchanged rows, in the mapped layout.
 class GeneratedBaselineReader : public BaselineReader {
  public:
-  GeneratedBaselineReader(int64_t rows, const std::vector<size_t>& layout, bool upper) : rows_(rows) {
+  GeneratedBaselineReader(int64_t rows, const std::vector<size_t>& layout, bool upper)
+      : rows_(rows) {
     maker_.upper = upper;
     row_.resize(layout.size());
     for (size_t i = 0; i < layout.size(); ++i) slot_[layout[i]] = &row_[i];
@@ -239,9 +244,18 @@ double generation_seconds(int64_t rows, const FieldMapper& m, bool upper) {
   const Row* r = nullptr;
   const BaselineEntry* e = nullptr;
   uint64_t sink = 0;
-  do { (void)(*s)->next(r); sink += r ? r->size() : 0; } while (r);
-  do { (void)(*t)->next(r); sink += r ? r->size() : 0; } while (r);
-  do { (void)(*b)->next(e); sink += e ? e->key.size() : 0; } while (e);
+  do {
+    (void)(*s)->next(r);
+    sink += r ? r->size() : 0;
+  } while (r);
+  do {
+    (void)(*t)->next(r);
+    sink += r ? r->size() : 0;
+  } while (r);
+  do {
+    (void)(*b)->next(e);
+    sink += e ? e->key.size() : 0;
+  } while (e);
   if (sink == 42) std::puts("");
   return cpu_seconds() - t0;
 }
@@ -281,14 +295,16 @@ int run_size(int64_t rows, bool expression) {
   // The plan must be exactly right, or the figures mean nothing: 1% updates, the rest unchanged.
   int64_t expected_updates = rows / 100;
   bool ok = o.progress.scanned == rows && o.progress.errors == 0 &&
-            o.progress.updated == expected_updates && o.progress.unchanged == rows - expected_updates;
+            o.progress.updated == expected_updates &&
+            o.progress.unchanged == rows - expected_updates;
   double engine = total - gen;
   std::printf(
       "%-10s rows=%-8lld updated=%-7lld cpu=%.3fs wall=%.3fs (%.0f rows/s, %.0f ns/row)  "
       "engine-only=%.3fs (%.0f rows/s, %.0f ns/row)  peak_rss=%.1f MiB%s\n",
       expression ? "expr-map" : "plain-map", static_cast<long long>(rows),
-      static_cast<long long>(o.progress.updated), total, wall, rows / total, total * 1e9 / rows, engine,
-      rows / engine, engine * 1e9 / rows, peak_rss_kib() / 1024.0, ok ? "" : "  (UNEXPECTED COUNTS)");
+      static_cast<long long>(o.progress.updated), total, wall, rows / total, total * 1e9 / rows,
+      engine, rows / engine, engine * 1e9 / rows, peak_rss_kib() / 1024.0,
+      ok ? "" : "  (UNEXPECTED COUNTS)");
   std::fflush(stdout);
   return ok ? 0 : 1;
 }
@@ -301,7 +317,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
       sizes.clear();
-      for (char* p = std::strtok(argv[++i], ","); p; p = std::strtok(nullptr, ",")) sizes.push_back(std::atoll(p));
+      for (char* p = std::strtok(argv[++i], ","); p; p = std::strtok(nullptr, ","))
+        sizes.push_back(std::atoll(p));
     } else if (std::strcmp(argv[i], "--expression") == 0) {
       expression = true;
     } else {
@@ -309,9 +326,12 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::printf("bench/engine: map + hash + three-way diff + plan, 7-column CMS rows, 1%% changed, one core\n");
-  std::printf("(cpu = thread CPU time of the run, including generating the three streams; engine-only\n"
-              " subtracts the generation time measured alone; rows/s are per core of CPU time)\n");
+  std::printf(
+      "bench/engine: map + hash + three-way diff + plan, 7-column CMS rows, 1%% changed, one "
+      "core\n");
+  std::printf(
+      "(cpu = thread CPU time of the run, including generating the three streams; engine-only\n"
+      " subtracts the generation time measured alone; rows/s are per core of CPU time)\n");
   std::fflush(stdout);
   int status = 0;
   for (int64_t rows : sizes) {

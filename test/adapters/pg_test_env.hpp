@@ -18,7 +18,8 @@ inline bool stack_env_present() { return std::getenv("PGHOST") && std::getenv("P
 
 inline const char* kStartTheStack =
     "no PostgreSQL configured: PGHOST/PGPORT are not set. Start the local stack and load its "
-    "environment:  test/stack/stack start && . .run/stack/env  (or: eval \"$(test/stack/stack env)\")";
+    "environment:  test/stack/stack start && . .run/stack/env  (or: eval \"$(test/stack/stack "
+    "env)\")";
 
 class PgTest : public ::testing::Test {
  protected:
@@ -40,7 +41,9 @@ class PgTest : public ::testing::Test {
   }
 
   // "schema"."name", as a table argument.
-  std::string table(const std::string& name) const { return quote_ident(schema_) + "." + quote_ident(name); }
+  std::string table(const std::string& name) const {
+    return quote_ident(schema_) + "." + quote_ident(name);
+  }
   void sql(const std::string& text) {
     Status st = conn_.exec(text);
     ASSERT_TRUE(st.is_ok()) << st.to_string() << "\nin: " << text;

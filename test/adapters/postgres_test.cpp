@@ -36,9 +36,10 @@ std::vector<Row> read_all(RowReader& reader) {
   }
 }
 
-std::vector<Row> scan_all(PgTable& t, std::vector<size_t> cols, size_t key_count, KeyRange range = {},
-                          size_t batch = 100) {
-  Result<std::unique_ptr<RowReader>> r = t.scan({std::move(cols), key_count, std::move(range), batch});
+std::vector<Row> scan_all(PgTable& t, std::vector<size_t> cols, size_t key_count,
+                          KeyRange range = {}, size_t batch = 100) {
+  Result<std::unique_ptr<RowReader>> r =
+      t.scan({std::move(cols), key_count, std::move(range), batch});
   EXPECT_TRUE(r.is_ok()) << r.status().to_string();
   if (!r.is_ok()) return {};
   return read_all(**r);
@@ -68,7 +69,8 @@ TEST(PgNames, QualifiedNamesParseByPostgresRules) {
   EXPECT_EQ(p("\"Odd \"\"name\"\"\"")->name, "Odd \"name\"");
   EXPECT_EQ(p("sales.\"Q1.data\"")->name, "Q1.data");
   EXPECT_EQ(p("sales.\"Q1.data\"")->quoted(), "\"sales\".\"Q1.data\"");
-  for (const char* bad : {"", "a.b.c", "x\"; DROP TABLE t; --", "a b", "\"unterminated", "a.", ".a", "\"\""}) {
+  for (const char* bad :
+       {"", "a.b.c", "x\"; DROP TABLE t; --", "a b", "\"unterminated", "a.", ".a", "\"\""}) {
     Result<QualifiedName> q = p(bad);
     EXPECT_FALSE(q.is_ok()) << bad;
     if (!q.is_ok()) {
@@ -89,9 +91,13 @@ TEST(PgValues, CopyEscapingAndParsingRoundTrip) {
   EXPECT_EQ(parsed.text[0], "a\tb\nc\rd\\e \\N");
   EXPECT_FALSE(parsed.is_null[0]);
   EXPECT_TRUE(parsed.is_null[1]);
-  EXPECT_EQ(value_to_text(Value::bytes(std::string("\0\xff", 2)), *parse_type("bytea", Dialect::kPostgres)), "\\x00ff");
-  EXPECT_EQ(value_to_text(Value::timestamp(0), *parse_type("timestamptz", Dialect::kPostgres)), "1970-01-01 00:00:00+00");
-  EXPECT_EQ(value_to_text(Value::timestamp(1500000), *parse_type("timestamp", Dialect::kPostgres)), "1970-01-01 00:00:01.500000");
+  EXPECT_EQ(value_to_text(Value::bytes(std::string("\0\xff", 2)),
+                          *parse_type("bytea", Dialect::kPostgres)),
+            "\\x00ff");
+  EXPECT_EQ(value_to_text(Value::timestamp(0), *parse_type("timestamptz", Dialect::kPostgres)),
+            "1970-01-01 00:00:00+00");
+  EXPECT_EQ(value_to_text(Value::timestamp(1500000), *parse_type("timestamp", Dialect::kPostgres)),
+            "1970-01-01 00:00:01.500000");
 }
 
 // ---------------------------------------------------------------- connections
@@ -109,7 +115,8 @@ TEST(PgConnectionTest, ServerDownIsUnavailableWithoutThePassword) {
   ASSERT_FALSE(bad.is_ok());
   EXPECT_EQ(bad.status().message().find(":pw@"), std::string::npos) << bad.status().message();
 
-  Result<std::unique_ptr<PgTable>> t = PgTable::open("host=127.0.0.1 port=1 password=hunter2", "public.x", 2);
+  Result<std::unique_ptr<PgTable>> t =
+      PgTable::open("host=127.0.0.1 port=1 password=hunter2", "public.x", 2);
   ASSERT_FALSE(t.is_ok());
   EXPECT_EQ(t.status().code(), ErrorCode::kUnavailable);
   EXPECT_EQ(t.status().message().find("hunter2"), std::string::npos);
@@ -121,7 +128,8 @@ class PgDescribe : public PgTest {};
 
 TEST_F(PgDescribe, TypesNullabilityAndPrimaryKeyInIndexOrder) {
   sql("CREATE TABLE " + table("items") +
-      " (id bigint, code varchar(20), price numeric(10,2) NOT NULL, made timestamptz, born timestamp(3),"
+      " (id bigint, code varchar(20), price numeric(10,2) NOT NULL, made timestamptz, born "
+      "timestamp(3),"
       " flag boolean, doc jsonb, blob bytea, uid uuid, qty int, score double precision, day date,"
       " PRIMARY KEY (code, id))");
   sql("ALTER TABLE " + table("items") + " DROP COLUMN qty");  // dropped columns are not listed
@@ -129,8 +137,8 @@ TEST_F(PgDescribe, TypesNullabilityAndPrimaryKeyInIndexOrder) {
   ASSERT_TRUE(s.is_ok()) << s.status().to_string();
   std::vector<std::string> names;
   for (const Column& c : s->columns) names.push_back(c.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"id", "code", "price", "made", "born", "flag", "doc", "blob", "uid",
-                                             "score", "day"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"id", "code", "price", "made", "born", "flag", "doc",
+                                             "blob", "uid", "score", "day"}));
   EXPECT_EQ(s->key, (std::vector<size_t>{1, 0}));
   EXPECT_EQ(s->key_names(), (std::vector<std::string>{"code", "id"}));
   const auto& c = s->columns;
@@ -166,7 +174,8 @@ TEST_F(PgDescribe, NoPrimaryKeyAndUnknownTable) {
   Result<Schema> missing = describe_table(conn_, schema_ + ".nope");
   ASSERT_FALSE(missing.is_ok());
   EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound);
-  EXPECT_NE(missing.status().message().find(schema_ + ".nope"), std::string::npos) << missing.status().message();
+  EXPECT_NE(missing.status().message().find(schema_ + ".nope"), std::string::npos)
+      << missing.status().message();
   Result<Schema> missing_schema = describe_table(conn_, "no_such_schema_x.t");
   EXPECT_EQ(missing_schema.status().code(), ErrorCode::kNotFound);
 }
@@ -177,15 +186,17 @@ class PgScan : public PgTest {};
 
 TEST_F(PgScan, TextKeysComeInByteOrder) {
   sql("CREATE TABLE " + table("words") + " (w text PRIMARY KEY, n int)");
-  std::vector<std::string> words = {"b", "B", "a", "A", "Z", "z", "é", "É", "ä", "Ä", "ab", "a b", "", "~", "_x",
-                                    "日本", "Zebra", "zebra", "1", "10", "9"};
+  std::vector<std::string> words = {"b",  "B",    "a",     "A",     "Z",   "z",  "é",
+                                    "É",  "ä",    "Ä",     "ab",    "a b", "",   "~",
+                                    "_x", "日本", "Zebra", "zebra", "1",   "10", "9"};
   auto t = open_table(table("words"));
   ASSERT_TRUE(t);
   ChangeBatch b;
   b.key_columns = {0};
   b.columns = {0, 1};
   for (size_t i = 0; i < words.size(); ++i)
-    b.items.push_back({RowOp::kInsert, {txt(words[i])}, {txt(words[i]), num(static_cast<int64_t>(i))}});
+    b.items.push_back(
+        {RowOp::kInsert, {txt(words[i])}, {txt(words[i]), num(static_cast<int64_t>(i))}});
   ASSERT_TRUE(t->apply(b).is_ok());
 
   std::vector<Row> rows = scan_all(*t, {0, 1}, 1, {}, 5);  // small pages: several fetches
@@ -205,9 +216,11 @@ TEST_F(PgScan, TextKeysComeInByteOrder) {
 }
 
 TEST_F(PgScan, CompositeKeysAndRanges) {
-  sql("CREATE TABLE " + table("grid") + " (region text, id bigint, label text, PRIMARY KEY (region, id))");
+  sql("CREATE TABLE " + table("grid") +
+      " (region text, id bigint, label text, PRIMARY KEY (region, id))");
   sql("INSERT INTO " + table("grid") +
-      " SELECT r, i, r || i FROM unnest(ARRAY['north','North','south','süd']) r, generate_series(1, 20) i");
+      " SELECT r, i, r || i FROM unnest(ARRAY['north','North','south','süd']) r, "
+      "generate_series(1, 20) i");
   auto t = open_table(table("grid"));
   ASSERT_TRUE(t);
   std::vector<Row> all = scan_all(*t, {0, 1, 2}, 2, {}, 7);
@@ -218,7 +231,8 @@ TEST_F(PgScan, CompositeKeysAndRanges) {
   EXPECT_EQ(all[19][1].as_int(), 20);        // numeric order within a region, not text order
 
   // (after, upto]: after ('north', 15) up to ('south', 3).
-  std::vector<Row> part = scan_all(*t, {0, 1}, 2, KeyRange{Row{txt("north"), num(15)}, Row{txt("south"), num(3)}});
+  std::vector<Row> part =
+      scan_all(*t, {0, 1}, 2, KeyRange{Row{txt("north"), num(15)}, Row{txt("south"), num(3)}});
   ASSERT_EQ(part.size(), 8u);  // north 16..20, south 1..3
   EXPECT_EQ(part.front(), (Row{txt("north"), num(16)}));
   EXPECT_EQ(part.back(), (Row{txt("south"), num(3)}));
@@ -230,7 +244,8 @@ TEST_F(PgScan, CompositeKeysAndRanges) {
 
 TEST_F(PgScan, ValuesOfEveryKindRoundTrip) {
   sql("CREATE TABLE " + table("kinds") +
-      " (id int PRIMARY KEY, t text, b bytea, ts timestamptz, wall timestamp, d date, tm time, f double precision,"
+      " (id int PRIMARY KEY, t text, b bytea, ts timestamptz, wall timestamp, d date, tm time, f "
+      "double precision,"
       " n numeric(12,4), j jsonb, ok boolean, u uuid)");
   auto t = open_table(table("kinds"));
   ASSERT_TRUE(t);
@@ -264,11 +279,14 @@ TEST_F(PgScan, ValuesOfEveryKindRoundTrip) {
   ASSERT_TRUE(st.is_ok()) << st.to_string();
   std::vector<Row> rows = scan_all(*t, b.columns, 1);
   ASSERT_EQ(rows.size(), 2u);
-  for (size_t i = 0; i < full.size(); ++i) EXPECT_EQ(rows[0][i], full[i]) << s.columns[i].name << ": " << rows[0][i].to_string();
+  for (size_t i = 0; i < full.size(); ++i)
+    EXPECT_EQ(rows[0][i], full[i]) << s.columns[i].name << ": " << rows[0][i].to_string();
   EXPECT_EQ(rows[1], nulls);
   // What the server stored, seen through SQL.
-  EXPECT_EQ(count("SELECT count(*) FROM " + table("kinds") + " WHERE ts = '2024-05-01 10:00:00.123456+00' AND wall = "
-                  "'2024-05-01 10:00:00' AND octet_length(b) = 6 AND n = -12.5 AND u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'"),
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("kinds") +
+                  " WHERE ts = '2024-05-01 10:00:00.123456+00' AND wall = "
+                  "'2024-05-01 10:00:00' AND octet_length(b) = 6 AND n = -12.5 AND u = "
+                  "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'"),
             1);
 }
 
@@ -305,9 +323,11 @@ class PgApply : public PgTest {};
 
 TEST_F(PgApply, InsertUpdateDeleteSoftDelete) {
   sql("CREATE TABLE " + table("posts") +
-      " (id bigint PRIMARY KEY, title text NOT NULL, price numeric(10,2), deleted boolean NOT NULL DEFAULT false,"
+      " (id bigint PRIMARY KEY, title text NOT NULL, price numeric(10,2), deleted boolean NOT NULL "
+      "DEFAULT false,"
       " untouched text DEFAULT 'keep')");
-  sql("INSERT INTO " + table("posts") + " (id, title, price) SELECT i, 't' || i, i FROM generate_series(1, 10) i");
+  sql("INSERT INTO " + table("posts") +
+      " (id, title, price) SELECT i, 't' || i, i FROM generate_series(1, 10) i");
   auto t = open_table(table("posts"));
   ASSERT_TRUE(t);
   ChangeBatch b;
@@ -331,7 +351,8 @@ TEST_F(PgApply, InsertUpdateDeleteSoftDelete) {
     return nullptr;
   };
   ASSERT_TRUE(find(11));
-  EXPECT_EQ(*find(11), (Row{num(11), txt("eleven"), dec("11.50"), Value::boolean(false), txt("keep")}));
+  EXPECT_EQ(*find(11),
+            (Row{num(11), txt("eleven"), dec("11.50"), Value::boolean(false), txt("keep")}));
   EXPECT_EQ(*find(2), (Row{num(2), txt("two"), dec("2.25"), Value::boolean(false), txt("keep")}));
   EXPECT_TRUE((*find(3))[2].is_null());
   EXPECT_EQ(find(4), nullptr);
@@ -382,7 +403,8 @@ TEST_F(PgApply, FailedBatchRollsBackWholeWithAClearError) {
   dup.items.push_back({RowOp::kInsert, {num(1)}, {num(1), txt("dup")}});
   // An insert of an existing key (a staged batch applied again after a crash) updates the row.
   EXPECT_TRUE(t->apply(dup).is_ok());
-  EXPECT_EQ(count("SELECT count(*) FROM " + table("strict") + " WHERE id = 1 AND title = 'dup'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("strict") + " WHERE id = 1 AND title = 'dup'"),
+            1);
   missing.items.pop_back();
   EXPECT_TRUE(t->apply(missing).is_ok());
   EXPECT_TRUE(t->apply(missing).is_ok());  // and applying a batch twice changes nothing more
@@ -416,8 +438,8 @@ TEST_F(PgApply, RestoreClearsTheSoftDeleteColumn) {
 TEST_F(PgApply, HostileIdentifiersAreHarmless) {
   const std::string evil = "x\"; DROP TABLE t; --";
   sql("CREATE TABLE " + table("t") + " (id int)");
-  sql("CREATE TABLE " + table(evil) + " (" + quote_ident(evil) + " int PRIMARY KEY, " + quote_ident("v'al\\ue") +
-      " text, \"Upper\" text)");
+  sql("CREATE TABLE " + table(evil) + " (" + quote_ident(evil) + " int PRIMARY KEY, " +
+      quote_ident("v'al\\ue") + " text, \"Upper\" text)");
   // The raw text is not a valid table name: refused before any SQL is built.
   Result<std::unique_ptr<PgTable>> raw = PgTable::open("", evil);
   ASSERT_FALSE(raw.is_ok());
@@ -487,15 +509,15 @@ std::vector<BaselineEntry> read_baseline(Baseline& b, KeyRange range = {}) {
 }
 
 TEST_F(PgState, BaselineRoundTripInKeyOrder) {
-  Result<std::unique_ptr<PgBaseline>> b = PgBaseline::open(conn_, schema_, "products", /*page_size=*/3);
+  Result<std::unique_ptr<PgBaseline>> b =
+      PgBaseline::open(conn_, schema_, "products", /*page_size=*/3);
   ASSERT_TRUE(b.is_ok()) << b.status().to_string();
   Result<std::unique_ptr<PgBaseline>> other = PgBaseline::open(conn_, schema_, "other");
   ASSERT_TRUE(other.is_ok());
   std::vector<PlannedChange> changes;
   std::vector<Row> keys;
   for (const char* region : {"b", "B", "é", "a"})
-    for (int64_t id : {10, -5, 2, 1000000})
-      keys.push_back({txt(region), num(id)});
+    for (int64_t id : {10, -5, 2, 1000000}) keys.push_back({txt(region), num(id)});
   for (size_t i = 0; i < keys.size(); ++i) changes.push_back(set_change(entry(keys[i], i * 10)));
   ASSERT_TRUE((*b)->apply(changes).is_ok());
   ASSERT_TRUE((*other)->apply({set_change(entry({txt("zzz"), num(1)}, 1))}).is_ok());
@@ -512,7 +534,8 @@ TEST_F(PgState, BaselineRoundTripInKeyOrder) {
     EXPECT_EQ(e.target_present, want.target_present);
   }
   // Range (after, upto] on the encoded keys.
-  std::vector<BaselineEntry> part = read_baseline(**b, KeyRange{Row{txt("B"), num(2)}, Row{txt("b"), num(2)}});
+  std::vector<BaselineEntry> part =
+      read_baseline(**b, KeyRange{Row{txt("B"), num(2)}, Row{txt("b"), num(2)}});
   ASSERT_EQ(part.size(), 8u);  // B 10, B 1000000, a (4 ids), b -5, b 2: 'B' < 'a' < 'b' in bytes
   EXPECT_EQ(part.front().key, (Row{txt("B"), num(10)}));
   EXPECT_EQ(part.back().key, (Row{txt("b"), num(2)}));
@@ -553,7 +576,8 @@ TEST_F(PgState, StageRoundTrip) {
     c.kind = DiffKind::kSourceChanged;
     c.key = {num(i)};
     c.target_op = RowOp::kUpdate;
-    c.target_values = {num(i), txt("row\t" + std::to_string(i)), Value::bytes(std::string("\0\x01", 2))};
+    c.target_values = {num(i), txt("row\t" + std::to_string(i)),
+                       Value::bytes(std::string("\0\x01", 2))};
     c.baseline_op = BaselineOp::kSet;
     c.baseline = entry(c.key, static_cast<uint64_t>(i));
     changes.push_back(c);
@@ -571,11 +595,13 @@ TEST_F(PgState, StageRoundTrip) {
 
   std::vector<size_t> sizes;
   std::vector<PlannedChange> back;
-  ASSERT_TRUE((*s)->read_changes(10, [&](std::vector<PlannedChange>& batch) {
-                     sizes.push_back(batch.size());
-                     back.insert(back.end(), batch.begin(), batch.end());
-                     return Status::ok();
-                   }).is_ok());
+  ASSERT_TRUE((*s)->read_changes(10,
+                                 [&](std::vector<PlannedChange>& batch) {
+                                   sizes.push_back(batch.size());
+                                   back.insert(back.end(), batch.begin(), batch.end());
+                                   return Status::ok();
+                                 })
+                  .is_ok());
   EXPECT_EQ(sizes, (std::vector<size_t>{10, 10, 5}));
   ASSERT_EQ(back.size(), changes.size());
   for (size_t i = 0; i < back.size(); ++i) {
@@ -586,7 +612,12 @@ TEST_F(PgState, StageRoundTrip) {
   }
   // Every batch handed over was acknowledged: the stage is empty now.
   size_t after_commit = 0;
-  ASSERT_TRUE((*s)->read_changes(10, [&](std::vector<PlannedChange>& b) { after_commit += b.size(); return Status::ok(); }).is_ok());
+  ASSERT_TRUE((*s)->read_changes(10,
+                                 [&](std::vector<PlannedChange>& b) {
+                                   after_commit += b.size();
+                                   return Status::ok();
+                                 })
+                  .is_ok());
   EXPECT_EQ(after_commit, 0u);
 
   // A commit cut off in its second batch resumes with that batch: nothing twice, nothing lost.
@@ -597,10 +628,12 @@ TEST_F(PgState, StageRoundTrip) {
   });
   EXPECT_EQ(stop.code(), ErrorCode::kCancelled);
   std::vector<PlannedChange> rest;
-  ASSERT_TRUE((*s)->read_changes(10, [&](std::vector<PlannedChange>& b) {
-                     rest.insert(rest.end(), b.begin(), b.end());
-                     return Status::ok();
-                   }).is_ok());
+  ASSERT_TRUE((*s)->read_changes(10,
+                                 [&](std::vector<PlannedChange>& b) {
+                                   rest.insert(rest.end(), b.begin(), b.end());
+                                   return Status::ok();
+                                 })
+                  .is_ok());
   ASSERT_EQ(rest.size(), changes.size() - 10);
   EXPECT_EQ(rest.front().key, changes[10].key);
 
@@ -615,9 +648,20 @@ TEST_F(PgState, StageRoundTrip) {
   ASSERT_TRUE((*s)->clear().is_ok());
   EXPECT_EQ(*(*s)->pending_conflicts(), 0);
   size_t left = 0;
-  ASSERT_TRUE((*s)->read_changes(10, [&](std::vector<PlannedChange>& b) { left += b.size(); return Status::ok(); }).is_ok());
+  ASSERT_TRUE((*s)->read_changes(10,
+                                 [&](std::vector<PlannedChange>& b) {
+                                   left += b.size();
+                                   return Status::ok();
+                                 })
+                  .is_ok());
   EXPECT_EQ(left, 0u);
-  ASSERT_TRUE((*other)->read_changes(10, [&](std::vector<PlannedChange>& b) { left += b.size(); return Status::ok(); }).is_ok());
+  ASSERT_TRUE((*other)
+                  ->read_changes(10,
+                                 [&](std::vector<PlannedChange>& b) {
+                                   left += b.size();
+                                   return Status::ok();
+                                 })
+                  .is_ok());
   EXPECT_EQ(left, 1u);  // another job's rows stay
 }
 
@@ -636,7 +680,8 @@ class PgSync : public PgTest {
     if (!e.source) e.source = open_table(table("products"));
     if (!e.target) e.target = open_table(table("wp_products"));
     if (!e.source || !e.target) return {};
-    if (!e.baseline) e.baseline = std::move(PgBaseline::open(state_conn(), schema_, "products").value());
+    if (!e.baseline)
+      e.baseline = std::move(PgBaseline::open(state_conn(), schema_, "products").value());
     if (!e.stage) e.stage = std::move(PgStage::open(state_conn(), schema_, "job").value());
     if (!e.mapper) {
       Result<MappingSpec> spec = parse_mapping_json(mapping);
@@ -646,8 +691,10 @@ class PgSync : public PgTest {
       if (!m.is_ok()) return {};
       e.mapper.emplace(std::move(m).value());
     }
-    Result<SyncExecutor> x = SyncExecutor::create(
-        *e.mapper, policy, SyncEndpoints{e.source.get(), e.source.get(), e.target.get(), e.baseline.get(), e.stage.get(), nullptr});
+    Result<SyncExecutor> x =
+        SyncExecutor::create(*e.mapper, policy,
+                             SyncEndpoints{e.source.get(), e.source.get(), e.target.get(),
+                                           e.baseline.get(), e.stage.get(), nullptr});
     EXPECT_TRUE(x.is_ok()) << x.status().to_string();
     if (!x.is_ok()) return {};
     JobOptions opt;
@@ -667,10 +714,12 @@ TEST_F(PgSync, SourceToTargetRenameNumericThenNothingThenOnePercent) {
   sql("CREATE TABLE " + table("products") +
       " (id bigint PRIMARY KEY, title text NOT NULL, price numeric(10,2), status text, note text)");
   sql("CREATE TABLE " + table("wp_products") +
-      " (id bigint PRIMARY KEY, post_title text NOT NULL, price numeric(10,2), post_status text DEFAULT 'draft',"
+      " (id bigint PRIMARY KEY, post_title text NOT NULL, price numeric(10,2), post_status text "
+      "DEFAULT 'draft',"
       " other text DEFAULT 'left alone')");
   sql("INSERT INTO " + table("products") +
-      " SELECT i, 'Product ' || i, (i % 97) + 0.5, CASE WHEN i % 3 = 0 THEN 'publish' END, 'n' FROM generate_series(1, 1000) i");
+      " SELECT i, 'Product ' || i, (i % 97) + 0.5, CASE WHEN i % 3 = 0 THEN 'publish' END, 'n' "
+      "FROM generate_series(1, 1000) i");
   const char* mapping = R"({"post_title": "title", "price": "@price",
                             "post_status": {"source": "status", "transform": "default:draft"}})";
   Ends e;
@@ -679,10 +728,13 @@ TEST_F(PgSync, SourceToTargetRenameNumericThenNothingThenOnePercent) {
   EXPECT_EQ(first.progress.inserted, 1000);
   EXPECT_EQ(count("SELECT count(*) FROM " + table("wp_products")), 1000);
   EXPECT_EQ(count("SELECT count(*) FROM " + table("wp_products") + " w JOIN " + table("products") +
-                  " p USING (id) WHERE w.post_title = p.title AND w.price = p.price AND w.other = 'left alone'"
+                  " p USING (id) WHERE w.post_title = p.title AND w.price = p.price AND w.other = "
+                  "'left alone'"
                   " AND w.post_status = coalesce(p.status, 'draft')"),
             1000);
-  EXPECT_EQ(count("SELECT count(*) FROM " + table("dbsync_state") + " WHERE sync_name = 'products'"), 1000);
+  EXPECT_EQ(
+      count("SELECT count(*) FROM " + table("dbsync_state") + " WHERE sync_name = 'products'"),
+      1000);
 
   Ends again;
   JobOutcome second = run(again, mapping);
@@ -705,12 +757,15 @@ TEST_F(PgSync, SourceToTargetRenameNumericThenNothingThenOnePercent) {
   EXPECT_EQ(count("SELECT count(*) FROM " + table("wp_products") + " w JOIN " + table("products") +
                   " p USING (id) WHERE w.price = p.price"),
             1000);
-  EXPECT_EQ(count("SELECT (price * 1000)::bigint FROM " + table("wp_products") + " WHERE id = 5000"), 2000);
+  EXPECT_EQ(
+      count("SELECT (price * 1000)::bigint FROM " + table("wp_products") + " WHERE id = 5000"),
+      2000);
 }
 
 TEST_F(PgSync, ManualConflictsWaitInTheTableStage) {
   sql("CREATE TABLE " + table("products") + " (id bigint PRIMARY KEY, title text NOT NULL)");
-  sql("CREATE TABLE " + table("wp_products") + " (id bigint PRIMARY KEY, post_title text NOT NULL)");
+  sql("CREATE TABLE " + table("wp_products") +
+      " (id bigint PRIMARY KEY, post_title text NOT NULL)");
   sql("INSERT INTO " + table("products") + " SELECT i, 'p' || i FROM generate_series(1, 20) i");
   const char* mapping = R"({"post_title": "title"})";
   Ends e;
@@ -723,19 +778,24 @@ TEST_F(PgSync, ManualConflictsWaitInTheTableStage) {
   Ends m;
   JobOutcome held = run(m, mapping, manual);
   ASSERT_EQ(held.state, JobState::kAwaitingResolution) << held.error.to_string();
-  EXPECT_EQ(count("SELECT count(*) FROM " + table("wp_products") + " WHERE post_title = 'clean change'"), 0);
+  EXPECT_EQ(
+      count("SELECT count(*) FROM " + table("wp_products") + " WHERE post_title = 'clean change'"),
+      0);
   Result<std::vector<PgStage::StoredConflict>> conflicts = m.stage->list_conflicts();
   ASSERT_TRUE(conflicts.is_ok());
   ASSERT_EQ(conflicts->size(), 1u);
   EXPECT_EQ((*conflicts)[0].conflict.key, Row{num(3)});
   ASSERT_TRUE(m.stage->set_conflict_status((*conflicts)[0].id, "skipped").is_ok());
-  Result<SyncExecutor> x = SyncExecutor::create(*m.mapper, manual,
-                                                SyncEndpoints{m.source.get(), m.source.get(), m.target.get(),
-                                                              m.baseline.get(), m.stage.get(), nullptr});
+  Result<SyncExecutor> x =
+      SyncExecutor::create(*m.mapper, manual,
+                           SyncEndpoints{m.source.get(), m.source.get(), m.target.get(),
+                                         m.baseline.get(), m.stage.get(), nullptr});
   ASSERT_TRUE(x.is_ok());
   JobOutcome committed = x->commit({});
   ASSERT_EQ(committed.state, JobState::kSucceeded) << committed.error.to_string();
-  EXPECT_EQ(count("SELECT count(*) FROM " + table("wp_products") + " WHERE post_title = 'clean change'"), 1);
+  EXPECT_EQ(
+      count("SELECT count(*) FROM " + table("wp_products") + " WHERE post_title = 'clean change'"),
+      1);
   EXPECT_EQ(count("SELECT count(*) FROM " + table("dbsync_stage")), 0);
 }
 
@@ -745,22 +805,33 @@ TEST_F(PgSync, ManualConflictsWaitInTheTableStage) {
 TEST_F(PgSync, DISABLED_Throughput100k) {
   const int n = 100000;
   sql("CREATE TABLE " + table("products") +
-      " (id bigint PRIMARY KEY, title text NOT NULL, price numeric(10,2), status text, updated timestamptz)");
+      " (id bigint PRIMARY KEY, title text NOT NULL, price numeric(10,2), status text, updated "
+      "timestamptz)");
   sql("CREATE TABLE " + table("wp_products") +
-      " (id bigint PRIMARY KEY, post_title text NOT NULL, price numeric(10,2), status text, updated timestamptz)");
+      " (id bigint PRIMARY KEY, post_title text NOT NULL, price numeric(10,2), status text, "
+      "updated timestamptz)");
   sql("CREATE TABLE " + table("copy_sink") + " (LIKE " + table("products") + ")");
-  sql("INSERT INTO " + table("products") + " SELECT i, 'Product number ' || i, (i % 997) + 0.25, "
+  sql("INSERT INTO " + table("products") +
+      " SELECT i, 'Product number ' || i, (i % 997) + 0.25, "
       "CASE WHEN i % 2 = 0 THEN 'publish' ELSE 'draft' END, now() - i * interval '1 minute' "
-      "FROM generate_series(1, " + std::to_string(n) + ") i");
+      "FROM generate_series(1, " +
+      std::to_string(n) + ") i");
   sql("ANALYZE " + table("products"));
   using clock = std::chrono::steady_clock;
-  auto secs = [](clock::time_point a) { return std::chrono::duration<double>(clock::now() - a).count(); };
+  auto secs = [](clock::time_point a) {
+    return std::chrono::duration<double>(clock::now() - a).count();
+  };
 
   std::string dump;
   auto t0 = clock::now();
   size_t lines = 0;
-  ASSERT_TRUE(conn_.copy_out("COPY (SELECT * FROM " + table("products") + " ORDER BY id) TO STDOUT",
-                             [&](std::string_view l) { ++lines; dump.append(l).push_back('\n'); return Status::ok(); })
+  ASSERT_TRUE(conn_
+                  .copy_out("COPY (SELECT * FROM " + table("products") + " ORDER BY id) TO STDOUT",
+                            [&](std::string_view l) {
+                              ++lines;
+                              dump.append(l).push_back('\n');
+                              return Status::ok();
+                            })
                   .is_ok());
   double copy_out_s = secs(t0);
   t0 = clock::now();
@@ -785,13 +856,15 @@ TEST_F(PgSync, DISABLED_Throughput100k) {
   double scan_s = secs(t0);
   ASSERT_EQ(rows.size(), static_cast<size_t>(n));
 
-  const size_t apply_batch = std::getenv("BENCH_BATCH") ? std::strtoul(std::getenv("BENCH_BATCH"), nullptr, 10) : 1000;
+  const size_t apply_batch =
+      std::getenv("BENCH_BATCH") ? std::strtoul(std::getenv("BENCH_BATCH"), nullptr, 10) : 1000;
   t0 = clock::now();
   for (size_t at = 0; at < rows.size(); at += apply_batch) {
     ChangeBatch b;
     b.key_columns = {0};
     b.columns = {0, 1, 2, 3, 4};
-    for (size_t i = at; i < std::min(rows.size(), at + apply_batch); ++i) b.items.push_back({RowOp::kInsert, {rows[i][0]}, rows[i]});
+    for (size_t i = at; i < std::min(rows.size(), at + apply_batch); ++i)
+      b.items.push_back({RowOp::kInsert, {rows[i][0]}, rows[i]});
     ASSERT_TRUE(tgt->apply(b).is_ok());
   }
   double insert_s = secs(t0);
@@ -800,13 +873,15 @@ TEST_F(PgSync, DISABLED_Throughput100k) {
     ChangeBatch b;
     b.key_columns = {0};
     b.columns = {0, 1, 2, 3, 4};
-    for (size_t i = at; i < std::min(rows.size(), at + apply_batch); ++i) b.items.push_back({RowOp::kUpdate, {rows[i][0]}, rows[i]});
+    for (size_t i = at; i < std::min(rows.size(), at + apply_batch); ++i)
+      b.items.push_back({RowOp::kUpdate, {rows[i][0]}, rows[i]});
     ASSERT_TRUE(tgt->apply(b).is_ok());
   }
   double update_s = secs(t0);
   sql("TRUNCATE " + table("wp_products"));
 
-  const char* mapping = R"({"post_title": "title", "price": "@price", "status": "status", "updated": "updated"})";
+  const char* mapping =
+      R"({"post_title": "title", "price": "@price", "status": "status", "updated": "updated"})";
   Ends e;
   e.source = std::move(src);
   e.target = std::move(tgt);
@@ -832,13 +907,16 @@ TEST_F(PgSync, DISABLED_Throughput100k) {
 
   auto rate = [&](double s) { return static_cast<long long>(n / s); };
   std::printf("\n  PgBaseline::scan:          %8.3f s  %9lld rows/s\n", base_s, rate(base_s));
-  std::printf("\n  %d rows (id bigint, title text, price numeric(10,2), status text, updated timestamptz)\n", n);
+  std::printf(
+      "\n  %d rows (id bigint, title text, price numeric(10,2), status text, updated "
+      "timestamptz)\n",
+      n);
   std::printf("  raw COPY out (ordered):    %8.3f s  %9lld rows/s\n", copy_out_s, rate(copy_out_s));
-  std::printf("  PgTable::scan (cursor):    %8.3f s  %9lld rows/s  (%.0f%% of COPY out)\n", scan_s, rate(scan_s),
-              100 * copy_out_s / scan_s);
+  std::printf("  PgTable::scan (cursor):    %8.3f s  %9lld rows/s  (%.0f%% of COPY out)\n", scan_s,
+              rate(scan_s), 100 * copy_out_s / scan_s);
   std::printf("  raw COPY in:               %8.3f s  %9lld rows/s\n", copy_in_s, rate(copy_in_s));
-  std::printf("  PgTable::apply inserts:    %8.3f s  %9lld rows/s  (%.0f%% of COPY in)\n", insert_s, rate(insert_s),
-              100 * copy_in_s / insert_s);
+  std::printf("  PgTable::apply inserts:    %8.3f s  %9lld rows/s  (%.0f%% of COPY in)\n", insert_s,
+              rate(insert_s), 100 * copy_in_s / insert_s);
   std::printf("  PgTable::apply updates:    %8.3f s  %9lld rows/s\n", update_s, rate(update_s));
   std::printf("  sync, first run (inserts): %8.3f s  %9lld rows/s\n", first_s, rate(first_s));
   std::printf("  sync, re-run (no changes): %8.3f s  %9lld rows/s\n\n", second_s, rate(second_s));
@@ -877,14 +955,18 @@ class PgTool : public PgTest {};
 
 TEST_F(PgTool, DbsyncRunSyncsAndRejectsBadConfigs) {
   ASSERT_EQ(::access(tool_path().c_str(), X_OK), 0) << "build dbsync-run first: " << tool_path();
-  sql("CREATE TABLE " + table("products") + " (id bigint PRIMARY KEY, title text NOT NULL, price numeric(10,2))");
-  sql("INSERT INTO " + table("products") + " SELECT i, 'p' || i, i / 3.0 FROM generate_series(1, 300) i");
+  sql("CREATE TABLE " + table("products") +
+      " (id bigint PRIMARY KEY, title text NOT NULL, price numeric(10,2))");
+  sql("INSERT INTO " + table("products") +
+      " SELECT i, 'p' || i, i / 3.0 FROM generate_series(1, 300) i");
   const std::string config = "/tmp/" + schema_ + ".json";
   {
     std::ofstream f(config);
     f << R"({"name": "tool_test", "source": {"url": "", "table": ")" << schema_ << R"(.products"},
-             "target": {"url": "", "table": ")" << schema_ << R"(.wp_products"},
-             "state_schema": ")" << schema_ << R"(",
+             "target": {"url": "", "table": ")"
+      << schema_ << R"(.wp_products"},
+             "state_schema": ")"
+      << schema_ << R"(",
              "mapping": {"id": {"source": "id", "key": true}, "post_title": "title", "price": "@price"},
              "batch_size": 64, "create_target": true})";
   }

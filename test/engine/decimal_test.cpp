@@ -36,8 +36,8 @@ TEST(DecimalParse, Exponents) {
 }
 
 TEST(DecimalParse, RejectsGarbage) {
-  for (const char* bad : {"", " ", "abc", "1.2.3", "--1", "1e", "e5", ".", "NaN", "Infinity",
-                          "1,5", "0x10", "1e+", "+-1"}) {
+  for (const char* bad : {"", " ", "abc", "1.2.3", "--1", "1e", "e5", ".", "NaN", "Infinity", "1,5",
+                          "0x10", "1e+", "+-1"}) {
     auto r = decimal::parse(bad);
     EXPECT_FALSE(r.is_ok()) << bad;
     if (!r.is_ok()) {
@@ -90,7 +90,9 @@ TEST(DecimalCompare, AgainstDoublesExactly) {
   // The double 0.1 is slightly above 1/10.
   EXPECT_LT(decimal::compare_with_double("0.1", 0.1), 0);
   EXPECT_EQ(decimal::compare_with_double("0.5", 0.5), 0);
-  EXPECT_EQ(decimal::compare_with_double("0.1000000000000000055511151231257827021181583404541015625", 0.1), 0);
+  EXPECT_EQ(decimal::compare_with_double(
+                "0.1000000000000000055511151231257827021181583404541015625", 0.1),
+            0);
   EXPECT_GT(decimal::compare_with_double("2", 1.5), 0);
   EXPECT_EQ(decimal::compare_with_double("9007199254740993", 9007199254740992.0), 1);
   EXPECT_EQ(decimal::compare_with_double("-3", -3.0), 0);
@@ -110,7 +112,8 @@ TEST(DecimalArithmetic, MulIsExact) {
   EXPECT_EQ(decimal::mul("1.5", "1.5"), "2.25");
   EXPECT_EQ(decimal::mul("-0.1", "0.2"), "-0.02");
   EXPECT_EQ(decimal::mul("0", "-5.5"), "0.0");
-  EXPECT_EQ(decimal::mul("123456789012345678901234567890", "10"), "1234567890123456789012345678900");
+  EXPECT_EQ(decimal::mul("123456789012345678901234567890", "10"),
+            "1234567890123456789012345678900");
   EXPECT_EQ(decimal::mul("19.99", "1.2"), "23.988");
 }
 
@@ -118,7 +121,7 @@ TEST(DecimalArithmetic, DivRoundsToScale) {
   EXPECT_EQ(*decimal::div("1", "3", 16), "0.3333333333333333");
   EXPECT_EQ(*decimal::div("2", "3", 4), "0.6667");
   EXPECT_EQ(*decimal::div("-2", "3", 4), "-0.6667");
-  EXPECT_EQ(*decimal::div("10", "4", 0), "3");   // 2.5 rounds away from zero
+  EXPECT_EQ(*decimal::div("10", "4", 0), "3");  // 2.5 rounds away from zero
   EXPECT_EQ(*decimal::div("-10", "4", 0), "-3");
   EXPECT_EQ(*decimal::div("1.5", "0.5", 2), "3.00");
   EXPECT_EQ(*decimal::div("1", "3"), "0.3333333333333333");  // default scale 16
@@ -255,8 +258,10 @@ TEST(DecimalArithmetic, AgreesWith128BitIntegers) {
     std::string da = int128_to_decimal(a, sa), db = int128_to_decimal(b, sb);
     int s = std::max(sa, sb);
     __int128 a_aligned = a * pow10_128(s - sa), b_aligned = b * pow10_128(s - sb);
-    ASSERT_EQ(decimal::add(da, db), int128_to_decimal(a_aligned + b_aligned, s)) << da << " + " << db;
-    ASSERT_EQ(decimal::sub(da, db), int128_to_decimal(a_aligned - b_aligned, s)) << da << " - " << db;
+    ASSERT_EQ(decimal::add(da, db), int128_to_decimal(a_aligned + b_aligned, s))
+        << da << " + " << db;
+    ASSERT_EQ(decimal::sub(da, db), int128_to_decimal(a_aligned - b_aligned, s))
+        << da << " - " << db;
     ASSERT_EQ(decimal::mul(da, db), int128_to_decimal(a * b, sa + sb)) << da << " * " << db;
     int cmp = a_aligned < b_aligned ? -1 : (a_aligned > b_aligned ? 1 : 0);
     ASSERT_EQ(decimal::compare(da, db), cmp) << da << " <=> " << db;
@@ -269,12 +274,14 @@ TEST(DecimalArithmetic, AgreesWith128BitIntegers) {
       ASSERT_EQ(*decimal::div(da, db, 4), int128_to_decimal(q, 4)) << da << " / " << db;
     }
     ASSERT_EQ(decimal::round(da, 2), int128_to_decimal(
-        [&] {
-          if (sa <= 2) return a * pow10_128(2 - sa);
-          __int128 m = a < 0 ? -a : a;
-          __int128 r = (m * 2 / pow10_128(sa - 2) + 1) / 2;
-          return a < 0 ? -r : r;
-        }(), 2)) << da;
+                                         [&] {
+                                           if (sa <= 2) return a * pow10_128(2 - sa);
+                                           __int128 m = a < 0 ? -a : a;
+                                           __int128 r = (m * 2 / pow10_128(sa - 2) + 1) / 2;
+                                           return a < 0 ? -r : r;
+                                         }(),
+                                         2))
+        << da;
   }
 }
 

@@ -51,9 +51,8 @@ TEST_F(FieldMapperTest, SeedRenamesAndTransforms) {
     "post_name": {"source": "slug", "transform": "upper"}
   })");
   ASSERT_TRUE(m.is_ok()) << m.status().to_string();
-  EXPECT_EQ(m->mapped_columns(),
-            (std::vector<std::string>{"id", "post_title", "post_content", "price", "post_status",
-                                      "post_name"}));
+  EXPECT_EQ(m->mapped_columns(), (std::vector<std::string>{"id", "post_title", "post_content",
+                                                           "price", "post_status", "post_name"}));
   EXPECT_EQ(m->key_count(), 1u);
   auto row = map(*m, sample);
   ASSERT_TRUE(row.is_ok()) << row.status().to_string();
@@ -114,7 +113,8 @@ TEST_F(FieldMapperTest, ErrorsNameTheColumn) {
 }
 
 TEST_F(FieldMapperTest, SkippedRulesAreIgnored) {
-  auto m = compile(R"({"post_title": "title", "post_content": {"source": "content", "skip": true}})");
+  auto m =
+      compile(R"({"post_title": "title", "post_content": {"source": "content", "skip": true}})");
   ASSERT_TRUE(m.is_ok());
   EXPECT_EQ(m->mapped_count(), 2u);
 }

@@ -102,7 +102,8 @@ class MemoryTable : public Target {
       switch (it.op) {
         case RowOp::kInsert: {
           if (existing) {  // a re-applied insert updates the row (ChangeBatch's contract)
-            for (size_t i = 0; i < batch.columns.size(); ++i) (*existing)[batch.columns[i]] = it.values[i];
+            for (size_t i = 0; i < batch.columns.size(); ++i)
+              (*existing)[batch.columns[i]] = it.values[i];
             ++reapplied_inserts;
             break;
           }
@@ -115,7 +116,8 @@ class MemoryTable : public Target {
         }
         case RowOp::kUpdate:
           if (!existing) return error(ErrorCode::kNotFound, "no row " + key_to_string(it.key));
-          for (size_t i = 0; i < batch.columns.size(); ++i) (*existing)[batch.columns[i]] = it.values[i];
+          for (size_t i = 0; i < batch.columns.size(); ++i)
+            (*existing)[batch.columns[i]] = it.values[i];
           if (it.restore && batch.soft_delete_column >= 0)
             (*existing)[static_cast<size_t>(batch.soft_delete_column)] = batch.soft_restore_value;
           ++updates;
@@ -127,7 +129,8 @@ class MemoryTable : public Target {
           }
           break;
         case RowOp::kSoftDelete:
-          if (existing) (*existing)[static_cast<size_t>(batch.soft_delete_column)] = batch.soft_delete_value;
+          if (existing)
+            (*existing)[static_cast<size_t>(batch.soft_delete_column)] = batch.soft_delete_value;
           ++soft_deletes;
           break;
         case RowOp::kNone:
@@ -201,7 +204,8 @@ class MemoryStage : public Stage {
                       const std::function<Status(std::vector<PlannedChange>&)>& fn) override {
     while (!changes.empty()) {
       size_t n = std::min(changes.size(), batch_size);
-      std::vector<PlannedChange> b(changes.begin(), changes.begin() + static_cast<std::ptrdiff_t>(n));
+      std::vector<PlannedChange> b(changes.begin(),
+                                   changes.begin() + static_cast<std::ptrdiff_t>(n));
       DBSYNC_RETURN_IF_ERROR(fn(b));
       changes.erase(changes.begin(), changes.begin() + static_cast<std::ptrdiff_t>(n));
     }

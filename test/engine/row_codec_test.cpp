@@ -47,14 +47,22 @@ TEST(SortableKey, CompositeKeysSortByFirstColumnThenSecond) {
   std::sort(by_bytes.begin(), by_bytes.end(), [](const Row& a, const Row& b) {
     return encode_sortable_key(a) < encode_sortable_key(b);
   });
-  std::sort(keys.begin(), keys.end(), [](const Row& a, const Row& b) { return compare_keys(a, b) < 0; });
+  std::sort(keys.begin(), keys.end(),
+            [](const Row& a, const Row& b) { return compare_keys(a, b) < 0; });
   EXPECT_EQ(by_bytes, keys);
 }
 
 TEST(SortableKey, RoundTripsKeepTypeAndScale) {
-  Row key = {Value::integer(-42), dec("10.50"), dec("-0.25"), Value::text(std::string("x\0y", 3)),
-             Value::bytes("\x01\xff"), Value::timestamp(123), Value::date(5), Value::boolean(true),
-             Value::null(), Value::floating(-2.5)};
+  Row key = {Value::integer(-42),
+             dec("10.50"),
+             dec("-0.25"),
+             Value::text(std::string("x\0y", 3)),
+             Value::bytes("\x01\xff"),
+             Value::timestamp(123),
+             Value::date(5),
+             Value::boolean(true),
+             Value::null(),
+             Value::floating(-2.5)};
   Result<Row> back = decode_sortable_key(encode_sortable_key(key));
   ASSERT_TRUE(back.is_ok()) << back.status().to_string();
   EXPECT_EQ(*back, key);
@@ -68,7 +76,8 @@ TEST(ChangeCodec, RoundTripsAPlannedChange) {
   c.kind = DiffKind::kBothChanged;
   c.key = {Value::integer(9)};
   c.target_op = RowOp::kUpdate;
-  c.target_values = {Value::integer(9), Value::text("t"), dec("1.50"), *Value::json(R"({"b":1,"a":[true]})")};
+  c.target_values = {Value::integer(9), Value::text("t"), dec("1.50"),
+                     *Value::json(R"({"b":1,"a":[true]})")};
   c.source_op = RowOp::kInsert;
   c.source_key = {Value::integer(9)};
   c.source_values = {Value::integer(9), Value::text("t")};

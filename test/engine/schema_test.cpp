@@ -47,8 +47,10 @@ TEST(SchemaKeys, CompareLexicographically) {
 }
 
 TEST(SchemaKeys, SortsMixedKeys) {
-  std::vector<Key> keys = {{Value::integer(3)}, {Value()}, {Value::integer(-1)}, {Value::integer(2)}};
-  std::sort(keys.begin(), keys.end(), [](const Key& x, const Key& y) { return compare_keys(x, y) < 0; });
+  std::vector<Key> keys = {
+      {Value::integer(3)}, {Value()}, {Value::integer(-1)}, {Value::integer(2)}};
+  std::sort(keys.begin(), keys.end(),
+            [](const Key& x, const Key& y) { return compare_keys(x, y) < 0; });
   EXPECT_TRUE(keys[0][0].is_null());
   EXPECT_EQ(keys[1][0].as_int(), -1);
   EXPECT_EQ(keys[3][0].as_int(), 3);

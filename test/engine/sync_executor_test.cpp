@@ -95,10 +95,10 @@ TEST(SyncExecutor, TwoWayFlowsTargetChangesBackAndDeletesBothWays) {
   fill(f, 4);
   f.policy.direction = Direction::kTwoWay;
   ASSERT_EQ(f.run().state, JobState::kSucceeded);
-  f.trow(1)->at(1) = txt("edited in the target");          // flows back
+  f.trow(1)->at(1) = txt("edited in the target");                             // flows back
   f.target.put({num(50), txt("made in target"), dec("9.99"), txt("draft")});  // inserted back
-  f.target.rows().erase(f.target.rows().begin() + 2);        // id 3: deleted back
-  f.srow(4)->at(3) = txt("published");                       // flows forward
+  f.target.rows().erase(f.target.rows().begin() + 2);                         // id 3: deleted back
+  f.srow(4)->at(3) = txt("published");                                        // flows forward
   JobOutcome o = f.run();
   ASSERT_EQ(o.state, JobState::kSucceeded) << o.error.to_string();
   EXPECT_EQ(o.progress.source_updated, 1);

@@ -31,7 +31,8 @@ struct SyncFixture {
   std::optional<FieldMapper> mapper;
   SyncPolicy policy;
 
-  void compile(const char* mapping = R"({"post_title": "title", "price": "@price", "status": "status"})") {
+  void compile(
+      const char* mapping = R"({"post_title": "title", "price": "@price", "status": "status"})") {
     Result<MappingSpec> spec = parse_mapping_json(mapping);
     ASSERT_TRUE(spec.is_ok()) << spec.status().to_string();
     Result<FieldMapper> m = FieldMapper::compile(*spec, source.schema(), target.schema());

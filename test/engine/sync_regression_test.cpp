@@ -23,8 +23,8 @@ TEST(ReviewHoldAll, CancelledStagingRunMustNotReportAStagedCheckpoint) {
   opt.cancelled = [&]() { return scanned_seen >= 300; };
   JobOutcome o = f.run(opt);
   ASSERT_EQ(o.state, JobState::kCancelled);
-  EXPECT_EQ(f.target.rows().size(), 0u);   // held: nothing applied
-  EXPECT_TRUE(f.stage.changes.empty());    // and the stage was cleared on cancel
+  EXPECT_EQ(f.target.rows().size(), 0u);  // held: nothing applied
+  EXPECT_TRUE(f.stage.changes.empty());   // and the stage was cleared on cancel
   EXPECT_FALSE(o.progress.checkpoint.has_value())
       << "cancelled run reports checkpoint " << key_to_string(*o.progress.checkpoint)
       << " although nothing before it was kept";
@@ -34,7 +34,8 @@ TEST(ReviewHoldAll, CancelledStagingRunMustNotReportAStagedCheckpoint) {
   resume.resume_after = o.progress.checkpoint;
   JobOutcome r = f.run(resume);
   ASSERT_EQ(r.state, JobState::kSucceeded) << r.error.to_string();
-  EXPECT_EQ(f.target.rows().size(), 1000u) << "the resumed job skipped the keys before the checkpoint";
+  EXPECT_EQ(f.target.rows().size(), 1000u)
+      << "the resumed job skipped the keys before the checkpoint";
 }
 
 // 2. A commit cut off after some batches keeps the whole stage; committing again re-applies the
@@ -165,7 +166,8 @@ TEST(ReviewSoftDelete, RestoredSourceRowIsNotLeftSoftDeleted) {
   ASSERT_EQ(f.trow(2)->at(4), Value::boolean(true));
   f.source.put(saved);  // restored
   ASSERT_EQ(f.run().state, JobState::kSucceeded);
-  EXPECT_NE(f.trow(2)->at(4), Value::boolean(true)) << "restored row is still soft-deleted on the target";
+  EXPECT_NE(f.trow(2)->at(4), Value::boolean(true))
+      << "restored row is still soft-deleted on the target";
 }
 
 }  // namespace

@@ -11,7 +11,8 @@ class ThreeWayDiffTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (int64_t id = 1; id <= 9; ++id)
-      f.source.put({num(id), txt(("title " + std::to_string(id)).c_str()), dec("10.00"), txt("draft")});
+      f.source.put(
+          {num(id), txt(("title " + std::to_string(id)).c_str()), dec("10.00"), txt("draft")});
     JobOutcome o = f.run();
     ASSERT_EQ(o.state, JobState::kSucceeded) << o.error.to_string();
     ASSERT_EQ(f.target.rows().size(), 9u);
@@ -108,6 +109,7 @@ TEST_F(ThreeWayDiffTest, SourceOutOfKeyOrderIsAnError) {
       row = i_ < 2 ? &rows[i_++] : nullptr;
       return Status::ok();
     }
+
    private:
     int i_ = 0;
   } src;
@@ -143,7 +145,8 @@ TEST(ThreeWayDiffCompositeKey, MergesOnEveryKeyColumn) {
   source.put({num(1), txt("b"), num(6)});
   source.put({num(2), txt("a"), num(7)});
   SyncPolicy policy;
-  auto x = SyncExecutor::create(*m, policy, {&source, nullptr, &target, &baseline, &stage, nullptr});
+  auto x =
+      SyncExecutor::create(*m, policy, {&source, nullptr, &target, &baseline, &stage, nullptr});
   ASSERT_TRUE(x.is_ok());
   JobOutcome o = x->run({});
   ASSERT_EQ(o.state, JobState::kSucceeded) << o.error.to_string();

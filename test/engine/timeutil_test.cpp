@@ -59,9 +59,9 @@ TEST(TimeParse, Timestamps) {
 }
 
 TEST(TimeParse, RejectsGarbageAndRange) {
-  for (const char* bad : {"", "2024", "2024-13-01", "2024-02-30", "2024-05-01 25:00", "2024-05-01 10:60",
-                          "2024-05-01X10:00", "2024-05-01 10:00:00+25", "2024-05-01 10:00:00 Mars",
-                          "yesterday", "2024-05-01 10:00:00."}) {
+  for (const char* bad : {"", "2024", "2024-13-01", "2024-02-30", "2024-05-01 25:00",
+                          "2024-05-01 10:60", "2024-05-01X10:00", "2024-05-01 10:00:00+25",
+                          "2024-05-01 10:00:00 Mars", "yesterday", "2024-05-01 10:00:00."}) {
     auto r = parse_timestamp(bad, *TimeZone::utc());
     EXPECT_FALSE(r.is_ok()) << bad;
     if (!r.is_ok()) {
@@ -99,8 +99,10 @@ TEST(TimeFormat, Iso) {
   EXPECT_EQ(format_timestamp_utc(ts("2024-05-01T10:00:00.000250Z")), "2024-05-01T10:00:00.000250Z");
   EXPECT_EQ(format_date(19844), "2024-05-01");
   EXPECT_EQ(format_time_of_day(kMicrosPerDay), "24:00:00");
-  EXPECT_EQ(format_timestamp_local(ts("2024-05-01T10:00:00Z"), *zone("Europe/Berlin")), "2024-05-01 12:00:00");
-  EXPECT_EQ(format_timestamp_local(ts("2024-05-01T10:00:00Z"), *zone("-05:30")), "2024-05-01 04:30:00");
+  EXPECT_EQ(format_timestamp_local(ts("2024-05-01T10:00:00Z"), *zone("Europe/Berlin")),
+            "2024-05-01 12:00:00");
+  EXPECT_EQ(format_timestamp_local(ts("2024-05-01T10:00:00Z"), *zone("-05:30")),
+            "2024-05-01 04:30:00");
 }
 
 TEST(TimeFormat, Pattern) {
@@ -226,7 +228,9 @@ TEST(TimeParse, RandomInputNeverCrashes) {
       // Accepted text round-trips through the formatter.
       ASSERT_EQ(*parse_timestamp(format_timestamp_utc(*r), *TimeZone::utc()), *r) << text;
     } else {
-      ASSERT_TRUE(r.status().code() == ErrorCode::kParseError || r.status().code() == ErrorCode::kOutOfRange) << text;
+      ASSERT_TRUE(r.status().code() == ErrorCode::kParseError ||
+                  r.status().code() == ErrorCode::kOutOfRange)
+          << text;
     }
     (void)parse_date(text);
     (void)parse_time_of_day(text);

@@ -21,9 +21,12 @@ void expect_int(const TypeSpec& t, int bits, bool is_unsigned) {
 }
 
 TEST(TypeParsePostgres, Integers) {
-  for (const char* n : {"smallint", "int2", "SMALLINT", "smallserial"}) expect_int(pg(n), 16, false);
-  for (const char* n : {"integer", "int", "int4", "serial", " Integer "}) expect_int(pg(n), 32, false);
-  for (const char* n : {"bigint", "int8", "bigserial", "pg_catalog.int8"}) expect_int(pg(n), 64, false);
+  for (const char* n : {"smallint", "int2", "SMALLINT", "smallserial"})
+    expect_int(pg(n), 16, false);
+  for (const char* n : {"integer", "int", "int4", "serial", " Integer "})
+    expect_int(pg(n), 32, false);
+  for (const char* n : {"bigint", "int8", "bigserial", "pg_catalog.int8"})
+    expect_int(pg(n), 64, false);
 }
 
 TEST(TypeParsePostgres, FloatsAndNumerics) {
@@ -156,8 +159,8 @@ TEST(TypeParseMySQL, TextAndBytes) {
     const char* name;
     int64_t bytes;
   };
-  for (Expected e : {Expected{"tinytext", 255}, Expected{"text", 65535}, Expected{"mediumtext", 16777215},
-                     Expected{"longtext", 4294967295LL}}) {
+  for (Expected e : {Expected{"tinytext", 255}, Expected{"text", 65535},
+                     Expected{"mediumtext", 16777215}, Expected{"longtext", 4294967295LL}}) {
     TypeSpec t = my(e.name);
     EXPECT_EQ(t.kind, TypeKind::kText) << e.name;
     EXPECT_EQ(t.max_length, e.bytes) << e.name;
@@ -213,12 +216,28 @@ TEST(TypeParseMySQL, UnknownTypesAreTextWithANote) {
 }
 
 TEST(TypeParse, GarbageIsAnErrorNotACrash) {
-  const char* garbage[] = {"",          "   ",          "(",           ")",            "int(",
-                           "int)",      "numeric(10,",  "numeric(,2)", "numeric(a,b)", "int(10)(2)",
-                           "varchar(-1)", "123abc",     "int; drop",   "enum('a",      "numeric(10,2) foo",
-                           "int(10) unsigned banana",   "*",           "numeric(0)",   "varchar(0)",
+  const char* garbage[] = {"",
+                           "   ",
+                           "(",
+                           ")",
+                           "int(",
+                           "int)",
+                           "numeric(10,",
+                           "numeric(,2)",
+                           "numeric(a,b)",
+                           "int(10)(2)",
+                           "varchar(-1)",
+                           "123abc",
+                           "int; drop",
+                           "enum('a",
+                           "numeric(10,2) foo",
+                           "int(10) unsigned banana",
+                           "*",
+                           "numeric(0)",
+                           "varchar(0)",
                            "int unsigned",  // UNSIGNED is MySQL-only
-                           "timestamp(3) with time",    "integer with time zone"};
+                           "timestamp(3) with time",
+                           "integer with time zone"};
   for (const char* g : garbage) {
     auto r = parse_type(g, Dialect::kPostgres);
     EXPECT_FALSE(r.is_ok()) << "'" << g << "'";
@@ -226,9 +245,16 @@ TEST(TypeParse, GarbageIsAnErrorNotACrash) {
       EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument) << g;
     }
   }
-  const char* mysql_garbage[] = {"",           "enum(1,2)",        "decimal(70,2)", "decimal(10,20)",
-                                 "varchar",    "datetime(7)",      "text unsigned", "enum()",
-                                 "int(10", "timestamp with time zone"};
+  const char* mysql_garbage[] = {"",
+                                 "enum(1,2)",
+                                 "decimal(70,2)",
+                                 "decimal(10,20)",
+                                 "varchar",
+                                 "datetime(7)",
+                                 "text unsigned",
+                                 "enum()",
+                                 "int(10",
+                                 "timestamp with time zone"};
   for (const char* g : mysql_garbage) {
     auto r = parse_type(g, Dialect::kMySQL);
     EXPECT_FALSE(r.is_ok()) << "'" << g << "'";

@@ -57,7 +57,8 @@ void expect_same_in(const TypeSpec& t, const Value& a, const Value& b, bool same
 
 Status coerce_error(const Value& v, const TypeSpec& t, const CoerceOptions& opts = {}) {
   auto r = coerce(v, t, opts);
-  EXPECT_FALSE(r.is_ok()) << v.to_string() << " -> " << t.name << " gave " << (r.is_ok() ? r->to_string() : "");
+  EXPECT_FALSE(r.is_ok()) << v.to_string() << " -> " << t.name << " gave "
+                          << (r.is_ok() ? r->to_string() : "");
   return r.status();
 }
 
@@ -88,9 +89,14 @@ TEST(ValueBasics, ToString) {
   EXPECT_EQ(Value::floating(1.5).to_string(), "1.5");
   EXPECT_EQ(Value::floating(std::numeric_limits<double>::infinity()).to_string(), "Infinity");
   EXPECT_EQ(dec("10.50").to_string(), "10.50");
-  EXPECT_EQ(Value::bytes(std::string("\x00\xff" "A", 3)).to_string(), "\\x00ff41");
+  EXPECT_EQ(Value::bytes(std::string("\x00\xff"
+                                     "A",
+                                     3))
+                .to_string(),
+            "\\x00ff41");
   EXPECT_EQ(Value::timestamp(1714557600LL * 1000000).to_string(), "2024-05-01T10:00:00Z");
-  EXPECT_EQ(Value::timestamp(1714557600LL * 1000000 + 250000).to_string(), "2024-05-01T10:00:00.250000Z");
+  EXPECT_EQ(Value::timestamp(1714557600LL * 1000000 + 250000).to_string(),
+            "2024-05-01T10:00:00.250000Z");
   EXPECT_EQ(Value::date(19844).to_string(), "2024-05-01");
   EXPECT_EQ(Value::time_of_day(3723LL * 1000000).to_string(), "01:02:03");
   EXPECT_EQ(js("{\"b\": 1, \"a\": [true, null]}").to_string(), "{\"a\":[true,null],\"b\":1}");
@@ -199,11 +205,12 @@ TEST(ValueHash, IsXxh3OverTagAndCanonicalBytes) {
     return static_cast<uint64_t>(XXH3_64bits(input.data(), input.size()));
   };
   // Short values use a stack buffer, long text the streaming API: both must match the definition.
-  for (const Value& v : {Value(), Value::boolean(true), Value::integer(-7), Value::floating(-0.0),
-                         Value::timestamp(123456789), Value::date(-3), Value::time_of_day(5),
-                         Value::decimal_unchecked("10.50"), Value::text("abc"), Value::text(std::string(255, 'a')),
-                         Value::text(std::string(256, 'a')), Value::bytes(std::string(100000, '\x01')),
-                         Value::json_unchecked("{\"a\":1}")}) {
+  for (const Value& v :
+       {Value(), Value::boolean(true), Value::integer(-7), Value::floating(-0.0),
+        Value::timestamp(123456789), Value::date(-3), Value::time_of_day(5),
+        Value::decimal_unchecked("10.50"), Value::text("abc"), Value::text(std::string(255, 'a')),
+        Value::text(std::string(256, 'a')), Value::bytes(std::string(100000, '\x01')),
+        Value::json_unchecked("{\"a\":1}")}) {
     EXPECT_EQ(hash_value(v), expected(v)) << value_type_name(v.type()) << " " << v.str().size();
   }
 }
@@ -221,11 +228,11 @@ TEST(ValueHash, CanonicalBytesFixedWidth) {
 // ---------------- ordering ----------------
 
 TEST(ValueCompare, OrderAcrossTypes) {
-  std::vector<Value> ordered = {Value(),           Value::boolean(false), Value::boolean(true),
-                                Value::integer(-5), dec("0.5"),          Value::floating(1.5),
-                                Value::integer(2), Value::text(""),      Value::text("a"),
-                                Value::date(0),    Value::time_of_day(0), Value::timestamp(0),
-                                js("1")};
+  std::vector<Value> ordered = {
+      Value(),          Value::boolean(false), Value::boolean(true),  Value::integer(-5),
+      dec("0.5"),       Value::floating(1.5),  Value::integer(2),     Value::text(""),
+      Value::text("a"), Value::date(0),        Value::time_of_day(0), Value::timestamp(0),
+      js("1")};
   for (size_t i = 0; i < ordered.size(); ++i) {
     for (size_t j = 0; j < ordered.size(); ++j) {
       int c = compare_values(ordered[i], ordered[j]);
@@ -240,8 +247,10 @@ TEST(ValueCompare, NumbersByExactValue) {
   EXPECT_EQ(compare_values(Value::integer(1), Value::floating(1.0)), 0);
   EXPECT_EQ(compare_values(dec("2.5"), Value::floating(2.5)), 0);
   // Beyond double precision: 2^53 + 1 as int and decimal vs the double 2^53.
-  EXPECT_GT(compare_values(Value::integer(9007199254740993LL), Value::floating(9007199254740992.0)), 0);
-  EXPECT_LT(compare_values(Value::floating(9007199254740992.0), Value::integer(9007199254740993LL)), 0);
+  EXPECT_GT(compare_values(Value::integer(9007199254740993LL), Value::floating(9007199254740992.0)),
+            0);
+  EXPECT_LT(compare_values(Value::floating(9007199254740992.0), Value::integer(9007199254740993LL)),
+            0);
   EXPECT_GT(compare_values(dec("9223372036854775807.1"), Value::integer(INT64_MAX)), 0);
   EXPECT_LT(compare_values(Value::integer(INT64_MAX), dec("9223372036854775807.1")), 0);
   EXPECT_LT(compare_values(Value::integer(INT64_MAX), Value::floating(9223372036854775808.0)), 0);
@@ -262,7 +271,8 @@ TEST(ValueCompare, NaNAboveAllNumbers) {
   EXPECT_GT(compare_values(nan, Value::integer(INT64_MAX)), 0);
   EXPECT_LT(compare_values(dec("1e300"), nan), 0);
   EXPECT_LT(compare_values(dec("1e300"), inf), 0);
-  EXPECT_GT(compare_values(dec("-1e300"), Value::floating(-std::numeric_limits<double>::infinity())), 0);
+  EXPECT_GT(
+      compare_values(dec("-1e300"), Value::floating(-std::numeric_limits<double>::infinity())), 0);
 }
 
 TEST(ValueCompare, TextBytewise) {
@@ -296,7 +306,8 @@ TEST(ValueCoerce, NumericOverflowAndBadInput) {
   // Rounding can push a value over the limit: 999.95 -> 1000.0.
   EXPECT_EQ(coerce_error(dec("999.95"), pg("numeric(4,1)")).code(), ErrorCode::kOutOfRange);
   EXPECT_EQ(coerced(dec("999.94"), pg("numeric(4,1)")).str(), "999.9");
-  EXPECT_EQ(coerce_error(Value::floating(std::nan("")), pg("numeric")).code(), ErrorCode::kOutOfRange);
+  EXPECT_EQ(coerce_error(Value::floating(std::nan("")), pg("numeric")).code(),
+            ErrorCode::kOutOfRange);
   EXPECT_EQ(coerce_error(Value::text("12abc"), pg("numeric")).code(), ErrorCode::kTypeMismatch);
   EXPECT_EQ(coerce_error(dec("-1"), my("decimal(5,2) unsigned")).code(), ErrorCode::kOutOfRange);
   // MySQL DECIMAL defaults to (10,0).
@@ -342,15 +353,18 @@ TEST(ValueCoerce, IntegerRanges) {
   EXPECT_EQ(coerce_error(Value::integer(128), my("tinyint")).code(), ErrorCode::kOutOfRange);
   EXPECT_EQ(coerce_error(Value::integer(-129), my("tinyint(4)")).code(), ErrorCode::kOutOfRange);
   EXPECT_EQ(coerced(Value::integer(255), my("tinyint unsigned")), Value::integer(255));
-  EXPECT_EQ(coerce_error(Value::integer(256), my("tinyint unsigned")).code(), ErrorCode::kOutOfRange);
-  EXPECT_EQ(coerce_error(Value::integer(-1), my("int(10) unsigned")).code(), ErrorCode::kOutOfRange);
+  EXPECT_EQ(coerce_error(Value::integer(256), my("tinyint unsigned")).code(),
+            ErrorCode::kOutOfRange);
+  EXPECT_EQ(coerce_error(Value::integer(-1), my("int(10) unsigned")).code(),
+            ErrorCode::kOutOfRange);
   EXPECT_EQ(coerce_error(Value::integer(8388608), my("mediumint")).code(), ErrorCode::kOutOfRange);
   EXPECT_EQ(coerced(Value::integer(32767), pg("smallint")), Value::integer(32767));
   Status s = coerce_error(Value::integer(32768), pg("smallint"));
   EXPECT_EQ(s.code(), ErrorCode::kOutOfRange);
   EXPECT_NE(s.message().find("32768"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("smallint"), std::string::npos) << s.message();
-  EXPECT_EQ(coerce_error(Value::integer(2147483648LL), pg("integer")).code(), ErrorCode::kOutOfRange);
+  EXPECT_EQ(coerce_error(Value::integer(2147483648LL), pg("integer")).code(),
+            ErrorCode::kOutOfRange);
   EXPECT_EQ(coerced(Value::integer(INT64_MIN), pg("bigint")), Value::integer(INT64_MIN));
 }
 
@@ -359,15 +373,18 @@ TEST(ValueCoerce, IntegersFromOtherKinds) {
   EXPECT_EQ(coerced(Value::floating(-2.5), pg("integer")), Value::integer(-3));
   EXPECT_EQ(coerced(dec("-7.5"), my("int")), Value::integer(-8));
   EXPECT_EQ(coerced(Value::text(" 42 "), pg("integer")), Value::integer(42));
-  EXPECT_EQ(coerced(Value::text("4.5"), my("int")), Value::integer(5));  // MySQL rounds numeric text
+  EXPECT_EQ(coerced(Value::text("4.5"), my("int")),
+            Value::integer(5));  // MySQL rounds numeric text
   Status s = coerce_error(Value::text("abc"), pg("integer"));
   EXPECT_EQ(s.code(), ErrorCode::kTypeMismatch);
   EXPECT_NE(s.message().find("'abc'"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("integer"), std::string::npos) << s.message();
   EXPECT_EQ(coerce_error(Value::text("4.5"), pg("integer")).code(), ErrorCode::kTypeMismatch);
-  EXPECT_EQ(coerce_error(Value::text("99999999999999999999"), pg("bigint")).code(), ErrorCode::kOutOfRange);
+  EXPECT_EQ(coerce_error(Value::text("99999999999999999999"), pg("bigint")).code(),
+            ErrorCode::kOutOfRange);
   EXPECT_EQ(coerce_error(Value::floating(1e19), pg("bigint")).code(), ErrorCode::kOutOfRange);
-  EXPECT_EQ(coerce_error(Value::floating(std::nan("")), pg("bigint")).code(), ErrorCode::kOutOfRange);
+  EXPECT_EQ(coerce_error(Value::floating(std::nan("")), pg("bigint")).code(),
+            ErrorCode::kOutOfRange);
 }
 
 TEST(ValueCoerce, Floats) {
@@ -375,7 +392,8 @@ TEST(ValueCoerce, Floats) {
   EXPECT_EQ(single.as_float(), static_cast<double>(0.1f));
   expect_same_in(pg("real"), Value::floating(0.1), Value::text("0.1"), true);
   expect_same_in(my("float"), Value::floating(0.1), Value::floating(0.10000000149011612), true);
-  expect_same_in(pg("double precision"), Value::floating(0.1), Value::floating(0.10000000149011612), false);
+  expect_same_in(pg("double precision"), Value::floating(0.1), Value::floating(0.10000000149011612),
+                 false);
   EXPECT_EQ(coerce_error(Value::floating(1e300), pg("real")).code(), ErrorCode::kOutOfRange);
   EXPECT_TRUE(std::isnan(coerced(Value::text("NaN"), pg("float8")).as_float()));
   EXPECT_EQ(coerce_error(Value::text("NaN"), my("double")).code(), ErrorCode::kOutOfRange);
@@ -398,8 +416,10 @@ TEST(ValueCoerce, TextLengthsAndPadding) {
   EXPECT_EQ(coerced(Value::integer(42), pg("text")), Value::text("42"));
   EXPECT_EQ(coerced(Value::boolean(true), pg("text")), Value::text("true"));
   EXPECT_EQ(coerce_error(Value::text("\xff\xfe"), pg("text")).code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(coerce_error(Value::text("\xc0\xaf"), my("text")).code(), ErrorCode::kInvalidArgument);  // overlong
-  EXPECT_EQ(coerce_error(Value::text(std::string(256, 'x')), my("tinytext")).code(), ErrorCode::kOutOfRange);
+  EXPECT_EQ(coerce_error(Value::text("\xc0\xaf"), my("text")).code(),
+            ErrorCode::kInvalidArgument);  // overlong
+  EXPECT_EQ(coerce_error(Value::text(std::string(256, 'x')), my("tinytext")).code(),
+            ErrorCode::kOutOfRange);
   // TEXT counts bytes: 200 two-byte characters exceed TINYTEXT's 255 bytes.
   std::string wide;
   for (int k = 0; k < 200; ++k) wide += "é";
@@ -431,9 +451,12 @@ TEST(ValueCoerce, Bytes) {
 
 TEST(ValueCoerce, TimestampsWithZones) {
   TypeSpec tz = pg("timestamp with time zone");
-  expect_same_in(tz, Value::text("2024-05-01 12:00:00+02:00"), Value::text("2024-05-01T10:00:00Z"), true);
-  expect_same_in(tz, Value::text("2024-05-01 12:00:00+02:00"), Value::text("2024-05-01T12:00:00Z"), false);
-  EXPECT_EQ(coerced(Value::text("2024-05-01T10:00:00Z"), tz), Value::timestamp(1714557600LL * 1000000));
+  expect_same_in(tz, Value::text("2024-05-01 12:00:00+02:00"), Value::text("2024-05-01T10:00:00Z"),
+                 true);
+  expect_same_in(tz, Value::text("2024-05-01 12:00:00+02:00"), Value::text("2024-05-01T12:00:00Z"),
+                 false);
+  EXPECT_EQ(coerced(Value::text("2024-05-01T10:00:00Z"), tz),
+            Value::timestamp(1714557600LL * 1000000));
 }
 
 TEST(ValueCoerce, ZonelessTextInBerlinVersusUtc) {
@@ -446,16 +469,20 @@ TEST(ValueCoerce, ZonelessTextInBerlinVersusUtc) {
   EXPECT_EQ(summer, coerced(Value::text("2024-07-01T10:00:00Z"), t));
   Value winter = coerced(Value::text("2024-01-01 12:00:00"), t, in_berlin);
   EXPECT_EQ(winter, coerced(Value::text("2024-01-01T11:00:00Z"), t));
-  EXPECT_NE(coerced(Value::text("2024-07-01 12:00:00"), t), summer);  // read in UTC: two hours apart
+  EXPECT_NE(coerced(Value::text("2024-07-01 12:00:00"), t),
+            summer);  // read in UTC: two hours apart
 }
 
 TEST(ValueCoerce, FractionalSecondsRounding) {
   Value with_fraction = Value::timestamp(1714557600LL * 1000000 + 500000);
   // MySQL DATETIME defaults to 0 fractional digits and rounds half up.
   EXPECT_EQ(coerced(with_fraction, my("datetime")), Value::timestamp(1714557601LL * 1000000));
-  expect_same_in(my("datetime"), Value::text("2024-05-01 10:00:00.4"), Value::text("2024-05-01 10:00:00"), true);
-  expect_same_in(my("datetime(3)"), Value::text("2024-05-01 10:00:00.1234"), Value::text("2024-05-01 10:00:00.123"), true);
-  expect_same_in(my("datetime(3)"), Value::text("2024-05-01 10:00:00.1235"), Value::text("2024-05-01 10:00:00.123"), false);
+  expect_same_in(my("datetime"), Value::text("2024-05-01 10:00:00.4"),
+                 Value::text("2024-05-01 10:00:00"), true);
+  expect_same_in(my("datetime(3)"), Value::text("2024-05-01 10:00:00.1234"),
+                 Value::text("2024-05-01 10:00:00.123"), true);
+  expect_same_in(my("datetime(3)"), Value::text("2024-05-01 10:00:00.1235"),
+                 Value::text("2024-05-01 10:00:00.123"), false);
   EXPECT_EQ(coerced(with_fraction, pg("timestamp")), with_fraction);  // PostgreSQL keeps µs
   EXPECT_EQ(coerced(with_fraction, pg("timestamp(0)")), Value::timestamp(1714557601LL * 1000000));
   // Before 1970 rounding is still half away from zero.
@@ -465,9 +492,12 @@ TEST(ValueCoerce, FractionalSecondsRounding) {
 TEST(ValueCoerce, TimestampRefusals) {
   Status s = coerce_error(Value::integer(1714557600), pg("timestamptz"));
   EXPECT_EQ(s.code(), ErrorCode::kTypeMismatch);
-  EXPECT_EQ(coerce_error(Value::text("yesterday-ish"), pg("timestamp")).code(), ErrorCode::kTypeMismatch);
-  EXPECT_EQ(coerce_error(Value::text("10000-01-01 00:00:00"), pg("timestamp")).code(), ErrorCode::kOutOfRange);
-  EXPECT_EQ(coerce_error(Value::text("2040-01-01 00:00:00Z"), my("timestamp")).code(), ErrorCode::kOutOfRange);
+  EXPECT_EQ(coerce_error(Value::text("yesterday-ish"), pg("timestamp")).code(),
+            ErrorCode::kTypeMismatch);
+  EXPECT_EQ(coerce_error(Value::text("10000-01-01 00:00:00"), pg("timestamp")).code(),
+            ErrorCode::kOutOfRange);
+  EXPECT_EQ(coerce_error(Value::text("2040-01-01 00:00:00Z"), my("timestamp")).code(),
+            ErrorCode::kOutOfRange);
   EXPECT_TRUE(coerce(Value::text("2040-01-01 00:00:00Z"), my("datetime")).is_ok());
 }
 
@@ -482,7 +512,8 @@ TEST(ValueCoerce, DatesAndTimes) {
   EXPECT_EQ(coerced(late_utc, pg("time"), in_tokyo).to_string(), "05:00:00");
   EXPECT_EQ(coerced(Value::text("2024-05-01"), pg("date")), Value::date(19844));
   EXPECT_EQ(coerced(Value::text("2024-05-01 13:00:00"), my("date")), Value::date(19844));
-  EXPECT_EQ(coerced(Value::date(19844), pg("timestamp"), in_tokyo), Value::timestamp((19844LL * 86400 - 9 * 3600) * 1000000));
+  EXPECT_EQ(coerced(Value::date(19844), pg("timestamp"), in_tokyo),
+            Value::timestamp((19844LL * 86400 - 9 * 3600) * 1000000));
   EXPECT_EQ(coerced(Value::text("13:45:10.6"), my("time")).to_string(), "13:45:11");
   EXPECT_EQ(coerce_error(Value::text("2024-02-30"), pg("date")).code(), ErrorCode::kTypeMismatch);
 }
@@ -502,7 +533,8 @@ TEST(ValueCoerce, Json) {
 }
 
 TEST(ValueCoerce, NullStaysNull) {
-  for (const char* type : {"integer", "numeric(4,1)", "text", "boolean", "timestamptz", "jsonb", "bytea"}) {
+  for (const char* type :
+       {"integer", "numeric(4,1)", "text", "boolean", "timestamptz", "jsonb", "bytea"}) {
     EXPECT_TRUE(coerced(Value(), pg(type)).is_null()) << type;
   }
   EXPECT_TRUE(coerced(Value(), my("enum('a')")).is_null());
@@ -543,9 +575,11 @@ TEST(ValueFromText, DatabaseOutput) {
   ASSERT_TRUE(berlin.is_ok());
   CoerceOptions opts;
   opts.zone = *berlin;
-  EXPECT_EQ(value_from_text("2024-01-01 10:00:00", pg("timestamp"), opts)->to_string(), "2024-01-01T09:00:00Z");
+  EXPECT_EQ(value_from_text("2024-01-01 10:00:00", pg("timestamp"), opts)->to_string(),
+            "2024-01-01T09:00:00Z");
   EXPECT_EQ(value_from_text("{\"b\": 1, \"a\": 2}", pg("jsonb"))->str(), "{\"a\":2,\"b\":1}");
-  EXPECT_EQ(*value_from_text("ab  ", pg("character(4)")), *coerce(Value::text("ab"), pg("character(4)")));
+  EXPECT_EQ(*value_from_text("ab  ", pg("character(4)")),
+            *coerce(Value::text("ab"), pg("character(4)")));
   // A real's text output reads back as the same single-precision value.
   EXPECT_EQ(*value_from_text("0.1", pg("real")), *coerce(Value::floating(0.1), pg("real")));
   EXPECT_EQ(*value_from_text("2024-05-01", pg("date")), Value::date(19844));

@@ -94,7 +94,8 @@ Status bad(const std::string& field, const std::string& why) {
   return error(ErrorCode::kInvalidArgument, "config: " + field + ": " + why);
 }
 
-Result<std::string> get_string(const json& doc, const char* key, bool required, std::string fallback = {}) {
+Result<std::string> get_string(const json& doc, const char* key, bool required,
+                               std::string fallback = {}) {
   auto it = doc.find(key);
   if (it == doc.end() || it->is_null()) {
     if (required) return bad(key, "missing");
@@ -106,7 +107,8 @@ Result<std::string> get_string(const json& doc, const char* key, bool required, 
 
 Result<Endpoint> get_endpoint(const json& doc, const char* key) {
   auto it = doc.find(key);
-  if (it == doc.end() || !it->is_object()) return bad(key, "missing (an object with \"url\" and \"table\")");
+  if (it == doc.end() || !it->is_object())
+    return bad(key, "missing (an object with \"url\" and \"table\")");
   Endpoint e;
   auto url = it->find("url");
   if (url != it->end() && !url->is_null()) {
@@ -117,7 +119,8 @@ Result<Endpoint> get_endpoint(const json& doc, const char* key) {
   if (table == it->end() || !table->is_string() || table->get<std::string>().empty())
     return bad(std::string(key) + ".table", "missing");
   e.table = table->get<std::string>();
-  DBSYNC_RETURN_IF_ERROR(pg::QualifiedName::parse(e.table).status().with_context(std::string("config: ") + key + ".table"));
+  DBSYNC_RETURN_IF_ERROR(pg::QualifiedName::parse(e.table).status().with_context(
+      std::string("config: ") + key + ".table"));
   return e;
 }
 
@@ -147,7 +150,8 @@ Result<Config> parse_config(const std::string& text) {
 
   std::string mapping_text = "null";
   if (auto it = doc.find("mapping"); it != doc.end()) {
-    if (!it->is_object() && !it->is_null()) return bad("mapping", "must be an object: target column -> rule");
+    if (!it->is_object() && !it->is_null())
+      return bad("mapping", "must be an object: target column -> rule");
     mapping_text = it->dump();
   }
   Result<MappingSpec> spec = parse_mapping_json(mapping_text);
@@ -171,12 +175,15 @@ Result<Config> parse_config(const std::string& text) {
   Result<MergeFallback> f = parse_merge_fallback(fallback);
   if (!f.is_ok()) return f.status().with_context("config: merge_fallback");
   c.policy.merge_fallback = *f;
-  DBSYNC_ASSIGN_OR_RETURN(std::string manual_mode, get_string(doc, "manual_mode", false, "hold_all"));
+  DBSYNC_ASSIGN_OR_RETURN(std::string manual_mode,
+                          get_string(doc, "manual_mode", false, "hold_all"));
   Result<ManualMode> mm = parse_manual_mode(manual_mode);
   if (!mm.is_ok()) return mm.status().with_context("config: manual_mode");
   c.policy.manual_mode = *mm;
-  DBSYNC_ASSIGN_OR_RETURN(std::string deletes, get_string(doc, "delete_policy", false, "propagate"));
-  DBSYNC_RETURN_IF_ERROR(parse_delete_policy(deletes, c.policy).with_context("config: delete_policy"));
+  DBSYNC_ASSIGN_OR_RETURN(std::string deletes,
+                          get_string(doc, "delete_policy", false, "propagate"));
+  DBSYNC_RETURN_IF_ERROR(
+      parse_delete_policy(deletes, c.policy).with_context("config: delete_policy"));
 
   if (auto it = doc.find("batch_size"); it != doc.end()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 1000000)
@@ -217,8 +224,8 @@ std::string plain_source(const MappingRule& r, const Schema& source) {
 
 // CREATE TABLE for a missing target: the mapped columns with their source columns' types
 // (text for computed ones), NOT NULL and PRIMARY KEY on the key.
-Status create_target_table(pg::PgConnection& conn, const pg::QualifiedName& name, const MappingSpec& spec,
-                           const Schema& source) {
+Status create_target_table(pg::PgConnection& conn, const pg::QualifiedName& name,
+                           const MappingSpec& spec, const Schema& source) {
   struct Col {
     std::string name, type;
     std::string from;  // the source column it copies, empty when computed
@@ -231,7 +238,9 @@ Status create_target_table(pg::PgConnection& conn, const pg::QualifiedName& name
     for (const MappingRule& r : spec.rules) {
       if (r.skip) continue;
       std::string from = plain_source(r, source);
-      std::string type = from.empty() ? "text" : source.columns[static_cast<size_t>(source.index_of(from))].type.name;
+      std::string type = from.empty()
+                             ? "text"
+                             : source.columns[static_cast<size_t>(source.index_of(from))].type.name;
       cols.push_back({r.target_column, type, from, r.key});
     }
   }
@@ -251,16 +260,19 @@ Status create_target_table(pg::PgConnection& conn, const pg::QualifiedName& name
   for (const std::string& k : key) {
     if (std::any_of(cols.begin(), cols.end(), [&](const Col& c) { return c.name == k; })) continue;
     int i = source.index_of(k);
-    if (i < 0) return bad("create_target", "key column '" + k + "' is neither mapped nor a source column");
+    if (i < 0)
+      return bad("create_target", "key column '" + k + "' is neither mapped nor a source column");
     cols.insert(cols.begin(), {k, source.columns[static_cast<size_t>(i)].type.name, k, true});
   }
   if (key.empty())
-    return bad("create_target", "cannot tell the target's key: mark a rule with \"key\": true or give target_key");
+    return bad("create_target",
+               "cannot tell the target's key: mark a rule with \"key\": true or give target_key");
   std::string sql = "CREATE TABLE " + name.quoted() + " (";
   for (size_t i = 0; i < cols.size(); ++i) {
     bool in_key = std::find(key.begin(), key.end(), cols[i].name) != key.end();
     // The type is the catalog's format_type text of the source column, not user input.
-    sql += (i ? ", " : "") + pg::quote_ident(cols[i].name) + " " + cols[i].type + (in_key ? " NOT NULL" : "");
+    sql += (i ? ", " : "") + pg::quote_ident(cols[i].name) + " " + cols[i].type +
+           (in_key ? " NOT NULL" : "");
   }
   sql += ", PRIMARY KEY (";
   for (size_t i = 0; i < key.size(); ++i) sql += (i ? ", " : "") + pg::quote_ident(key[i]);
@@ -273,14 +285,16 @@ std::string progress_line(const std::string& name, const Progress& p, double sec
   char buf[256];
   double rate = seconds > 0 ? static_cast<double>(p.scanned) / seconds : 0;
   std::string total = p.total >= 0 ? std::to_string(p.total) : "?";
-  std::snprintf(buf, sizeof buf, "%s: %s %lld/%s rows, +%lld ~%lld -%lld, %lld conflicts, %.0f rows/s", name.c_str(),
-                p.phase.c_str(), static_cast<long long>(p.scanned), total.c_str(), static_cast<long long>(p.inserted),
-                static_cast<long long>(p.updated), static_cast<long long>(p.deleted),
-                static_cast<long long>(p.conflicts), rate);
+  std::snprintf(buf, sizeof buf,
+                "%s: %s %lld/%s rows, +%lld ~%lld -%lld, %lld conflicts, %.0f rows/s", name.c_str(),
+                p.phase.c_str(), static_cast<long long>(p.scanned), total.c_str(),
+                static_cast<long long>(p.inserted), static_cast<long long>(p.updated),
+                static_cast<long long>(p.deleted), static_cast<long long>(p.conflicts), rate);
   return buf;
 }
 
-json summary(const std::string& name, const char* state, const Progress& p, double seconds, const Status& err) {
+json summary(const std::string& name, const char* state, const Progress& p, double seconds,
+             const Status& err) {
   json j;
   j["name"] = name;
   j["state"] = state;
@@ -316,16 +330,21 @@ int fail(const std::string& name, const Status& st, double seconds = 0) {
 
 int run(const Config& cfg) {
   const auto started = std::chrono::steady_clock::now();
-  auto elapsed = [&]() { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+  auto elapsed = [&]() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
 
   // The ends. A missing target is created when asked to.
-  Result<std::unique_ptr<pg::PgTable>> source = pg::PgTable::open(cfg.source.url, cfg.source.table, cfg.connect_timeout);
+  Result<std::unique_ptr<pg::PgTable>> source =
+      pg::PgTable::open(cfg.source.url, cfg.source.table, cfg.connect_timeout);
   if (!source.is_ok()) return fail(cfg.name, source.status().with_context("source"));
-  Result<std::unique_ptr<pg::PgTable>> target = pg::PgTable::open(cfg.target.url, cfg.target.table, cfg.connect_timeout);
+  Result<std::unique_ptr<pg::PgTable>> target =
+      pg::PgTable::open(cfg.target.url, cfg.target.table, cfg.connect_timeout);
   if (!target.is_ok() && target.status().code() == ErrorCode::kNotFound && cfg.create_target) {
     Result<pg::PgConnection> conn = pg::PgConnection::connect(cfg.target.url, cfg.connect_timeout);
     if (!conn.is_ok()) return fail(cfg.name, conn.status().with_context("target"));
-    Status st = create_target_table(*conn, *pg::QualifiedName::parse(cfg.target.table), cfg.mapping, (*source)->schema());
+    Status st = create_target_table(*conn, *pg::QualifiedName::parse(cfg.target.table), cfg.mapping,
+                                    (*source)->schema());
     if (!st.is_ok()) {
       std::cerr << "dbsync-run: " << st.to_string() << "\n";
       return st.code() == ErrorCode::kInvalidArgument ? kExitUsage : fail(cfg.name, st);
@@ -335,7 +354,8 @@ int run(const Config& cfg) {
   }
   if (!target.is_ok()) return fail(cfg.name, target.status().with_context("target"));
 
-  Result<FieldMapper> mapper = FieldMapper::compile(cfg.mapping, (*source)->schema(), (*target)->schema());
+  Result<FieldMapper> mapper =
+      FieldMapper::compile(cfg.mapping, (*source)->schema(), (*target)->schema());
   if (!mapper.is_ok()) {
     std::cerr << "dbsync-run: mapping " << cfg.source.table << " -> " << cfg.target.table << ": "
               << mapper.status().to_string() << "\n";
@@ -344,11 +364,14 @@ int run(const Config& cfg) {
 
   Result<pg::PgConnection> state = pg::PgConnection::connect(cfg.state_url, cfg.connect_timeout);
   if (!state.is_ok()) return fail(cfg.name, state.status().with_context("state database"));
-  Result<std::unique_ptr<pg::PgBaseline>> baseline = pg::PgBaseline::open(*state, cfg.state_schema, cfg.name);
+  Result<std::unique_ptr<pg::PgBaseline>> baseline =
+      pg::PgBaseline::open(*state, cfg.state_schema, cfg.name);
   if (!baseline.is_ok()) return fail(cfg.name, baseline.status());
-  Result<std::unique_ptr<pg::PgStage>> stage = pg::PgStage::open(*state, cfg.state_schema, cfg.name);
+  Result<std::unique_ptr<pg::PgStage>> stage =
+      pg::PgStage::open(*state, cfg.state_schema, cfg.name);
   if (!stage.is_ok()) return fail(cfg.name, stage.status());
-  if (Status st = (*stage)->clear(); !st.is_ok()) return fail(cfg.name, st.with_context("clearing the stage"));
+  if (Status st = (*stage)->clear(); !st.is_ok())
+    return fail(cfg.name, st.with_context("clearing the stage"));
 
   SyncEndpoints ends;
   ends.source = source->get();
@@ -376,22 +399,29 @@ int run(const Config& cfg) {
     double now = elapsed();
     if (now - last_report < 0.5 && p.phase != "done") return;
     last_report = now;
-    std::cerr << (tty ? "\r" : "") << progress_line(cfg.name, p, now) << (tty ? "\x1b[K" : "\n") << std::flush;
+    std::cerr << (tty ? "\r" : "") << progress_line(cfg.name, p, now) << (tty ? "\x1b[K" : "\n")
+              << std::flush;
   };
   opt.on_row_error = [&](const Row& key, const Status& why) {
     if (row_errors_shown++ < 20)
-      std::cerr << (tty ? "\n" : "") << "dbsync-run: row " << key_to_string(key) << ": " << why.to_string() << "\n";
+      std::cerr << (tty ? "\n" : "") << "dbsync-run: row " << key_to_string(key) << ": "
+                << why.to_string() << "\n";
   };
 
   JobOutcome outcome = executor->run(opt);
   const double seconds = elapsed();
   if (tty) std::cerr << "\n";
-  print_summary(summary(cfg.name, job_state_name(outcome.state), outcome.progress, seconds, outcome.error));
+  print_summary(
+      summary(cfg.name, job_state_name(outcome.state), outcome.progress, seconds, outcome.error));
   switch (outcome.state) {
-    case JobState::kSucceeded: return kExitSucceeded;
-    case JobState::kAwaitingResolution: return kExitAwaiting;
-    case JobState::kCancelled: return kExitCancelled;
-    case JobState::kFailed: break;
+    case JobState::kSucceeded:
+      return kExitSucceeded;
+    case JobState::kAwaitingResolution:
+      return kExitAwaiting;
+    case JobState::kCancelled:
+      return kExitCancelled;
+    case JobState::kFailed:
+      break;
   }
   std::cerr << "dbsync-run: failed: " << outcome.error.to_string() << "\n";
   return kExitFailed;
