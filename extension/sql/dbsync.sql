@@ -190,6 +190,186 @@ COMMENT ON FUNCTION dbsync.check_mapping(jsonb) IS
 -- ---------------------------------------------------------------------------------------
 -- Datasources API (add_datasource, alter_datasource, drop_datasource, test_datasource).
 -- [section: datasources]
+-- Connection secrets are sealed in C++ (AES-256-GCM, key from dbsync.secret_key_file) and never
+-- come back out: dbsync_admin cannot read the conninfo column, no function or view returns it.
+-- What a datasource points at, without its password, is kept beside it in clear.
+ALTER TABLE dbsync.datasources ADD COLUMN endpoint text;  -- user@host:port/dbname
+COMMENT ON COLUMN dbsync.datasources.endpoint IS
+  'What the datasource points at (user@host:port/dbname), without secrets; null for local.';
+GRANT SELECT (endpoint) ON dbsync.datasources TO dbsync_admin;
+
+-- Validates a conninfo for its kind and encrypts it (ciphertext and endpoint only).
+CREATE FUNCTION dbsync.seal_conninfo(kind text, conninfo text, OUT sealed bytea, OUT endpoint text)
+  LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'dbsync_seal_conninfo';
+COMMENT ON FUNCTION dbsync.seal_conninfo(text, text) IS
+  'Internal: validates a conninfo for a datasource kind and encrypts it; returns ciphertext only.';
+
+-- Nicer errors than the catalog's CHECK constraints, before anything is written.
+CREATE FUNCTION dbsync.check_datasource_name(name text) RETURNS void
+  LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF name IS NULL THEN
+    RAISE EXCEPTION 'datasource name must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF name OPERATOR(pg_catalog.!~) '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid datasource name %', pg_catalog.quote_literal(name)
+      USING ERRCODE = 'invalid_name',
+            HINT = 'A name starts with a letter or _, then letters, digits, _ . or -; at most 63 characters.';
+  END IF;
+END
+$$;
+
+CREATE FUNCTION dbsync.check_datasource_options(options jsonb) RETURNS void
+  LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t jsonb;
+BEGIN
+  IF pg_catalog.jsonb_typeof(options) OPERATOR(pg_catalog.<>) 'object' THEN
+    RAISE EXCEPTION 'datasource options must be a JSON object, not %', pg_catalog.jsonb_typeof(options)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  t := options OPERATOR(pg_catalog.->) 'connect_timeout';
+  IF t IS NOT NULL AND (pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.<>) 'number'
+      OR t::text::numeric OPERATOR(pg_catalog.<=) 0 OR t::text::numeric OPERATOR(pg_catalog.>) 3600) THEN
+    RAISE EXCEPTION 'option connect_timeout must be a number of seconds, more than 0 and at most 3600'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+END
+$$;
+
+-- dbsync.add_datasource: registers a datasource; returns its id.
+CREATE FUNCTION dbsync.add_datasource(name text, kind text, conninfo text DEFAULT NULL,
+                                      options jsonb DEFAULT '{}') RETURNS bigint
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  v_sealed bytea;
+  v_endpoint text;
+  new_id bigint;
+BEGIN
+  PERFORM dbsync.check_datasource_name(name);
+  IF kind IS NULL THEN
+    RAISE EXCEPTION 'datasource kind must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF kind OPERATOR(pg_catalog.<>) ALL (ARRAY['local', 'postgres', 'supabase', 'neon', 'mysql', 'wordpress']) THEN
+    RAISE EXCEPTION 'unknown datasource kind %', pg_catalog.quote_literal(kind)
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Kinds: local, postgres, supabase, neon, mysql, wordpress.';
+  END IF;
+  options := COALESCE(options, '{}'::jsonb);
+  PERFORM dbsync.check_datasource_options(options);
+  IF kind OPERATOR(pg_catalog.=) 'local' AND conninfo IS NOT NULL THEN
+    RAISE EXCEPTION 'a local datasource takes no conninfo: it is this server'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF kind OPERATOR(pg_catalog.<>) 'local' AND conninfo IS NULL THEN
+    RAISE EXCEPTION 'a % datasource needs a conninfo', kind
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF EXISTS (SELECT 1 FROM dbsync.datasources d WHERE d.name OPERATOR(pg_catalog.=) add_datasource.name) THEN
+    RAISE EXCEPTION 'datasource "%" already exists', name USING ERRCODE = 'duplicate_object';
+  END IF;
+  IF conninfo IS NOT NULL THEN
+    SELECT sc.sealed, sc.endpoint INTO v_sealed, v_endpoint
+      FROM dbsync.seal_conninfo(kind, conninfo) sc;
+  END IF;
+  INSERT INTO dbsync.datasources (name, kind, conninfo, endpoint, options)
+    VALUES (name, kind, v_sealed, v_endpoint, options)
+    RETURNING id INTO new_id;
+  RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION dbsync.add_datasource(text, text, text, jsonb) IS
+  'Registers a datasource (kind local, postgres, supabase, neon, mysql, wordpress); the conninfo is stored encrypted.';
+
+-- dbsync.alter_datasource: replaces the conninfo and/or the options, renames; null: unchanged.
+CREATE FUNCTION dbsync.alter_datasource(name text, conninfo text DEFAULT NULL,
+                                        options jsonb DEFAULT NULL, new_name text DEFAULT NULL)
+  RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  d record;
+  v_sealed bytea;
+  v_endpoint text;
+BEGIN
+  PERFORM dbsync.check_datasource_name(name);
+  SELECT ds.id, ds.kind INTO d FROM dbsync.datasources ds
+    WHERE ds.name OPERATOR(pg_catalog.=) alter_datasource.name FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'datasource "%" does not exist', name USING ERRCODE = 'undefined_object';
+  END IF;
+  IF new_name IS NOT NULL THEN
+    PERFORM dbsync.check_datasource_name(new_name);
+    IF EXISTS (SELECT 1 FROM dbsync.datasources ds WHERE ds.name OPERATOR(pg_catalog.=) new_name
+                                                    AND ds.id OPERATOR(pg_catalog.<>) d.id) THEN
+      RAISE EXCEPTION 'datasource "%" already exists', new_name USING ERRCODE = 'duplicate_object';
+    END IF;
+  END IF;
+  IF options IS NOT NULL THEN
+    PERFORM dbsync.check_datasource_options(options);
+  END IF;
+  IF conninfo IS NOT NULL THEN
+    IF d.kind OPERATOR(pg_catalog.=) 'local' THEN
+      RAISE EXCEPTION 'a local datasource takes no conninfo: it is this server'
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT sc.sealed, sc.endpoint INTO v_sealed, v_endpoint
+      FROM dbsync.seal_conninfo(d.kind, conninfo) sc;
+    UPDATE dbsync.datasources SET conninfo = v_sealed, endpoint = v_endpoint
+      WHERE id OPERATOR(pg_catalog.=) d.id;
+  END IF;
+  UPDATE dbsync.datasources
+     SET name = COALESCE(new_name, alter_datasource.name),
+         options = COALESCE(alter_datasource.options, datasources.options),
+         updated_at = pg_catalog.now()
+   WHERE id OPERATOR(pg_catalog.=) d.id;
+END
+$$;
+COMMENT ON FUNCTION dbsync.alter_datasource(text, text, jsonb, text) IS
+  'Changes a datasource: a new conninfo (encrypted), new options (replacing the old), a new name.';
+
+-- dbsync.drop_datasource: refuses while syncs use the datasource.
+CREATE FUNCTION dbsync.drop_datasource(name text) RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ds_id bigint;
+  users text;
+BEGIN
+  PERFORM dbsync.check_datasource_name(name);
+  SELECT ds.id INTO ds_id FROM dbsync.datasources ds
+    WHERE ds.name OPERATOR(pg_catalog.=) drop_datasource.name FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'datasource "%" does not exist', name USING ERRCODE = 'undefined_object';
+  END IF;
+  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(s.name), ', ' ORDER BY s.name) INTO users
+    FROM dbsync.syncs s
+   WHERE s.source_id OPERATOR(pg_catalog.=) ds_id OR s.target_id OPERATOR(pg_catalog.=) ds_id;
+  IF users IS NOT NULL THEN
+    RAISE EXCEPTION 'datasource "%" is used by syncs: %', name, users
+      USING ERRCODE = 'dependent_objects_still_exist',
+            HINT = 'Drop those syncs (dbsync.drop_sync) or point them elsewhere first.';
+  END IF;
+  DELETE FROM dbsync.datasources WHERE id OPERATOR(pg_catalog.=) ds_id;
+END
+$$;
+COMMENT ON FUNCTION dbsync.drop_datasource(text) IS
+  'Removes a datasource; refused while syncs use it.';
+
+-- dbsync.test_datasource: connects (remote: libpq without blocking the backend, option
+-- connect_timeout in seconds, default 10) and reports; an unreachable server is ok = false.
+CREATE FUNCTION dbsync.test_datasource(name text)
+  RETURNS TABLE (ok boolean, server_version text, latency_ms double precision, error text)
+  LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS 'MODULE_PATHNAME', 'dbsync_test_datasource';
+COMMENT ON FUNCTION dbsync.test_datasource(text) IS
+  'Tests a datasource: server version and latency, or the connection error (never the password).';
+
+CREATE VIEW dbsync.datasource_list AS
+  SELECT id, name, kind, endpoint, options, created_at
+    FROM dbsync.datasources;
+COMMENT ON VIEW dbsync.datasource_list IS
+  'The datasources without their secrets: endpoint is user@host:port/dbname.';
+REVOKE ALL ON dbsync.datasource_list FROM PUBLIC;
+GRANT SELECT ON dbsync.datasource_list TO dbsync_admin;
 -- [end section: datasources]
 
 -- ---------------------------------------------------------------------------------------

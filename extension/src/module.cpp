@@ -30,10 +30,12 @@ extern "C" void _PG_init(void) {
                           "Executor background workers that may run dbsync jobs at once.",
                           nullptr, &settings.max_workers, 2, 0, 64, PGC_SIGHUP, 0, nullptr,
                           nullptr, nullptr);
+  // PGC_SUSET, not SIGHUP: a superuser may also SET it per session or per database (the
+  // regression tests use their own key file); nobody else can set or read it.
   DefineCustomStringVariable(
       "dbsync.secret_key_file",
       "File holding the key (32 bytes, hex or raw) that encrypts datasource secrets.", nullptr,
-      &settings.secret_key_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+      &settings.secret_key_file, "", PGC_SUSET, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("dbsync");
   dbsync::ext::preloaded = process_shared_preload_libraries_in_progress;
 }
