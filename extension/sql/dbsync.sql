@@ -375,6 +375,72 @@ GRANT SELECT ON dbsync.datasource_list TO dbsync_admin;
 -- ---------------------------------------------------------------------------------------
 -- Syncs API (create_sync, alter_sync, drop_sync, map_row, preview).
 -- [section: syncs]
+CREATE FUNCTION dbsync.create_sync(
+    name text, source text, source_table text, target text, target_table text,
+    mapping jsonb DEFAULT '{}', key text[] DEFAULT NULL, source_key text[] DEFAULT NULL,
+    direction text DEFAULT 'one_way', strategy text DEFAULT 'source_wins',
+    strategy_options jsonb DEFAULT '{}', delete_policy text DEFAULT 'propagate',
+    batch_size integer DEFAULT 1000, filter text DEFAULT NULL)
+  RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'dbsync_create_sync';
+COMMENT ON FUNCTION dbsync.create_sync(text, text, text, text, text, jsonb, text[], text[], text, text, jsonb, text, integer, text) IS
+  'Saves a sync after validating it: tables, columns, expressions (with positions), unique keys, options. Returns its id.';
+
+CREATE FUNCTION dbsync.alter_sync(
+    name text, mapping jsonb DEFAULT NULL, key text[] DEFAULT NULL, source_key text[] DEFAULT NULL,
+    direction text DEFAULT NULL, strategy text DEFAULT NULL, strategy_options jsonb DEFAULT NULL,
+    delete_policy text DEFAULT NULL, batch_size integer DEFAULT NULL, filter text DEFAULT NULL,
+    source text DEFAULT NULL, source_table text DEFAULT NULL, target text DEFAULT NULL,
+    target_table text DEFAULT NULL)
+  RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'dbsync_alter_sync';
+COMMENT ON FUNCTION dbsync.alter_sync(text, jsonb, text[], text[], text, text, jsonb, text, integer, text, text, text, text, text) IS
+  'Changes a sync (NULL: unchanged; key => ''{}'' and filter => '''' clear) and re-validates it; a changed mapping, key or table clears its baseline.';
+
+CREATE FUNCTION dbsync.drop_sync(name text) RETURNS void
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  sid bigint;
+BEGIN
+  SELECT s.id INTO sid FROM dbsync.syncs s WHERE s.name OPERATOR(pg_catalog.=) drop_sync.name FOR UPDATE;
+  IF sid IS NULL THEN
+    RAISE EXCEPTION 'sync "%" does not exist', drop_sync.name USING ERRCODE = 'undefined_object';
+  END IF;
+  IF EXISTS (SELECT 1 FROM dbsync.jobs j WHERE j.sync_id OPERATOR(pg_catalog.=) sid
+             AND j.status OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'awaiting_resolution', 'committing'])) THEN
+    RAISE EXCEPTION 'sync "%" has a job in progress', drop_sync.name
+      USING ERRCODE = 'object_in_use', HINT = 'Wait for it to finish, or cancel it.';
+  END IF;
+  -- jobs, conflicts, the baseline and the audit go with it (ON DELETE CASCADE).
+  DELETE FROM dbsync.syncs s WHERE s.id OPERATOR(pg_catalog.=) sid;
+END
+$$;
+COMMENT ON FUNCTION dbsync.drop_sync(text) IS
+  'Drops a sync with its jobs, conflicts and baseline; refused while a job is running or awaiting resolution.';
+
+CREATE FUNCTION dbsync.map_row(sync text, "row" jsonb) RETURNS jsonb
+  LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'dbsync_map_row';
+COMMENT ON FUNCTION dbsync.map_row(text, jsonb) IS
+  'Maps one source row (source column -> value) through a sync''s mapping; returns target column -> value.';
+
+CREATE FUNCTION dbsync.preview(sync text, lim integer DEFAULT 10) RETURNS SETOF jsonb
+  LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'dbsync_preview';
+COMMENT ON FUNCTION dbsync.preview(text, integer) IS
+  'The first lim rows of a sync''s local source in key order, mapped; a row that fails is {"_error": ...}.';
+
+-- What operators see of the syncs: names instead of ids, the baseline's size, the last job.
+CREATE VIEW dbsync.sync_list AS
+  SELECT s.id, s.name, src.name AS source, s.source_table, tgt.name AS target, s.target_table,
+         s.mapping, s.target_key AS key, s.source_key, s.direction, s.strategy,
+         s.strategy_options, s.delete_policy, s.batch_size, s.filter, s.schedule, s.enabled,
+         (SELECT pg_catalog.count(*) FROM dbsync.sync_state b WHERE b.sync_id OPERATOR(pg_catalog.=) s.id) AS baseline_keys,
+         j.id AS last_job, j.status AS last_status, j.finished_at AS last_finished_at,
+         s.created_at, s.updated_at
+    FROM dbsync.syncs s
+    JOIN dbsync.datasources src ON src.id OPERATOR(pg_catalog.=) s.source_id
+    JOIN dbsync.datasources tgt ON tgt.id OPERATOR(pg_catalog.=) s.target_id
+    LEFT JOIN LATERAL (SELECT jj.id, jj.status, jj.finished_at FROM dbsync.jobs jj
+                        WHERE jj.sync_id OPERATOR(pg_catalog.=) s.id ORDER BY jj.id DESC LIMIT 1) j ON true;
+REVOKE ALL ON dbsync.sync_list FROM PUBLIC;
+GRANT SELECT ON dbsync.sync_list TO dbsync_admin;
 -- [end section: syncs]
 
 -- Last: nothing in the schema is executable by PUBLIC; operators get dbsync_admin.

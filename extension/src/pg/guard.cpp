@@ -34,7 +34,7 @@ void rethrow_postgres_error(MemoryContext caller_context) {
   MemoryContextSwitchTo(caller_context);
   ErrorData* e = CopyErrorData();
   FlushErrorState();
-  PgError error(e->sqlerrcode, e->message ? e->message : "unknown error", e->detail ? e->detail : "",
+  PostgresError error(e->sqlerrcode, e->message ? e->message : "unknown error", e->detail ? e->detail : "",
                 e->hint ? e->hint : "");
   FreeErrorData(e);
   throw error;

@@ -49,6 +49,14 @@ class PgError : public std::exception {
   std::string message_, detail_, hint_;
 };
 
+// An ERROR raised by PostgreSQL itself and caught by pg_call. Until the transaction aborts,
+// PostgreSQL's state (SPI, memory contexts, locks) may be half-way: code that catches one must
+// rethrow it (as a PostgresError, possibly with a better message), never carry on.
+class PostgresError : public PgError {
+ public:
+  using PgError::PgError;
+};
+
 // The SQLSTATE for an engine error code.
 int sqlstate_for(ErrorCode code);
 

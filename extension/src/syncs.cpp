@@ -1,0 +1,651 @@
+// Sync configurations: create_sync / alter_sync validate a configuration at save time against
+// the tables it names (local ends through SPI), map_row maps one row, preview maps the first
+// rows of a local source. drop_sync and the sync_list view are plain SQL (dbsync.sql).
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/endpoints.hpp"
+#include "engine/expression.hpp"
+#include "engine/field_mapper.hpp"
+#include "engine/schema.hpp"
+#include "engine/sync_executor.hpp"
+#include "engine/sync_types.hpp"
+#include "engine/types.hpp"
+#include "engine/value.hpp"
+#include "extension/src/pg/guard.hpp"
+#include "extension/src/pg/local_table.hpp"
+#include "extension/src/pg/spi.hpp"
+#include "extension/src/pg/text.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+}
+
+namespace dbsync::ext {
+namespace {
+
+using pg::PgError;
+using pg::spi::Param;
+
+// ------------------------------------------------------------------------------ arguments
+
+std::optional<std::string> opt_text_arg(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return std::nullopt;
+  return pg::text_arg(fcinfo, n);
+}
+
+std::optional<std::string> opt_jsonb_arg(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return std::nullopt;
+  return pg::jsonb_arg_text(fcinfo, n);
+}
+
+std::optional<std::vector<std::string>> opt_text_array_arg(FunctionCallInfo fcinfo, int n,
+                                                           const char* what) {
+  if (PG_ARGISNULL(n)) return std::nullopt;
+  ArrayType* array = pg::pg_call([&] { return PG_GETARG_ARRAYTYPE_P(n); });
+  if (ARR_NDIM(array) > 1)
+    throw PgError(ERRCODE_ARRAY_SUBSCRIPT_ERROR, std::string(what) + " must be a one-dimensional array");
+  Datum* elems = nullptr;
+  bool* nulls = nullptr;
+  int count = 0;
+  pg::pg_call([&] { deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
+  std::vector<std::string> out;
+  for (int i = 0; i < count; ++i) {
+    if (nulls[i]) throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(what) + " must not contain NULL");
+    text* t = pg::pg_call([&] { return DatumGetTextPP(elems[i]); });
+    out.emplace_back(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+  }
+  return out;
+}
+
+// A text[] literal for a bound parameter ($n::text[]): every element double-quoted.
+std::string array_literal(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+std::vector<std::string> json_string_array(const std::string& text) {
+  std::vector<std::string> out;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_array())
+    for (const auto& e : j)
+      if (e.is_string()) out.push_back(e.get<std::string>());
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+void notice(const std::string& message) {
+  pg::pg_call([&] { ereport(NOTICE, (errmsg("%s", message.c_str()))); });
+}
+
+// ------------------------------------------------------------------------------ the config
+
+struct SyncConfig {
+  std::string name;
+  std::string source, source_table, target, target_table;
+  std::string mapping = "{}";
+  std::vector<std::string> key, source_key;
+  std::string direction = "one_way";
+  std::string strategy = "source_wins";
+  std::string strategy_options = "{}";
+  std::string delete_policy = "propagate";
+  int batch_size = 1000;
+  std::optional<std::string> filter;
+};
+
+struct Endpoint {
+  std::string id;
+  std::string kind;
+  std::string table;                // as stored: canonical for local tables, as given otherwise
+  std::optional<pg::LocalTable> local;
+};
+
+struct CheckedSync {
+  Endpoint source, target;
+  MappingSpec spec;
+  SyncPolicy policy;
+  std::optional<FieldMapper> mapper;  // both ends local
+  std::optional<std::string> filter;
+};
+
+// Engine statuses from validating a configuration, as SQL errors.
+[[noreturn]] void config_error(const Status& st, const std::string& context = {}) {
+  int code;
+  switch (st.code()) {
+    case ErrorCode::kNotFound: code = ERRCODE_UNDEFINED_COLUMN; break;
+    case ErrorCode::kParseError: code = ERRCODE_SYNTAX_ERROR; break;
+    case ErrorCode::kInvalidArgument: code = ERRCODE_INVALID_PARAMETER_VALUE; break;
+    default: code = pg::sqlstate_for(st.code());
+  }
+  throw PgError(code, context.empty() ? st.message() : context + ": " + st.message());
+}
+
+template <typename T>
+T config_value(Result<T> r, const std::string& context = {}) {
+  if (!r.is_ok()) config_error(r.status(), context);
+  return std::move(r).value();
+}
+
+void parse_strategy_options(const std::string& text, SyncPolicy& policy) {
+  nlohmann::json opts = nlohmann::json::parse(text, nullptr, false);
+  if (!opts.is_object())
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "strategy_options must be a JSON object");
+  auto need_string = [](const nlohmann::json& v, const std::string& k) -> std::string {
+    if (!v.is_string())
+      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "strategy option \"" + k + "\" must be a string");
+    return v.get<std::string>();
+  };
+  bool has_url = false;
+  for (auto it = opts.begin(); it != opts.end(); ++it) {
+    const std::string& k = it.key();
+    const nlohmann::json& v = it.value();
+    if (k == "merge_fallback") {
+      policy.merge_fallback = config_value(parse_merge_fallback(need_string(v, k)));
+    } else if (k == "manual_mode") {
+      policy.manual_mode = config_value(parse_manual_mode(need_string(v, k)));
+    } else if (k == "webhook_fallback") {
+      policy.webhook_fallback = config_value(parse_strategy(need_string(v, k)));
+      if (policy.webhook_fallback == Strategy::kWebhook)
+        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "webhook_fallback cannot be webhook");
+    } else if (k == "url") {
+      std::string url = need_string(v, k);
+      if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "strategy option \"url\" must be an http(s) URL");
+      has_url = true;
+    } else if (k == "secret") {
+      need_string(v, k);
+    } else if (k == "timeout_ms" || k == "retries") {
+      if (!v.is_number_unsigned())
+        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                      "strategy option \"" + k + "\" must be a non-negative integer");
+    } else {
+      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "unknown strategy option \"" + k +
+                        "\" (expected merge_fallback, manual_mode, webhook_fallback, url, secret, "
+                        "timeout_ms, retries)");
+    }
+  }
+  if (policy.strategy == Strategy::kWebhook && !has_url)
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "strategy webhook needs strategy_options.url");
+}
+
+// Stands in for every endpoint so that SyncExecutor::create can check a policy against a
+// mapper at save time; nothing is ever read or written through it.
+class ValidationOnlyEndpoint final : public Target, public Baseline, public Stage {
+ public:
+  Result<std::unique_ptr<RowReader>> scan(const ScanRequest&) override { return unused(); }
+  Status apply(const ChangeBatch&) override { return unused(); }
+  Result<std::unique_ptr<BaselineReader>> scan(const KeyRange&) override { return unused(); }
+  Status apply(const std::vector<PlannedChange>&) override { return unused(); }
+  Status put_changes(const std::vector<PlannedChange>&) override { return unused(); }
+  Status put_conflicts(const std::vector<ConflictRecord>&) override { return unused(); }
+  Result<int64_t> pending_conflicts() override { return unused(); }
+  Status read_changes(size_t, const std::function<Status(std::vector<PlannedChange>&)>&) override {
+    return unused();
+  }
+  Status clear() override { return unused(); }
+
+ private:
+  static Status unused() { return error(ErrorCode::kInternal, "validation-only endpoint"); }
+};
+
+Endpoint lookup_datasource(const std::string& name, const char* role) {
+  pg::spi::Rows r = pg::spi::with_safe_search_path(
+      [&] { return pg::spi::execute("SELECT id, kind FROM dbsync.datasources WHERE name = $1", {name}); });
+  if (r.empty())
+    throw PgError(ERRCODE_UNDEFINED_OBJECT, std::string(role) + " datasource \"" + name + "\" does not exist",
+                  "", "Register it first (INSERT INTO dbsync.datasources or dbsync.add_datasource).");
+  Endpoint e;
+  e.id = r.text(0, 0);
+  e.kind = r.text(0, 1);
+  return e;
+}
+
+void check_unique(const pg::LocalTable& t, const std::vector<std::string>& key, const char* side) {
+  if (!t.indexable()) {
+    notice("the " + std::string(side) + " " + t.qualified +
+           " is a view: the uniqueness of its key (" + join(key) + ") cannot be checked");
+    return;
+  }
+  if (!t.unique_on(key))
+    throw PgError(ERRCODE_INVALID_COLUMN_REFERENCE,
+                  "key (" + join(key) + ") of the " + side + " " + t.qualified + " is not unique",
+                  "No primary key or unique index (without predicate or expressions) covers those columns.",
+                  "Create a unique index on the key columns, or give other key columns.");
+}
+
+// Validates a configuration (inside an SPI session). Errors are SQL errors naming what is wrong;
+// nothing is written.
+CheckedSync check_sync(const SyncConfig& c, bool notices) {
+  CheckedSync out;
+  // 1. The options.
+  out.policy.direction = config_value(parse_direction(c.direction));
+  out.policy.strategy = config_value(parse_strategy(c.strategy));
+  parse_strategy_options(c.strategy_options, out.policy);
+  if (Status st = parse_delete_policy(c.delete_policy, out.policy); !st.is_ok()) config_error(st);
+  if (c.batch_size < 1 || c.batch_size > 1000000)
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "batch_size must be between 1 and 1000000");
+
+  // 2. The mapping document and the keys.
+  out.spec = config_value(parse_mapping_json(c.mapping));
+  out.spec.target_key = c.key;
+  out.spec.source_key = c.source_key;
+
+  // 3. The ends.
+  out.source = lookup_datasource(c.source, "source");
+  out.target = lookup_datasource(c.target, "target");
+  out.source.table = c.source_table;
+  out.target.table = c.target_table;
+  for (Endpoint* e : {&out.source, &out.target}) {
+    if (e->kind != "local") continue;
+    e->local = pg::describe_local_table(e->table);
+    e->table = e->local->qualified;
+  }
+  if (out.source.id == out.target.id && out.source.table == out.target.table)
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "source and target are the same table");
+
+  // 4. The mapping against the tables.
+  if (out.source.local && out.target.local) {
+    out.mapper = config_value(
+        FieldMapper::compile(out.spec, out.source.local->schema, out.target.local->schema));
+    const FieldMapper& m = *out.mapper;
+    std::vector<std::string> target_key(m.mapped_columns().begin(),
+                                        m.mapped_columns().begin() + static_cast<long>(m.key_count()));
+    std::vector<std::string> source_key;
+    for (size_t i = 0; i < m.key_count(); ++i)
+      source_key.push_back(out.source.local->schema.columns[m.source_projection()[i]].name);
+    check_unique(*out.target.local, target_key, "target");
+    check_unique(*out.source.local, source_key, "source");
+    ValidationOnlyEndpoint stub;
+    SyncEndpoints endpoints{&stub, &stub, &stub, &stub, &stub, nullptr};
+    if (Status st = SyncExecutor::create(m, out.policy, endpoints).status(); !st.is_ok())
+      config_error(st);
+  } else {
+    // A remote end cannot be described from here yet: check what needs no schema.
+    ColumnResolver any_column = [](RowSide, std::string_view) -> std::optional<size_t> { return 0; };
+    for (const MappingRule& r : out.spec.rules) {
+      if (r.skip) continue;
+      auto e = r.source_column.empty() ? Expression::compile(r.expression, any_column)
+                                       : Expression::compile_transform(r.source_column, r.transform,
+                                                                       any_column);
+      if (!e.is_ok()) config_error(e.status(), "mapping for target column '" + r.target_column + "'");
+    }
+    if (notices)
+      notice("sync \"" + c.name + "\" has a remote end: its tables and columns are checked on the first run");
+  }
+
+  // 5. The filter: one boolean condition on the source.
+  if (c.filter && !c.filter->empty() && out.source.local) {
+    std::string sql = "SELECT 1 FROM " + out.source.local->qualified + " WHERE (\n" + *c.filter + "\n)";
+    pg::spi::with_safe_search_path([&] { pg::spi::check_single_statement(sql); });
+  }
+  if (c.filter && !c.filter->empty()) out.filter = c.filter;
+  return out;
+}
+
+// ------------------------------------------------------------------------------ loading
+
+struct StoredSync {
+  std::string id;
+  SyncConfig config;
+  std::string source_kind, target_kind;
+};
+
+StoredSync load_sync(const std::string& name, bool for_update) {
+  pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
+    return pg::spi::execute(
+        "SELECT s.id, src.name, s.source_table, tgt.name, s.target_table, s.mapping::text, "
+        "array_to_json(s.target_key)::text, array_to_json(s.source_key)::text, s.direction, "
+        "s.strategy, s.strategy_options::text, s.delete_policy, s.batch_size, s.filter, src.kind, "
+        "tgt.kind FROM dbsync.syncs s JOIN dbsync.datasources src ON src.id = s.source_id "
+        "JOIN dbsync.datasources tgt ON tgt.id = s.target_id WHERE s.name = $1" +
+            std::string(for_update ? " FOR UPDATE OF s" : ""),
+        {name});
+  });
+  if (r.empty()) throw PgError(ERRCODE_UNDEFINED_OBJECT, "sync \"" + name + "\" does not exist");
+  StoredSync s;
+  s.id = r.text(0, 0);
+  SyncConfig& c = s.config;
+  c.name = name;
+  c.source = r.text(0, 1);
+  c.source_table = r.text(0, 2);
+  c.target = r.text(0, 3);
+  c.target_table = r.text(0, 4);
+  c.mapping = r.text(0, 5);
+  c.key = json_string_array(r.text(0, 6));
+  c.source_key = json_string_array(r.text(0, 7));
+  c.direction = r.text(0, 8);
+  c.strategy = r.text(0, 9);
+  c.strategy_options = r.text(0, 10);
+  c.delete_policy = r.text(0, 11);
+  c.batch_size = std::stoi(r.text(0, 12));
+  c.filter = r.at(0, 13);
+  s.source_kind = r.text(0, 14);
+  s.target_kind = r.text(0, 15);
+  return s;
+}
+
+// The compiled sync for map_row / preview: both ends must be on the master for now.
+CheckedSync load_local_sync(const std::string& name, const char* function) {
+  StoredSync s = load_sync(name, false);
+  if (s.source_kind != "local" || s.target_kind != "local")
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  std::string(function) + " needs both ends of sync \"" + name +
+                      "\" on this server (remote ends are not introspected yet)");
+  return check_sync(s.config, false);
+}
+
+// ------------------------------------------------------------------------------ JSON
+
+std::string json_string(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// A value as JSON: numbers as numbers, booleans, null, JSON as itself, the rest as strings
+// (timestamps in ISO-8601, UTC).
+std::string render_value(const Value& v) {
+  switch (v.type()) {
+    case ValueType::kNull: return "null";
+    case ValueType::kBool: return v.as_bool() ? "true" : "false";
+    case ValueType::kInt: return std::to_string(v.as_int());
+    case ValueType::kFloat:
+      return std::isfinite(v.as_float()) ? nlohmann::json(v.as_float()).dump() : json_string(v.to_string());
+    case ValueType::kDecimal: {
+      const std::string& d = v.str();
+      bool numeric = !d.empty() && (d[0] == '-' || (d[0] >= '0' && d[0] <= '9'));
+      return numeric ? d : json_string(d);
+    }
+    case ValueType::kJson: return v.str();
+    default: return json_string(v.to_string());
+  }
+}
+
+std::string render_row(const FieldMapper& m, const Row& row) {
+  std::string out = "{";
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (i) out += ", ";
+    out += json_string(m.mapped_columns()[i]) + ": " + render_value(row[i]);
+  }
+  return out + "}";
+}
+
+std::string render_error(const std::string& message) { return "{\"_error\": " + json_string(message) + "}"; }
+
+// A JSON value given for a source column, as that column's type.
+Result<Value> value_from_json(const nlohmann::json& j, const TypeSpec& t) {
+  if (j.is_null()) return Value::null();
+  if (j.is_string()) return value_from_text(j.get_ref<const std::string&>(), t);
+  if (j.is_structured() || t.kind == TypeKind::kJson) {
+    DBSYNC_ASSIGN_OR_RETURN(Value v, Value::json(j.dump()));
+    return coerce(std::move(v), t);
+  }
+  if (j.is_boolean()) return coerce(Value::boolean(j.get<bool>()), t);
+  if (j.is_number_integer() && !j.is_number_unsigned()) return coerce(Value::integer(j.get<int64_t>()), t);
+  DBSYNC_ASSIGN_OR_RETURN(Value v, Value::decimal(j.dump()));
+  return coerce(std::move(v), t);
+}
+
+int64_t now_unix_micros() {
+  TimestampTz ts = pg::pg_call([&] { return GetCurrentTransactionStartTimestamp(); });
+  return static_cast<int64_t>(ts) +
+         static_cast<int64_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+}
+
+Datum jsonb_datum(const std::string& json) {
+  return pg::pg_call([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(json.c_str())); });
+}
+
+SyncConfig config_from_args(FunctionCallInfo fcinfo) {
+  SyncConfig c;
+  c.name = pg::text_arg(fcinfo, 0);
+  c.source = pg::text_arg(fcinfo, 1);
+  c.source_table = pg::text_arg(fcinfo, 2);
+  c.target = pg::text_arg(fcinfo, 3);
+  c.target_table = pg::text_arg(fcinfo, 4);
+  c.mapping = pg::jsonb_arg_text(fcinfo, 5);
+  c.key = opt_text_array_arg(fcinfo, 6, "key").value_or(std::vector<std::string>{});
+  c.source_key = opt_text_array_arg(fcinfo, 7, "source_key").value_or(std::vector<std::string>{});
+  c.direction = pg::text_arg(fcinfo, 8);
+  c.strategy = pg::text_arg(fcinfo, 9);
+  c.strategy_options = pg::jsonb_arg_text(fcinfo, 10);
+  c.delete_policy = pg::text_arg(fcinfo, 11);
+  if (PG_ARGISNULL(12)) throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "batch_size must not be null");
+  c.batch_size = PG_GETARG_INT32(12);
+  c.filter = opt_text_arg(fcinfo, 13);
+  return c;
+}
+
+std::vector<Param> row_params(const SyncConfig& c, const CheckedSync& k) {
+  return {c.name,
+          k.source.id,
+          k.source.table,
+          k.target.id,
+          k.target.table,
+          c.mapping,
+          array_literal(c.source_key),
+          array_literal(c.key),
+          c.filter && !c.filter->empty() ? Param(*c.filter) : Param(),
+          c.direction,
+          c.strategy,
+          c.strategy_options,
+          c.delete_policy,
+          std::to_string(c.batch_size)};
+}
+
+}  // namespace
+}  // namespace dbsync::ext
+
+using namespace dbsync;  // NOLINT: the SQL entry points below
+using dbsync::pg::PgError;
+
+// dbsync.create_sync(name, source, source_table, target, target_table, mapping, key, source_key,
+//   direction, strategy, strategy_options, delete_policy, batch_size, filter) -> bigint
+DBSYNC_FUNCTION(dbsync_create_sync) {
+  ext::SyncConfig c = ext::config_from_args(fcinfo);
+  std::string id = pg::spi::session([&] {
+    ext::CheckedSync k = ext::check_sync(c, true);
+    return pg::spi::with_safe_search_path([&] {
+      if (!pg::spi::execute("SELECT 1 FROM dbsync.syncs WHERE name = $1", {c.name}).empty())
+        throw PgError(ERRCODE_DUPLICATE_OBJECT, "sync \"" + c.name + "\" already exists");
+      // Last: everything above only read.
+      pg::spi::Rows r = pg::spi::execute(
+          "INSERT INTO dbsync.syncs (name, source_id, source_table, target_id, target_table, mapping, "
+          "source_key, target_key, filter, direction, strategy, strategy_options, delete_policy, "
+          "batch_size) VALUES ($1, $2::bigint, $3, $4::bigint, $5, $6::jsonb, $7::text[], $8::text[], "
+          "$9, $10, $11, $12::jsonb, $13, $14::integer) RETURNING id",
+          ext::row_params(c, k));
+      return r.text(0, 0);
+    });
+  });
+  return Int64GetDatum(std::stoll(id));
+}
+
+// dbsync.alter_sync(name, mapping, key, source_key, direction, strategy, strategy_options,
+//   delete_policy, batch_size, filter, source, source_table, target, target_table) -> void
+// NULL leaves a field as it is; key => '{}' and filter => '' clear them.
+DBSYNC_FUNCTION(dbsync_alter_sync) {
+  std::string name = pg::text_arg(fcinfo, 0);
+  auto mapping = ext::opt_jsonb_arg(fcinfo, 1);
+  auto key = ext::opt_text_array_arg(fcinfo, 2, "key");
+  auto source_key = ext::opt_text_array_arg(fcinfo, 3, "source_key");
+  auto direction = ext::opt_text_arg(fcinfo, 4);
+  auto strategy = ext::opt_text_arg(fcinfo, 5);
+  auto strategy_options = ext::opt_jsonb_arg(fcinfo, 6);
+  auto delete_policy = ext::opt_text_arg(fcinfo, 7);
+  std::optional<int> batch_size;
+  if (!PG_ARGISNULL(8)) batch_size = PG_GETARG_INT32(8);
+  auto filter = ext::opt_text_arg(fcinfo, 9);
+  auto source = ext::opt_text_arg(fcinfo, 10);
+  auto source_table = ext::opt_text_arg(fcinfo, 11);
+  auto target = ext::opt_text_arg(fcinfo, 12);
+  auto target_table = ext::opt_text_arg(fcinfo, 13);
+
+  pg::spi::session([&] {
+    ext::StoredSync old = ext::load_sync(name, true);
+    pg::spi::with_safe_search_path([&] {
+      if (!pg::spi::execute("SELECT 1 FROM dbsync.jobs WHERE sync_id = $1::bigint AND status IN "
+                            "('running', 'awaiting_resolution', 'committing')",
+                            {old.id})
+               .empty())
+        throw PgError(ERRCODE_OBJECT_IN_USE, "sync \"" + name + "\" has a job in progress",
+                      "", "Wait for it to finish, or cancel it.");
+    });
+    // The old configuration's canonical tables, to tell a real change from a respelling.
+    ext::SyncConfig c = old.config;
+    if (mapping) c.mapping = *mapping;
+    if (key) c.key = *key;
+    if (source_key) c.source_key = *source_key;
+    if (direction) c.direction = *direction;
+    if (strategy) c.strategy = *strategy;
+    if (strategy_options) c.strategy_options = *strategy_options;
+    if (delete_policy) c.delete_policy = *delete_policy;
+    if (batch_size) c.batch_size = *batch_size;
+    if (filter) c.filter = filter->empty() ? std::nullopt : filter;
+    if (source) c.source = *source;
+    if (source_table) c.source_table = *source_table;
+    if (target) c.target = *target;
+    if (target_table) c.target_table = *target_table;
+    ext::CheckedSync k = ext::check_sync(c, true);
+
+    // Compared as stored (jsonb text is canonical): the baseline holds hashes of mapped rows
+    // by key, meaningless once the mapping, the keys or the tables change.
+    std::string new_mapping =
+        pg::spi::with_safe_search_path([&] { return pg::spi::execute("SELECT $1::jsonb::text", {c.mapping}); })
+            .text(0, 0);
+    bool reset = new_mapping != old.config.mapping || c.key != old.config.key ||
+                 c.source_key != old.config.source_key || c.source != old.config.source ||
+                 c.target != old.config.target || k.source.table != old.config.source_table ||
+                 k.target.table != old.config.target_table;
+    pg::spi::with_safe_search_path([&] {
+      std::vector<pg::spi::Param> params = ext::row_params(c, k);
+      params.push_back(old.id);
+      pg::spi::execute(
+          "UPDATE dbsync.syncs SET name = $1, source_id = $2::bigint, source_table = $3, "
+          "target_id = $4::bigint, target_table = $5, mapping = $6::jsonb, source_key = $7::text[], "
+          "target_key = $8::text[], filter = $9, direction = $10, strategy = $11, "
+          "strategy_options = $12::jsonb, delete_policy = $13, batch_size = $14::integer, "
+          "updated_at = now() WHERE id = $15::bigint",
+          params);
+      if (reset) {
+        pg::spi::Rows d =
+            pg::spi::execute("DELETE FROM dbsync.sync_state WHERE sync_id = $1::bigint", {old.id});
+        ext::notice("sync \"" + name + "\": the mapping, keys or tables changed; its baseline (" +
+                    std::to_string(d.processed) + (d.processed == 1 ? " key" : " keys") +
+                    ") was cleared, so the next run compares all rows afresh");
+      }
+    });
+  });
+  PG_RETURN_VOID();
+}
+
+// dbsync.map_row(sync, row jsonb) -> jsonb: one source row (column -> value) through the mapping.
+DBSYNC_FUNCTION(dbsync_map_row) {
+  std::string name = pg::text_arg(fcinfo, 0);
+  std::string row_text = pg::jsonb_arg_text(fcinfo, 1);
+  int64_t now = ext::now_unix_micros();
+  std::string result = pg::spi::session([&] {
+    ext::CheckedSync k = ext::load_local_sync(name, "map_row");
+    const FieldMapper& m = *k.mapper;
+    const Schema& src = m.source_schema();
+    nlohmann::json row = nlohmann::json::parse(row_text, nullptr, false);
+    if (!row.is_object())
+      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "row must be a JSON object (source column -> value)");
+    for (auto it = row.begin(); it != row.end(); ++it)
+      if (src.index_of(it.key()) < 0)
+        throw PgError(ERRCODE_UNDEFINED_COLUMN,
+                      "source table " + k.source.table + " has no column \"" + it.key() + "\"");
+    Row projected;
+    for (size_t idx : m.source_projection()) {
+      const Column& col = src.columns[idx];
+      auto found = row.find(col.name);
+      if (found == row.end()) {
+        projected.push_back(Value::null());
+        continue;
+      }
+      dbsync::Result<dbsync::Value> v = ext::value_from_json(*found, col.type);
+      if (!v.is_ok()) pg::throw_if_error(v.status(), "source column '" + col.name + "'");
+      projected.push_back(std::move(v).value());
+    }
+    Row out;
+    pg::throw_if_error(m.map_row(projected, nullptr, now, out));
+    return ext::render_row(m, out);
+  });
+  return ext::jsonb_datum(result);
+}
+
+// dbsync.preview(sync, lim) -> SETOF jsonb: the first `lim` source rows in key order, mapped;
+// a row that fails to map is {"_error": "..."}.
+DBSYNC_FUNCTION(dbsync_preview) {
+  std::string name = pg::text_arg(fcinfo, 0);
+  int64_t limit = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
+  if (limit < 0) throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "lim must not be negative");
+  int64_t now = ext::now_unix_micros();
+  std::vector<std::string> rows = pg::spi::session([&] {
+    ext::CheckedSync k = ext::load_local_sync(name, "preview");
+    const FieldMapper& m = *k.mapper;
+    const pg::LocalTable& t = *k.source.local;
+    std::vector<const Column*> columns;
+    std::string select, order;
+    for (size_t i = 0; i < m.source_projection().size(); ++i) {
+      size_t idx = m.source_projection()[i];
+      columns.push_back(&t.schema.columns[idx]);
+      std::string q = pg::quote_ident(t.schema.columns[idx].name);
+      select += (i ? ", " : "") + q;
+      if (i < m.key_count()) order += (i ? ", " : "") + q + (t.collatable[idx] ? " COLLATE \"C\"" : "");
+    }
+    std::string sql = "SELECT " + select + " FROM " + t.qualified;
+    const std::optional<std::string>& filter = k.filter;
+    if (filter) sql += " WHERE (\n" + *filter + "\n)";
+    sql += " ORDER BY " + order + " LIMIT $1::bigint";
+    pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
+      if (filter) pg::spi::check_single_statement(sql);
+      return pg::spi::execute(sql, {std::to_string(limit)});
+    });
+    std::vector<std::string> out;
+    Row source_row, mapped;
+    for (const auto& text_row : r.rows) {
+      Status st = pg::spi::to_values(text_row, columns, source_row);
+      if (st.is_ok()) st = m.map_row(source_row, nullptr, now, mapped);
+      out.push_back(st.is_ok() ? ext::render_row(m, mapped) : ext::render_error(st.message()));
+    }
+    return out;
+  });
+
+  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  pg::pg_call([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
+  for (const std::string& row : rows) {
+    const char* json = row.c_str();
+    pg::pg_call([&] {
+      Datum value = DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
+      bool isnull = false;
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+    });
+  }
+  return Datum(0);
+}
