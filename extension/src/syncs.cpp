@@ -56,14 +56,17 @@ std::optional<std::vector<std::string>> opt_text_array_arg(FunctionCallInfo fcin
   if (PG_ARGISNULL(n)) return std::nullopt;
   ArrayType* array = pg::pg_call([&] { return PG_GETARG_ARRAYTYPE_P(n); });
   if (ARR_NDIM(array) > 1)
-    throw PgError(ERRCODE_ARRAY_SUBSCRIPT_ERROR, std::string(what) + " must be a one-dimensional array");
+    throw PgError(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+                  std::string(what) + " must be a one-dimensional array");
   Datum* elems = nullptr;
   bool* nulls = nullptr;
   int count = 0;
-  pg::pg_call([&] { deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
+  pg::pg_call(
+      [&] { deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
   std::vector<std::string> out;
   for (int i = 0; i < count; ++i) {
-    if (nulls[i]) throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(what) + " must not contain NULL");
+    if (nulls[i])
+      throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(what) + " must not contain NULL");
     text* t = pg::pg_call([&] { return DatumGetTextPP(elems[i]); });
     out.emplace_back(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
   }
@@ -122,7 +125,7 @@ struct SyncConfig {
 struct Endpoint {
   std::string id;
   std::string kind;
-  std::string table;                // as stored: canonical for local tables, as given otherwise
+  std::string table;  // as stored: canonical for local tables, as given otherwise
   std::optional<pg::LocalTable> local;
 };
 
@@ -138,10 +141,17 @@ struct CheckedSync {
 [[noreturn]] void config_error(const Status& st, const std::string& context = {}) {
   int code;
   switch (st.code()) {
-    case ErrorCode::kNotFound: code = ERRCODE_UNDEFINED_COLUMN; break;
-    case ErrorCode::kParseError: code = ERRCODE_SYNTAX_ERROR; break;
-    case ErrorCode::kInvalidArgument: code = ERRCODE_INVALID_PARAMETER_VALUE; break;
-    default: code = pg::sqlstate_for(st.code());
+    case ErrorCode::kNotFound:
+      code = ERRCODE_UNDEFINED_COLUMN;
+      break;
+    case ErrorCode::kParseError:
+      code = ERRCODE_SYNTAX_ERROR;
+      break;
+    case ErrorCode::kInvalidArgument:
+      code = ERRCODE_INVALID_PARAMETER_VALUE;
+      break;
+    default:
+      code = pg::sqlstate_for(st.code());
   }
   throw PgError(code, context.empty() ? st.message() : context + ": " + st.message());
 }
@@ -158,7 +168,8 @@ void parse_strategy_options(const std::string& text, SyncPolicy& policy) {
     throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "strategy_options must be a JSON object");
   auto need_string = [](const nlohmann::json& v, const std::string& k) -> std::string {
     if (!v.is_string())
-      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "strategy option \"" + k + "\" must be a string");
+      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "strategy option \"" + k + "\" must be a string");
     return v.get<std::string>();
   };
   bool has_url = false;
@@ -176,7 +187,8 @@ void parse_strategy_options(const std::string& text, SyncPolicy& policy) {
     } else if (k == "url") {
       std::string url = need_string(v, k);
       if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
-        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "strategy option \"url\" must be an http(s) URL");
+        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                      "strategy option \"url\" must be an http(s) URL");
       has_url = true;
     } else if (k == "secret") {
       need_string(v, k);
@@ -216,11 +228,13 @@ class ValidationOnlyEndpoint final : public Target, public Baseline, public Stag
 };
 
 Endpoint lookup_datasource(const std::string& name, const char* role) {
-  pg::spi::Rows r = pg::spi::with_safe_search_path(
-      [&] { return pg::spi::execute("SELECT id, kind FROM dbsync.datasources WHERE name = $1", {name}); });
+  pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
+    return pg::spi::execute("SELECT id, kind FROM dbsync.datasources WHERE name = $1", {name});
+  });
   if (r.empty())
-    throw PgError(ERRCODE_UNDEFINED_OBJECT, std::string(role) + " datasource \"" + name + "\" does not exist",
-                  "", "Register it first (INSERT INTO dbsync.datasources or dbsync.add_datasource).");
+    throw PgError(ERRCODE_UNDEFINED_OBJECT,
+                  std::string(role) + " datasource \"" + name + "\" does not exist", "",
+                  "Register it first (INSERT INTO dbsync.datasources or dbsync.add_datasource).");
   Endpoint e;
   e.id = r.text(0, 0);
   e.kind = r.text(0, 1);
@@ -234,10 +248,11 @@ void check_unique(const pg::LocalTable& t, const std::vector<std::string>& key, 
     return;
   }
   if (!t.unique_on(key))
-    throw PgError(ERRCODE_INVALID_COLUMN_REFERENCE,
-                  "key (" + join(key) + ") of the " + side + " " + t.qualified + " is not unique",
-                  "No primary key or unique index (without predicate or expressions) covers those columns.",
-                  "Create a unique index on the key columns, or give other key columns.");
+    throw PgError(
+        ERRCODE_INVALID_COLUMN_REFERENCE,
+        "key (" + join(key) + ") of the " + side + " " + t.qualified + " is not unique",
+        "No primary key or unique index (without predicate or expressions) covers those columns.",
+        "Create a unique index on the key columns, or give other key columns.");
 }
 
 // Validates a configuration (inside an SPI session). Errors are SQL errors naming what is wrong;
@@ -275,8 +290,8 @@ CheckedSync check_sync(const SyncConfig& c, bool notices) {
     out.mapper = config_value(
         FieldMapper::compile(out.spec, out.source.local->schema, out.target.local->schema));
     const FieldMapper& m = *out.mapper;
-    std::vector<std::string> target_key(m.mapped_columns().begin(),
-                                        m.mapped_columns().begin() + static_cast<long>(m.key_count()));
+    std::vector<std::string> target_key(
+        m.mapped_columns().begin(), m.mapped_columns().begin() + static_cast<long>(m.key_count()));
     std::vector<std::string> source_key;
     for (size_t i = 0; i < m.key_count(); ++i)
       source_key.push_back(out.source.local->schema.columns[m.source_projection()[i]].name);
@@ -288,21 +303,26 @@ CheckedSync check_sync(const SyncConfig& c, bool notices) {
       config_error(st);
   } else {
     // A remote end cannot be described from here yet: check what needs no schema.
-    ColumnResolver any_column = [](RowSide, std::string_view) -> std::optional<size_t> { return 0; };
+    ColumnResolver any_column = [](RowSide, std::string_view) -> std::optional<size_t> {
+      return 0;
+    };
     for (const MappingRule& r : out.spec.rules) {
       if (r.skip) continue;
-      auto e = r.source_column.empty() ? Expression::compile(r.expression, any_column)
-                                       : Expression::compile_transform(r.source_column, r.transform,
-                                                                       any_column);
-      if (!e.is_ok()) config_error(e.status(), "mapping for target column '" + r.target_column + "'");
+      auto e = r.source_column.empty()
+                   ? Expression::compile(r.expression, any_column)
+                   : Expression::compile_transform(r.source_column, r.transform, any_column);
+      if (!e.is_ok())
+        config_error(e.status(), "mapping for target column '" + r.target_column + "'");
     }
     if (notices)
-      notice("sync \"" + c.name + "\" has a remote end: its tables and columns are checked on the first run");
+      notice("sync \"" + c.name +
+             "\" has a remote end: its tables and columns are checked on the first run");
   }
 
   // 5. The filter: one boolean condition on the source.
   if (c.filter && !c.filter->empty() && out.source.local) {
-    std::string sql = "SELECT 1 FROM " + out.source.local->qualified + " WHERE (\n" + *c.filter + "\n)";
+    std::string sql =
+        "SELECT 1 FROM " + out.source.local->qualified + " WHERE (\n" + *c.filter + "\n)";
     pg::spi::with_safe_search_path([&] { pg::spi::check_single_statement(sql); });
   }
   if (c.filter && !c.filter->empty()) out.filter = c.filter;
@@ -371,18 +391,24 @@ std::string json_string(const std::string& s) {
 // (timestamps in ISO-8601, UTC).
 std::string render_value(const Value& v) {
   switch (v.type()) {
-    case ValueType::kNull: return "null";
-    case ValueType::kBool: return v.as_bool() ? "true" : "false";
-    case ValueType::kInt: return std::to_string(v.as_int());
+    case ValueType::kNull:
+      return "null";
+    case ValueType::kBool:
+      return v.as_bool() ? "true" : "false";
+    case ValueType::kInt:
+      return std::to_string(v.as_int());
     case ValueType::kFloat:
-      return std::isfinite(v.as_float()) ? nlohmann::json(v.as_float()).dump() : json_string(v.to_string());
+      return std::isfinite(v.as_float()) ? nlohmann::json(v.as_float()).dump()
+                                         : json_string(v.to_string());
     case ValueType::kDecimal: {
       const std::string& d = v.str();
       bool numeric = !d.empty() && (d[0] == '-' || (d[0] >= '0' && d[0] <= '9'));
       return numeric ? d : json_string(d);
     }
-    case ValueType::kJson: return v.str();
-    default: return json_string(v.to_string());
+    case ValueType::kJson:
+      return v.str();
+    default:
+      return json_string(v.to_string());
   }
 }
 
@@ -395,7 +421,9 @@ std::string render_row(const FieldMapper& m, const Row& row) {
   return out + "}";
 }
 
-std::string render_error(const std::string& message) { return "{\"_error\": " + json_string(message) + "}"; }
+std::string render_error(const std::string& message) {
+  return "{\"_error\": " + json_string(message) + "}";
+}
 
 // A JSON value given for a source column, as that column's type.
 Result<Value> value_from_json(const nlohmann::json& j, const TypeSpec& t) {
@@ -406,7 +434,8 @@ Result<Value> value_from_json(const nlohmann::json& j, const TypeSpec& t) {
     return coerce(std::move(v), t);
   }
   if (j.is_boolean()) return coerce(Value::boolean(j.get<bool>()), t);
-  if (j.is_number_integer() && !j.is_number_unsigned()) return coerce(Value::integer(j.get<int64_t>()), t);
+  if (j.is_number_integer() && !j.is_number_unsigned())
+    return coerce(Value::integer(j.get<int64_t>()), t);
   DBSYNC_ASSIGN_OR_RETURN(Value v, Value::decimal(j.dump()));
   return coerce(std::move(v), t);
 }
@@ -435,7 +464,8 @@ SyncConfig config_from_args(FunctionCallInfo fcinfo) {
   c.strategy = pg::text_arg(fcinfo, 9);
   c.strategy_options = pg::jsonb_arg_text(fcinfo, 10);
   c.delete_policy = pg::text_arg(fcinfo, 11);
-  if (PG_ARGISNULL(12)) throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "batch_size must not be null");
+  if (PG_ARGISNULL(12))
+    throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "batch_size must not be null");
   c.batch_size = PG_GETARG_INT32(12);
   c.filter = opt_text_arg(fcinfo, 13);
   return c;
@@ -475,9 +505,11 @@ DBSYNC_FUNCTION(dbsync_create_sync) {
         throw PgError(ERRCODE_DUPLICATE_OBJECT, "sync \"" + c.name + "\" already exists");
       // Last: everything above only read.
       pg::spi::Rows r = pg::spi::execute(
-          "INSERT INTO dbsync.syncs (name, source_id, source_table, target_id, target_table, mapping, "
+          "INSERT INTO dbsync.syncs (name, source_id, source_table, target_id, target_table, "
+          "mapping, "
           "source_key, target_key, filter, direction, strategy, strategy_options, delete_policy, "
-          "batch_size) VALUES ($1, $2::bigint, $3, $4::bigint, $5, $6::jsonb, $7::text[], $8::text[], "
+          "batch_size) VALUES ($1, $2::bigint, $3, $4::bigint, $5, $6::jsonb, $7::text[], "
+          "$8::text[], "
           "$9, $10, $11, $12::jsonb, $13, $14::integer) RETURNING id",
           ext::row_params(c, k));
       return r.text(0, 0);
@@ -513,8 +545,8 @@ DBSYNC_FUNCTION(dbsync_alter_sync) {
                             "('running', 'awaiting_resolution', 'committing')",
                             {old.id})
                .empty())
-        throw PgError(ERRCODE_OBJECT_IN_USE, "sync \"" + name + "\" has a job in progress",
-                      "", "Wait for it to finish, or cancel it.");
+        throw PgError(ERRCODE_OBJECT_IN_USE, "sync \"" + name + "\" has a job in progress", "",
+                      "Wait for it to finish, or cancel it.");
     });
     // The old configuration's canonical tables, to tell a real change from a respelling.
     ext::SyncConfig c = old.config;
@@ -535,9 +567,9 @@ DBSYNC_FUNCTION(dbsync_alter_sync) {
 
     // Compared as stored (jsonb text is canonical): the baseline holds hashes of mapped rows
     // by key, meaningless once the mapping, the keys or the tables change.
-    std::string new_mapping =
-        pg::spi::with_safe_search_path([&] { return pg::spi::execute("SELECT $1::jsonb::text", {c.mapping}); })
-            .text(0, 0);
+    std::string new_mapping = pg::spi::with_safe_search_path([&] {
+                                return pg::spi::execute("SELECT $1::jsonb::text", {c.mapping});
+                              }).text(0, 0);
     bool reset = new_mapping != old.config.mapping || c.key != old.config.key ||
                  c.source_key != old.config.source_key || c.source != old.config.source ||
                  c.target != old.config.target || k.source.table != old.config.source_table ||
@@ -547,7 +579,8 @@ DBSYNC_FUNCTION(dbsync_alter_sync) {
       params.push_back(old.id);
       pg::spi::execute(
           "UPDATE dbsync.syncs SET name = $1, source_id = $2::bigint, source_table = $3, "
-          "target_id = $4::bigint, target_table = $5, mapping = $6::jsonb, source_key = $7::text[], "
+          "target_id = $4::bigint, target_table = $5, mapping = $6::jsonb, source_key = "
+          "$7::text[], "
           "target_key = $8::text[], filter = $9, direction = $10, strategy = $11, "
           "strategy_options = $12::jsonb, delete_policy = $13, batch_size = $14::integer, "
           "updated_at = now() WHERE id = $15::bigint",
@@ -575,7 +608,8 @@ DBSYNC_FUNCTION(dbsync_map_row) {
     const Schema& src = m.source_schema();
     nlohmann::json row = nlohmann::json::parse(row_text, nullptr, false);
     if (!row.is_object())
-      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "row must be a JSON object (source column -> value)");
+      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "row must be a JSON object (source column -> value)");
     for (auto it = row.begin(); it != row.end(); ++it)
       if (src.index_of(it.key()) < 0)
         throw PgError(ERRCODE_UNDEFINED_COLUMN,
@@ -617,7 +651,8 @@ DBSYNC_FUNCTION(dbsync_preview) {
       columns.push_back(&t.schema.columns[idx]);
       std::string q = pg::quote_ident(t.schema.columns[idx].name);
       select += (i ? ", " : "") + q;
-      if (i < m.key_count()) order += (i ? ", " : "") + q + (t.collatable[idx] ? " COLLATE \"C\"" : "");
+      if (i < m.key_count())
+        order += (i ? ", " : "") + q + (t.collatable[idx] ? " COLLATE \"C\"" : "");
     }
     std::string sql = "SELECT " + select + " FROM " + t.qualified;
     const std::optional<std::string>& filter = k.filter;

@@ -9,9 +9,10 @@ namespace dbsync::pg {
 
 bool LocalTable::unique_on(const std::vector<std::string>& columns) const {
   for (const auto& index : unique_indexes) {
-    bool covered = !index.empty() && std::all_of(index.begin(), index.end(), [&](const std::string& c) {
-      return std::find(columns.begin(), columns.end(), c) != columns.end();
-    });
+    bool covered =
+        !index.empty() && std::all_of(index.begin(), index.end(), [&](const std::string& c) {
+          return std::find(columns.begin(), columns.end(), c) != columns.end();
+        });
     if (covered) return true;
   }
   return false;
@@ -26,8 +27,8 @@ LocalTable describe_local_table(const std::string& name) {
     rel = spi::execute("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid", {name});
   } catch (const PostgresError& e) {
     if (e.sqlstate() != ERRCODE_INVALID_NAME) throw;
-    throw PostgresError(ERRCODE_INVALID_NAME, "invalid table name \"" + name + "\": " + e.what(), "",
-                        "Quote names with special characters: \"My table\".");
+    throw PostgresError(ERRCODE_INVALID_NAME, "invalid table name \"" + name + "\": " + e.what(),
+                        "", "Quote names with special characters: \"My table\".");
   }
   if (rel.size() != 1 || !rel.at(0, 0))
     throw PgError(ERRCODE_UNDEFINED_TABLE, "relation \"" + name + "\" does not exist");
@@ -38,7 +39,8 @@ LocalTable describe_local_table(const std::string& name) {
         "SELECT format('%I.%I', n.nspname, c.relname), c.relkind FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid",
         {t.oid});
-    if (info.size() != 1) throw PgError(ERRCODE_UNDEFINED_TABLE, "relation \"" + name + "\" does not exist");
+    if (info.size() != 1)
+      throw PgError(ERRCODE_UNDEFINED_TABLE, "relation \"" + name + "\" does not exist");
     t.qualified = info.text(0, 0);
     t.relkind = info.text(0, 1).empty() ? 'r' : info.text(0, 1)[0];
     if (std::string("rpmvf").find(t.relkind) == std::string::npos)

@@ -13,9 +13,10 @@ struct LocalTable {
   std::string oid;        // as text, for binding
   std::string qualified;  // schema.name quoted by PostgreSQL's rules (format('%I.%I'))
   char relkind = 'r';
-  Schema schema;                  // columns (attnum order) and the primary key (index order)
-  std::vector<bool> collatable;   // per column: text-like, so ORDER BY ... COLLATE "C" applies
-  std::vector<std::vector<std::string>> unique_indexes;  // key columns of valid, total unique indexes
+  Schema schema;                 // columns (attnum order) and the primary key (index order)
+  std::vector<bool> collatable;  // per column: text-like, so ORDER BY ... COLLATE "C" applies
+  std::vector<std::vector<std::string>>
+      unique_indexes;  // key columns of valid, total unique indexes
 
   // Whether rows are unique on `columns`: some unique index's columns are all among them.
   bool unique_on(const std::vector<std::string>& columns) const;

@@ -11,7 +11,8 @@ namespace dbsync::pg::spi {
 void connect() {
   int rc = pg_call([&] { return SPI_connect(); });
   if (rc != SPI_OK_CONNECT)
-    throw PgError(ERRCODE_INTERNAL_ERROR, std::string("SPI_connect failed: ") + SPI_result_code_string(rc));
+    throw PgError(ERRCODE_INTERNAL_ERROR,
+                  std::string("SPI_connect failed: ") + SPI_result_code_string(rc));
 }
 
 void finish() {
@@ -31,8 +32,8 @@ int push_safe_search_path() {
                             true, 0, false);
     (void)set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
                             GUC_ACTION_SAVE, true, 0, false);
-    (void)set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION,
-                            GUC_ACTION_SAVE, true, 0, false);
+    (void)set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                            true, 0, false);
     (void)set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
                             true, 0, false);
     return level;
@@ -62,7 +63,8 @@ Rows execute(const std::string& sql, const std::vector<Param>& params, long limi
                                  limit);
   });
   if (rc < 0)
-    throw PgError(ERRCODE_INTERNAL_ERROR, std::string("SPI_execute failed: ") + SPI_result_code_string(rc));
+    throw PgError(ERRCODE_INTERNAL_ERROR,
+                  std::string("SPI_execute failed: ") + SPI_result_code_string(rc));
 
   Rows out;
   out.processed = SPI_processed;
@@ -103,10 +105,11 @@ void check_single_statement(const std::string& sql) {
     return count;
   });
   if (statements < 0)
-    throw PgError(ERRCODE_INTERNAL_ERROR, std::string("SPI_prepare failed: ") +
-                                              SPI_result_code_string(SPI_result));
+    throw PgError(ERRCODE_INTERNAL_ERROR,
+                  std::string("SPI_prepare failed: ") + SPI_result_code_string(SPI_result));
   if (statements != 1)
-    throw PgError(ERRCODE_SYNTAX_ERROR, "the SQL fragment must not end the statement it is part of");
+    throw PgError(ERRCODE_SYNTAX_ERROR,
+                  "the SQL fragment must not end the statement it is part of");
 }
 
 Status to_values(const std::vector<std::optional<std::string>>& text_row,

@@ -19,8 +19,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "engine/status.hpp"
 #include "engine/schema.hpp"
+#include "engine/status.hpp"
 #include "engine/types.hpp"
 #include "engine/value.hpp"
 #include "extension/src/pg/guard.hpp"
@@ -33,7 +33,7 @@ using Param = std::optional<std::string>;
 struct Rows {
   std::vector<std::string> columns;
   std::vector<std::vector<std::optional<std::string>>> rows;  // text output; nullopt = NULL
-  uint64_t processed = 0;  // rows returned or affected
+  uint64_t processed = 0;                                     // rows returned or affected
 
   size_t size() const { return rows.size(); }
   bool empty() const { return rows.empty(); }
@@ -76,8 +76,8 @@ auto session(F&& body) -> decltype(body()) {
 
 // search_path = pg_catalog, pg_temp for the duration of `body` (a hostile search_path cannot
 // redirect our catalog queries to look-alike functions or operators), and text output in the
-// forms the engine parses (DateStyle ISO, extra_float_digits 3, bytea hex). Restored the same way as
-// a function's SET clause: at the end, on our own exceptions, or by the transaction abort.
+// forms the engine parses (DateStyle ISO, extra_float_digits 3, bytea hex). Restored the same way
+// as a function's SET clause: at the end, on our own exceptions, or by the transaction abort.
 int push_safe_search_path();
 void pop_search_path(int nest_level, bool ok);
 
