@@ -13,33 +13,7 @@
 
 namespace dbsync::expr {
 
-const char* kind_name(ValueType type) {
-  switch (type) {
-    case ValueType::kNull:
-      return "null";
-    case ValueType::kBool:
-      return "bool";
-    case ValueType::kInt:
-      return "int";
-    case ValueType::kFloat:
-      return "float";
-    case ValueType::kDecimal:
-      return "decimal";
-    case ValueType::kText:
-      return "text";
-    case ValueType::kBytes:
-      return "bytes";
-    case ValueType::kTimestamp:
-      return "timestamp";
-    case ValueType::kDate:
-      return "date";
-    case ValueType::kTime:
-      return "time";
-    case ValueType::kJson:
-      return "json";
-  }
-  return "value";
-}
+const char* kind_name(ValueType type) { return value_type_name(type); }
 
 Status eval_error(const Node& node, const std::string& message) {
   return error(ErrorCode::kEvaluation, message + " (at position " + std::to_string(node.pos) + ")");
