@@ -443,6 +443,16 @@ REVOKE ALL ON dbsync.sync_list FROM PUBLIC;
 GRANT SELECT ON dbsync.sync_list TO dbsync_admin;
 -- [end section: syncs]
 
+-- ---------------------------------------------------------------------------------------
+-- Schedules (schedule, unschedule).
+-- [section: schedules]
+-- [end section: schedules]
+
+-- ---------------------------------------------------------------------------------------
+-- Plans (diff: what a run would do, nothing written).
+-- [section: diff]
+-- [end section: diff]
+
 -- Last: nothing in the schema is executable by PUBLIC; operators get dbsync_admin.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA dbsync FROM PUBLIC;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA dbsync TO dbsync_admin;
