@@ -446,11 +446,45 @@ GRANT SELECT ON dbsync.sync_list TO dbsync_admin;
 -- ---------------------------------------------------------------------------------------
 -- Schedules (schedule, unschedule).
 -- [section: schedules]
+-- The launcher fires a schedule's times after last_scheduled_at; set to now() by schedule() so a
+-- new schedule does not catch up on the past. Advanced to the firing moment in the transaction
+-- that queues the job (compare-and-set on the old value): two launchers never fire twice.
+ALTER TABLE dbsync.syncs ADD COLUMN last_scheduled_at timestamptz;
+COMMENT ON COLUMN dbsync.syncs.last_scheduled_at IS
+  'The schedule''s fire times up to this instant are handled (run, or missed and counted); null when not scheduled.';
+
+CREATE FUNCTION dbsync.schedule(sync text, cron text) RETURNS timestamptz
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'dbsync_schedule';
+COMMENT ON FUNCTION dbsync.schedule(text, text) IS
+  'Sets a sync''s cron schedule (5 fields, @daily..., optional TZ=Zone/Name prefix; UTC otherwise), stored in canonical form; returns the next fire time.';
+
+CREATE FUNCTION dbsync.unschedule(sync text) RETURNS void
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  UPDATE dbsync.syncs s SET schedule = NULL, last_scheduled_at = NULL, updated_at = now()
+   WHERE s.name OPERATOR(pg_catalog.=) unschedule.sync;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'sync "%" does not exist', unschedule.sync USING ERRCODE = 'undefined_object';
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION dbsync.unschedule(text) IS
+  'Removes a sync''s schedule: it runs on demand only. Jobs already queued are left alone.';
+
+CREATE FUNCTION dbsync.next_runs(cron text, n integer DEFAULT 5, after timestamptz DEFAULT now())
+  RETURNS SETOF timestamptz LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'dbsync_next_runs';
+COMMENT ON FUNCTION dbsync.next_runs(text, integer, timestamptz) IS
+  'The next n fire times of a cron schedule after an instant (at most 1000); validates the schedule like schedule().';
 -- [end section: schedules]
 
 -- ---------------------------------------------------------------------------------------
 -- Plans (diff: what a run would do, nothing written).
 -- [section: diff]
+CREATE FUNCTION dbsync.diff(sync text, lim integer DEFAULT NULL)
+  RETURNS TABLE (key jsonb, action text, fields text[], detail jsonb)
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'dbsync_diff';
+COMMENT ON FUNCTION dbsync.diff(text, integer) IS
+  'What a run of a sync with both ends local would do, one row per key that needs something (at most lim rows); nothing is written.';
 -- [end section: diff]
 
 -- Last: nothing in the schema is executable by PUBLIC; operators get dbsync_admin.

@@ -1,6 +1,7 @@
 // Sync configurations: create_sync / alter_sync validate a configuration at save time against
 // the tables it names (local ends through SPI), map_row maps one row, preview maps the first
 // rows of a local source. drop_sync and the sync_list view are plain SQL (dbsync.sql).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -17,10 +18,12 @@
 #include "engine/sync_types.hpp"
 #include "engine/types.hpp"
 #include "engine/value.hpp"
+#include "extension/src/local_source.hpp"
 #include "extension/src/pg/guard.hpp"
 #include "extension/src/pg/local_table.hpp"
 #include "extension/src/pg/spi.hpp"
 #include "extension/src/pg/text.hpp"
+#include "extension/src/syncs.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -108,34 +111,6 @@ void notice(const std::string& message) {
 }
 
 // ------------------------------------------------------------------------------ the config
-
-struct SyncConfig {
-  std::string name;
-  std::string source, source_table, target, target_table;
-  std::string mapping = "{}";
-  std::vector<std::string> key, source_key;
-  std::string direction = "one_way";
-  std::string strategy = "source_wins";
-  std::string strategy_options = "{}";
-  std::string delete_policy = "propagate";
-  int batch_size = 1000;
-  std::optional<std::string> filter;
-};
-
-struct Endpoint {
-  std::string id;
-  std::string kind;
-  std::string table;  // as stored: canonical for local tables, as given otherwise
-  std::optional<pg::LocalTable> local;
-};
-
-struct CheckedSync {
-  Endpoint source, target;
-  MappingSpec spec;
-  SyncPolicy policy;
-  std::optional<FieldMapper> mapper;  // both ends local
-  std::optional<std::string> filter;
-};
 
 // Engine statuses from validating a configuration, as SQL errors.
 [[noreturn]] void config_error(const Status& st, const std::string& context = {}) {
@@ -371,14 +346,19 @@ StoredSync load_sync(const std::string& name, bool for_update) {
   return s;
 }
 
-// The compiled sync for map_row / preview: both ends must be on the master for now.
+}  // namespace
+
+// The compiled sync for map_row / preview / diff: both ends must be on the master for now.
 CheckedSync load_local_sync(const std::string& name, const char* function) {
   StoredSync s = load_sync(name, false);
   if (s.source_kind != "local" || s.target_kind != "local")
     throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
                   std::string(function) + " needs both ends of sync \"" + name +
                       "\" on this server (remote ends are not introspected yet)");
-  return check_sync(s.config, false);
+  CheckedSync k = check_sync(s.config, false);
+  k.id = s.id;
+  k.batch_size = s.config.batch_size;
+  return k;
 }
 
 // ------------------------------------------------------------------------------ JSON
@@ -421,6 +401,8 @@ std::string render_row(const FieldMapper& m, const Row& row) {
   return out + "}";
 }
 
+namespace {
+
 std::string render_error(const std::string& message) {
   return "{\"_error\": " + json_string(message) + "}";
 }
@@ -440,11 +422,15 @@ Result<Value> value_from_json(const nlohmann::json& j, const TypeSpec& t) {
   return coerce(std::move(v), t);
 }
 
+}  // namespace
+
 int64_t now_unix_micros() {
   TimestampTz ts = pg::pg_call([&] { return GetCurrentTransactionStartTimestamp(); });
   return static_cast<int64_t>(ts) +
          static_cast<int64_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
 }
+
+namespace {
 
 Datum jsonb_datum(const std::string& json) {
   return pg::pg_call([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(json.c_str())); });
@@ -643,30 +629,20 @@ DBSYNC_FUNCTION(dbsync_preview) {
   std::vector<std::string> rows = pg::spi::session([&] {
     ext::CheckedSync k = ext::load_local_sync(name, "preview");
     const FieldMapper& m = *k.mapper;
-    const pg::LocalTable& t = *k.source.local;
-    std::vector<const Column*> columns;
-    std::string select, order;
-    for (size_t i = 0; i < m.source_projection().size(); ++i) {
-      size_t idx = m.source_projection()[i];
-      columns.push_back(&t.schema.columns[idx]);
-      std::string q = pg::quote_ident(t.schema.columns[idx].name);
-      select += (i ? ", " : "") + q;
-      if (i < m.key_count())
-        order += (i ? ", " : "") + q + (t.collatable[idx] ? " COLLATE \"C\"" : "");
-    }
-    std::string sql = "SELECT " + select + " FROM " + t.qualified;
-    const std::optional<std::string>& filter = k.filter;
-    if (filter) sql += " WHERE (\n" + *filter + "\n)";
-    sql += " ORDER BY " + order + " LIMIT $1::bigint";
-    pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
-      if (filter) pg::spi::check_single_statement(sql);
-      return pg::spi::execute(sql, {std::to_string(limit)});
-    });
     std::vector<std::string> out;
-    Row source_row, mapped;
-    for (const auto& text_row : r.rows) {
-      Status st = pg::spi::to_values(text_row, columns, source_row);
-      if (st.is_ok()) st = m.map_row(source_row, nullptr, now, mapped);
+    if (limit == 0) return out;
+    ext::LocalSource source(*k.source.local, k.filter);
+    ScanRequest request{m.source_projection(),
+                        m.key_count(),
+                        {},
+                        static_cast<size_t>(std::min<int64_t>(limit, 1000))};
+    std::unique_ptr<RowReader> reader = pg::value_or_throw(source.scan(request));
+    Row mapped;
+    while (static_cast<int64_t>(out.size()) < limit) {
+      const Row* source_row = nullptr;
+      Status st = reader->next(source_row);
+      if (st.is_ok() && source_row == nullptr) break;
+      if (st.is_ok()) st = m.map_row(*source_row, nullptr, now, mapped);
       out.push_back(st.is_ok() ? ext::render_row(m, mapped) : ext::render_error(st.message()));
     }
     return out;

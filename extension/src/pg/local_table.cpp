@@ -59,6 +59,7 @@ LocalTable describe_local_table(const std::string& name) {
       c.nullable = cols.text(r, 2) != "t";
       t.schema.columns.push_back(std::move(c));
       t.collatable.push_back(cols.text(r, 3) == "t");
+      t.sql_types.push_back(cols.text(r, 1));
     }
 
     // Key columns of unique indexes (expression and partial indexes do not make rows unique

@@ -13,8 +13,9 @@ struct LocalTable {
   std::string oid;        // as text, for binding
   std::string qualified;  // schema.name quoted by PostgreSQL's rules (format('%I.%I'))
   char relkind = 'r';
-  Schema schema;                 // columns (attnum order) and the primary key (index order)
-  std::vector<bool> collatable;  // per column: text-like, so ORDER BY ... COLLATE "C" applies
+  Schema schema;                       // columns (attnum order) and the primary key (index order)
+  std::vector<bool> collatable;        // per column: text-like, so ORDER BY ... COLLATE "C" applies
+  std::vector<std::string> sql_types;  // per column: format_type(), for casts of bound values
   std::vector<std::vector<std::string>>
       unique_indexes;  // key columns of valid, total unique indexes
 

@@ -1,0 +1,178 @@
+#include "extension/src/local_source.hpp"
+
+#include <utility>
+#include <vector>
+
+#include "engine/schema.hpp"
+#include "engine/status.hpp"
+#include "extension/src/pg/spi.hpp"
+
+namespace dbsync::ext {
+namespace {
+
+using pg::spi::Param;
+
+// One stream of pages. The queries are built once per scan; only the bound key changes.
+class LocalRowReader final : public RowReader {
+ public:
+  LocalRowReader(std::string first_sql, std::string next_sql, std::vector<Param> first_params,
+                 std::vector<Param> upto_params, std::vector<const Column*> columns,
+                 size_t key_count, size_t page_rows)
+      : first_sql_(std::move(first_sql)),
+        next_sql_(std::move(next_sql)),
+        first_params_(std::move(first_params)),
+        upto_params_(std::move(upto_params)),
+        columns_(std::move(columns)),
+        key_count_(key_count),
+        page_rows_(page_rows) {}
+
+  Status next(const Row*& row) override {
+    row = nullptr;
+    if (pos_ >= page_.size()) {
+      if (done_) return Status::ok();
+      fetch();
+      if (page_.empty()) return Status::ok();
+    }
+    const auto& text_row = page_.rows[pos_++];
+    for (size_t i = 0; i < key_count_; ++i)
+      if (!text_row[i])
+        return error(ErrorCode::kInvalidArgument,
+                     "key column '" + columns_[i]->name + "' is NULL in a row of the table");
+    DBSYNC_RETURN_IF_ERROR(pg::spi::to_values(text_row, columns_, current_));
+    row = &current_;
+    return Status::ok();
+  }
+
+ private:
+  void fetch() {
+    std::vector<Param> params;
+    const std::string* sql = &first_sql_;
+    if (started_) {
+      // The last key of the previous page, as PostgreSQL printed it: it reads back exactly.
+      const auto& last = page_.rows.back();
+      params.assign(last.begin(), last.begin() + static_cast<std::ptrdiff_t>(key_count_));
+      sql = &next_sql_;
+    } else {
+      params = first_params_;
+    }
+    params.insert(params.end(), upto_params_.begin(), upto_params_.end());
+    started_ = true;
+    page_ = pg::spi::with_safe_search_path([&] { return pg::spi::execute(*sql, params); });
+    pos_ = 0;
+    if (page_.size() < page_rows_) done_ = true;
+  }
+
+  std::string first_sql_, next_sql_;
+  std::vector<Param> first_params_, upto_params_;
+  std::vector<const Column*> columns_;
+  size_t key_count_;
+  size_t page_rows_;
+  pg::spi::Rows page_;
+  size_t pos_ = 0;
+  bool started_ = false, done_ = false;
+  Row current_;
+};
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
+  return out;
+}
+
+// A key bound from the engine (a range's end) as text parameters; NULL stays NULL.
+std::vector<Param> key_params(const Row& key, size_t key_count) {
+  std::vector<Param> out;
+  for (size_t i = 0; i < key_count && i < key.size(); ++i) {
+    if (key[i].is_null())
+      out.emplace_back(std::nullopt);
+    else
+      out.emplace_back(key[i].to_string());
+  }
+  return out;
+}
+
+}  // namespace
+
+LocalSource::LocalSource(const pg::LocalTable& table, std::optional<std::string> filter)
+    : table_(table), filter_(std::move(filter)) {
+  if (filter_ && filter_->empty()) filter_.reset();
+}
+
+Result<std::unique_ptr<RowReader>> LocalSource::scan(const ScanRequest& request) {
+  const Schema& schema = table_.schema;
+  const size_t k = request.key_count;
+  if (k == 0 || k > request.columns.size())
+    return error(ErrorCode::kInternal, "a scan needs its key columns first");
+  for (size_t idx : request.columns)
+    if (idx >= schema.columns.size())
+      return error(ErrorCode::kInternal,
+                   "scan of " + table_.qualified + ": no column " + std::to_string(idx));
+  for (const auto* end : {&request.range.after, &request.range.upto})
+    if (*end && (*end)->size() < k)
+      return error(ErrorCode::kInternal, "scan of " + table_.qualified + ": a short range key");
+
+  std::vector<const Column*> columns;
+  std::vector<std::string> select, key_exprs;
+  for (size_t i = 0; i < request.columns.size(); ++i) {
+    size_t idx = request.columns[i];
+    columns.push_back(&schema.columns[idx]);
+    std::string q = pg::quote_ident(schema.columns[idx].name);
+    select.push_back(q);
+    if (i < k) key_exprs.push_back(q + (table_.collatable[idx] ? " COLLATE \"C\"" : ""));
+  }
+  // ($1, $2, ...) cast to the key columns' own types, compared in the keys' collations.
+  auto bound_key = [&](size_t first_param) {
+    std::vector<std::string> items;
+    for (size_t i = 0; i < k; ++i) {
+      size_t idx = request.columns[i];
+      items.push_back("CAST($" + std::to_string(first_param + i) + " AS " + table_.sql_types[idx] +
+                      ")" + (table_.collatable[idx] ? " COLLATE \"C\"" : ""));
+    }
+    return "ROW(" + join(items) + ")";
+  };
+  const std::string key_row = "ROW(" + join(key_exprs) + ")";
+  const size_t page_rows = request.batch_hint ? request.batch_hint : 1000;
+
+  // The parameters: the lower bound (k of them) when there is one, then the upper bound.
+  auto build = [&](bool has_after) {
+    std::vector<std::string> where;
+    if (filter_) where.push_back("(\n" + *filter_ + "\n)");
+    size_t next_param = 1;
+    if (has_after) {
+      where.push_back(key_row + " > " + bound_key(next_param));
+      next_param += k;
+    }
+    if (request.range.upto) where.push_back(key_row + " <= " + bound_key(next_param));
+    std::string sql = "SELECT " + join(select) + " FROM " + table_.qualified;
+    if (!where.empty()) {
+      sql += " WHERE ";
+      for (size_t i = 0; i < where.size(); ++i) sql += (i ? " AND " : "") + where[i];
+    }
+    return sql + " ORDER BY " + join(key_exprs) + " LIMIT " + std::to_string(page_rows);
+  };
+
+  if (filter_) {
+    // A filter that ends the statement it is spliced into would run SQL of its own.
+    std::string check = "SELECT 1 FROM " + table_.qualified + " WHERE (\n" + *filter_ + "\n)";
+    pg::spi::with_safe_search_path([&] { pg::spi::check_single_statement(check); });
+  }
+  std::vector<Param> first_params, upto_params;
+  if (request.range.after) first_params = key_params(*request.range.after, k);
+  if (request.range.upto) upto_params = key_params(*request.range.upto, k);
+  return std::unique_ptr<RowReader>(new LocalRowReader(
+      build(request.range.after.has_value()), build(true), std::move(first_params),
+      std::move(upto_params), std::move(columns), k, page_rows));
+}
+
+Result<int64_t> LocalSource::estimate_rows() {
+  if (!table_.indexable()) return int64_t{-1};  // a view or a foreign table: no statistics
+  pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
+    return pg::spi::execute("SELECT reltuples::bigint FROM pg_class WHERE oid = $1::oid",
+                            {table_.oid});
+  });
+  if (r.empty() || !r.at(0, 0)) return int64_t{-1};
+  int64_t n = std::stoll(*r.at(0, 0));
+  return n < 0 ? int64_t{-1} : n;
+}
+
+}  // namespace dbsync::ext
