@@ -223,10 +223,10 @@ class CronParser {
             value = kFields[i].first_named + k;
             return Status::ok();
           }
+      std::string written = show_text(text_.substr(at, pos_ - at));
       return field_error(i,
-                         kFields[i].names
-                             ? "unknown name '" + show_text(word) + "'"
-                             : "names are not allowed here ('" + show_text(word) + "')",
+                         kFields[i].names ? "unknown name '" + written + "'"
+                                          : "names are not allowed here ('" + written + "')",
                          at);
     }
     if (pos_ >= text_.size() || is_space(text_[pos_]))

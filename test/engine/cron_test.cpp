@@ -132,6 +132,7 @@ TEST(CronParse, ErrorsNameTheFieldAndPosition) {
   EXPECT_EQ(parse_error("0 0 * 13 *"), "field 4 (month): 13 is out of range 1-12 (position 7)");
   EXPECT_EQ(parse_error("0 0 * * 8"), "field 5 (day-of-week): 8 is out of range 0-7 (position 9)");
   EXPECT_EQ(parse_error("0 0 * foo *"), "field 4 (month): unknown name 'foo' (position 7)");
+  EXPECT_EQ(parse_error("0 0 * Foo *"), "field 4 (month): unknown name 'Foo' (position 7)");
   EXPECT_EQ(parse_error("mon * * * *"),
             "field 1 (minute): names are not allowed here ('mon') (position 1)");
   EXPECT_EQ(parse_error("*/0 * * * *"),
