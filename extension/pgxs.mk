@@ -29,7 +29,8 @@ SHLIB_LINK  = $(DBSYNC_ENGINE_LIB) -lxxhash -lcrypto -lpq -lstdc++
 # clang-14 without PG_CXXFLAGS (no -std=c++20) and fail. We do not need JIT inlining.
 override with_llvm = no
 
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 
 $(DATA_built): extension/sql/dbsync.sql
@@ -41,5 +42,17 @@ $(shlib): $(DBSYNC_ENGINE_LIB)
 $(DBSYNC_ENGINE_LIB): build
 	@true
 $(OBJS): $(wildcard extension/src/*.hpp extension/src/pg/*.hpp engine/*.hpp) | build
+
+else
+# A fresh machine: PostgreSQL's build files (postgresql-server-dev-15) are not installed yet,
+# so PGXS could not be read. Install the dependencies, then run make again.
+install installcheck:
+ifeq ($(DBSYNC_PGXS_RETRY),)
+	scripts/install-deps
+	$(MAKE) DBSYNC_PGXS_RETRY=1 $@
+else
+	@echo "make: PGXS not found ($(PG_CONFIG) --pgxs): is postgresql-server-dev-15 installed?" >&2; exit 1
+endif
+endif
 
 DBSYNC_STACK_PREREQS += install
