@@ -133,6 +133,8 @@ SELECT conninfo FROM dbsync.datasources;
 INSERT INTO dbsync.datasources (name, kind) VALUES ('n', 'local');
 SELECT dbsync.add_datasource('by_admin', 'local') > 0 AS added;
 SELECT ok FROM dbsync.test_datasource('by_admin');
+-- Not a superuser: a connection the server lets in without a password is refused (dblink's rule).
+SELECT ok, error FROM dbsync.test_datasource('self');
 SELECT dbsync.drop_datasource('by_admin');
 SET dbsync.secret_key_file = 'dbsync_regress_other.key';
 RESET ROLE;

@@ -22,6 +22,7 @@ extern "C" {
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 }
@@ -233,7 +234,9 @@ Probe probe_local() {
 
 Probe probe_postgres(const std::string& conninfo, int timeout_ms) {
   auto t0 = std::chrono::steady_clock::now();
-  auto conn = dbsync::pg::RemoteConnection::connect(conninfo, timeout_ms);
+  // The role that called us (test_datasource is SECURITY DEFINER: superuser() would be ours).
+  bool caller_is_superuser = pg_call([] { return superuser_arg(GetOuterUserId()); });
+  auto conn = dbsync::pg::RemoteConnection::connect(conninfo, timeout_ms, !caller_is_superuser);
   if (!conn.is_ok()) return Probe{false, std::nullopt, std::nullopt, conn.status().message()};
   auto rows = conn->query("SHOW server_version", timeout_ms);
   if (!rows.is_ok()) return Probe{false, std::nullopt, std::nullopt, rows.status().message()};

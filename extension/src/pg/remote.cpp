@@ -68,7 +68,8 @@ std::string remote_error_message(PGconn* conn) {
   return msg;
 }
 
-Result<RemoteConnection> RemoteConnection::connect(const std::string& conninfo, int timeout_ms) {
+Result<RemoteConnection> RemoteConnection::connect(const std::string& conninfo, int timeout_ms,
+                                                   bool require_password) {
   Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   const char* keywords[] = {"dbname", "fallback_application_name", nullptr};
   const char* values[] = {conninfo.c_str(), "dbsync", nullptr};
@@ -87,6 +88,11 @@ Result<RemoteConnection> RemoteConnection::connect(const std::string& conninfo, 
                                                 " ms (option connect_timeout)");
     st = PQconnectPoll(c);
   }
+  if (require_password && !PQconnectionUsedPassword(c))
+    return error(ErrorCode::kInvalidArgument,
+                 "password is required: the server accepted the connection without one, and "
+                 "only superusers may use such connections (give a password in the conninfo and "
+                 "make the server ask for it)");
   if (PQsetnonblocking(c, 1) != 0) return error(ErrorCode::kUnavailable, remote_error_message(c));
   return rc;
 }

@@ -23,8 +23,11 @@ class RemoteConnection {
   using Row = std::vector<std::optional<std::string>>;
 
   // Connects with a libpq key/value string or a postgres:// URL (expanded as dbname), giving
-  // up after `timeout_ms`.
-  static Result<RemoteConnection> connect(const std::string& conninfo, int timeout_ms);
+  // up after `timeout_ms`. With `require_password` (a connection made for a role that is not a
+  // superuser), a connection the server let in without a password is refused, as dblink does:
+  // otherwise such a role could reach this server over trust authentication as any user.
+  static Result<RemoteConnection> connect(const std::string& conninfo, int timeout_ms,
+                                          bool require_password);
 
   // Runs one statement; the rows of its last result, as text (nullopt = SQL null).
   Result<std::vector<Row>> query(const std::string& sql, int timeout_ms);
