@@ -411,7 +411,9 @@ int64_t CronSchedule::next_after(int64_t utc_micros) const {
   const TimeZone& z = *zone_;
   int64_t after = floor_div(utc_micros, kMicrosPerSecond);
   if (after >= kMaxSeconds) return kNever;
-  auto later = [&](int64_t u) { return u <= kMaxSeconds && u * kMicrosPerSecond > utc_micros; };
+  // u s > utc_micros µs, without multiplying (which overflows near the ends of time): for a
+  // whole number of seconds u, u * 10^6 > m exactly when u > floor(m / 10^6) = after.
+  auto later = [&](int64_t u) { return u <= kMaxSeconds && u > after; };
   // Wall-clock times from the smallest offset around `after` on: a fall-back's second occurrence
   // of an earlier wall-clock time can still lie after the instant.
   int64_t off_lo = std::min(z.offset_at_utc(after), z.offset_at_utc(after + kSecondsPerDay));
