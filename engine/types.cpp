@@ -183,6 +183,17 @@ bool parse_arg(const std::string& arg, int64_t& out) {
   return ec == std::errc() && ptr == arg.data() + arg.size();
 }
 
+// The arguments of "numeric(10,2)", "varchar(40)": whole numbers, not quoted.
+Status numeric_args(const DeclaredType& d, std::string_view declared, std::vector<int64_t>& args) {
+  if (d.args_quoted) return invalid_type(declared, "quoted arguments");
+  for (const auto& a : d.args) {
+    int64_t v;
+    if (!parse_arg(a, v)) return invalid_type(declared, "bad argument");
+    args.push_back(v);
+  }
+  return Status::ok();
+}
+
 // Removes the modifiers a type family allows and reports whether anything unknown is left.
 struct Modifiers {
   bool is_unsigned = false;
@@ -234,12 +245,7 @@ Result<TypeSpec> parse_postgres(const DeclaredType& d, std::string_view declared
     return invalid_type(declared, "time zone clause on a non-time type");
   }
   std::vector<int64_t> args;
-  if (d.args_quoted) return invalid_type(declared, "quoted arguments");
-  for (const auto& a : d.args) {
-    int64_t v;
-    if (!parse_arg(a, v)) return invalid_type(declared, "bad argument");
-    args.push_back(v);
-  }
+  DBSYNC_RETURN_IF_ERROR(numeric_args(d, declared, args));
   auto no_args = [&]() -> Status {
     return d.has_args ? invalid_type(declared, "takes no arguments") : Status::ok();
   };
@@ -378,12 +384,7 @@ Result<TypeSpec> parse_mysql(const DeclaredType& d, std::string_view declared, T
     return t;
   }
   std::vector<int64_t> args;
-  if (d.args_quoted) return invalid_type(declared, "quoted arguments");
-  for (const auto& a : d.args) {
-    int64_t v;
-    if (!parse_arg(a, v)) return invalid_type(declared, "bad argument");
-    args.push_back(v);
-  }
+  DBSYNC_RETURN_IF_ERROR(numeric_args(d, declared, args));
   auto no_args = [&]() -> Status {
     return d.has_args ? invalid_type(declared, "takes no arguments") : Status::ok();
   };
