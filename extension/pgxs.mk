@@ -1,5 +1,6 @@
 # The extension `dbsync` under PGXS (included by the top-level Makefile, before its front
-# doors). C++20; it links the engine that CMake builds (build/libdbsync_engine.a, -fPIC).
+# doors). C++20; it links the engine and the PostgreSQL adapter that CMake builds
+# (build/libdbsync_engine.a, build/libdbsync_adapter_postgres.a, both -fPIC).
 #
 # The version lives here only: extension/sql/dbsync.sql becomes dbsync--$(EXTVERSION).sql, and
 # each release adds an upgrade script extension/sql/dbsync--OLD--NEW.sql.
@@ -19,11 +20,12 @@ REGRESS_OPTS = --inputdir=. --outputdir=build/regress --load-extension=dbsync
 
 BUILD_DIR ?= build
 DBSYNC_ENGINE_LIB := $(BUILD_DIR)/libdbsync_engine.a
+DBSYNC_ADAPTER_LIB := $(BUILD_DIR)/libdbsync_adapter_postgres.a
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I. -I$(shell $(PG_CONFIG) --includedir)
 PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers -Wno-unused-parameter
-SHLIB_LINK  = $(DBSYNC_ENGINE_LIB) -lxxhash -lcrypto -lpq -lstdc++
+SHLIB_LINK  = $(DBSYNC_ADAPTER_LIB) $(DBSYNC_ENGINE_LIB) -lxxhash -lcrypto -lpq -lstdc++
 
 # Debian's PG 15 is built with LLVM: PGXS would also compile every .cpp to bitcode with
 # clang-14 without PG_CXXFLAGS (no -std=c++20) and fail. We do not need JIT inlining.
@@ -38,10 +40,10 @@ $(DATA_built): extension/sql/dbsync.sql
 
 # The engine comes from the CMake build; headers of the engine are prerequisites of every
 # object (PGXS has no automatic header dependencies).
-$(shlib): $(DBSYNC_ENGINE_LIB)
-$(DBSYNC_ENGINE_LIB): build
+$(shlib): $(DBSYNC_ENGINE_LIB) $(DBSYNC_ADAPTER_LIB)
+$(DBSYNC_ENGINE_LIB) $(DBSYNC_ADAPTER_LIB): build
 	@true
-$(OBJS): $(wildcard extension/src/*.hpp extension/src/pg/*.hpp engine/*.hpp) | build
+$(OBJS): $(wildcard extension/src/*.hpp extension/src/pg/*.hpp engine/*.hpp adapters/postgres/*.hpp) | build
 
 else
 # A fresh machine: PostgreSQL's build files (postgresql-server-dev-15) are not installed yet,
