@@ -10,7 +10,7 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 INSERT INTO dbsync.datasources (name, kind) VALUES ('df_master', 'local');
-INSERT INTO dbsync.datasources (name, kind, conninfo) VALUES ('df_remote', 'postgres', '\x00');
+INSERT INTO dbsync.datasources (name, kind, conninfo) VALUES ('df_remote', 'mysql', '\x00');
 
 CREATE SCHEMA df;
 CREATE TABLE df.items (id integer PRIMARY KEY, name text, price numeric(10,2), active boolean);

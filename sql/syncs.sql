@@ -11,7 +11,7 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 INSERT INTO dbsync.datasources (name, kind) VALUES ('sy_master', 'local');
-INSERT INTO dbsync.datasources (name, kind, conninfo) VALUES ('sy_remote', 'postgres', '\x00');
+INSERT INTO dbsync.datasources (name, kind, conninfo) VALUES ('sy_remote', 'mysql', '\x00');
 
 CREATE SCHEMA shop;
 CREATE TABLE shop.products (id integer PRIMARY KEY, sku text NOT NULL UNIQUE, title text,
@@ -100,7 +100,8 @@ SELECT source_table FROM dbsync.sync_list WHERE name = 'hostile';
 SELECT * FROM dbsync.preview('hostile');
 SELECT to_regclass('t') IS NOT NULL AS t_still_there;
 
--- A remote end: what can be checked without connecting is checked; columns on the first run.
+-- A MySQL end (run by dbsyncd): what can be checked without connecting is checked; columns on
+-- the first run. (PostgreSQL remote ends are checked in full: sql/remote.sql.)
 SELECT dbsync.create_sync('to_remote', 'sy_master', 'shop.products', 'sy_remote', 'public.wp_products',
   '{"post_id": "id", "post_title": "{{ m.title | upper }}"}') > 0 AS created;
 SELECT pg_temp.try($$SELECT dbsync.create_sync('e2', 'sy_master', 'shop.products', 'sy_remote', 'public.wp_products', '{"post_title": "{{ m.title | }}"}')$$) AS remote_bad_expression;

@@ -2,7 +2,11 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -88,7 +92,59 @@ struct ConninfoOptionsDeleter {
   void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
 };
 
+void mask(std::string& text, const std::string& secret) {
+  if (secret.empty()) return;
+  for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3))
+    text.replace(at, secret.size(), "***");
+}
+
+SocketWait g_wait = &poll_socket_wait;
+
+// Owns a PGresult until it is handed over.
+struct ResultOwner {
+  PGresult* r = nullptr;
+  explicit ResultOwner(PGresult* p) : r(p) {}
+  ResultOwner(const ResultOwner&) = delete;
+  ResultOwner& operator=(const ResultOwner&) = delete;
+  ~ResultOwner() {
+    if (r) PQclear(r);
+  }
+  PGresult* release() {
+    PGresult* p = r;
+    r = nullptr;
+    return p;
+  }
+};
+
 }  // namespace
+
+int64_t steady_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Status poll_socket_wait(int fd, bool for_read, bool for_write, int64_t deadline_ms) {
+  for (;;) {
+    int timeout = -1;
+    if (deadline_ms >= 0) {
+      int64_t left = deadline_ms - steady_clock_ms();
+      if (left <= 0) return error(ErrorCode::kUnavailable, "timeout");
+      timeout = static_cast<int>(std::min<int64_t>(left, 1 << 30));
+    }
+    pollfd p{fd, static_cast<short>((for_read ? POLLIN : 0) | (for_write ? POLLOUT : 0)), 0};
+    int rc = ::poll(&p, 1, timeout);
+    if (rc > 0) return Status::ok();
+    if (rc < 0 && errno != EINTR)
+      return error(ErrorCode::kUnavailable, std::string("poll: ") + std::strerror(errno));
+  }
+}
+
+SocketWait set_socket_wait(SocketWait wait) {
+  SocketWait old = g_wait;
+  g_wait = wait ? wait : &poll_socket_wait;
+  return old;
+}
 
 Result<QualifiedName> QualifiedName::parse(std::string_view text) {
   QualifiedName q;
@@ -147,17 +203,19 @@ int64_t PgResult::affected() const {
 }
 
 Result<PgConnection> PgConnection::connect(const std::string& conninfo,
-                                           int connect_timeout_seconds) {
+                                           const ConnectOptions& options,
+                                           std::string* server_message) {
   // Parse first: to describe the server in messages and to scrub the password from them.
   char* parse_error = nullptr;
   std::unique_ptr<PQconninfoOption, ConninfoOptionsDeleter> opts(
       PQconninfoParse(conninfo.c_str(), &parse_error));
   if (!opts) {
+    // libpq's message may quote the conninfo (and so a password): shown only without one.
     std::string why = parse_error ? trim_message(parse_error) : "out of memory";
     if (parse_error) PQfreemem(parse_error);
     return error(ErrorCode::kInvalidArgument, "invalid connection string: " + why);
   }
-  std::string host, port, dbname, user, password;
+  std::string host, port, dbname, password;
   for (PQconninfoOption* o = opts.get(); o->keyword; ++o) {
     if (!o->val) continue;
     std::string_view k = o->keyword;
@@ -167,8 +225,6 @@ Result<PgConnection> PgConnection::connect(const std::string& conninfo,
       port = o->val;
     else if (k == "dbname")
       dbname = o->val;
-    else if (k == "user")
-      user = o->val;
     else if (k == "password")
       password = o->val;
   }
@@ -183,23 +239,39 @@ Result<PgConnection> PgConnection::connect(const std::string& conninfo,
 
   PgConnection c;
   c.where_ = host + ":" + port + (dbname.empty() ? "" : "/" + dbname);
-
-  // Our timeout first: the expanded conninfo (dbname) overrides it when it names one.
-  std::string timeout = std::to_string(connect_timeout_seconds);
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* vals[] = {timeout.c_str(), "dbsync", conninfo.c_str(), nullptr};
-  c.conn_ = PQconnectdbParams(keys, vals, /*expand_dbname=*/1);
-  if (!c.conn_)
-    return error(ErrorCode::kUnavailable, "cannot connect to " + c.where_ + ": out of memory");
-  if (PQstatus(c.conn_) != CONNECTION_OK) {
-    std::string msg = trim_message(PQerrorMessage(c.conn_));
-    if (!password.empty()) {
-      for (size_t at; (at = msg.find(password)) != std::string::npos;)
-        msg.replace(at, password.size(), "***");
-    }
+  auto failed = [&](std::string msg) {
+    mask(msg, password);
+    if (server_message) *server_message = msg;
     return error(ErrorCode::kUnavailable,
                  "cannot connect to PostgreSQL at " + c.where_ + ": " + msg);
+  };
+
+  const int64_t deadline = steady_clock_ms() + std::max(options.timeout_ms, 1);
+  // application_name first: the expanded conninfo (dbname) overrides it when it names one.
+  const char* keys[] = {"application_name", "dbname", nullptr};
+  const char* vals[] = {"dbsync", conninfo.c_str(), nullptr};
+  c.conn_ = PQconnectStartParams(keys, vals, /*expand_dbname=*/1);
+  if (!c.conn_) return failed("out of memory");
+  if (PQstatus(c.conn_) == CONNECTION_BAD) return failed(trim_message(PQerrorMessage(c.conn_)));
+  PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+  while (st != PGRES_POLLING_OK) {
+    if (st == PGRES_POLLING_FAILED) return failed(trim_message(PQerrorMessage(c.conn_)));
+    Status w = g_wait(PQsocket(c.conn_), st == PGRES_POLLING_READING, st == PGRES_POLLING_WRITING,
+                      deadline);
+    if (!w.is_ok()) {
+      if (steady_clock_ms() >= deadline)
+        return failed("timeout: no connection after " + std::to_string(options.timeout_ms) +
+                      " ms (option connect_timeout)");
+      return failed(w.message());
+    }
+    st = PQconnectPoll(c.conn_);
   }
+  if (options.require_password && !PQconnectionUsedPassword(c.conn_))
+    return error(ErrorCode::kInvalidArgument,
+                 "password is required: the server accepted the connection without one, and only "
+                 "superusers may use such connections (give a password in the conninfo and make "
+                 "the server ask for it)");
+  if (PQsetnonblocking(c.conn_, 1) != 0) return failed(trim_message(PQerrorMessage(c.conn_)));
   // Values come back in the forms value_from_text expects, whatever the server's defaults.
   DBSYNC_RETURN_IF_ERROR(
       c.exec("SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
@@ -247,13 +319,71 @@ Status PgConnection::result_status(pg_result* r, int expected) const {
   return error(code, msg);
 }
 
+Status PgConnection::wait(bool for_read, bool for_write) {
+  int fd = PQsocket(conn_);
+  if (fd < 0) return connection_error("connection lost");
+  return g_wait(fd, for_read, for_write, -1);
+}
+
+Status PgConnection::flush() {
+  for (int f = PQflush(conn_); f != 0; f = PQflush(conn_)) {
+    if (f < 0) return connection_error("sending failed");
+    // Read meanwhile, so that a server blocked on writing to us never stalls us both.
+    DBSYNC_RETURN_IF_ERROR(wait(true, true));
+    if (PQconsumeInput(conn_) != 1) return connection_error("connection lost");
+  }
+  return Status::ok();
+}
+
+Status PgConnection::await_result() {
+  while (PQisBusy(conn_)) {
+    DBSYNC_RETURN_IF_ERROR(wait(true, false));
+    if (PQconsumeInput(conn_) != 1) return connection_error("connection lost");
+  }
+  return Status::ok();
+}
+
+Status PgConnection::drain(int expected, PgResult* keep) {
+  Status out;
+  for (;;) {
+    DBSYNC_RETURN_IF_ERROR(await_result());
+    ResultOwner r(PQgetResult(conn_));
+    if (!r.r) break;
+    ExecStatusType st = PQresultStatus(r.r);
+    if (st == PGRES_COPY_IN) {
+      // Not asked for (a COPY inside exec): end it so the connection stays usable.
+      if (out.is_ok()) out = error(ErrorCode::kInvalidArgument, "unexpected COPY FROM STDIN");
+      if (PQputCopyEnd(conn_, "not expected") < 0) return connection_error("COPY failed");
+      DBSYNC_RETURN_IF_ERROR(flush());
+      continue;
+    }
+    if (st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+      if (out.is_ok()) out = error(ErrorCode::kInvalidArgument, "unexpected COPY TO STDOUT");
+      for (;;) {
+        char* buf = nullptr;
+        int n = PQgetCopyData(conn_, &buf, 1);
+        if (buf) PQfreemem(buf);
+        if (n == 0) {
+          DBSYNC_RETURN_IF_ERROR(wait(true, false));
+          if (PQconsumeInput(conn_) != 1) return connection_error("connection lost");
+        } else if (n < 0) {
+          break;
+        }
+      }
+      continue;
+    }
+    if (out.is_ok()) out = result_status(r.r, expected);
+    if (keep) *keep = PgResult(r.release());
+  }
+  return out;
+}
+
 Status PgConnection::exec(std::string_view sql) {
   if (!conn_) return error(ErrorCode::kUnavailable, "not connected");
   std::string text(sql);
-  PGresult* r = PQexec(conn_, text.c_str());
-  Status st = result_status(r, PGRES_COMMAND_OK);
-  if (r) PQclear(r);
-  return st;
+  if (PQsendQuery(conn_, text.c_str()) != 1) return connection_error("query failed");
+  DBSYNC_RETURN_IF_ERROR(flush());
+  return drain(PGRES_COMMAND_OK, nullptr);
 }
 
 Result<PgResult> PgConnection::query(std::string_view sql, const std::vector<PgParam>& params,
@@ -267,71 +397,99 @@ Result<PgResult> PgConnection::query(std::string_view sql, const std::vector<PgP
     lengths[i] = static_cast<int>(params[i].data.size());
     formats[i] = params[i].is_binary ? 1 : 0;
   }
-  PGresult* r = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
-                             values.data(), lengths.data(), formats.data(), binary_result ? 1 : 0);
-  Status st = result_status(r, PGRES_TUPLES_OK);
-  if (!st.is_ok()) {
-    if (r) PQclear(r);
-    return st;
-  }
-  return PgResult(r);
+  // The extended protocol: one statement only, whatever the text holds.
+  if (PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                        values.data(), lengths.data(), formats.data(), binary_result ? 1 : 0) != 1)
+    return connection_error("query failed");
+  DBSYNC_RETURN_IF_ERROR(flush());
+  PgResult out;
+  DBSYNC_RETURN_IF_ERROR(drain(PGRES_TUPLES_OK, &out));
+  return out;
 }
 
 Status PgConnection::copy_in(std::string_view copy_sql, std::string_view data) {
   if (!conn_) return error(ErrorCode::kUnavailable, "not connected");
   std::string text(copy_sql);
-  PGresult* r = PQexec(conn_, text.c_str());
-  Status st = result_status(r, PGRES_COPY_IN);
-  if (r) PQclear(r);
-  if (!st.is_ok()) return st;
+  if (PQsendQuery(conn_, text.c_str()) != 1) return connection_error("COPY failed");
+  DBSYNC_RETURN_IF_ERROR(flush());
+  DBSYNC_RETURN_IF_ERROR(await_result());
+  {
+    ResultOwner r(PQgetResult(conn_));
+    if (!r.r || PQresultStatus(r.r) != PGRES_COPY_IN) {
+      Status st = result_status(r.r, PGRES_COPY_IN);
+      if (st.is_ok()) st = error(ErrorCode::kInternal, "COPY did not start");
+      Status rest = drain(PGRES_COMMAND_OK, nullptr);
+      (void)rest;
+      return st;
+    }
+  }
   constexpr size_t kChunk = 1 << 20;
-  bool sent = true;
-  for (size_t at = 0; at < data.size() && sent; at += kChunk) {
+  for (size_t at = 0; at < data.size();) {
     size_t n = std::min(kChunk, data.size() - at);
-    sent = PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) == 1;
+    int rc = PQputCopyData(conn_, data.data() + at, static_cast<int>(n));
+    if (rc < 0) return connection_error("COPY failed");
+    if (rc == 0) {  // the output buffer is full (non-blocking): wait until it drains
+      DBSYNC_RETURN_IF_ERROR(wait(true, true));
+      if (PQconsumeInput(conn_) != 1) return connection_error("connection lost");
+      if (PQflush(conn_) < 0) return connection_error("COPY failed");
+      continue;
+    }
+    at += n;
   }
-  if (!sent) return connection_error("COPY failed");
-  if (PQputCopyEnd(conn_, nullptr) != 1) return connection_error("COPY failed");
-  Status out;
-  while (PGresult* res = PQgetResult(conn_)) {
-    if (out.is_ok()) out = result_status(res, PGRES_COMMAND_OK);
-    PQclear(res);
+  for (;;) {
+    int rc = PQputCopyEnd(conn_, nullptr);
+    if (rc < 0) return connection_error("COPY failed");
+    if (rc == 1) break;
+    DBSYNC_RETURN_IF_ERROR(wait(true, true));
+    if (PQconsumeInput(conn_) != 1) return connection_error("connection lost");
   }
-  return out;
+  DBSYNC_RETURN_IF_ERROR(flush());
+  return drain(PGRES_COMMAND_OK, nullptr);
 }
 
 Status PgConnection::copy_out(std::string_view copy_sql,
                               const std::function<Status(std::string_view)>& line) {
   if (!conn_) return error(ErrorCode::kUnavailable, "not connected");
   std::string text(copy_sql);
-  PGresult* r = PQexec(conn_, text.c_str());
-  Status st = result_status(r, PGRES_COPY_OUT);
-  if (r) PQclear(r);
-  if (!st.is_ok()) return st;
+  if (PQsendQuery(conn_, text.c_str()) != 1) return connection_error("COPY failed");
+  DBSYNC_RETURN_IF_ERROR(flush());
+  DBSYNC_RETURN_IF_ERROR(await_result());
+  {
+    ResultOwner r(PQgetResult(conn_));
+    if (!r.r || PQresultStatus(r.r) != PGRES_COPY_OUT) {
+      Status st = result_status(r.r, PGRES_COPY_OUT);
+      if (st.is_ok()) st = error(ErrorCode::kInternal, "COPY did not start");
+      Status rest = drain(PGRES_COMMAND_OK, nullptr);
+      (void)rest;
+      return st;
+    }
+  }
   Status cb;
   for (;;) {
     char* buf = nullptr;
-    int n = PQgetCopyData(conn_, &buf, 0);
+    int n = PQgetCopyData(conn_, &buf, /*async=*/1);
+    if (n == 0) {
+      DBSYNC_RETURN_IF_ERROR(wait(true, false));
+      if (PQconsumeInput(conn_) != 1) return connection_error("connection lost");
+      continue;
+    }
     if (n < 0) break;  // -1: done, -2: error (reported by the final result)
+    std::unique_ptr<char, decltype(&PQfreemem)> owned(buf, &PQfreemem);
     if (cb.is_ok()) {
       std::string_view row(buf, static_cast<size_t>(n));
       if (!row.empty() && row.back() == '\n') row.remove_suffix(1);
       cb = line(row);
     }
-    PQfreemem(buf);
   }
-  Status out;
-  while (PGresult* res = PQgetResult(conn_)) {
-    if (out.is_ok()) out = result_status(res, PGRES_COMMAND_OK);
-    PQclear(res);
-  }
+  Status out = drain(PGRES_COMMAND_OK, nullptr);
   return cb.is_ok() ? out : cb;
 }
 
 void PgConnection::rollback_quietly() {
   if (!conn_ || PQtransactionStatus(conn_) == PQTRANS_IDLE) return;
-  PGresult* r = PQexec(conn_, "ROLLBACK");
-  if (r) PQclear(r);
+  // A connection still busy with a command (an error mid-COPY) cannot take a ROLLBACK: the
+  // statuses say so and are ignored; closing the connection rolls back anyway.
+  (void)exec("ROLLBACK");
 }
 
 }  // namespace dbsync::pg

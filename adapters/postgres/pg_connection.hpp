@@ -1,6 +1,12 @@
-// libpq for a normal process (the daemon and the tools), never inside a backend: an RAII
+// libpq for processes (the daemon, the tools) and for backends of the extension alike: an RAII
 // connection, RAII results, bound parameters, COPY in and out, and the one identifier-quoting
 // routine for PostgreSQL. Values never reach SQL text: they are bound or COPY-escaped.
+//
+// libpq is always driven non-blocking (PQconnectPoll, PQsendQueryParams + PQflush,
+// PQconsumeInput/PQisBusy, PQputCopyData in non-blocking mode, PQgetCopyData async) and every
+// wait goes through one process-wide SocketWait hook: poll(2) by default; a PostgreSQL backend
+// installs a hook that also waits on its latch and serves interrupts, which it reports by
+// throwing. So all code here is exception-safe: results and connections are RAII objects.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +50,26 @@ struct PgParam {
   static PgParam null() { return {{}, true, false}; }
 };
 
+// Waits until `fd` is readable (for_read) or writable (for_write) — either is enough — or until
+// `deadline_ms` (steady_clock_ms(); negative: no deadline). Ok when the socket may be ready (a
+// spurious wake-up is allowed), kUnavailable on timeout. A hook may throw to abandon the wait
+// (a backend's cancel): callers unwind through RAII.
+using SocketWait = Status (*)(int fd, bool for_read, bool for_write, int64_t deadline_ms);
+
+// The process-wide wait; nullptr restores the poll(2) default. Returns the previous hook.
+SocketWait set_socket_wait(SocketWait wait);
+Status poll_socket_wait(int fd, bool for_read, bool for_write, int64_t deadline_ms);
+// Milliseconds on the steady clock (the clock of deadlines).
+int64_t steady_clock_ms();
+
+struct ConnectOptions {
+  int timeout_ms = 10000;  // the whole connection attempt
+  // Refuse a connection the server let in without asking for a password (dblink's rule for
+  // connections made on behalf of roles that are not superusers: otherwise such a role could
+  // reach a server that trusts this host as any user).
+  bool require_password = false;
+};
+
 class PgResult {
  public:
   PgResult() = default;
@@ -69,8 +95,14 @@ class PgConnection {
   // `conninfo` is "host=... dbname=..." or a postgres:// URL; empty means libpq's defaults
   // (PGHOST, PGPORT, PGUSER, PGDATABASE...). A failure is kUnavailable (kInvalidArgument for a
   // malformed conninfo) and its message never contains the password.
+  // `server_message`, when given, receives on a failure to connect libpq's own message (password
+  // masked), without the "cannot connect to ..." context.
+  static Result<PgConnection> connect(const std::string& conninfo, const ConnectOptions& options,
+                                      std::string* server_message = nullptr);
   static Result<PgConnection> connect(const std::string& conninfo,
-                                      int connect_timeout_seconds = 10);
+                                      int connect_timeout_seconds = 10) {
+    return connect(conninfo, ConnectOptions{connect_timeout_seconds * 1000, false});
+  }
 
   PgConnection() = default;
   PgConnection(PgConnection&& o) noexcept : conn_(o.conn_), where_(std::move(o.where_)) {
@@ -105,6 +137,14 @@ class PgConnection {
  private:
   Status result_status(pg_result* r, int expected) const;
   Status connection_error(std::string_view what) const;
+  // Waits for the socket (no deadline: queries are bounded by the caller's own timeouts).
+  Status wait(bool for_read, bool for_write);
+  Status flush();
+  // Reads until a result is ready; then PQgetResult does not block.
+  Status await_result();
+  // Collects the remaining results of a command: the first failure (or unexpected status), and
+  // the last result when `keep` is given.
+  Status drain(int expected, PgResult* keep);
 
   pg_conn* conn_ = nullptr;
   std::string where_;

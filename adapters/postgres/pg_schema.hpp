@@ -12,10 +12,20 @@
 namespace dbsync::pg {
 
 struct TableInfo {
-  QualifiedName name;
+  QualifiedName name;     // as resolved: schema and name
+  std::string qualified;  // schema.name quoted where needed (the server's format('%I.%I'))
+  char relkind = 'r';
   Schema schema;
   std::vector<bool> collatable;  // per column: has a collation (text-like), so COLLATE "C" applies
   std::vector<std::string> udt;  // per column: base type name (e.g. "uuid", "citext", an enum)
+  // Column names of each valid unique index without predicate or expressions (the primary key
+  // among them).
+  std::vector<std::vector<std::string>> unique_indexes;
+
+  // Whether rows are unique on `columns`: some unique index's columns are all among them.
+  bool unique_on(const std::vector<std::string>& columns) const;
+  // Whether the relation can carry indexes (tables, partitioned tables, materialized views).
+  bool indexable() const { return relkind == 'r' || relkind == 'p' || relkind == 'm'; }
 };
 
 // `qualified_name` as a user writes it ("public.products", "\"Odd \"\"name\"\"\"").

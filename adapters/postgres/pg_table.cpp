@@ -79,13 +79,19 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 }  // namespace
 
 Result<std::unique_ptr<PgTable>> PgTable::open(const std::string& conninfo, std::string_view table,
-                                               int connect_timeout_seconds) {
+                                               const ConnectOptions& options) {
   DBSYNC_ASSIGN_OR_RETURN(QualifiedName name, QualifiedName::parse(table));
-  DBSYNC_ASSIGN_OR_RETURN(PgConnection conn,
-                          PgConnection::connect(conninfo, connect_timeout_seconds));
+  DBSYNC_ASSIGN_OR_RETURN(PgConnection conn, PgConnection::connect(conninfo, options));
   DBSYNC_ASSIGN_OR_RETURN(TableInfo info, describe_table_info(conn, name));
-  return std::unique_ptr<PgTable>(
-      new PgTable(conninfo, connect_timeout_seconds, std::move(conn), std::move(info)));
+  return std::unique_ptr<PgTable>(new PgTable(conninfo, options, std::move(conn), std::move(info)));
+}
+
+Status PgTable::check_filter(const std::string& filter) {
+  // LIMIT 0: planned, never executed. The newlines end a trailing -- comment in the filter.
+  Result<PgResult> r =
+      conn_.query("SELECT 1 FROM " + info_.name.quoted() + " WHERE (\n" + filter + "\n) LIMIT 0");
+  if (!r.is_ok()) return r.status().with_context("filter on " + info_.qualified);
+  return Status::ok();
 }
 
 std::string PgTable::key_expr(size_t column) const {
@@ -138,12 +144,13 @@ Result<std::unique_ptr<RowReader>> PgTable::scan(const ScanRequest& request) {
   if (request.range.after) DBSYNC_RETURN_IF_ERROR(bound(*request.range.after, ">"));
   if (request.range.upto) DBSYNC_RETURN_IF_ERROR(bound(*request.range.upto, "<="));
 
+  if (filter_ && !filter_->empty()) where.push_back("(\n" + *filter_ + "\n)");
   std::string sql = "DECLARE dbsync_scan NO SCROLL CURSOR FOR SELECT " + join(select, ", ") +
                     " FROM " + info_.name.quoted();
   if (!where.empty()) sql += " WHERE " + join(where, " AND ");
   if (!keys.empty()) sql += " ORDER BY " + join(keys, ", ");
 
-  Result<PgConnection> conn = PgConnection::connect(conninfo_, timeout_);
+  Result<PgConnection> conn = PgConnection::connect(conninfo_, options_);
   if (!conn.is_ok()) return conn.status().with_context("scanning " + info_.name.display());
   DBSYNC_RETURN_IF_ERROR(conn->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
   Result<PgResult> declared = conn->query(sql, params);

@@ -1,8 +1,10 @@
-// A PostgreSQL table as the engine's Target: key-ordered scans through a cursor on a
-// connection of their own, and batch apply through COPY into a temp table.
+// A PostgreSQL table as the engine's Source and Target: key-ordered scans through a cursor on a
+// connection of their own, and batch apply through COPY into a temp table. Used by processes
+// and, for remote ends, inside backends (waits go through the SocketWait hook).
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,11 +19,22 @@ class PgTable : public Target {
   // Connects (one connection for writes and catalog queries; each scan opens its own) and
   // describes the table.
   static Result<std::unique_ptr<PgTable>> open(const std::string& conninfo, std::string_view table,
-                                               int connect_timeout_seconds = 10);
+                                               const ConnectOptions& options);
+  static Result<std::unique_ptr<PgTable>> open(const std::string& conninfo, std::string_view table,
+                                               int connect_timeout_seconds = 10) {
+    return open(conninfo, table, ConnectOptions{connect_timeout_seconds * 1000, false});
+  }
 
   const Schema& schema() const { return info_.schema; }
   const QualifiedName& name() const { return info_.name; }
+  const TableInfo& info() const { return info_; }
   PgConnection& connection() { return conn_; }
+
+  // A boolean SQL condition on the table's columns (a sync's filter) that scans apply; the
+  // extended protocol runs it as part of one statement. check_filter prepares it without
+  // reading a row: a syntax error or an unknown column is reported here.
+  void set_filter(std::optional<std::string> filter) { filter_ = std::move(filter); }
+  Status check_filter(const std::string& filter);
 
   // Rows ordered by the first key_count requested columns (text in byte order, COLLATE "C"),
   // read with a cursor in its own transaction: applies made while the scan is open are not seen.
@@ -33,9 +46,9 @@ class PgTable : public Target {
   Status apply(const ChangeBatch& batch) override;
 
  private:
-  PgTable(std::string conninfo, int timeout, PgConnection conn, TableInfo info)
+  PgTable(std::string conninfo, ConnectOptions options, PgConnection conn, TableInfo info)
       : conninfo_(std::move(conninfo)),
-        timeout_(timeout),
+        options_(options),
         conn_(std::move(conn)),
         info_(std::move(info)) {}
 
@@ -45,7 +58,8 @@ class PgTable : public Target {
   Status apply_in_transaction(const ChangeBatch& batch, const std::vector<size_t>& layout);
 
   std::string conninfo_;
-  int timeout_;
+  ConnectOptions options_;
+  std::optional<std::string> filter_;
   PgConnection conn_;
   TableInfo info_;
   std::string temp_name_;  // pg_temp table for batches, created once per layout

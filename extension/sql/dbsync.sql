@@ -375,6 +375,12 @@ GRANT SELECT ON dbsync.datasource_list TO dbsync_admin;
 -- ---------------------------------------------------------------------------------------
 -- Syncs API (create_sync, alter_sync, drop_sync, map_row, preview).
 -- [section: syncs]
+-- Who created a sync (create_sync records GetOuterUserId()): the job runner connects to remote
+-- ends for that role, so a creator that is not a superuser needs password authentication there.
+ALTER TABLE dbsync.syncs ADD COLUMN created_by oid;
+COMMENT ON COLUMN dbsync.syncs.created_by IS
+  'Oid of the role that created the sync; remote connections made for it need a password unless it is a superuser.';
+
 CREATE FUNCTION dbsync.create_sync(
     name text, source text, source_table text, target text, target_table text,
     mapping jsonb DEFAULT '{}', key text[] DEFAULT NULL, source_key text[] DEFAULT NULL,

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "adapters/postgres/pg_connection.hpp"
+#include "adapters/postgres/pg_table.hpp"
 #include "extension/src/module.hpp"
 #include "extension/src/pg/guard.hpp"
 #include "extension/src/pg/remote.hpp"
@@ -19,11 +21,15 @@ extern "C" {
 #include "libpq-fe.h"
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 }
 
@@ -164,9 +170,26 @@ std::optional<std::string> text_of(SPITupleTable* tt, int col) {
   return std::string(v);
 }
 
+// Reads as the owner of dbsync.datasources (what a SECURITY DEFINER function does): the
+// conninfo column is not readable by dbsync_admin, yet the functions that connect for such a
+// role (create_sync, preview, diff...) run with the caller's rights, so that the caller's
+// privileges still govern local tables. The secret never leaves C++; an ERROR restores the user
+// with the (sub)transaction abort.
 std::optional<DatasourceRow> load_datasource(const std::string& name) {
   pg_call([] {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+  });
+  Oid saved_user = InvalidOid;
+  int saved_context = 0;
+  pg_call([&] {
+    GetUserIdAndSecContext(&saved_user, &saved_context);
+    Oid table = RangeVarGetRelid(makeRangeVar(pstrdup("dbsync"), pstrdup("datasources"), -1),
+                                 NoLock, false);
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(table));
+    if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for relation %u", table);
+    Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
   });
   uint64 n = pg_call([&] {
     Oid types[1] = {TEXTOID};
@@ -180,6 +203,7 @@ std::optional<DatasourceRow> load_datasource(const std::string& name) {
       elog(ERROR, "reading dbsync.datasources failed: %s", SPI_result_code_string(rc));
     return SPI_processed;
   });
+  pg_call([&] { SetUserIdAndSecContext(saved_user, saved_context); });
   std::optional<DatasourceRow> row;
   if (n > 0) {
     SPITupleTable* tt = SPI_tuptable;
@@ -234,19 +258,76 @@ Probe probe_local() {
 
 Probe probe_postgres(const std::string& conninfo, int timeout_ms) {
   auto t0 = std::chrono::steady_clock::now();
-  // The role that called us (test_datasource is SECURITY DEFINER: superuser() would be ours).
-  bool caller_is_superuser = pg_call([] { return superuser_arg(GetOuterUserId()); });
-  auto conn = dbsync::pg::RemoteConnection::connect(conninfo, timeout_ms, !caller_is_superuser);
-  if (!conn.is_ok()) return Probe{false, std::nullopt, std::nullopt, conn.status().message()};
-  auto rows = conn->query("SHOW server_version", timeout_ms);
+  dbsync::pg::use_backend_socket_wait();
+  std::string server_message;
+  auto conn = dbsync::pg::PgConnection::connect(
+      conninfo, {timeout_ms, !dbsync::pg::caller_is_superuser()}, &server_message);
+  if (!conn.is_ok())
+    return Probe{false, std::nullopt, std::nullopt,
+                 server_message.empty() ? conn.status().message() : server_message};
+  auto rows = conn->query("SHOW server_version");
   if (!rows.is_ok()) return Probe{false, std::nullopt, std::nullopt, rows.status().message()};
   double latency = ms_since(t0);
   std::optional<std::string> version;
-  if (!rows->empty() && !rows->front().empty()) version = rows->front().front();
+  if (rows->rows() > 0 && !rows->is_null(0, 0)) version = std::string(rows->get(0, 0));
   return Probe{true, version, latency, std::nullopt};
 }
 
+// The datasource's conninfo, decrypted (into a Plain, wiped after use) and its timeout.
+void open_conninfo(const std::string& name, const DatasourceRow& row, Plain& conninfo) {
+  if (!row.sealed)
+    throw PgError(ERRCODE_DATA_CORRUPTED, "datasource \"" + name + "\" has no conninfo");
+  secrets::Key key = configured_key();
+  auto opened = secrets::open(key, *row.sealed);
+  if (!opened.is_ok())
+    throw PgError(
+        ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        "cannot decrypt the conninfo of datasource \"" + name + "\": " + opened.status().message(),
+        "", "dbsync.secret_key_file must name the key the datasource was added with.");
+  conninfo.text = std::move(opened).value();
+}
+
 }  // namespace
+
+std::unique_ptr<dbsync::pg::PgTable> dbsync::pg::open_remote_table(const std::string& datasource,
+                                                                   const std::string& table,
+                                                                   bool require_password) {
+  std::optional<DatasourceRow> row = load_datasource(datasource);
+  if (!row)
+    throw PgError(ERRCODE_UNDEFINED_OBJECT, "datasource \"" + datasource + "\" does not exist");
+  if (!is_postgres_family(row->kind))
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  "datasource \"" + datasource + "\" (" + row->kind +
+                      ") is not a PostgreSQL server: dbsyncd reaches it");
+  dbsync::Result<QualifiedName> name = QualifiedName::parse(table);
+  if (!name.is_ok())
+    throw PgError(ERRCODE_SYNTAX_ERROR,
+                  "datasource \"" + datasource + "\": " + name.status().message());
+  int timeout_ms = connect_timeout_ms(row->connect_timeout);
+  Plain conninfo;
+  open_conninfo(datasource, *row, conninfo);
+  use_backend_socket_wait();
+  auto opened = PgTable::open(conninfo.text, table, ConnectOptions{timeout_ms, require_password});
+  if (opened.is_ok()) return std::move(opened).value();
+  const dbsync::Status& st = opened.status();
+  const std::string where = "datasource \"" + datasource + "\"";
+  switch (st.code()) {
+    case dbsync::ErrorCode::kNotFound:
+      throw PgError(ERRCODE_UNDEFINED_TABLE,
+                    "table " + name->display() + " does not exist on " + where);
+    case dbsync::ErrorCode::kUnavailable:
+      throw PgError(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+                    where + " cannot be reached: " + st.message());
+    case dbsync::ErrorCode::kInvalidArgument:
+      if (st.message().rfind("password is required", 0) == 0)
+        throw PgError(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED, where + ": " + st.message(),
+                      "", "Only superusers may use connections without password authentication.");
+      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, where + ": " + st.message());
+    default:
+      throw PgError(sqlstate_for(st.code()),
+                    where + ", table " + name->display() + ": " + st.message());
+  }
+}
 
 // dbsync.seal_conninfo(kind text, conninfo text, OUT sealed bytea, OUT endpoint text):
 // validates a conninfo for its kind and encrypts it; the endpoint is its password-free summary.
@@ -298,17 +379,9 @@ DBSYNC_FUNCTION(dbsync_test_datasource) {
   if (row->kind == "local") {
     probe = probe_local();
   } else {
-    if (!row->sealed)
-      throw PgError(ERRCODE_DATA_CORRUPTED, "datasource \"" + name + "\" has no conninfo");
     int timeout_ms = connect_timeout_ms(row->connect_timeout);
-    secrets::Key key = configured_key();
-    auto opened = secrets::open(key, *row->sealed);
-    if (!opened.is_ok())
-      throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                    "cannot decrypt the conninfo of datasource \"" + name +
-                        "\": " + opened.status().message(),
-                    "", "dbsync.secret_key_file must name the key the datasource was added with.");
-    Plain conninfo(std::move(opened).value());
+    Plain conninfo;
+    open_conninfo(name, *row, conninfo);
     if (is_postgres_family(row->kind)) {
       probe = probe_postgres(conninfo.text, timeout_ms);
     } else {

@@ -1,4 +1,5 @@
-// dbsync.diff(sync, lim): what a run of a local -> local sync would do, key by key, computed by
+// dbsync.diff(sync, lim): what a run of a sync between PostgreSQL ends (this server or remote
+// ones) would do, key by key, computed by
 // the engine (ThreeWayDiff over both tables and the baseline, then the ConflictResolver's plan)
 // without writing anything. The scans stream in keyset pages; the answer is a tuplestore (it
 // spills to disk past work_mem), so memory grows with the number of changes, not the tables.
@@ -188,19 +189,19 @@ DBSYNC_FUNCTION(dbsync_diff) {
   });
 
   pg::spi::session([&] {
-    ext::CheckedSync k = ext::load_local_sync(name, "diff");
+    ext::CheckedSync k = ext::load_postgres_sync(name, "diff");
     const FieldMapper& m = *k.mapper;
     const size_t page = static_cast<size_t>(k.batch_size);
 
-    ext::LocalSource source(*k.source.local, k.filter);
-    ext::LocalSource target(*k.target.local);
+    std::unique_ptr<Source> source = ext::source_reader(k);
+    std::unique_ptr<Source> target = ext::target_reader(k);
     ext::CatalogBaseline baseline(k.id, page);
     ScanRequest src_req{m.source_projection(), m.key_count(), {}, page};
     ScanRequest tgt_req{m.target_projection(), m.key_count(), {}, page};
     std::unique_ptr<RowReader> src =
-        pg::value_or_throw(source.scan(src_req), "reading the source " + k.source.table);
+        pg::value_or_throw(source->scan(src_req), "reading the source " + k.source.table);
     std::unique_ptr<RowReader> tgt =
-        pg::value_or_throw(target.scan(tgt_req), "reading the target " + k.target.table);
+        pg::value_or_throw(target->scan(tgt_req), "reading the target " + k.target.table);
     std::unique_ptr<BaselineReader> base =
         pg::value_or_throw(baseline.scan(KeyRange{}), "reading the baseline");
 

@@ -21,6 +21,7 @@
 #include "extension/src/local_source.hpp"
 #include "extension/src/pg/guard.hpp"
 #include "extension/src/pg/local_table.hpp"
+#include "extension/src/pg/remote.hpp"
 #include "extension/src/pg/spi.hpp"
 #include "extension/src/pg/text.hpp"
 #include "extension/src/syncs.hpp"
@@ -29,6 +30,7 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -212,27 +214,64 @@ Endpoint lookup_datasource(const std::string& name, const char* role) {
                   "Register it first (INSERT INTO dbsync.datasources or dbsync.add_datasource).");
   Endpoint e;
   e.id = r.text(0, 0);
+  e.name = name;
   e.kind = r.text(0, 1);
   return e;
 }
 
-void check_unique(const pg::LocalTable& t, const std::vector<std::string>& key, const char* side) {
-  if (!t.indexable()) {
-    notice("the " + std::string(side) + " " + t.qualified +
-           " is a view: the uniqueness of its key (" + join(key) + ") cannot be checked");
+void check_unique(const Endpoint& e, const std::vector<std::string>& key, const char* side) {
+  bool indexable = e.local ? e.local->indexable() : e.remote->info().indexable();
+  bool unique = e.local ? e.local->unique_on(key) : e.remote->info().unique_on(key);
+  std::string what = e.local ? e.table : e.table + " (datasource \"" + e.name + "\")";
+  if (!indexable) {
+    notice("the " + std::string(side) + " " + what + " is a view: the uniqueness of its key (" +
+           join(key) + ") cannot be checked");
     return;
   }
-  if (!t.unique_on(key))
+  if (!unique)
     throw PgError(
         ERRCODE_INVALID_COLUMN_REFERENCE,
-        "key (" + join(key) + ") of the " + side + " " + t.qualified + " is not unique",
+        "key (" + join(key) + ") of the " + side + " " + what + " is not unique",
         "No primary key or unique index (without predicate or expressions) covers those columns.",
         "Create a unique index on the key columns, or give other key columns.");
 }
 
+// A remote end's table as a Source (the table is shared with the Endpoint).
+class RemoteTableSource final : public Source {
+ public:
+  explicit RemoteTableSource(std::shared_ptr<pg::PgTable> table) : table_(std::move(table)) {}
+  Result<std::unique_ptr<RowReader>> scan(const ScanRequest& request) override {
+    return table_->scan(request);
+  }
+  Result<int64_t> estimate_rows() override { return table_->estimate_rows(); }
+
+ private:
+  std::shared_ptr<pg::PgTable> table_;
+};
+
+// A filter the remote server refused, as an SQL error.
+[[noreturn]] void remote_filter_error(const Endpoint& e, const Status& st) {
+  int code;
+  switch (st.code()) {
+    case ErrorCode::kNotFound:
+      code = ERRCODE_UNDEFINED_COLUMN;
+      break;
+    case ErrorCode::kUnavailable:
+      code = ERRCODE_CONNECTION_FAILURE;
+      break;
+    case ErrorCode::kCancelled:
+      code = ERRCODE_QUERY_CANCELED;
+      break;
+    default:
+      code = ERRCODE_SYNTAX_ERROR;
+  }
+  throw PgError(code, "invalid filter for the source " + e.table + " on datasource \"" + e.name +
+                          "\": " + st.message());
+}
+
 // Validates a configuration (inside an SPI session). Errors are SQL errors naming what is wrong;
 // nothing is written.
-CheckedSync check_sync(const SyncConfig& c, bool notices) {
+CheckedSync check_sync(const SyncConfig& c, bool notices, bool require_password) {
   CheckedSync out;
   // 1. The options.
   out.policy.direction = config_value(parse_direction(c.direction));
@@ -253,25 +292,29 @@ CheckedSync check_sync(const SyncConfig& c, bool notices) {
   out.source.table = c.source_table;
   out.target.table = c.target_table;
   for (Endpoint* e : {&out.source, &out.target}) {
-    if (e->kind != "local") continue;
-    e->local = pg::describe_local_table(e->table);
-    e->table = e->local->qualified;
+    if (e->kind == "local") {
+      e->local = pg::describe_local_table(e->table);
+      e->table = e->local->qualified;
+    } else if (is_postgres_family(e->kind)) {
+      e->remote = pg::open_remote_table(e->name, e->table, require_password);
+      e->table = e->remote->info().qualified;
+    }
   }
   if (out.source.id == out.target.id && out.source.table == out.target.table)
     throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "source and target are the same table");
 
   // 4. The mapping against the tables.
-  if (out.source.local && out.target.local) {
-    out.mapper = config_value(
-        FieldMapper::compile(out.spec, out.source.local->schema, out.target.local->schema));
+  if (out.source.schema() && out.target.schema()) {
+    out.mapper =
+        config_value(FieldMapper::compile(out.spec, *out.source.schema(), *out.target.schema()));
     const FieldMapper& m = *out.mapper;
     std::vector<std::string> target_key(
         m.mapped_columns().begin(), m.mapped_columns().begin() + static_cast<long>(m.key_count()));
     std::vector<std::string> source_key;
     for (size_t i = 0; i < m.key_count(); ++i)
-      source_key.push_back(out.source.local->schema.columns[m.source_projection()[i]].name);
-    check_unique(*out.target.local, target_key, "target");
-    check_unique(*out.source.local, source_key, "source");
+      source_key.push_back(out.source.schema()->columns[m.source_projection()[i]].name);
+    check_unique(out.target, target_key, "target");
+    check_unique(out.source, source_key, "source");
     ValidationOnlyEndpoint stub;
     SyncEndpoints endpoints{&stub, &stub, &stub, &stub, &stub, nullptr};
     if (Status st = SyncExecutor::create(m, out.policy, endpoints).status(); !st.is_ok())
@@ -290,8 +333,9 @@ CheckedSync check_sync(const SyncConfig& c, bool notices) {
         config_error(e.status(), "mapping for target column '" + r.target_column + "'");
     }
     if (notices)
-      notice("sync \"" + c.name +
-             "\" has a remote end: its tables and columns are checked on the first run");
+      notice("sync \"" + c.name + "\" has a " +
+             (is_postgres_family(out.source.kind) ? out.target.kind : out.source.kind) +
+             " end: its tables and columns are checked by dbsyncd on the first run");
   }
 
   // 5. The filter: one boolean condition on the source.
@@ -299,6 +343,11 @@ CheckedSync check_sync(const SyncConfig& c, bool notices) {
     std::string sql =
         "SELECT 1 FROM " + out.source.local->qualified + " WHERE (\n" + *c.filter + "\n)";
     pg::spi::with_safe_search_path([&] { pg::spi::check_single_statement(sql); });
+  }
+  if (c.filter && !c.filter->empty() && out.source.remote) {
+    if (Status st = out.source.remote->check_filter(*c.filter); !st.is_ok())
+      remote_filter_error(out.source, st);
+    out.source.remote->set_filter(c.filter);
   }
   if (c.filter && !c.filter->empty()) out.filter = c.filter;
   return out;
@@ -310,24 +359,30 @@ struct StoredSync {
   std::string id;
   SyncConfig config;
   std::string source_kind, target_kind;
+  std::optional<std::string> created_by;
 };
 
-StoredSync load_sync(const std::string& name, bool for_update) {
+// By name, or by id (`by_id`: `key` is the id).
+StoredSync load_sync(const std::string& key, bool for_update, bool by_id = false) {
   pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
     return pg::spi::execute(
         "SELECT s.id, src.name, s.source_table, tgt.name, s.target_table, s.mapping::text, "
         "array_to_json(s.target_key)::text, array_to_json(s.source_key)::text, s.direction, "
         "s.strategy, s.strategy_options::text, s.delete_policy, s.batch_size, s.filter, src.kind, "
-        "tgt.kind FROM dbsync.syncs s JOIN dbsync.datasources src ON src.id = s.source_id "
-        "JOIN dbsync.datasources tgt ON tgt.id = s.target_id WHERE s.name = $1" +
+        "tgt.kind, s.name, s.created_by FROM dbsync.syncs s JOIN dbsync.datasources src ON "
+        "src.id = s.source_id JOIN dbsync.datasources tgt ON tgt.id = s.target_id WHERE " +
+            std::string(by_id ? "s.id = $1::bigint" : "s.name = $1") +
             std::string(for_update ? " FOR UPDATE OF s" : ""),
-        {name});
+        {key});
   });
-  if (r.empty()) throw PgError(ERRCODE_UNDEFINED_OBJECT, "sync \"" + name + "\" does not exist");
+  if (r.empty())
+    throw PgError(ERRCODE_UNDEFINED_OBJECT, by_id ? "sync " + key + " does not exist"
+                                                  : "sync \"" + key + "\" does not exist");
   StoredSync s;
   s.id = r.text(0, 0);
   SyncConfig& c = s.config;
-  c.name = name;
+  c.name = r.text(0, 16);
+  s.created_by = r.at(0, 17);
   c.source = r.text(0, 1);
   c.source_table = r.text(0, 2);
   c.target = r.text(0, 3);
@@ -348,17 +403,53 @@ StoredSync load_sync(const std::string& name, bool for_update) {
 
 }  // namespace
 
-// The compiled sync for map_row / preview / diff: both ends must be on the master for now.
-CheckedSync load_local_sync(const std::string& name, const char* function) {
-  StoredSync s = load_sync(name, false);
-  if (s.source_kind != "local" || s.target_kind != "local")
-    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
-                  std::string(function) + " needs both ends of sync \"" + name +
-                      "\" on this server (remote ends are not introspected yet)");
-  CheckedSync k = check_sync(s.config, false);
+namespace {
+
+CheckedSync compile_stored(const StoredSync& s, const char* function, bool require_password) {
+  if (!is_postgres_family(s.source_kind) || !is_postgres_family(s.target_kind))
+    throw PgError(
+        ERRCODE_FEATURE_NOT_SUPPORTED,
+        std::string(function) + " cannot run sync \"" + s.config.name + "\": its " +
+            (is_postgres_family(s.source_kind) ? s.target_kind : s.source_kind) +
+            " end is run by dbsyncd",
+        "", "The extension reaches PostgreSQL servers only (local, postgres, supabase, neon).");
+  CheckedSync k = check_sync(s.config, false, require_password);
   k.id = s.id;
   k.batch_size = s.config.batch_size;
+  k.created_by = s.created_by;
   return k;
+}
+
+}  // namespace
+
+bool is_postgres_family(const std::string& kind) {
+  return kind == "local" || kind == "postgres" || kind == "supabase" || kind == "neon";
+}
+
+const Schema* Endpoint::schema() const {
+  if (local) return &local->schema;
+  if (remote) return &remote->schema();
+  return nullptr;
+}
+
+CheckedSync load_postgres_sync(const std::string& name, const char* function) {
+  return compile_stored(load_sync(name, false), function, !pg::caller_is_superuser());
+}
+
+CheckedSync load_postgres_sync_by_id(int64_t id, bool require_password) {
+  return compile_stored(load_sync(std::to_string(id), false, true), "the job", require_password);
+}
+
+std::unique_ptr<Source> source_reader(const CheckedSync& k) {
+  if (k.source.remote) return std::make_unique<RemoteTableSource>(k.source.remote);
+  if (!k.source.local) throw PgError(ERRCODE_INTERNAL_ERROR, "the source end is not open");
+  return std::make_unique<LocalSource>(*k.source.local, k.filter);
+}
+
+std::unique_ptr<Source> target_reader(const CheckedSync& k) {
+  if (k.target.remote) return std::make_unique<RemoteTableSource>(k.target.remote);
+  if (!k.target.local) throw PgError(ERRCODE_INTERNAL_ERROR, "the target end is not open");
+  return std::make_unique<LocalSource>(*k.target.local);
 }
 
 // ------------------------------------------------------------------------------ JSON
@@ -485,19 +576,21 @@ using dbsync::pg::PgError;
 DBSYNC_FUNCTION(dbsync_create_sync) {
   ext::SyncConfig c = ext::config_from_args(fcinfo);
   std::string id = pg::spi::session([&] {
-    ext::CheckedSync k = ext::check_sync(c, true);
+    ext::CheckedSync k = ext::check_sync(c, true, !pg::caller_is_superuser());
     return pg::spi::with_safe_search_path([&] {
       if (!pg::spi::execute("SELECT 1 FROM dbsync.syncs WHERE name = $1", {c.name}).empty())
         throw PgError(ERRCODE_DUPLICATE_OBJECT, "sync \"" + c.name + "\" already exists");
       // Last: everything above only read.
+      std::vector<pg::spi::Param> params = ext::row_params(c, k);
+      params.push_back(std::to_string(pg::pg_call([] { return GetOuterUserId(); })));
       pg::spi::Rows r = pg::spi::execute(
           "INSERT INTO dbsync.syncs (name, source_id, source_table, target_id, target_table, "
           "mapping, "
           "source_key, target_key, filter, direction, strategy, strategy_options, delete_policy, "
-          "batch_size) VALUES ($1, $2::bigint, $3, $4::bigint, $5, $6::jsonb, $7::text[], "
-          "$8::text[], "
-          "$9, $10, $11, $12::jsonb, $13, $14::integer) RETURNING id",
-          ext::row_params(c, k));
+          "batch_size, created_by) VALUES ($1, $2::bigint, $3, $4::bigint, $5, $6::jsonb, "
+          "$7::text[], $8::text[], $9, $10, $11, $12::jsonb, $13, $14::integer, $15::oid) "
+          "RETURNING id",
+          params);
       return r.text(0, 0);
     });
   });
@@ -549,7 +642,7 @@ DBSYNC_FUNCTION(dbsync_alter_sync) {
     if (source_table) c.source_table = *source_table;
     if (target) c.target = *target;
     if (target_table) c.target_table = *target_table;
-    ext::CheckedSync k = ext::check_sync(c, true);
+    ext::CheckedSync k = ext::check_sync(c, true, !pg::caller_is_superuser());
 
     // Compared as stored (jsonb text is canonical): the baseline holds hashes of mapped rows
     // by key, meaningless once the mapping, the keys or the tables change.
@@ -589,7 +682,7 @@ DBSYNC_FUNCTION(dbsync_map_row) {
   std::string row_text = pg::jsonb_arg_text(fcinfo, 1);
   int64_t now = ext::now_unix_micros();
   std::string result = pg::spi::session([&] {
-    ext::CheckedSync k = ext::load_local_sync(name, "map_row");
+    ext::CheckedSync k = ext::load_postgres_sync(name, "map_row");
     const FieldMapper& m = *k.mapper;
     const Schema& src = m.source_schema();
     nlohmann::json row = nlohmann::json::parse(row_text, nullptr, false);
@@ -627,16 +720,17 @@ DBSYNC_FUNCTION(dbsync_preview) {
   if (limit < 0) throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "lim must not be negative");
   int64_t now = ext::now_unix_micros();
   std::vector<std::string> rows = pg::spi::session([&] {
-    ext::CheckedSync k = ext::load_local_sync(name, "preview");
+    ext::CheckedSync k = ext::load_postgres_sync(name, "preview");
     const FieldMapper& m = *k.mapper;
     std::vector<std::string> out;
     if (limit == 0) return out;
-    ext::LocalSource source(*k.source.local, k.filter);
+    std::unique_ptr<Source> source = ext::source_reader(k);
     ScanRequest request{m.source_projection(),
                         m.key_count(),
                         {},
                         static_cast<size_t>(std::min<int64_t>(limit, 1000))};
-    std::unique_ptr<RowReader> reader = pg::value_or_throw(source.scan(request));
+    std::unique_ptr<RowReader> reader =
+        pg::value_or_throw(source->scan(request), "reading the source " + k.source.table);
     Row mapped;
     while (static_cast<int64_t>(out.size()) < limit) {
       const Row* source_row = nullptr;

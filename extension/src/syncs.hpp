@@ -3,10 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "adapters/postgres/pg_table.hpp"
+#include "engine/endpoints.hpp"
 #include "engine/field_mapper.hpp"
 #include "engine/sync_types.hpp"
 #include "engine/value.hpp"
@@ -29,10 +32,19 @@ struct SyncConfig {
 
 struct Endpoint {
   std::string id;
+  std::string name;  // the datasource's
   std::string kind;
-  std::string table;  // as stored: canonical for local tables, as given otherwise
-  std::optional<pg::LocalTable> local;
+  // As stored: canonical (schema.name, quoted where needed) for Postgres-family ends, as given
+  // for the others.
+  std::string table;
+  std::optional<pg::LocalTable> local;  // kind local: a table of this server
+  std::shared_ptr<pg::PgTable> remote;  // kinds postgres, supabase, neon: opened and described
+
+  // The table's columns when it was described here (local or remote), else nullptr.
+  const Schema* schema() const;
 };
+
+bool is_postgres_family(const std::string& kind);  // local, postgres, supabase, neon
 
 struct CheckedSync {
   std::string id;  // set when loaded from the catalog
@@ -40,13 +52,27 @@ struct CheckedSync {
   Endpoint source, target;
   MappingSpec spec;
   SyncPolicy policy;
-  std::optional<FieldMapper> mapper;  // both ends local
+  std::optional<FieldMapper> mapper;  // both ends Postgres-family (described)
   std::optional<std::string> filter;
+  std::optional<std::string> created_by;  // the creator role's oid (loaded syncs)
 };
 
-// The sync `name` compiled, for functions that need both ends on this server (inside an SPI
-// session): ERROR 42704 for an unknown sync, 0A000 naming `function` when an end is remote.
-CheckedSync load_local_sync(const std::string& name, const char* function);
+// The sync `name` compiled with both ends opened, for functions run in a backend (inside an
+// SPI session): ERROR 42704 for an unknown sync, 0A000 naming `function` when an end is not
+// Postgres-family (MySQL, WordPress: run by dbsyncd). Remote ends are connected to for the
+// calling role: a role that is not a superuser needs password authentication.
+CheckedSync load_postgres_sync(const std::string& name, const char* function);
+inline CheckedSync load_local_sync(const std::string& name, const char* function) {
+  return load_postgres_sync(name, function);
+}
+// The same by sync id, for the job runner, which decides `require_password` itself (from
+// superuser(created_by)): ERROR 42704 for an unknown id, 0A000 for a non-Postgres end.
+CheckedSync load_postgres_sync_by_id(int64_t id, bool require_password);
+
+// The ends as engine streams (inside the SPI session of the load; `k` must outlive them): a
+// LocalSource for a local table, the PgTable for a remote one; the source with the filter.
+std::unique_ptr<Source> source_reader(const CheckedSync& k);
+std::unique_ptr<Source> target_reader(const CheckedSync& k);
 
 // JSON text of a string; of a value (numbers as numbers, booleans, null, JSON as itself, the
 // rest as strings); of a row in the mapped layout (its first row.size() mapped columns).

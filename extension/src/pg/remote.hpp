@@ -1,49 +1,40 @@
-// libpq inside a backend, never blocking it: connections and queries to remote PostgreSQL
-// servers wait on the socket *and* the process latch (WaitLatchOrSocket), so a cancel or a
-// terminate is honoured at once, and every wait has a deadline.
-//
-// Expected failures (server down, refused, bad password, timeout) are values (Status
-// kUnavailable / kInvalidArgument) whose messages come from libpq with the password removed.
-// An interrupt (cancel, terminate) is a PgError thrown through pg_call.
+// Remote PostgreSQL servers from inside a backend, through the one libpq wrapper
+// (adapters/postgres: PgConnection, PgTable). libpq never blocks the backend: the adapter waits
+// through its SocketWait hook, and the backend's hook waits on the socket *and* the process
+// latch (WaitLatchOrSocket), serving interrupts: a cancel, statement_timeout or terminate raises
+// its ERROR through pg_call, which unwinds the adapter's RAII (connections, results) normally.
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
-#include <vector>
 
-#include "engine/status.hpp"
-
-typedef struct pg_conn PGconn;  // libpq-fe.h
+#include "adapters/postgres/pg_connection.hpp"
+#include "adapters/postgres/pg_table.hpp"
 
 namespace dbsync::pg {
 
-class RemoteConnection {
- public:
-  using Row = std::vector<std::optional<std::string>>;
+// Installs the backend's SocketWait hook (idempotent; cheap). Called before any connection a
+// backend opens, so that the module's _PG_init need not know about it.
+void use_backend_socket_wait();
 
-  // Connects with a libpq key/value string or a postgres:// URL (expanded as dbname), giving
-  // up after `timeout_ms`. With `require_password` (a connection made for a role that is not a
-  // superuser), a connection the server let in without a password is refused, as dblink does:
-  // otherwise such a role could reach this server over trust authentication as any user.
-  static Result<RemoteConnection> connect(const std::string& conninfo, int timeout_ms,
-                                          bool require_password);
+// Whether the role that called the current SQL function is a superuser (our functions are
+// SECURITY DEFINER: superuser() would answer for their owner). Connections made for any other
+// role must have used a password (ConnectOptions::require_password).
+bool caller_is_superuser();
 
-  // Runs one statement; the rows of its last result, as text (nullopt = SQL null).
-  Result<std::vector<Row>> query(const std::string& sql, int timeout_ms);
-
-  PGconn* raw() const { return conn_.get(); }
-
- private:
-  struct Finish {
-    void operator()(PGconn* c) const;
-  };
-  explicit RemoteConnection(PGconn* c) : conn_(c) {}
-
-  std::unique_ptr<PGconn, Finish> conn_;
+// What the remote side of a datasource needs (datasources.cpp reads and decrypts it).
+struct RemoteDatasource {
+  std::string name;
+  std::string kind;
+  int timeout_ms = 10000;  // options.connect_timeout
 };
 
-// libpq's message for `conn` without trailing newlines and with its password (if any) masked.
-std::string remote_error_message(PGconn* conn);
+// Opens `table` (as a user writes it) on the Postgres-family datasource `datasource` with its
+// decrypted conninfo, its connect_timeout and `require_password`. Errors are SQL errors naming
+// the datasource: 42704 unknown datasource, 42602 a table name that is not valid syntax, 08001
+// the server cannot be reached, 2F003 a password was required, 42P01 no such table. Call inside
+// an SPI session or not (it opens its own).
+std::unique_ptr<PgTable> open_remote_table(const std::string& datasource, const std::string& table,
+                                           bool require_password);
 
 }  // namespace dbsync::pg
