@@ -95,10 +95,18 @@ CREATE ROLE rm_admin IN ROLE dbsync_admin;
 SET ROLE rm_admin;
 SELECT pg_temp.try($$SELECT dbsync.create_sync('e9', 'rm_far', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id"}')$$) AS needs_password;
 SELECT pg_temp.try($$SELECT count(*) FROM dbsync.preview('rm_pull')$$) AS preview_needs_password;
+-- A conninfo without a password is refused before connecting (the server's own .pgpass or
+-- PGPASSWORD must not serve other roles).
+RESET ROLE;
+SELECT dbsync.add_datasource('rm_nopw', 'postgres',
+         format('host=127.0.0.1 port=%s dbname=%s user=%s',
+                current_setting('port'), current_database(), current_user)) > 0 AS added;
+SET ROLE rm_admin;
+SELECT pg_temp.try($$SELECT dbsync.create_sync('e10', 'rm_nopw', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id"}')$$) AS conninfo_needs_password;
 RESET ROLE;
 DROP ROLE rm_admin;
 
 SELECT dbsync.drop_sync(name) FROM dbsync.syncs WHERE name LIKE 'rm\_%' ORDER BY name;
-SELECT dbsync.drop_datasource(name) FROM unnest(ARRAY['rm_master', 'rm_far', 'rm_down']) name;
+SELECT dbsync.drop_datasource(name) FROM unnest(ARRAY['rm_master', 'rm_far', 'rm_down', 'rm_nopw']) name;
 DROP SCHEMA rm_far CASCADE;
 DROP SCHEMA rm_local CASCADE;

@@ -246,6 +246,12 @@ Result<PgConnection> PgConnection::connect(const std::string& conninfo,
                  "cannot connect to PostgreSQL at " + c.where_ + ": " + msg);
   };
 
+  // A password from elsewhere (PGPASSWORD, a .pgpass of the process's user) is not the caller's:
+  // with require_password the conninfo must give one itself (dblink's rule too).
+  if (options.require_password && password.empty())
+    return error(ErrorCode::kInvalidArgument,
+                 "password is required: the connection string has none, and only superusers may "
+                 "connect without one");
   const int64_t deadline = steady_clock_ms() + std::max(options.timeout_ms, 1);
   // application_name first: the expanded conninfo (dbname) overrides it when it names one.
   const char* keys[] = {"application_name", "dbname", nullptr};

@@ -64,9 +64,10 @@ int64_t steady_clock_ms();
 
 struct ConnectOptions {
   int timeout_ms = 10000;  // the whole connection attempt
-  // Refuse a connection the server let in without asking for a password (dblink's rule for
-  // connections made on behalf of roles that are not superusers: otherwise such a role could
-  // reach a server that trusts this host as any user).
+  // Refuse a conninfo without a password, and a connection the server let in without asking
+  // for it (dblink's rules for connections made on behalf of roles that are not superusers:
+  // otherwise such a role could reach a server that trusts this host, or use the process's
+  // .pgpass, as any user).
   bool require_password = false;
 };
 

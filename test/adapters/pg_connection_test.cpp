@@ -146,6 +146,17 @@ TEST(PgRequirePassword, AConnectionWithoutPasswordIsRefusedWhenRequired) {
   EXPECT_EQ(c.status().message().rfind("password is required", 0), 0u) << c.status().message();
   EXPECT_EQ(server_message, "untouched");  // not a failure of the server's
   EXPECT_TRUE(PgConnection::connect("", ConnectOptions{5000, false}).is_ok());
+  // Without a password in the conninfo it is refused before connecting (PGPASSWORD or a .pgpass
+  // would be the process's password, not the caller's).
+  Result<PgConnection> none =
+      PgConnection::connect("host=127.0.0.1 port=1", ConnectOptions{5000, true});
+  ASSERT_FALSE(none.is_ok());
+  EXPECT_NE(none.status().message().find("the connection string has none"), std::string::npos)
+      << none.status().message();
+  Result<PgConnection> with = PgConnection::connect("password=x", ConnectOptions{5000, true});
+  ASSERT_FALSE(with.is_ok());
+  EXPECT_NE(with.status().message().find("accepted the connection without one"), std::string::npos)
+      << with.status().message();
 
   std::string refused;
   Result<PgConnection> down = PgConnection::connect("host=127.0.0.1 port=1 password=hunter2",
