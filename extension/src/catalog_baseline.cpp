@@ -1,5 +1,6 @@
 #include "extension/src/catalog_baseline.hpp"
 
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -7,49 +8,23 @@
 #include "engine/status.hpp"
 #include "extension/src/pg/spi.hpp"
 
+extern "C" {
+#include "catalog/pg_type.h"
+}
+
 namespace dbsync::ext {
 namespace {
 
 using pg::spi::Param;
 
-// bytea as PostgreSQL prints it (bytea_output = hex, set by with_safe_search_path) and back.
-std::string bytea_literal(const std::string& bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\\x";
-  out.reserve(2 + 2 * bytes.size());
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-Result<std::string> bytea_from_text(const std::string& text) {
-  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || text.size() % 2 != 0)
-    return error(ErrorCode::kInternal, "bytea not in hex output form");
-  std::string out;
-  out.reserve(text.size() / 2 - 1);
-  for (size_t i = 2; i < text.size(); i += 2) {
-    int hi = hex_digit(text[i]), lo = hex_digit(text[i + 1]);
-    if (hi < 0 || lo < 0) return error(ErrorCode::kInternal, "bytea not in hex output form");
-    out.push_back(static_cast<char>(hi * 16 + lo));
-  }
-  return out;
-}
+using pg::spi::bytea_from_hex;
 
 class CatalogBaselineReader final : public BaselineReader {
  public:
   CatalogBaselineReader(std::string sync_id, std::optional<std::string> after,
                         std::optional<std::string> upto, size_t page_rows)
       : sync_id_(std::move(sync_id)), upto_(std::move(upto)), page_rows_(page_rows) {
-    if (after) after_literal_ = bytea_literal(*after);
+    if (after) after_literal_ = pg::spi::bytea_hex(*after);
   }
 
   Status next(const BaselineEntry*& entry) override {
@@ -62,9 +37,9 @@ class CatalogBaselineReader final : public BaselineReader {
     size_t r = pos_++;
     if (!page_.at(r, 0) || !page_.at(r, 1))
       return error(ErrorCode::kInternal, "dbsync.sync_state: a NULL key or state");
-    Result<std::string> key_bytes = bytea_from_text(*page_.at(r, 0));
+    Result<std::string> key_bytes = bytea_from_hex(*page_.at(r, 0));
     if (!key_bytes.is_ok()) return key_bytes.status().with_context("dbsync.sync_state key");
-    Result<std::string> state_bytes = bytea_from_text(*page_.at(r, 1));
+    Result<std::string> state_bytes = bytea_from_hex(*page_.at(r, 1));
     if (!state_bytes.is_ok()) return state_bytes.status().with_context("dbsync.sync_state state");
     Result<Row> key = decode_sortable_key(*key_bytes);
     if (!key.is_ok()) return key.status().with_context("dbsync.sync_state key");
@@ -86,7 +61,7 @@ class CatalogBaselineReader final : public BaselineReader {
       sql += " AND key > $" + std::to_string(params.size()) + "::bytea";
     }
     if (upto_) {
-      params.push_back(bytea_literal(*upto_));
+      params.push_back(pg::spi::bytea_hex(*upto_));
       sql += " AND key <= $" + std::to_string(params.size()) + "::bytea";
     }
     sql += " ORDER BY key LIMIT " + std::to_string(page_rows_);
@@ -118,9 +93,44 @@ Result<std::unique_ptr<BaselineReader>> CatalogBaseline::scan(const KeyRange& ra
       new CatalogBaselineReader(sync_id_, std::move(after), std::move(upto), page_rows_));
 }
 
-Status CatalogBaseline::apply(const std::vector<PlannedChange>&) {
-  return error(ErrorCode::kInternal,
-               "the catalog baseline is read-only so far (dbsync.diff writes nothing)");
+Status CatalogBaseline::apply(const std::vector<PlannedChange>& changes) {
+  // The last operation per key wins (as PgBaseline): one upsert and one delete per batch.
+  std::map<std::string, const PlannedChange*> last;
+  for (const PlannedChange& c : changes)
+    if (c.baseline_op != BaselineOp::kKeep) last[encode_sortable_key(c.key)] = &c;
+  if (last.empty()) return Status::ok();
+  std::vector<std::string> set_keys, set_states, erase_keys;
+  for (auto& [key, c] : last) {
+    if (c->baseline_op == BaselineOp::kSet) {
+      set_keys.push_back(key);
+      set_states.push_back(encode_baseline(c->baseline));
+    } else {
+      erase_keys.push_back(key);
+    }
+  }
+  MemoryContext cxt = pg::spi::create_context("dbsync baseline apply");
+  pg::spi::with_safe_search_path([&] {
+    pg::spi::TypedParam sync = pg::spi::text_param(sync_id_, cxt);
+    if (!set_keys.empty()) {
+      pg::spi::execute_typed(
+          "INSERT INTO dbsync.sync_state (sync_id, key, state) "
+          "SELECT $1::pg_catalog.text::pg_catalog.int8, u.k, u.s "
+          "FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.bytea[]), "
+          "pg_catalog.unnest($3::pg_catalog.bytea[])) AS u(k, s) "
+          "ON CONFLICT (sync_id, key) DO UPDATE SET state = EXCLUDED.state",
+          {sync,
+           {BYTEAARRAYOID, pg::spi::varlena_array(set_keys, BYTEAOID, cxt), false},
+           {BYTEAARRAYOID, pg::spi::varlena_array(set_states, BYTEAOID, cxt), false}});
+    }
+    if (!erase_keys.empty()) {
+      pg::spi::execute_typed(
+          "DELETE FROM dbsync.sync_state AS b USING pg_catalog.unnest($2::pg_catalog.bytea[]) AS "
+          "u(k) WHERE b.sync_id = $1::pg_catalog.text::pg_catalog.int8 AND b.key = u.k",
+          {sync, {BYTEAARRAYOID, pg::spi::varlena_array(erase_keys, BYTEAOID, cxt), false}});
+    }
+  });
+  pg::spi::delete_context(cxt);
+  return Status::ok();
 }
 
 }  // namespace dbsync::ext

@@ -17,8 +17,9 @@ namespace dbsync::ext {
 // and errors from PostgreSQL are thrown (as LocalSource's); a stored entry that does not decode
 // is a Status.
 //
-// Read-only for now: apply() refuses (kInternal). Its only user, dbsync.diff, writes nothing;
-// the executor will bring the batched upsert/delete.
+// apply() writes a batch with at most two statements, the keys and states bound as bytea[]
+// arrays: an upsert of the kSet entries and a delete of the kErase keys (the last operation per
+// key wins), inside the caller's transaction (nothing here commits).
 class CatalogBaseline final : public Baseline {
  public:
   explicit CatalogBaseline(std::string sync_id, size_t page_rows = 1000);

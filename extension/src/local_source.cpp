@@ -12,7 +12,9 @@ namespace {
 
 using pg::spi::Param;
 
-// One stream of pages. The queries are built once per scan; only the bound key changes.
+// One stream of pages. The two page queries (the first page, and "after the previous page's
+// last key") are prepared once per scan and kept, so committing between pages (the job runner
+// does) does not lose them; they are freed when the scan ends or the reader is destroyed.
 class LocalRowReader final : public RowReader {
  public:
   LocalRowReader(std::string first_sql, std::string next_sql, std::vector<Param> first_params,
@@ -31,35 +33,44 @@ class LocalRowReader final : public RowReader {
     if (pos_ >= page_.size()) {
       if (done_) return Status::ok();
       fetch();
-      if (page_.empty()) return Status::ok();
+      if (page_.size() == 0) return Status::ok();
     }
-    const auto& text_row = page_.rows[pos_++];
+    const size_t r = pos_++;
+    const Row& values = page_.rows[r];
     for (size_t i = 0; i < key_count_; ++i)
-      if (!text_row[i])
+      if (values.size() > i && values[i].is_null())
         return error(ErrorCode::kInvalidArgument,
                      "key column '" + columns_[i]->name + "' is NULL in a row of the table");
-    DBSYNC_RETURN_IF_ERROR(pg::spi::to_values(text_row, columns_, current_));
-    row = &current_;
+    if (!page_.errors[r].is_ok()) return page_.errors[r];
+    row = &values;
     return Status::ok();
   }
 
  private:
   void fetch() {
     std::vector<Param> params;
+    pg::spi::KeptPlan* plan = &first_plan_;
     const std::string* sql = &first_sql_;
     if (started_) {
       // The last key of the previous page, as PostgreSQL printed it: it reads back exactly.
-      const auto& last = page_.rows.back();
-      params.assign(last.begin(), last.begin() + static_cast<std::ptrdiff_t>(key_count_));
+      params = page_.last_key_text;
+      plan = &next_plan_;
       sql = &next_sql_;
     } else {
       params = first_params_;
     }
     params.insert(params.end(), upto_params_.begin(), upto_params_.end());
     started_ = true;
-    page_ = pg::spi::with_safe_search_path([&] { return pg::spi::execute(*sql, params); });
+    pg::spi::with_safe_search_path([&] {
+      if (!plan->prepared()) plan->prepare(*sql, static_cast<int>(params.size()));
+      pg::spi::run_values(*plan, params, 0, columns_, key_count_, page_);
+    });
     pos_ = 0;
-    if (page_.size() < page_rows_) done_ = true;
+    if (page_.size() < page_rows_) {
+      done_ = true;
+      first_plan_.free();
+      next_plan_.free();
+    }
   }
 
   std::string first_sql_, next_sql_;
@@ -67,10 +78,10 @@ class LocalRowReader final : public RowReader {
   std::vector<const Column*> columns_;
   size_t key_count_;
   size_t page_rows_;
-  pg::spi::Rows page_;
+  pg::spi::KeptPlan first_plan_, next_plan_;
+  pg::spi::ValuePage page_;
   size_t pos_ = 0;
   bool started_ = false, done_ = false;
-  Row current_;
 };
 
 std::string join(const std::vector<std::string>& items) {

@@ -47,7 +47,9 @@ LocalTable describe_local_table(const std::string& name) {
       throw PgError(ERRCODE_WRONG_OBJECT_TYPE, "\"" + name + "\" is not a table or a view");
 
     spi::Rows cols = spi::execute(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attcollation <> 0 "
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attcollation <> "
+        "0, "
+        "format_type(a.atttypid, NULL) "
         "FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
         "ORDER BY a.attnum",
         {t.oid});
@@ -60,6 +62,7 @@ LocalTable describe_local_table(const std::string& name) {
       t.schema.columns.push_back(std::move(c));
       t.collatable.push_back(cols.text(r, 3) == "t");
       t.sql_types.push_back(cols.text(r, 1));
+      t.base_types.push_back(cols.text(r, 4));
     }
 
     // Key columns of unique indexes (expression and partial indexes do not make rows unique

@@ -16,6 +16,10 @@ struct LocalTable {
   Schema schema;                       // columns (attnum order) and the primary key (index order)
   std::vector<bool> collatable;        // per column: text-like, so ORDER BY ... COLLATE "C" applies
   std::vector<std::string> sql_types;  // per column: format_type(), for casts of bound values
+  // per column: format_type() without the type modifier, for casts of values being written (an
+  // explicit cast to varchar(n) or char(n) would truncate silently; the column's own
+  // assignment then checks the length, as a plain INSERT does)
+  std::vector<std::string> base_types;
   std::vector<std::vector<std::string>>
       unique_indexes;  // key columns of valid, total unique indexes
 

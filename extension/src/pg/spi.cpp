@@ -1,9 +1,15 @@
 #include "extension/src/pg/spi.hpp"
 
+#include <memory>
+
 extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 }
 
 namespace dbsync::pg::spi {
@@ -93,6 +99,374 @@ Rows execute(const std::string& sql, const std::vector<Param>& params, long limi
     out.rows.push_back(std::move(row));
   }
   pg_call([&] { SPI_freetuptable(table); });
+  return out;
+}
+
+namespace {
+
+// Text parameters as Datums in the current memory context (SPI's, freed with the session).
+void text_datums(const std::vector<Param>& params, std::vector<Datum>& values, std::string& nulls) {
+  values.assign(params.size(), Datum(0));
+  nulls.assign(params.size(), ' ');
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!params[i]) {
+      nulls[i] = 'n';
+      continue;
+    }
+    const char* data = params[i]->data();
+    int len = static_cast<int>(params[i]->size());
+    values[i] = pg_call([&] { return PointerGetDatum(cstring_to_text_with_len(data, len)); });
+  }
+}
+
+Datum build_varlena_array(const char* const* data, const int* lens, const bool* nulls, int n,
+                          Oid elem_type, MemoryContext cxt) {
+  return pg_call([&] {
+    MemoryContext old = MemoryContextSwitchTo(cxt ? cxt : CurrentMemoryContext);
+    Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * static_cast<size_t>(n ? n : 1)));
+    bool* isnull = static_cast<bool*>(palloc(sizeof(bool) * static_cast<size_t>(n ? n : 1)));
+    for (int i = 0; i < n; ++i) {
+      isnull[i] = nulls[i];
+      elems[i] = nulls[i] ? Datum(0) : PointerGetDatum(cstring_to_text_with_len(data[i], lens[i]));
+    }
+    int dims[1] = {n};
+    int lbs[1] = {1};
+    ArrayType* a =
+        construct_md_array(elems, isnull, 1, dims, lbs, elem_type, -1, false, TYPALIGN_INT);
+    // The array holds copies: the elements go now, so a batch costs one copy of its values.
+    for (int i = 0; i < n; ++i)
+      if (!isnull[i]) pfree(DatumGetPointer(elems[i]));
+    pfree(elems);
+    pfree(isnull);
+    MemoryContextSwitchTo(old);
+    return PointerGetDatum(a);
+  });
+}
+
+}  // namespace
+
+Datum varlena_array(const std::vector<std::optional<std::string>>& items, Oid elem_type,
+                    MemoryContext cxt) {
+  std::vector<const char*> data(items.size(), nullptr);
+  std::vector<int> lens(items.size(), 0);
+  std::unique_ptr<bool[]> nulls(new bool[items.size() + 1]);
+  for (size_t i = 0; i < items.size(); ++i) {
+    nulls[i] = !items[i].has_value();
+    if (items[i]) {
+      data[i] = items[i]->data();
+      lens[i] = static_cast<int>(items[i]->size());
+    }
+  }
+  return build_varlena_array(data.data(), lens.data(), nulls.get(), static_cast<int>(items.size()),
+                             elem_type, cxt);
+}
+
+Datum varlena_array(const std::vector<std::string>& items, Oid elem_type, MemoryContext cxt) {
+  std::vector<const char*> data(items.size(), nullptr);
+  std::vector<int> lens(items.size(), 0);
+  std::unique_ptr<bool[]> nulls(new bool[items.size() + 1]());
+  for (size_t i = 0; i < items.size(); ++i) {
+    data[i] = items[i].data();
+    lens[i] = static_cast<int>(items[i].size());
+  }
+  return build_varlena_array(data.data(), lens.data(), nulls.get(), static_cast<int>(items.size()),
+                             elem_type, cxt);
+}
+
+TypedParam text_param(const Param& value, MemoryContext cxt) {
+  TypedParam p;
+  p.type = TEXTOID;
+  if (!value) {
+    p.is_null = true;
+    return p;
+  }
+  const char* data = value->data();
+  int len = static_cast<int>(value->size());
+  p.value = pg_call([&] {
+    MemoryContext old = MemoryContextSwitchTo(cxt ? cxt : CurrentMemoryContext);
+    Datum d = PointerGetDatum(cstring_to_text_with_len(data, len));
+    MemoryContextSwitchTo(old);
+    return d;
+  });
+  return p;
+}
+
+uint64_t execute_typed(const std::string& sql, const std::vector<TypedParam>& params) {
+  const int n = static_cast<int>(params.size());
+  std::vector<Oid> types(params.size());
+  std::vector<Datum> values(params.size());
+  std::string nulls(params.size(), ' ');
+  for (size_t i = 0; i < params.size(); ++i) {
+    types[i] = params[i].type;
+    values[i] = params[i].value;
+    if (params[i].is_null) nulls[i] = 'n';
+  }
+  int rc = pg_call([&] {
+    return SPI_execute_with_args(sql.c_str(), n, types.data(), values.data(), nulls.c_str(), false,
+                                 0);
+  });
+  if (rc < 0)
+    throw PgError(ERRCODE_INTERNAL_ERROR,
+                  std::string("SPI_execute failed: ") + SPI_result_code_string(rc));
+  uint64_t processed = SPI_processed;
+  if (SPI_tuptable != nullptr) pg_call([&] { SPI_freetuptable(SPI_tuptable); });
+  return processed;
+}
+
+MemoryContext create_context(const char* name, MemoryContext parent) {
+  return pg_call([&] {
+    // (the name is a string literal at every call: the macro's check cannot see through this)
+    return AllocSetContextCreateInternal(parent ? parent : CurrentMemoryContext, name,
+                                         ALLOCSET_DEFAULT_SIZES);
+  });
+}
+
+void delete_context(MemoryContext cxt) {
+  pg_call([&] { MemoryContextDelete(cxt); });
+}
+
+KeptPlan::~KeptPlan() {
+  if (plan_ == nullptr || executing_) return;
+  SPIPlanPtr plan = plan_;
+  plan_ = nullptr;
+  try {
+    pg_call([&] { SPI_freeplan(plan); });
+  } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw; see the header
+  }
+}
+
+void KeptPlan::prepare(const std::string& sql, int text_params) {
+  free();
+  std::vector<Oid> types(static_cast<size_t>(text_params), TEXTOID);
+  SPIPlanPtr plan = pg_call([&] { return SPI_prepare(sql.c_str(), text_params, types.data()); });
+  if (plan == nullptr)
+    throw PgError(ERRCODE_INTERNAL_ERROR,
+                  std::string("SPI_prepare failed: ") + SPI_result_code_string(SPI_result));
+  int rc = pg_call([&] { return SPI_keepplan(plan); });
+  if (rc != 0) {
+    pg_call([&] { SPI_freeplan(plan); });
+    throw PgError(ERRCODE_INTERNAL_ERROR,
+                  std::string("SPI_keepplan failed: ") + SPI_result_code_string(rc));
+  }
+  plan_ = plan;
+}
+
+void KeptPlan::free() {
+  if (plan_ == nullptr) return;
+  SPIPlanPtr plan = plan_;
+  plan_ = nullptr;
+  executing_ = false;
+  pg_call([&] { SPI_freeplan(plan); });
+}
+
+uint64_t KeptPlan::run(const std::vector<Param>& params, long limit) {
+  if (plan_ == nullptr) throw PgError(ERRCODE_INTERNAL_ERROR, "a kept plan run before prepare");
+  std::vector<Datum> values;
+  std::string nulls;
+  text_datums(params, values, nulls);
+  SPIPlanPtr plan = plan_;
+  executing_ = true;  // stays set if an ERROR cuts the execution off (see the destructor)
+  int rc =
+      pg_call([&] { return SPI_execute_plan(plan, values.data(), nulls.c_str(), false, limit); });
+  executing_ = false;
+  if (rc < 0)
+    throw PgError(ERRCODE_INTERNAL_ERROR,
+                  std::string("SPI_execute_plan failed: ") + SPI_result_code_string(rc));
+  return SPI_processed;
+}
+
+namespace {
+
+// How a result column is read.
+enum class ReadAs : uint8_t { kInt2, kInt4, kInt8, kFloat8, kBool, kText, kOutput };
+
+ReadAs read_as(Oid type, const TypeSpec& spec) {
+  switch (type) {
+    case INT2OID:
+      return spec.kind == TypeKind::kInt ? ReadAs::kInt2 : ReadAs::kOutput;
+    case INT4OID:
+      return spec.kind == TypeKind::kInt ? ReadAs::kInt4 : ReadAs::kOutput;
+    case INT8OID:
+      return spec.kind == TypeKind::kInt ? ReadAs::kInt8 : ReadAs::kOutput;
+    case FLOAT8OID:
+      return spec.kind == TypeKind::kFloat ? ReadAs::kFloat8 : ReadAs::kOutput;
+    case BOOLOID:
+      return spec.kind == TypeKind::kBool ? ReadAs::kBool : ReadAs::kOutput;
+    case TEXTOID:
+    case VARCHAROID:
+      return ReadAs::kText;  // the Datum's bytes are the output text
+    default:
+      // float4 too: its text is the shortest that reads back as the float4, which is not the
+      // double the float4 widens to; the text path is what the other readers see.
+      return ReadAs::kOutput;
+  }
+}
+
+}  // namespace
+
+void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
+                const std::vector<const Column*>& columns, size_t key_text_columns,
+                ValuePage& out) {
+  out.rows.clear();
+  out.errors.clear();
+  out.last_key_text.clear();
+  const uint64_t n = plan.run(params, limit);
+  SPITupleTable* table = SPI_tuptable;
+  if (table == nullptr) return;
+  TupleDesc desc = table->tupdesc;
+  const int ncols = desc->natts;
+  if (static_cast<size_t>(ncols) != columns.size())
+    throw PgError(ERRCODE_INTERNAL_ERROR, "a page query returned " + std::to_string(ncols) +
+                                              " columns, expected " +
+                                              std::to_string(columns.size()));
+
+  // Per page: how to read each column, output functions, and a context reset per row.
+  std::vector<ReadAs> how(columns.size());
+  std::vector<FmgrInfo> output(columns.size());
+  MemoryContext page_cxt = create_context("dbsync page");
+  MemoryContext row_cxt = create_context("dbsync page row", page_cxt);
+  for (int c = 0; c < ncols; ++c) {
+    Oid type = TupleDescAttr(desc, c)->atttypid;
+    how[c] = read_as(type, columns[c]->type);
+    if (how[c] == ReadAs::kOutput || static_cast<size_t>(c) < key_text_columns) {
+      FmgrInfo* f = &output[c];
+      pg_call([&] {
+        Oid func;
+        bool varlena;
+        getTypeOutputInfo(type, &func, &varlena);
+        fmgr_info_cxt(func, f, page_cxt);
+      });
+    }
+  }
+
+  std::vector<Datum> datums(columns.size());
+  std::unique_ptr<bool[]> isnull(new bool[columns.size() + 1]);
+  std::vector<const char*> text_data(columns.size());
+  std::vector<int> text_len(columns.size());
+  const ReadAs* how_p = how.data();
+  FmgrInfo* output_p = output.data();
+  Datum* datums_p = datums.data();
+  bool* isnull_p = isnull.get();
+  const char** text_p = text_data.data();
+  int* text_len_p = text_len.data();
+
+  out.rows.resize(n);
+  out.errors.resize(n);
+  for (uint64_t r = 0; r < n; ++r) {
+    HeapTuple tuple = table->vals[r];
+    pg_call([&] {
+      MemoryContextReset(row_cxt);
+      MemoryContext old = MemoryContextSwitchTo(row_cxt);
+      heap_deform_tuple(tuple, desc, datums_p, isnull_p);
+      for (int c = 0; c < ncols; ++c) {
+        text_p[c] = nullptr;
+        if (isnull_p[c]) continue;
+        if (how_p[c] == ReadAs::kText) {
+          struct varlena* t =
+              pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(datums_p[c]));
+          text_p[c] = VARDATA_ANY(t);
+          text_len_p[c] = static_cast<int>(VARSIZE_ANY_EXHDR(t));
+        } else if (how_p[c] == ReadAs::kOutput) {
+          text_p[c] = OutputFunctionCall(&output_p[c], datums_p[c]);
+          text_len_p[c] = static_cast<int>(strlen(text_p[c]));
+        }
+      }
+      MemoryContextSwitchTo(old);
+    });
+    Row& row = out.rows[r];
+    row.resize(columns.size());
+    Status st;
+    for (size_t c = 0; c < columns.size() && st.is_ok(); ++c) {
+      if (isnull[c]) {
+        row[c] = Value::null();
+        continue;
+      }
+      Result<Value> v = Value::null();
+      switch (how[c]) {
+        case ReadAs::kInt2:
+          v = coerce(Value::integer(DatumGetInt16(datums[c])), columns[c]->type);
+          break;
+        case ReadAs::kInt4:
+          v = coerce(Value::integer(DatumGetInt32(datums[c])), columns[c]->type);
+          break;
+        case ReadAs::kInt8:
+          v = coerce(Value::integer(DatumGetInt64(datums[c])), columns[c]->type);
+          break;
+        case ReadAs::kFloat8:
+          v = coerce(Value::floating(DatumGetFloat8(datums[c])), columns[c]->type);
+          break;
+        case ReadAs::kBool:
+          v = coerce(Value::boolean(DatumGetBool(datums[c])), columns[c]->type);
+          break;
+        case ReadAs::kText:
+        case ReadAs::kOutput:
+          v = value_from_text(std::string_view(text_data[c], static_cast<size_t>(text_len[c])),
+                              columns[c]->type);
+          break;
+      }
+      if (!v.is_ok())
+        st = v.status().with_context("column '" + columns[c]->name + "'");
+      else
+        row[c] = std::move(v).value();
+    }
+    out.errors[r] = std::move(st);
+  }
+
+  // The last row's key as printed, for the next page's bound.
+  if (n > 0 && key_text_columns > 0) {
+    HeapTuple tuple = table->vals[n - 1];
+    for (size_t c = 0; c < key_text_columns && c < columns.size(); ++c) {
+      const int attnum = static_cast<int>(c) + 1;
+      FmgrInfo* f = &output[c];
+      const char* printed = pg_call([&] {
+        bool null;
+        Datum d = SPI_getbinval(tuple, desc, attnum, &null);
+        if (null) return static_cast<const char*>(nullptr);
+        MemoryContext old = MemoryContextSwitchTo(row_cxt);
+        const char* s = OutputFunctionCall(f, d);
+        MemoryContextSwitchTo(old);
+        return s;
+      });
+      if (printed == nullptr)
+        out.last_key_text.emplace_back(std::nullopt);
+      else
+        out.last_key_text.emplace_back(std::string(printed));
+    }
+  }
+  pg_call([&] { SPI_freetuptable(table); });
+  delete_context(page_cxt);
+}
+
+std::string bytea_hex(const std::string& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\\x";
+  out.reserve(2 + 2 * bytes.size());
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+namespace {
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+Result<std::string> bytea_from_hex(const std::string& text) {
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || text.size() % 2 != 0)
+    return error(ErrorCode::kInternal, "bytea not in hex output form");
+  std::string out;
+  out.reserve(text.size() / 2 - 1);
+  for (size_t i = 2; i < text.size(); i += 2) {
+    int hi = hex_digit(text[i]), lo = hex_digit(text[i + 1]);
+    if (hi < 0 || lo < 0) return error(ErrorCode::kInternal, "bytea not in hex output form");
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
   return out;
 }
 

@@ -25,6 +25,8 @@
 #include "engine/value.hpp"
 #include "extension/src/pg/guard.hpp"
 
+struct _SPI_plan;
+
 namespace dbsync::pg::spi {
 
 // A bound parameter, passed as text; the query casts it ($1::bigint, $2::jsonb, $3::text[]).
@@ -112,6 +114,82 @@ auto with_safe_search_path(F&& body) -> decltype(body()) {
 // Runs one SQL statement with bound text parameters (inside a session); at most `limit` rows
 // (0: all). Returns the rows as text.
 Rows execute(const std::string& sql, const std::vector<Param>& params = {}, long limit = 0);
+
+// A parameter built as a Datum of type `type` (an array, for set-based statements).
+struct TypedParam {
+  Oid type = InvalidOid;
+  Datum value = Datum(0);
+  bool is_null = false;
+};
+
+// A one-dimensional text[] (elem_type TEXTOID) or bytea[] (BYTEAOID) of `items`, nullopt as a
+// NULL element, allocated in `cxt` (the current context when null). Callers build a statement's
+// arrays in a context of their own and delete it after the statement, so a long session does
+// not grow per batch.
+Datum varlena_array(const std::vector<std::optional<std::string>>& items, Oid elem_type,
+                    MemoryContext cxt = nullptr);
+Datum varlena_array(const std::vector<std::string>& items, Oid elem_type,
+                    MemoryContext cxt = nullptr);
+// A text parameter (NULL for nullopt), allocated in `cxt`.
+TypedParam text_param(const Param& value, MemoryContext cxt = nullptr);
+
+// Runs one SQL statement with Datum parameters (inside a session); returns the rows affected
+// (or returned, which are discarded).
+uint64_t execute_typed(const std::string& sql, const std::vector<TypedParam>& params);
+
+// A memory context for one statement's parameters: created under the current context, deleted
+// by delete_context (or with its parent, by the transaction abort, after an ERROR).
+MemoryContext create_context(const char* name, MemoryContext parent = nullptr);
+void delete_context(MemoryContext cxt);
+
+// A statement prepared once with text parameters and kept (SPI_prepare + SPI_keepplan), so a
+// scan plans its page query once, not per page. A kept plan lives in CacheMemoryContext and
+// survives commits and aborts, so it must be freed explicitly: free() (end of the scan) or the
+// destructor. The destructor does not free a plan whose execution was cut off by an ERROR: the
+// aborting transaction's resource owner still holds a reference to its cached plan, and
+// dropping it first would leave that reference dangling; such a plan leaks (a few kB, once per
+// failed scan) rather than risk the backend.
+class KeptPlan {
+ public:
+  KeptPlan() = default;
+  ~KeptPlan();
+  KeptPlan(const KeptPlan&) = delete;
+  KeptPlan& operator=(const KeptPlan&) = delete;
+
+  bool prepared() const { return plan_ != nullptr; }
+  void prepare(const std::string& sql, int text_params);  // inside a session
+  void free();
+
+  // Executes with text parameters; the result is left in SPI_tuptable for the caller to read
+  // (and free) at once. Returns SPI_processed.
+  uint64_t run(const std::vector<Param>& params, long limit = 0);
+
+ private:
+  _SPI_plan* plan_ = nullptr;
+  bool executing_ = false;
+};
+
+// One page of a query's rows read as engine values: rows[i] is valid when errors[i] is ok (a
+// value the engine cannot represent names its column). Reused between pages.
+struct ValuePage {
+  std::vector<Row> rows;
+  std::vector<Status> errors;
+  // The first key_text_columns values of the last row as PostgreSQL prints them (they bind
+  // back as exactly the same values: the next keyset page starts after them).
+  std::vector<Param> last_key_text;
+  size_t size() const { return rows.size(); }
+};
+
+// Runs `plan` and converts its rows to values of `columns` types. Each row costs one call into
+// PostgreSQL (deform, detoast, output functions); int2/4/8, float8, bool, text and varchar
+// are read from their Datums, other types through their output function and value_from_text
+// (the same values the text path gives).
+void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
+                const std::vector<const Column*>& columns, size_t key_text_columns, ValuePage& out);
+
+// bytea as PostgreSQL prints it under with_safe_search_path (hex) and back.
+std::string bytea_hex(const std::string& bytes);
+Result<std::string> bytea_from_hex(const std::string& text);
 
 // Checks that `sql` parses and analyses as exactly one statement, without running it (used for
 // user-given SQL fragments such as a sync's filter).
