@@ -18,6 +18,12 @@ EXTRA_CLEAN = $(DATA_built)
 REGRESS      = $(shell sed -n 's/^test: *//p' sql/schedule)
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress --load-extension=dbsync
 
+# pg_regress over the background workers (test/workers): they serve one database,
+# dbsync.database, which the stack sets to its own; pg_regress uses it as it is (a worker
+# connected to a database would block the DROP DATABASE of a fresh test database).
+DBSYNC_WORKERS_DB ?= dbsync_test
+DBSYNC_WORKERS_TESTS = $(shell sed -n 's/^test: *//p' test/workers/schedule)
+
 BUILD_DIR ?= build
 DBSYNC_ENGINE_LIB := $(BUILD_DIR)/libdbsync_engine.a
 DBSYNC_ADAPTER_LIB := $(BUILD_DIR)/libdbsync_adapter_postgres.a
@@ -45,10 +51,15 @@ $(DBSYNC_ENGINE_LIB) $(DBSYNC_ADAPTER_LIB): build
 	@true
 $(OBJS): $(wildcard extension/src/*.hpp extension/src/pg/*.hpp engine/*.hpp adapters/postgres/*.hpp) | build
 
+installcheck-workers:
+	$(pg_regress_installcheck) --use-existing --dbname=$(DBSYNC_WORKERS_DB) \
+	  --inputdir=test/workers --outputdir=build/regress-workers $(DBSYNC_WORKERS_TESTS)
+.PHONY: installcheck-workers
+
 else
 # A fresh machine: PostgreSQL's build files (postgresql-server-dev-15) are not installed yet,
 # so PGXS could not be read. Install the dependencies, then run make again.
-install installcheck:
+install installcheck installcheck-workers:
 ifeq ($(DBSYNC_PGXS_RETRY),)
 	scripts/install-deps
 	$(MAKE) DBSYNC_PGXS_RETRY=1 $@

@@ -493,6 +493,187 @@ COMMENT ON FUNCTION dbsync.diff(text, integer) IS
   'What a run of a sync with both ends local would do, one row per key that needs something (at most lim rows); nothing is written.';
 -- [end section: diff]
 
+-- ---------------------------------------------------------------------------------------
+-- Jobs: run, wait, cancel, status; conflicts and their resolution. Executed by background
+-- workers (both ends Postgres-family, strategy not webhook) or by dbsyncd (the rest).
+-- [section: jobs]
+ALTER TABLE dbsync.jobs
+  ADD COLUMN step text NOT NULL DEFAULT 'run' CHECK (step IN ('run', 'commit')),
+  ADD COLUMN interruptions integer NOT NULL DEFAULT 0 CHECK (interruptions >= 0),
+  ADD COLUMN requested_by text,
+  ADD COLUMN source_inserted bigint NOT NULL DEFAULT 0,  -- two-way: written back to the source
+  ADD COLUMN source_updated bigint NOT NULL DEFAULT 0,
+  ADD COLUMN source_deleted bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN dbsync.jobs.step IS
+  'What an executor does with the job when it claims it: run (scan, diff, apply or stage) or commit (apply the staged change set once every conflict is decided).';
+COMMENT ON COLUMN dbsync.jobs.interruptions IS
+  'How many times the job''s executor died under it (the job resumed from its checkpoint).';
+
+-- Which executor runs a sync's jobs: background workers for Postgres-family ends (the master
+-- itself, remote PostgreSQL, Supabase, Neon) unless a webhook decides conflicts; dbsyncd for
+-- the rest (MySQL, WordPress, webhooks).
+CREATE FUNCTION dbsync.executor_kind(sync_id bigint) RETURNS text
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN src.kind = ANY (ARRAY['local', 'postgres', 'supabase', 'neon'])
+               AND tgt.kind = ANY (ARRAY['local', 'postgres', 'supabase', 'neon'])
+               AND s.strategy <> 'webhook'
+              THEN 'worker' ELSE 'daemon' END
+    FROM dbsync.syncs s
+    JOIN dbsync.datasources src ON src.id = s.source_id
+    JOIN dbsync.datasources tgt ON tgt.id = s.target_id
+   WHERE s.id = executor_kind.sync_id
+$$;
+
+-- Queues a job for a sync, or returns the unfinished one it already has (one at a time per
+-- sync). Used by the launcher (dbsync.run, schedules) and by dbsyncd; notifies dbsync_jobs.
+CREATE FUNCTION dbsync.queue_job(sync_id bigint, trigger text, requested_by text DEFAULT NULL,
+                                 OUT job_id bigint, OUT created boolean)
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  v_kind text;
+BEGIN
+  v_kind := dbsync.executor_kind(queue_job.sync_id);
+  IF v_kind IS NULL THEN
+    RAISE EXCEPTION 'sync % does not exist', queue_job.sync_id USING ERRCODE = 'undefined_object';
+  END IF;
+  INSERT INTO dbsync.jobs AS j (sync_id, trigger, executor_kind, requested_by)
+    VALUES (queue_job.sync_id, queue_job.trigger, v_kind, queue_job.requested_by)
+    ON CONFLICT (sync_id) WHERE status IN ('queued', 'running', 'awaiting_resolution', 'committing')
+    DO NOTHING
+    RETURNING j.id INTO job_id;
+  created := job_id IS NOT NULL;
+  IF NOT created THEN
+    SELECT j.id INTO job_id FROM dbsync.jobs j
+     WHERE j.sync_id = queue_job.sync_id
+       AND j.status IN ('queued', 'running', 'awaiting_resolution', 'committing');
+  ELSE
+    PERFORM pg_catalog.pg_notify('dbsync_jobs', job_id::text);
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION dbsync.queue_job(bigint, text, text) IS
+  'Internal (launcher, dbsyncd): queues a job for a sync or returns its unfinished job.';
+
+-- A job as people read it.
+CREATE VIEW dbsync.job_list AS
+  SELECT j.id, s.name AS sync, j.trigger, j.executor_kind, j.status, j.step, j.phase, j.total,
+         j.scanned, j.inserted, j.updated, j.deleted, j.unchanged, j.source_inserted,
+         j.source_updated, j.source_deleted, j.conflicts,
+         (SELECT count(*) FROM dbsync.conflicts c
+           WHERE c.job_id = j.id AND c.status = 'pending') AS conflicts_pending,
+         j.errors, j.attempts, j.interruptions, j.cancel_requested, j.executor, j.queued_at,
+         j.started_at, j.finished_at,
+         COALESCE(j.finished_at, now()) - j.started_at AS duration, j.error, j.requested_by
+    FROM dbsync.jobs j JOIN dbsync.syncs s ON s.id = j.sync_id;
+COMMENT ON VIEW dbsync.job_list IS 'Jobs with their sync''s name, progress and pending conflicts.';
+GRANT SELECT ON dbsync.job_list TO dbsync_admin;
+
+-- Conflicts as people read them (dbsync.conflicts also holds the engine's exact record).
+CREATE VIEW dbsync.conflict_list AS
+  SELECT c.id, s.name AS sync, c.job_id, c.key, c.kind, c.source_row, c.target_row,
+         c.source_changed, c.target_changed, c.conflicting, c.reason, c.status, c.resolution,
+         c.resolved_row, c.resolved_by, c.resolved_at, c.created_at
+    FROM dbsync.conflicts c JOIN dbsync.syncs s ON s.id = c.sync_id;
+COMMENT ON VIEW dbsync.conflict_list IS
+  'Conflicts with their sync''s name: pending ones wait for dbsync.resolve or dbsync.resolve_all.';
+GRANT SELECT ON dbsync.conflict_list TO dbsync_admin;
+
+-- Internal: asks the launcher to queue a job (in its own transaction, so executors see it at
+-- once, whatever the caller's transaction does next). Returns the job id.
+CREATE FUNCTION dbsync.request_run(sync text, trigger text DEFAULT 'sql') RETURNS bigint
+  LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'dbsync_request_run';
+-- Internal: waits until a job is finished or waits for conflict decisions.
+CREATE FUNCTION dbsync.wait_job(job bigint) RETURNS text
+  LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'dbsync_wait_job';
+
+-- dbsync.run: queues a job for the sync and wakes the executors; by default waits for it and
+-- returns the job (finished, or awaiting_resolution when conflicts wait for a person).
+CREATE FUNCTION dbsync.run(sync text, wait boolean DEFAULT true) RETURNS dbsync.job_list
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  v_job bigint;
+  r dbsync.job_list;
+BEGIN
+  IF sync IS NULL OR wait IS NULL THEN
+    RAISE EXCEPTION 'sync and wait must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF wait AND pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+    -- Checked before queueing: the snapshot of this transaction would never see the job move.
+    RAISE EXCEPTION 'dbsync.run(wait => true) needs READ COMMITTED, not %',
+                    pg_catalog.current_setting('transaction_isolation')
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'Use dbsync.run(sync, wait => false) and dbsync.job_status(job).';
+  END IF;
+  v_job := dbsync.request_run(sync);
+  IF wait THEN
+    PERFORM dbsync.wait_job(v_job);
+  END IF;
+  SELECT * INTO r FROM dbsync.job_list l WHERE l.id = v_job;
+  RETURN r;
+END
+$$;
+COMMENT ON FUNCTION dbsync.run(text, boolean) IS
+  'Queues a job for a sync (or returns its unfinished one) and wakes the executors; with wait (the default) returns once the job is finished or awaits conflict decisions.';
+
+CREATE FUNCTION dbsync.job_status(job bigint) RETURNS dbsync.job_list
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r dbsync.job_list;
+BEGIN
+  SELECT * INTO r FROM dbsync.job_list l WHERE l.id = job_status.job;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'job % does not exist', job USING ERRCODE = 'undefined_object';
+  END IF;
+  RETURN r;
+END
+$$;
+COMMENT ON FUNCTION dbsync.job_status(bigint) IS 'A job''s status, progress and counts.';
+
+-- dbsync.cancel: a queued job or one awaiting decisions ends at once (its stage is dropped,
+-- nothing was written); a running one stops after its current batch (what it committed stays,
+-- and the baseline matches it).
+CREATE FUNCTION dbsync.cancel(job bigint) RETURNS text
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  v_status text;
+BEGIN
+  SELECT j.status INTO v_status FROM dbsync.jobs j WHERE j.id = cancel.job FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'job % does not exist', job USING ERRCODE = 'undefined_object';
+  END IF;
+  IF v_status IN ('succeeded', 'failed', 'cancelled') THEN
+    RAISE EXCEPTION 'job % is already %', job, v_status
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  IF v_status IN ('queued', 'awaiting_resolution') THEN
+    DELETE FROM dbsync.stage s WHERE s.job_id = cancel.job;
+    UPDATE dbsync.conflicts c SET status = 'skipped', resolution = 'skip',
+           resolved_by = session_user, resolved_at = now()
+     WHERE c.job_id = cancel.job AND c.status = 'pending';
+    UPDATE dbsync.jobs j SET status = 'cancelled', cancel_requested = true, finished_at = now(),
+           executor = NULL, lease_until = NULL
+     WHERE j.id = cancel.job;
+    RETURN 'cancelled';
+  END IF;
+  UPDATE dbsync.jobs j SET cancel_requested = true WHERE j.id = cancel.job;
+  RETURN 'cancel requested';
+END
+$$;
+COMMENT ON FUNCTION dbsync.cancel(bigint) IS
+  'Cancels a job: at once when queued or awaiting decisions, after the current batch when running.';
+
+-- Decisions on conflicts (C: the engine turns a decision into the change to apply).
+CREATE FUNCTION dbsync.resolve(conflict bigint, decision text, "row" jsonb DEFAULT NULL)
+  RETURNS text LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'dbsync_resolve';
+COMMENT ON FUNCTION dbsync.resolve(bigint, text, jsonb) IS
+  'Decides a pending conflict: source, target, merge, custom (with row: target columns) or skip. When the last one of a job is decided, the job commits.';
+CREATE FUNCTION dbsync.resolve_all(sync text, decision text) RETURNS bigint
+  LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'dbsync_resolve_all';
+COMMENT ON FUNCTION dbsync.resolve_all(text, text) IS
+  'Decides every pending conflict of a sync the same way (source, target, merge or skip); returns how many.';
+-- [end section: jobs]
+
 -- Last: nothing in the schema is executable by PUBLIC; operators get dbsync_admin.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA dbsync FROM PUBLIC;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA dbsync TO dbsync_admin;

@@ -1,6 +1,8 @@
 // Module entry: settings (GUCs) and whether the library was preloaded.
 #include "extension/src/module.hpp"
 
+#include "extension/src/workers.hpp"
+
 extern "C" {
 #include "postgres.h"
 
@@ -38,4 +40,6 @@ extern "C" void _PG_init(void) {
       &settings.secret_key_file, "", PGC_SUSET, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("dbsync");
   dbsync::ext::preloaded = process_shared_preload_libraries_in_progress;
+  // The launcher and the shared memory it shares with backends (plain C calls in there too).
+  if (dbsync::ext::preloaded) dbsync::ext::register_workers();
 }

@@ -498,7 +498,8 @@ std::string render_error(const std::string& message) {
   return "{\"_error\": " + json_string(message) + "}";
 }
 
-// A JSON value given for a source column, as that column's type.
+}  // namespace
+
 Result<Value> value_from_json(const nlohmann::json& j, const TypeSpec& t) {
   if (j.is_null()) return Value::null();
   if (j.is_string()) return value_from_text(j.get_ref<const std::string&>(), t);
@@ -512,8 +513,6 @@ Result<Value> value_from_json(const nlohmann::json& j, const TypeSpec& t) {
   DBSYNC_ASSIGN_OR_RETURN(Value v, Value::decimal(j.dump()));
   return coerce(std::move(v), t);
 }
-
-}  // namespace
 
 int64_t now_unix_micros() {
   TimestampTz ts = pg::pg_call([&] { return GetCurrentTransactionStartTimestamp(); });

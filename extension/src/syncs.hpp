@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "adapters/postgres/pg_table.hpp"
 #include "engine/endpoints.hpp"
 #include "engine/field_mapper.hpp"
@@ -79,6 +81,10 @@ std::unique_ptr<Source> target_reader(const CheckedSync& k);
 std::string json_string(const std::string& s);
 std::string render_value(const Value& v);
 std::string render_row(const FieldMapper& m, const Row& row);
+
+// A JSON value (from a jsonb argument) as a value of type `t`: strings parsed as text input,
+// numbers and booleans coerced, objects and arrays as JSON.
+Result<Value> value_from_json(const nlohmann::json& j, const TypeSpec& t);
 
 // The transaction's start as Unix microseconds: now() in expressions.
 int64_t now_unix_micros();

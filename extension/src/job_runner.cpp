@@ -1,0 +1,250 @@
+#include "extension/src/job_runner.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>  // before PostgreSQL's headers (port.h redefines snprintf)
+
+#include "engine/row_codec.hpp"
+#include "engine/sync_executor.hpp"
+#include "extension/src/catalog_baseline.hpp"
+#include "extension/src/catalog_stage.hpp"
+#include "extension/src/local_source.hpp"
+#include "extension/src/local_target.hpp"
+#include "extension/src/pg/guard.hpp"
+#include "extension/src/pg/spi.hpp"
+#include "extension/src/pg/text.hpp"
+#include "extension/src/pg/xact.hpp"
+#include "extension/src/syncs.hpp"
+
+namespace dbsync::ext {
+namespace {
+
+using pg::spi::Param;
+
+constexpr size_t kMaxReportedRowErrors = 5;
+
+std::string num(int64_t v) { return std::to_string(v); }
+
+Param bytes_param(const std::optional<Row>& key) {
+  if (!key) return std::nullopt;
+  return pg::bytea_hex(encode_sortable_key(*key));
+}
+
+std::optional<Row> decode_key(const std::optional<std::string>& bytes, const char* what) {
+  if (!bytes) return std::nullopt;
+  Result<Row> key = decode_sortable_key(*bytes);
+  if (!key.is_ok())
+    throw pg::PgError(ERRCODE_DATA_CORRUPTED, std::string("the job's ") + what +
+                                                  " does not decode: " + key.status().message());
+  return std::move(key).value();
+}
+
+// The job's counts: what earlier attempts committed plus this attempt's progress.
+struct Counts {
+  const ClaimedJob& base;
+  std::vector<Param> params(const Progress& p) const {
+    return {num(base.scanned + p.scanned),
+            num(base.inserted + p.inserted),
+            num(base.updated + p.updated),
+            num(base.deleted + p.deleted),
+            num(base.unchanged + p.unchanged),
+            num(base.conflicts + p.conflicts),
+            num(base.errors + p.errors),
+            num(p.source_inserted),
+            num(p.source_updated),
+            num(p.source_deleted)};
+  }
+};
+
+const char* const kCountColumns =
+    "scanned = $3::bigint, inserted = $4::bigint, updated = $5::bigint, deleted = $6::bigint, "
+    "unchanged = $7::bigint, conflicts = $8::bigint, errors = $9::bigint, "
+    "source_inserted = source_inserted + $10::bigint, source_updated = source_updated + "
+    "$11::bigint, source_deleted = source_deleted + $12::bigint";
+
+// Progress after a batch (the caller commits): counts, checkpoint, a renewed lease. Returns
+// whether a cancel was requested. Source write-back counts are added per report, so the
+// reported deltas are tracked here.
+class ProgressWriter {
+ public:
+  explicit ProgressWriter(const ClaimedJob& job) : job_(job) {}
+
+  bool write(const Progress& p) {
+    Progress shown = p;
+    if (p.phase == "committing" || p.phase == "done") {
+      // A commit step counts only what it applies; keep what the scan counted.
+      shown.scanned = std::max(p.scanned, scan_.scanned);
+      shown.unchanged = std::max(p.unchanged, scan_.unchanged);
+      shown.conflicts = std::max(p.conflicts, scan_.conflicts);
+      shown.errors = std::max(p.errors, scan_.errors);
+    } else {
+      scan_ = p;
+    }
+    Progress delta = shown;
+    delta.source_inserted -= reported_.source_inserted;
+    delta.source_updated -= reported_.source_updated;
+    delta.source_deleted -= reported_.source_deleted;
+    reported_.source_inserted = shown.source_inserted;
+    reported_.source_updated = shown.source_updated;
+    reported_.source_deleted = shown.source_deleted;
+
+    std::vector<Param> params{num(job_.id), shown.phase};
+    for (Param& c : Counts{job_}.params(delta)) params.push_back(std::move(c));
+    params.push_back(shown.total >= 0 ? Param(num(shown.total)) : Param());
+    params.push_back(bytes_param(shown.checkpoint));
+    params.push_back(bytes_param(shown.source_checkpoint));
+    pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
+      return pg::spi::execute(
+          std::string("UPDATE dbsync.jobs SET phase = $2, ") + kCountColumns +
+              ", total = $13::bigint, checkpoint = $14::bytea, source_checkpoint = $15::bytea, "
+              "lease_until = now() + interval '5 minutes' WHERE id = $1::bigint "
+              "RETURNING cancel_requested",
+          params);
+    });
+    return !r.empty() && r.text(0, 0) == "t";
+  }
+
+ private:
+  const ClaimedJob& job_;
+  Progress scan_, reported_;
+};
+
+std::string row_errors_text(int64_t errors, const std::vector<std::string>& first) {
+  if (errors == 0) return {};
+  std::string out = std::to_string(errors) + (errors == 1 ? " row" : " rows") +
+                    " could not be synced (left as they were)";
+  for (size_t i = 0; i < first.size(); ++i) out += (i ? "; " : ": ") + first[i];
+  return out;
+}
+
+// How the job ended, with its final counts (the transaction is committed by the caller).
+void finish(const ClaimedJob& job, const JobOutcome& out, ProgressWriter& progress,
+            const std::string& row_errors) {
+  (void)progress.write(out.progress);
+  std::string sql;
+  std::vector<Param> params{num(job.id)};
+  switch (out.state) {
+    case JobState::kSucceeded:
+      sql =
+          "UPDATE dbsync.jobs SET status = 'succeeded', phase = 'done', finished_at = now(), "
+          "executor = NULL, lease_until = NULL, error = $2 WHERE id = $1::bigint";
+      params.push_back(row_errors.empty() ? Param() : Param(row_errors));
+      break;
+    case JobState::kCancelled:
+      sql =
+          "UPDATE dbsync.jobs SET status = 'cancelled', finished_at = now(), executor = NULL, "
+          "lease_until = NULL, error = 'cancelled' WHERE id = $1::bigint";
+      break;
+    case JobState::kAwaitingResolution:
+      // Decisions may have come in since the engine counted them: with none left pending the
+      // job goes straight back to the queue to commit (dbsync.resolve locks the job row too).
+      sql =
+          "UPDATE dbsync.jobs j SET executor = NULL, lease_until = NULL, step = 'commit', "
+          "status = CASE WHEN EXISTS (SELECT 1 FROM dbsync.conflicts c WHERE c.job_id = j.id "
+          "AND c.status = 'pending') THEN 'awaiting_resolution' ELSE 'queued' END, "
+          "phase = 'awaiting_resolution', not_before = now() WHERE j.id = $1::bigint";
+      break;
+    case JobState::kFailed:
+      sql =
+          "UPDATE dbsync.jobs SET status = 'failed', finished_at = now(), executor = NULL, "
+          "lease_until = NULL, error = $2 WHERE id = $1::bigint";
+      params.push_back(out.error.message());
+      break;
+  }
+  pg::spi::with_safe_search_path([&] { (void)pg::spi::execute(sql, params); });
+}
+
+// The sync's name, and whether remote connections made for it need a password: they are made
+// for the role that created the sync, and a role that is not a superuser must not reach a
+// server through trust authentication (dblink's rule). A sync without a recorded creator, or
+// whose creator is gone, is treated as not a superuser's.
+struct SyncOwner {
+  std::string name;
+  bool require_password = true;
+};
+
+SyncOwner sync_owner(int64_t sync_id) {
+  pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
+    return pg::spi::execute(
+        "SELECT s.name, COALESCE(a.rolsuper, false) FROM dbsync.syncs s "
+        "LEFT JOIN pg_roles a ON a.oid = s.created_by WHERE s.id = $1::bigint",
+        {num(sync_id)});
+  });
+  if (r.empty())
+    throw pg::PgError(ERRCODE_UNDEFINED_OBJECT, "sync " + num(sync_id) + " does not exist");
+  return SyncOwner{r.text(0, 0), r.text(0, 1) != "t"};
+}
+
+}  // namespace
+
+void run_claimed_job(const ClaimedJob& job) {
+  const SyncOwner owner = sync_owner(job.sync_id);
+  const std::string& name = owner.name;
+  CheckedSync k = load_postgres_sync_by_id(job.sync_id, owner.require_password);
+  const FieldMapper& m = *k.mapper;
+  const size_t batch = static_cast<size_t>(k.batch_size);
+
+  // Local ends through SPI, remote ones through their PgTable (non-blocking libpq).
+  std::unique_ptr<Source> source = source_reader(k);
+  std::optional<LocalTarget> local_target, local_source_writer;
+  Target* target = k.target.remote ? static_cast<Target*>(k.target.remote.get())
+                                   : &local_target.emplace(*k.target.local);
+  Target* source_writer = nullptr;
+  if (k.policy.direction == Direction::kTwoWay)
+    source_writer = k.source.remote ? static_cast<Target*>(k.source.remote.get())
+                                    : &local_source_writer.emplace(*k.source.local, k.filter);
+  CatalogBaseline baseline(k.id, batch);
+  CatalogStage stage(num(job.id), num(job.sync_id), m);
+  SyncEndpoints endpoints{source.get(), source_writer, target, &baseline, &stage, nullptr};
+
+  ProgressWriter progress(job);
+  Result<SyncExecutor> executor = SyncExecutor::create(m, k.policy, endpoints);
+  if (!executor.is_ok()) {
+    JobOutcome failed;
+    failed.error = executor.status().with_context("sync \"" + name + "\"");
+    finish(job, failed, progress, {});
+    return;
+  }
+
+  JobOptions options;
+  options.resume_after = decode_key(job.checkpoint, "checkpoint");
+  options.resume_after_source = decode_key(job.source_checkpoint, "source checkpoint");
+  options.now_micros = now_unix_micros();
+  options.batch_size = batch;
+  bool cancel = false;
+  options.cancelled = [&] { return cancel; };
+  options.on_progress = [&](const Progress& p) {
+    cancel = progress.write(p) || cancel;
+    pg::xact::commit_and_continue();
+  };
+  std::vector<std::string> row_errors;
+  options.on_row_error = [&](const Row& key, const Status& why) {
+    if (row_errors.size() < kMaxReportedRowErrors)
+      row_errors.push_back(render_row(m, key) + ": " + why.message());
+  };
+
+  JobOutcome out = job.step == "commit" ? executor->commit(options) : executor->run(options);
+  if (out.state == JobState::kFailed) {
+    // Whatever the failed batch wrote since the last commit is dropped with the transaction.
+    pg::xact::abort();
+    pg::xact::begin();
+    out.error = out.error.with_context("sync \"" + name + "\"");
+  }
+  finish(job, out, progress, row_errors_text(job.errors + out.progress.errors, row_errors));
+}
+
+void record_job_failure(int64_t job_id, const std::string& message) {
+  pg::xact::begin();
+  pg::spi::with_safe_search_path([&] {
+    (void)pg::spi::execute(
+        "UPDATE dbsync.jobs SET status = 'failed', finished_at = now(), executor = NULL, "
+        "lease_until = NULL, error = $2 WHERE id = $1::bigint AND finished_at IS NULL",
+        {num(job_id), message});
+  });
+  pg::xact::commit();
+}
+
+}  // namespace dbsync::ext
