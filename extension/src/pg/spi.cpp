@@ -225,10 +225,23 @@ void delete_context(MemoryContext cxt) {
   pg_call([&] { MemoryContextDelete(cxt); });
 }
 
+namespace {
+// Plans whose execution an ERROR cut off (see KeptPlan). Freed by the next prepare(): by then the
+// failed (sub)transaction has been aborted, which released its references to them.
+std::vector<SPIPlanPtr> g_orphaned_plans;
+}  // namespace
+
 KeptPlan::~KeptPlan() {
-  if (plan_ == nullptr || executing_) return;
+  if (plan_ == nullptr) return;
   SPIPlanPtr plan = plan_;
   plan_ = nullptr;
+  if (executing_) {
+    try {
+      g_orphaned_plans.push_back(plan);
+    } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory: the plan stays leaked
+    }
+    return;
+  }
   try {
     pg_call([&] { SPI_freeplan(plan); });
   } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw; see the header
@@ -237,6 +250,11 @@ KeptPlan::~KeptPlan() {
 
 void KeptPlan::prepare(const std::string& sql, int text_params) {
   free();
+  while (!g_orphaned_plans.empty()) {
+    SPIPlanPtr orphan = g_orphaned_plans.back();
+    g_orphaned_plans.pop_back();
+    pg_call([&] { SPI_freeplan(orphan); });
+  }
   std::vector<Oid> types(static_cast<size_t>(text_params), TEXTOID);
   SPIPlanPtr plan = pg_call([&] { return SPI_prepare(sql.c_str(), text_params, types.data()); });
   if (plan == nullptr)

@@ -145,10 +145,10 @@ void delete_context(MemoryContext cxt);
 // A statement prepared once with text parameters and kept (SPI_prepare + SPI_keepplan), so a
 // scan plans its page query once, not per page. A kept plan lives in CacheMemoryContext and
 // survives commits and aborts, so it must be freed explicitly: free() (end of the scan) or the
-// destructor. The destructor does not free a plan whose execution was cut off by an ERROR: the
+// destructor. A plan whose execution was cut off by an ERROR is not freed by the destructor (the
 // aborting transaction's resource owner still holds a reference to its cached plan, and
-// dropping it first would leave that reference dangling; such a plan leaks (a few kB, once per
-// failed scan) rather than risk the backend.
+// dropping it first would leave that reference dangling); it is remembered and freed by the
+// next prepare() in the backend, when that (sub)transaction has been aborted.
 class KeptPlan {
  public:
   KeptPlan() = default;
