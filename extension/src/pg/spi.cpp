@@ -296,7 +296,7 @@ uint64_t KeptPlan::run(const std::vector<Param>& params, long limit) {
 namespace {
 
 // How a result column is read.
-enum class ReadAs : uint8_t { kInt2, kInt4, kInt8, kFloat8, kBool, kText, kOutput };
+enum class ReadAs : uint8_t { kInt2, kInt4, kInt8, kFloat4, kFloat8, kBool, kText, kOutput };
 
 ReadAs read_as(Oid type, const TypeSpec& spec) {
   switch (type) {
@@ -306,6 +306,11 @@ ReadAs read_as(Oid type, const TypeSpec& spec) {
       return spec.kind == TypeKind::kInt ? ReadAs::kInt4 : ReadAs::kOutput;
     case INT8OID:
       return spec.kind == TypeKind::kInt ? ReadAs::kInt8 : ReadAs::kOutput;
+    case FLOAT4OID:
+      // The engine keeps a single-precision column's values rounded to float (precision 24):
+      // the float4 itself, widened, is what its printed text parses back to.
+      return spec.kind == TypeKind::kFloat && spec.precision == 24 ? ReadAs::kFloat4
+                                                                   : ReadAs::kOutput;
     case FLOAT8OID:
       return spec.kind == TypeKind::kFloat ? ReadAs::kFloat8 : ReadAs::kOutput;
     case BOOLOID:
@@ -314,8 +319,6 @@ ReadAs read_as(Oid type, const TypeSpec& spec) {
     case VARCHAROID:
       return ReadAs::kText;  // the Datum's bytes are the output text
     default:
-      // float4 too: its text is the shortest that reads back as the float4, which is not the
-      // double the float4 widens to; the text path is what the other readers see.
       return ReadAs::kOutput;
   }
 }
@@ -409,6 +412,10 @@ void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
           break;
         case ReadAs::kInt8:
           v = coerce(Value::integer(DatumGetInt64(datums[c])), columns[c]->type);
+          break;
+        case ReadAs::kFloat4:
+          v = coerce(Value::floating(static_cast<double>(DatumGetFloat4(datums[c]))),
+                     columns[c]->type);
           break;
         case ReadAs::kFloat8:
           v = coerce(Value::floating(DatumGetFloat8(datums[c])), columns[c]->type);

@@ -181,7 +181,7 @@ struct ValuePage {
 };
 
 // Runs `plan` and converts its rows to values of `columns` types. Each row costs one call into
-// PostgreSQL (deform, detoast, output functions); int2/4/8, float8, bool, text and varchar
+// PostgreSQL (deform, detoast, output functions); int2/4/8, float4/8, bool, text and varchar
 // are read from their Datums, other types through their output function and value_from_text
 // (the same values the text path gives).
 void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
