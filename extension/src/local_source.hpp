@@ -14,9 +14,11 @@ namespace dbsync::ext {
 
 // Each page is one SPI query, `... WHERE (k1, k2) > ($1, $2) ORDER BY k1, k2 LIMIT n` with
 // ScanRequest::batch_hint rows and the previous page's last key bound as parameters, so memory
-// holds one page whatever the table's size (never OFFSET). Text keys are compared and ordered
-// COLLATE "C": byte order, the engine's. A key column holding NULL fails the scan (a NULL cannot
-// be placed in the key order a keyset page continues from).
+// holds one page whatever the table's size (never OFFSET). The page queries are prepared once
+// per scan and kept (they survive the commits a job makes between batches), and freed when the
+// scan ends or its reader is destroyed; rows are read from their Datums (spi::run_values). Text
+// keys are compared and ordered COLLATE "C": byte order, the engine's. A key column holding NULL
+// fails the scan (a NULL cannot be placed in the key order a keyset page continues from).
 //
 // Readers run inside the caller's SPI session and must not outlive it. Errors from PostgreSQL
 // (and our own SQL-level PgErrors) are thrown for the caller's guard; a value the engine cannot

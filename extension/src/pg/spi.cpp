@@ -225,10 +225,23 @@ void delete_context(MemoryContext cxt) {
   pg_call([&] { MemoryContextDelete(cxt); });
 }
 
+namespace {
+// Plans whose execution an ERROR cut off (see KeptPlan). Freed by the next prepare(): by then the
+// failed (sub)transaction has been aborted, which released its references to them.
+std::vector<SPIPlanPtr> g_orphaned_plans;
+}  // namespace
+
 KeptPlan::~KeptPlan() {
-  if (plan_ == nullptr || executing_) return;
+  if (plan_ == nullptr) return;
   SPIPlanPtr plan = plan_;
   plan_ = nullptr;
+  if (executing_) {
+    try {
+      g_orphaned_plans.push_back(plan);
+    } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory: the plan stays leaked
+    }
+    return;
+  }
   try {
     pg_call([&] { SPI_freeplan(plan); });
   } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw; see the header
@@ -237,6 +250,11 @@ KeptPlan::~KeptPlan() {
 
 void KeptPlan::prepare(const std::string& sql, int text_params) {
   free();
+  while (!g_orphaned_plans.empty()) {
+    SPIPlanPtr orphan = g_orphaned_plans.back();
+    g_orphaned_plans.pop_back();
+    pg_call([&] { SPI_freeplan(orphan); });
+  }
   std::vector<Oid> types(static_cast<size_t>(text_params), TEXTOID);
   SPIPlanPtr plan = pg_call([&] { return SPI_prepare(sql.c_str(), text_params, types.data()); });
   if (plan == nullptr)
@@ -278,7 +296,7 @@ uint64_t KeptPlan::run(const std::vector<Param>& params, long limit) {
 namespace {
 
 // How a result column is read.
-enum class ReadAs : uint8_t { kInt2, kInt4, kInt8, kFloat8, kBool, kText, kOutput };
+enum class ReadAs : uint8_t { kInt2, kInt4, kInt8, kFloat4, kFloat8, kBool, kText, kOutput };
 
 ReadAs read_as(Oid type, const TypeSpec& spec) {
   switch (type) {
@@ -288,6 +306,11 @@ ReadAs read_as(Oid type, const TypeSpec& spec) {
       return spec.kind == TypeKind::kInt ? ReadAs::kInt4 : ReadAs::kOutput;
     case INT8OID:
       return spec.kind == TypeKind::kInt ? ReadAs::kInt8 : ReadAs::kOutput;
+    case FLOAT4OID:
+      // The engine keeps a single-precision column's values rounded to float (precision 24):
+      // the float4 itself, widened, is what its printed text parses back to.
+      return spec.kind == TypeKind::kFloat && spec.precision == 24 ? ReadAs::kFloat4
+                                                                   : ReadAs::kOutput;
     case FLOAT8OID:
       return spec.kind == TypeKind::kFloat ? ReadAs::kFloat8 : ReadAs::kOutput;
     case BOOLOID:
@@ -296,8 +319,6 @@ ReadAs read_as(Oid type, const TypeSpec& spec) {
     case VARCHAROID:
       return ReadAs::kText;  // the Datum's bytes are the output text
     default:
-      // float4 too: its text is the shortest that reads back as the float4, which is not the
-      // double the float4 widens to; the text path is what the other readers see.
       return ReadAs::kOutput;
   }
 }
@@ -391,6 +412,10 @@ void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
           break;
         case ReadAs::kInt8:
           v = coerce(Value::integer(DatumGetInt64(datums[c])), columns[c]->type);
+          break;
+        case ReadAs::kFloat4:
+          v = coerce(Value::floating(static_cast<double>(DatumGetFloat4(datums[c]))),
+                     columns[c]->type);
           break;
         case ReadAs::kFloat8:
           v = coerce(Value::floating(DatumGetFloat8(datums[c])), columns[c]->type);

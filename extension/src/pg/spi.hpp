@@ -145,10 +145,10 @@ void delete_context(MemoryContext cxt);
 // A statement prepared once with text parameters and kept (SPI_prepare + SPI_keepplan), so a
 // scan plans its page query once, not per page. A kept plan lives in CacheMemoryContext and
 // survives commits and aborts, so it must be freed explicitly: free() (end of the scan) or the
-// destructor. The destructor does not free a plan whose execution was cut off by an ERROR: the
+// destructor. A plan whose execution was cut off by an ERROR is not freed by the destructor (the
 // aborting transaction's resource owner still holds a reference to its cached plan, and
-// dropping it first would leave that reference dangling; such a plan leaks (a few kB, once per
-// failed scan) rather than risk the backend.
+// dropping it first would leave that reference dangling); it is remembered and freed by the
+// next prepare() in the backend, when that (sub)transaction has been aborted.
 class KeptPlan {
  public:
   KeptPlan() = default;
@@ -181,7 +181,7 @@ struct ValuePage {
 };
 
 // Runs `plan` and converts its rows to values of `columns` types. Each row costs one call into
-// PostgreSQL (deform, detoast, output functions); int2/4/8, float8, bool, text and varchar
+// PostgreSQL (deform, detoast, output functions); int2/4/8, float4/8, bool, text and varchar
 // are read from their Datums, other types through their output function and value_from_text
 // (the same values the text path gives).
 void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
