@@ -30,7 +30,7 @@ std::string num(int64_t v) { return std::to_string(v); }
 
 Param bytes_param(const std::optional<Row>& key) {
   if (!key) return std::nullopt;
-  return pg::bytea_hex(encode_sortable_key(*key));
+  return pg::spi::bytea_hex(encode_sortable_key(*key));
 }
 
 std::optional<Row> decode_key(const std::optional<std::string>& bytes, const char* what) {

@@ -367,8 +367,12 @@ std::optional<ClaimedJob> claim() {
   job.id = std::stoll(r.text(0, 0));
   job.sync_id = std::stoll(r.text(0, 1));
   job.step = r.text(0, 2);
-  if (r.at(0, 3)) job.checkpoint = pg::bytea_from_hex(*r.at(0, 3));
-  if (r.at(0, 4)) job.source_checkpoint = pg::bytea_from_hex(*r.at(0, 4));
+  for (int c : {3, 4}) {
+    if (!r.at(0, c)) continue;
+    Result<std::string> bytes = pg::spi::bytea_from_hex(*r.at(0, c));
+    if (!bytes.is_ok()) throw pg::PgError(ERRCODE_DATA_CORRUPTED, "job checkpoint: not bytea hex");
+    (c == 3 ? job.checkpoint : job.source_checkpoint) = std::move(bytes).value();
+  }
   int64_t* counts[] = {&job.scanned,   &job.inserted,  &job.updated, &job.deleted,
                        &job.unchanged, &job.conflicts, &job.errors};
   for (int i = 0; i < 7; ++i) *counts[i] = std::stoll(r.text(0, 5 + i));
