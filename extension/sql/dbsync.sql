@@ -120,20 +120,43 @@ CREATE TABLE dbsync.conflicts (
 CREATE INDEX conflicts_pending_idx ON dbsync.conflicts (sync_id, job_id) WHERE status = 'pending';
 
 -- sync_state: the baseline, per sync and key (engine/row_codec.hpp encodings).
+-- No foreign key to syncs: its check would run one query per stored key (a million-row sync
+-- writes a million keys); the trigger below forgets a dropped sync's keys instead.
 CREATE TABLE dbsync.sync_state (
-  sync_id  bigint NOT NULL REFERENCES dbsync.syncs (id) ON DELETE CASCADE,
+  sync_id  bigint NOT NULL,
   key      bytea NOT NULL,                  -- encode_sortable_key: bytea order = key order
   state    bytea NOT NULL,                  -- encode_baseline
   PRIMARY KEY (sync_id, key)
 );
 
+CREATE FUNCTION dbsync.forget_sync_state() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  DELETE FROM dbsync.sync_state st WHERE st.sync_id = OLD.id;
+  RETURN OLD;
+END
+$$;
+CREATE TRIGGER syncs_forget_state AFTER DELETE ON dbsync.syncs
+  FOR EACH ROW EXECUTE FUNCTION dbsync.forget_sync_state();
+
 -- stage: a job's change set while it waits (the in-database stage; Redis when configured).
+-- As sync_state: no per-row foreign key check; a trigger removes a deleted job's rows.
 CREATE TABLE dbsync.stage (
-  job_id   bigint NOT NULL REFERENCES dbsync.jobs (id) ON DELETE CASCADE,
+  job_id   bigint NOT NULL,
   seq      bigint GENERATED ALWAYS AS IDENTITY,
   change   bytea NOT NULL,                  -- encode_change
   PRIMARY KEY (job_id, seq)
 );
+
+CREATE FUNCTION dbsync.forget_stage() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  DELETE FROM dbsync.stage st WHERE st.job_id = OLD.id;
+  RETURN OLD;
+END
+$$;
+CREATE TRIGGER jobs_forget_stage AFTER DELETE ON dbsync.jobs
+  FOR EACH ROW EXECUTE FUNCTION dbsync.forget_stage();
 
 -- audit: what each job applied, kept after the stage is gone.
 CREATE TABLE dbsync.audit (

@@ -64,7 +64,10 @@ class CatalogBaselineReader final : public BaselineReader {
       params.push_back(pg::spi::bytea_hex(*upto_));
       sql += " AND key <= $" + std::to_string(params.size()) + "::bytea";
     }
-    sql += " ORDER BY key LIMIT " + std::to_string(page_rows_);
+    // ORDER BY both index columns: the primary key's order, so the planner walks the index and
+    // stops after a page, whatever it guesses about the table (a bitmap scan plus a sort would
+    // read every remaining key for every page).
+    sql += " ORDER BY sync_id, key LIMIT " + std::to_string(page_rows_);
     page_ = pg::spi::with_safe_search_path([&] { return pg::spi::execute(sql, params); });
     pos_ = 0;
     if (page_.size() < page_rows_) done_ = true;
@@ -99,9 +102,16 @@ Status CatalogBaseline::apply(const std::vector<PlannedChange>& changes) {
   for (const PlannedChange& c : changes)
     if (c.baseline_op != BaselineOp::kKeep) last[encode_sortable_key(c.key)] = &c;
   if (last.empty()) return Status::ok();
-  std::vector<std::string> set_keys, set_states, erase_keys;
+  // Keys the diff found without a baseline entry are plain inserts: no speculative insertion
+  // (ON CONFLICT) for the common first-sync case. This is safe because the baseline is written
+  // in the job's transaction together with its checkpoint, so no entry of this job can exist.
+  std::vector<std::string> new_keys, new_states, set_keys, set_states, erase_keys;
   for (auto& [key, c] : last) {
-    if (c->baseline_op == BaselineOp::kSet) {
+    if (c->baseline_op == BaselineOp::kSet &&
+        (c->kind == DiffKind::kSourceInserted || c->kind == DiffKind::kTargetInserted)) {
+      new_keys.push_back(key);
+      new_states.push_back(encode_baseline(c->baseline));
+    } else if (c->baseline_op == BaselineOp::kSet) {
       set_keys.push_back(key);
       set_states.push_back(encode_baseline(c->baseline));
     } else {
@@ -111,6 +121,16 @@ Status CatalogBaseline::apply(const std::vector<PlannedChange>& changes) {
   MemoryContext cxt = pg::spi::create_context("dbsync baseline apply");
   pg::spi::with_safe_search_path([&] {
     pg::spi::TypedParam sync = pg::spi::text_param(sync_id_, cxt);
+    if (!new_keys.empty()) {
+      pg::spi::execute_typed(
+          "INSERT INTO dbsync.sync_state (sync_id, key, state) "
+          "SELECT $1::pg_catalog.text::pg_catalog.int8, u.k, u.s "
+          "FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.bytea[]), "
+          "pg_catalog.unnest($3::pg_catalog.bytea[])) AS u(k, s)",
+          {sync,
+           {BYTEAARRAYOID, pg::spi::varlena_array(new_keys, BYTEAOID, cxt), false},
+           {BYTEAARRAYOID, pg::spi::varlena_array(new_states, BYTEAOID, cxt), false}});
+    }
     if (!set_keys.empty()) {
       pg::spi::execute_typed(
           "INSERT INTO dbsync.sync_state (sync_id, key, state) "

@@ -42,6 +42,14 @@ int push_safe_search_path() {
                             true, 0, false);
     (void)set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
                             true, 0, false);
+    // Our reads are keyset pages (ORDER BY the key LIMIT n after the last key): they must walk
+    // an index in key order and stop after a page. Without statistics (a table just filled, such
+    // as the baseline after a first sync) the planner may guess a handful of rows and pick a
+    // bitmap scan plus a sort, which reads every remaining row for every page: quadratic.
+    (void)set_config_option("enable_sort", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                            true, 0, false);
+    (void)set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
     return level;
   });
 }
