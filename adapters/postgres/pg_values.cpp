@@ -70,7 +70,17 @@ std::string value_to_text(const Value& v, const TypeSpec& t) {
 }
 
 void append_copy_escaped(std::string& out, std::string_view text) {
-  for (char c : text) {
+  // Runs of ordinary bytes are appended whole; only the few special ones are escaped.
+  auto special = [](char c) {
+    return c == '\\' || c == '\t' || c == '\n' || c == '\r' || c == '\b' || c == '\f' ||
+           c == '\v';
+  };
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (!special(c)) continue;
+    out.append(text.data() + start, i - start);
+    start = i + 1;
     switch (c) {
       case '\\':
         out += "\\\\";
@@ -90,13 +100,11 @@ void append_copy_escaped(std::string& out, std::string_view text) {
       case '\f':
         out += "\\f";
         break;
-      case '\v':
-        out += "\\v";
-        break;
       default:
-        out.push_back(c);
+        out += "\\v";
     }
   }
+  out.append(text.data() + start, text.size() - start);
 }
 
 void append_copy_field(std::string& out, const Value& v, const TypeSpec& t) {
