@@ -12,17 +12,9 @@ BEGIN
                             pg_catalog.current_setting('data_directory') || '/dbsync_regress_bad.key');
 END
 $$;
--- Errors show their SQLSTATE and message (pg_temp.try) or message, detail and hint; never the
+-- Errors show their SQLSTATE and message (regress.try) or message, detail and hint; never the
 -- PL/pgSQL context (line numbers).
 \set SHOW_CONTEXT never
-CREATE FUNCTION pg_temp.try(statement text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE statement;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
 -- No key configured: a clear error with its SQLSTATE, nothing written.
 SET dbsync.secret_key_file = '';
 \set VERBOSITY sqlstate
@@ -76,34 +68,34 @@ SET dbsync.secret_key_file = 'dbsync_regress.key';
 SELECT dbsync.alter_datasource('remote', options => '{"connect_timeout": 2}');
 SELECT dbsync.alter_datasource('remote', conninfo => 'postgres://other:pw2@10.0.0.9:5433/app', new_name => 'remote2');
 SELECT name, endpoint, options FROM dbsync.datasource_list WHERE name LIKE 'remote%';
-SELECT pg_temp.try($q$SELECT dbsync.alter_datasource('nope', options => '{}')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.alter_datasource('remote2', new_name => 'wp')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.alter_datasource('master', conninfo => 'host=x')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.alter_datasource('remote2', options => '[1]')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.alter_datasource('remote2', options => '{"connect_timeout": "soon"}')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.alter_datasource('remote2', new_name => 'x"; DROP TABLE t; --')$q$);
+SELECT regress.try($q$SELECT dbsync.alter_datasource('nope', options => '{}')$q$);
+SELECT regress.try($q$SELECT dbsync.alter_datasource('remote2', new_name => 'wp')$q$);
+SELECT regress.try($q$SELECT dbsync.alter_datasource('master', conninfo => 'host=x')$q$);
+SELECT regress.try($q$SELECT dbsync.alter_datasource('remote2', options => '[1]')$q$);
+SELECT regress.try($q$SELECT dbsync.alter_datasource('remote2', options => '{"connect_timeout": "soon"}')$q$);
+SELECT regress.try($q$SELECT dbsync.alter_datasource('remote2', new_name => 'x"; DROP TABLE t; --')$q$);
 
 -- Bad input: hostile names, unknown kind, nulls, conninfo that does not fit the kind. The
 -- messages never repeat a conninfo.
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('x"; DROP TABLE t; --', 'local')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('', 'local')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource(repeat('n', 64), 'local')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('ora', 'oracle', 'host=x')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource(NULL, 'local')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('n', NULL)$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('n', 'postgres')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('n', 'local', 'host=x')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('master', 'local')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('n', 'postgres', 'password=s3cret dbname=x')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('n', 'postgres', 'host=h password s3cret')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('n', 'neon', 'host=/var/run/postgresql password=s3cret')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('n', 'mysql', 'postgres://u:s3cret@h/db')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('n', 'mysql', 'mysql://u:s3cret@h:99999/db')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('n', 'mysql', 'mysql://u:s3cret@h:3306')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('n', 'postgres', 'host=h', '{"connect_timeout": 0}')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.add_datasource('n', 'postgres', 'host=h', '"text"')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.test_datasource('nope')$q$);
-SELECT pg_temp.try($q$SELECT dbsync.test_datasource(NULL)$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('x"; DROP TABLE t; --', 'local')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('', 'local')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource(repeat('n', 64), 'local')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('ora', 'oracle', 'host=x')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource(NULL, 'local')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('n', NULL)$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('n', 'postgres')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('n', 'local', 'host=x')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('master', 'local')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('n', 'postgres', 'password=s3cret dbname=x')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('n', 'postgres', 'host=h password s3cret')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('n', 'neon', 'host=/var/run/postgresql password=s3cret')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('n', 'mysql', 'postgres://u:s3cret@h/db')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('n', 'mysql', 'mysql://u:s3cret@h:99999/db')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('n', 'mysql', 'mysql://u:s3cret@h:3306')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('n', 'postgres', 'host=h', '{"connect_timeout": 0}')$q$);
+SELECT regress.try($q$SELECT dbsync.add_datasource('n', 'postgres', 'host=h', '"text"')$q$);
+SELECT regress.try($q$SELECT dbsync.test_datasource('nope')$q$);
+SELECT regress.try($q$SELECT dbsync.test_datasource(NULL)$q$);
 SELECT count(*) FROM dbsync.datasources WHERE name = 'n';
 
 -- A non-admin is denied everything; dbsync_admin may use the API and the list, but not the

@@ -1,14 +1,6 @@
 -- dbsync.diff: what a run of a local -> local sync would do, key by key (ThreeWayDiff and the
 -- conflict resolver over both tables and the baseline); nothing is written.
 \set SHOW_CONTEXT never
-CREATE FUNCTION pg_temp.try(statement text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE statement;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
 INSERT INTO dbsync.datasources (name, kind) VALUES ('df_master', 'local');
 INSERT INTO dbsync.datasources (name, kind, conninfo) VALUES ('df_remote', 'mysql', '\x00');
 
@@ -57,7 +49,7 @@ SELECT * FROM dbsync.diff('items') WHERE key->>'id' IN ('2', '3', '5', '77');
 -- A corrupt entry fails the whole diff.
 INSERT INTO dbsync.sync_state (sync_id, key, state)
   SELECT id, '\x038000000000000006', '\xff' FROM dbsync.syncs WHERE name = 'items';
-SELECT pg_temp.try($$SELECT * FROM dbsync.diff('items')$$);
+SELECT regress.try($$SELECT * FROM dbsync.diff('items')$$);
 DELETE FROM dbsync.sync_state WHERE key = '\x038000000000000006';
 
 -- 4. Text keys: byte order (COLLATE "C"), across keyset pages of 2 rows.
@@ -104,12 +96,12 @@ SELECT * FROM dbsync.diff('hostile');
 SELECT to_regclass('df.items') IS NOT NULL AS items_still_there;
 
 -- 8. Errors.
-SELECT pg_temp.try($$SELECT * FROM dbsync.diff('no_such_sync')$$);
-SELECT pg_temp.try($$SELECT * FROM dbsync.diff('items', -1)$$);
-SELECT pg_temp.try($$SELECT * FROM dbsync.diff(NULL)$$);
+SELECT regress.try($$SELECT * FROM dbsync.diff('no_such_sync')$$);
+SELECT regress.try($$SELECT * FROM dbsync.diff('items', -1)$$);
+SELECT regress.try($$SELECT * FROM dbsync.diff(NULL)$$);
 SELECT dbsync.create_sync('to_remote', 'df_master', 'df.items', 'df_remote', 'public.items') > 0
   AS created;
-SELECT pg_temp.try($$SELECT * FROM dbsync.diff('to_remote')$$);
+SELECT regress.try($$SELECT * FROM dbsync.diff('to_remote')$$);
 
 -- 9. Nothing was written: the targets and the baseline are as the statements above left them.
 SELECT (SELECT count(*) FROM df.items_copy) AS items_copy, (SELECT count(*) FROM df.tags_copy) AS tags_copy,

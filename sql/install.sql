@@ -1,4 +1,16 @@
 -- The catalog exists, is not readable by PUBLIC, and rejects nonsense at the row level.
+-- Shared by the test files that follow: runs a statement and shows its SQLSTATE and message
+-- instead of failing.
+CREATE SCHEMA regress;
+GRANT USAGE ON SCHEMA regress TO PUBLIC;
+CREATE FUNCTION regress.try(statement text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE statement;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
 SELECT dbsync.version();
 SELECT count(*) AS catalog_tables FROM pg_tables WHERE schemaname = 'dbsync';
 SELECT has_table_privilege('public', 'dbsync.datasources', 'SELECT') AS public_can_read;

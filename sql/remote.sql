@@ -2,14 +2,6 @@
 -- TCP (libpq, non-blocking, waiting on the latch), tables in a schema of their own. Syncs with a
 -- remote end are validated in full when saved; preview, map_row and diff read remote tables.
 \set SHOW_CONTEXT never
-CREATE FUNCTION pg_temp.try(statement text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE statement;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
 DO $$
 BEGIN
   EXECUTE pg_catalog.format('COPY (SELECT %L) TO %L', pg_catalog.repeat('0123456789abcdef', 4),
@@ -64,15 +56,15 @@ SELECT * FROM dbsync.preview('rm_hostile');
 SELECT count(*) AS far_items FROM rm_far.items;
 
 -- 4. Validation errors: clear SQLSTATEs, naming the datasource; nothing is written.
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'rm_master', 'rm_local.items', 'rm_far', 'rm_far.nope')$$) AS unknown_table;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e2', 'rm_far', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id", "title": "@nope"}')$$) AS unknown_column;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e3', 'rm_master', 'rm_local.items', 'rm_far', 'rm_far.loose', '{"id": "id", "title": "title"}', key => '{id}')$$) AS non_unique_key;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e4', 'rm_far', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id"}', filter => 'no_such_column > 1')$$) AS filter_unknown_column;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e5', 'rm_far', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id"}', filter => 'true; DROP TABLE rm_far.items')$$) AS filter_two_statements;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e6', 'rm_far', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id"}', filter => 'title')$$) AS filter_not_boolean;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e7', 'rm_far', 'rm_far.items"', 'rm_master', 'rm_local.copy', '{"id": "id"}')$$) AS bad_table_name;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e8', 'rm_master', 'rm_local.items', 'rm_down', 'public.items')$$) AS server_down;
-SELECT pg_temp.try($$SELECT dbsync.alter_sync('rm_push', target_table => 'rm_far.nope')$$) AS alter_unknown_table;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'rm_master', 'rm_local.items', 'rm_far', 'rm_far.nope')$$) AS unknown_table;
+SELECT regress.try($$SELECT dbsync.create_sync('e2', 'rm_far', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id", "title": "@nope"}')$$) AS unknown_column;
+SELECT regress.try($$SELECT dbsync.create_sync('e3', 'rm_master', 'rm_local.items', 'rm_far', 'rm_far.loose', '{"id": "id", "title": "title"}', key => '{id}')$$) AS non_unique_key;
+SELECT regress.try($$SELECT dbsync.create_sync('e4', 'rm_far', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id"}', filter => 'no_such_column > 1')$$) AS filter_unknown_column;
+SELECT regress.try($$SELECT dbsync.create_sync('e5', 'rm_far', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id"}', filter => 'true; DROP TABLE rm_far.items')$$) AS filter_two_statements;
+SELECT regress.try($$SELECT dbsync.create_sync('e6', 'rm_far', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id"}', filter => 'title')$$) AS filter_not_boolean;
+SELECT regress.try($$SELECT dbsync.create_sync('e7', 'rm_far', 'rm_far.items"', 'rm_master', 'rm_local.copy', '{"id": "id"}')$$) AS bad_table_name;
+SELECT regress.try($$SELECT dbsync.create_sync('e8', 'rm_master', 'rm_local.items', 'rm_down', 'public.items')$$) AS server_down;
+SELECT regress.try($$SELECT dbsync.alter_sync('rm_push', target_table => 'rm_far.nope')$$) AS alter_unknown_table;
 SELECT name, target_table FROM dbsync.syncs WHERE name LIKE 'rm\_%' OR name LIKE 'e_' ORDER BY name;
 SELECT count(*) AS far_items FROM rm_far.items;
 
@@ -93,8 +85,8 @@ SELECT count(pg_terminate_backend(pid)) >= 0 AS ended FROM pg_stat_activity
 -- trusts local TCP connections, so they are refused), at save time and when reading.
 CREATE ROLE rm_admin IN ROLE dbsync_admin;
 SET ROLE rm_admin;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e9', 'rm_far', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id"}')$$) AS needs_password;
-SELECT pg_temp.try($$SELECT count(*) FROM dbsync.preview('rm_pull')$$) AS preview_needs_password;
+SELECT regress.try($$SELECT dbsync.create_sync('e9', 'rm_far', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id"}')$$) AS needs_password;
+SELECT regress.try($$SELECT count(*) FROM dbsync.preview('rm_pull')$$) AS preview_needs_password;
 -- A conninfo without a password is refused before connecting (the server's own .pgpass or
 -- PGPASSWORD must not serve other roles).
 RESET ROLE;
@@ -102,7 +94,7 @@ SELECT dbsync.add_datasource('rm_nopw', 'postgres',
          format('host=127.0.0.1 port=%s dbname=%s user=%s',
                 current_setting('port'), current_database(), current_user)) > 0 AS added;
 SET ROLE rm_admin;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e10', 'rm_nopw', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id"}')$$) AS conninfo_needs_password;
+SELECT regress.try($$SELECT dbsync.create_sync('e10', 'rm_nopw', 'rm_far.items', 'rm_master', 'rm_local.copy', '{"id": "id"}')$$) AS conninfo_needs_password;
 RESET ROLE;
 DROP ROLE rm_admin;
 

@@ -3,15 +3,6 @@
 -- in Europe/Berlin wall-clock time.
 \set SHOW_CONTEXT never
 SET TimeZone = 'UTC';
--- Runs a statement and shows its SQLSTATE and message instead of failing.
-CREATE FUNCTION pg_temp.try(statement text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE statement;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
 -- The next runs of a schedule as one line of text.
 CREATE FUNCTION pg_temp.runs(cron text, n integer, after timestamptz, zone text DEFAULT 'UTC')
   RETURNS text LANGUAGE sql AS $$
@@ -60,9 +51,9 @@ SELECT schedule FROM dbsync.sync_list WHERE name = 'sc_orders';
 
 -- Bad schedules: the field and the position, and the schedule stays as it was.
 SELECT dbsync.schedule('sc_orders', '0 25 * * *');
-SELECT pg_temp.try($$SELECT dbsync.schedule('sc_orders', '0 0 30 2 *')$$) AS never_fires;
+SELECT regress.try($$SELECT dbsync.schedule('sc_orders', '0 0 30 2 *')$$) AS never_fires;
 SELECT schedule FROM dbsync.syncs WHERE name = 'sc_orders';
-SELECT cron, pg_temp.try(format('SELECT dbsync.next_runs(%L)', cron)) AS error
+SELECT cron, regress.try(format('SELECT dbsync.next_runs(%L)', cron)) AS error
   FROM (VALUES (1, ''), (2, '* * * *'), (3, '* * * * * *'), (4, '60 * * * *'),
                (5, '* * 0 * *'), (6, '* * * 13 *'), (7, '* * * * 8'), (8, '*/0 * * * *'),
                (9, '5-1 * * * *'), (10, '1,,2 * * * *'), (11, '0 0 L * *'), (12, '0 0 ? * *'),
@@ -72,23 +63,23 @@ SELECT cron, pg_temp.try(format('SELECT dbsync.next_runs(%L)', cron)) AS error
  ORDER BY i;
 
 -- Hostile input: errors, never a crash or a hang.
-SELECT pg_temp.try($$SELECT dbsync.schedule('sc_orders', 'x"; DROP TABLE dbsync.syncs; --')$$) AS sql_in_cron;
-SELECT pg_temp.try($$SELECT dbsync.schedule('sc_orders', '0 0 * * * ; DROP TABLE dbsync.syncs')$$) AS trailing_sql;
-SELECT pg_temp.try($$SELECT dbsync.schedule('sc_orders', 'TZ=../../../etc/passwd 0 0 * * *')$$) AS zone_path;
-SELECT pg_temp.try(format('SELECT dbsync.schedule(%L, %L)', 'sc_orders', '0 ' || chr(1) || ' * * *')) AS control_char;
-SELECT pg_temp.try($$SELECT dbsync.schedule('sc_orders', 'ünïcödé * * * *')$$) AS non_ascii;
-SELECT pg_temp.try(format('SELECT dbsync.schedule(%L, %L)', 'sc_orders', repeat('1,', 3000) || '1 * * * *')) AS too_long;
-SELECT pg_temp.try($$SELECT dbsync.schedule('x"; DROP TABLE t; --', '@daily')$$) AS hostile_sync_name;
+SELECT regress.try($$SELECT dbsync.schedule('sc_orders', 'x"; DROP TABLE dbsync.syncs; --')$$) AS sql_in_cron;
+SELECT regress.try($$SELECT dbsync.schedule('sc_orders', '0 0 * * * ; DROP TABLE dbsync.syncs')$$) AS trailing_sql;
+SELECT regress.try($$SELECT dbsync.schedule('sc_orders', 'TZ=../../../etc/passwd 0 0 * * *')$$) AS zone_path;
+SELECT regress.try(format('SELECT dbsync.schedule(%L, %L)', 'sc_orders', '0 ' || chr(1) || ' * * *')) AS control_char;
+SELECT regress.try($$SELECT dbsync.schedule('sc_orders', 'ünïcödé * * * *')$$) AS non_ascii;
+SELECT regress.try(format('SELECT dbsync.schedule(%L, %L)', 'sc_orders', repeat('1,', 3000) || '1 * * * *')) AS too_long;
+SELECT regress.try($$SELECT dbsync.schedule('x"; DROP TABLE t; --', '@daily')$$) AS hostile_sync_name;
 SELECT count(*) AS syncs_still_there FROM dbsync.syncs WHERE name = 'sc_orders';
 
 -- Unknown syncs, NULLs, next_runs' limits.
-SELECT pg_temp.try($$SELECT dbsync.schedule('no_such_sync', '@daily')$$) AS unknown_sync;
-SELECT pg_temp.try($$SELECT dbsync.unschedule('no_such_sync')$$) AS unknown_sync;
-SELECT pg_temp.try($$SELECT dbsync.schedule(NULL, '@daily')$$) AS null_sync;
-SELECT pg_temp.try($$SELECT dbsync.schedule('sc_orders', NULL)$$) AS null_cron;
-SELECT pg_temp.try($$SELECT dbsync.next_runs('@daily', -1)$$) AS negative_n;
-SELECT pg_temp.try($$SELECT dbsync.next_runs('@daily', 1001)$$) AS too_many;
-SELECT pg_temp.try($$SELECT dbsync.next_runs('@daily', 1, 'infinity')$$) AS infinite_after;
+SELECT regress.try($$SELECT dbsync.schedule('no_such_sync', '@daily')$$) AS unknown_sync;
+SELECT regress.try($$SELECT dbsync.unschedule('no_such_sync')$$) AS unknown_sync;
+SELECT regress.try($$SELECT dbsync.schedule(NULL, '@daily')$$) AS null_sync;
+SELECT regress.try($$SELECT dbsync.schedule('sc_orders', NULL)$$) AS null_cron;
+SELECT regress.try($$SELECT dbsync.next_runs('@daily', -1)$$) AS negative_n;
+SELECT regress.try($$SELECT dbsync.next_runs('@daily', 1001)$$) AS too_many;
+SELECT regress.try($$SELECT dbsync.next_runs('@daily', 1, 'infinity')$$) AS infinite_after;
 SELECT count(*) AS none FROM dbsync.next_runs('@daily', 0, '2024-01-01 00:00+00');
 SELECT count(*) AS thousand FROM dbsync.next_runs('* * * * *', 1000, '2024-01-01 00:00+00');
 -- Near the end of timestamptz: the runs stop rather than overflow.
@@ -103,8 +94,8 @@ SELECT dbsync.unschedule('sc_orders');
 -- Privileges: only superusers and dbsync_admin may schedule.
 CREATE ROLE sc_nobody;
 SET ROLE sc_nobody;
-SELECT pg_temp.try($$SELECT dbsync.schedule('sc_orders', '@daily')$$) AS nobody_schedule;
-SELECT pg_temp.try($$SELECT dbsync.unschedule('sc_orders')$$) AS nobody_unschedule;
+SELECT regress.try($$SELECT dbsync.schedule('sc_orders', '@daily')$$) AS nobody_schedule;
+SELECT regress.try($$SELECT dbsync.unschedule('sc_orders')$$) AS nobody_unschedule;
 RESET ROLE;
 DROP ROLE sc_nobody;
 

@@ -1,15 +1,6 @@
 -- Sync configurations: validated at save time (tables, columns, expressions, unique keys,
 -- options), map_row, preview; errors carry SQLSTATEs and leave nothing written.
 \set SHOW_CONTEXT never
--- Runs a statement and shows its SQLSTATE and message instead of failing.
-CREATE FUNCTION pg_temp.try(statement text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE statement;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
 INSERT INTO dbsync.datasources (name, kind) VALUES ('sy_master', 'local');
 INSERT INTO dbsync.datasources (name, kind, conninfo) VALUES ('sy_remote', 'mysql', '\x00');
 
@@ -40,17 +31,17 @@ SELECT name, source, source_table, target, target_table, key, source_key, direct
 SELECT dbsync.map_row('products_to_wp', '{"id": 1, "title": "Chair", "price": 10, "status": "publish", "active": true, "updated": "2024-05-01 12:00:00+02"}');
 SELECT dbsync.map_row('products_to_wp', '{"id": "2", "title": "Table", "price": "19.99", "status": null}');
 SELECT dbsync.map_row('products_to_wp', '{"id": 3, "price": 0.1, "active": false}');
-SELECT pg_temp.try($$SELECT dbsync.map_row('products_to_wp', '{"id": 4, "title": "A title far too long for twelve"}')$$);
-SELECT pg_temp.try($$SELECT dbsync.map_row('products_to_wp', '{"id": "four"}')$$);
-SELECT pg_temp.try($$SELECT dbsync.map_row('products_to_wp', '{"id": 5, "colour": "red"}')$$);
-SELECT pg_temp.try($$SELECT dbsync.map_row('products_to_wp', '[1, 2]')$$);
-SELECT pg_temp.try($$SELECT dbsync.map_row('no_such_sync', '{}')$$);
+SELECT regress.try($$SELECT dbsync.map_row('products_to_wp', '{"id": 4, "title": "A title far too long for twelve"}')$$);
+SELECT regress.try($$SELECT dbsync.map_row('products_to_wp', '{"id": "four"}')$$);
+SELECT regress.try($$SELECT dbsync.map_row('products_to_wp', '{"id": 5, "colour": "red"}')$$);
+SELECT regress.try($$SELECT dbsync.map_row('products_to_wp', '[1, 2]')$$);
+SELECT regress.try($$SELECT dbsync.map_row('no_such_sync', '{}')$$);
 
 -- preview: the first rows in key order, mapped; a row that fails is an _error object.
 SELECT * FROM dbsync.preview('products_to_wp', 8);
 SELECT count(*) AS previewed FROM dbsync.preview('products_to_wp', 100);
 SELECT count(*) AS default_limit FROM dbsync.preview('products_to_wp');
-SELECT pg_temp.try($$SELECT dbsync.preview('products_to_wp', -1)$$);
+SELECT regress.try($$SELECT dbsync.preview('products_to_wp', -1)$$);
 
 -- Text keys are read in byte order (COLLATE "C"), whatever the column's collation.
 CREATE TABLE shop.tags (name text PRIMARY KEY, weight integer);
@@ -61,33 +52,33 @@ SELECT * FROM dbsync.preview('tags');
 
 -- Errors, each with its SQLSTATE, and nothing written.
 SELECT count(*) AS syncs_before FROM dbsync.syncs;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'nowhere', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}')$$) AS unknown_datasource;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'nowhere', 'shop.wp_products', '{"post_id": "id"}')$$) AS unknown_target_datasource;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.nothing', 'sy_master', 'shop.wp_products', '{"post_id": "id"}')$$) AS unknown_table;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "post_title": "{{ m.name }}"}')$$) AS unknown_source_column;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "colour": "title"}')$$) AS unknown_target_column;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "price": "{{ m.price * }}"}')$$) AS bad_expression;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "post_title": "title"}', key => ARRAY['post_title'])$$) AS key_not_unique;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', source_key => ARRAY['status'])$$) AS source_key_not_unique;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', strategy => 'loudest_wins')$$) AS bad_strategy;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', strategy => 'merge', strategy_options => '{"merge_fallback": "coin"}')$$) AS bad_merge_fallback;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', strategy => 'webhook')$$) AS webhook_without_url;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', delete_policy => 'shred')$$) AS bad_delete_policy;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', delete_policy => 'soft:gone')$$) AS soft_column_missing;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', direction => 'sideways')$$) AS bad_direction;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "{{ m.id + 1000 }}"}', source_key => ARRAY['id'], direction => 'two_way')$$) AS two_way_computed_key;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', batch_size => 0)$$) AS bad_batch_size;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', filter => 'nosuchcolumn > 1')$$) AS bad_filter;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', filter => 'true); DROP TABLE shop.products; SELECT (1')$$) AS filter_injection;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('products_to_wp', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}')$$) AS duplicate_name;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'nowhere', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}')$$) AS unknown_datasource;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'nowhere', 'shop.wp_products', '{"post_id": "id"}')$$) AS unknown_target_datasource;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.nothing', 'sy_master', 'shop.wp_products', '{"post_id": "id"}')$$) AS unknown_table;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "post_title": "{{ m.name }}"}')$$) AS unknown_source_column;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "colour": "title"}')$$) AS unknown_target_column;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "price": "{{ m.price * }}"}')$$) AS bad_expression;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "post_title": "title"}', key => ARRAY['post_title'])$$) AS key_not_unique;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', source_key => ARRAY['status'])$$) AS source_key_not_unique;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', strategy => 'loudest_wins')$$) AS bad_strategy;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', strategy => 'merge', strategy_options => '{"merge_fallback": "coin"}')$$) AS bad_merge_fallback;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', strategy => 'webhook')$$) AS webhook_without_url;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', delete_policy => 'shred')$$) AS bad_delete_policy;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', delete_policy => 'soft:gone')$$) AS soft_column_missing;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', direction => 'sideways')$$) AS bad_direction;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "{{ m.id + 1000 }}"}', source_key => ARRAY['id'], direction => 'two_way')$$) AS two_way_computed_key;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', batch_size => 0)$$) AS bad_batch_size;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', filter => 'nosuchcolumn > 1')$$) AS bad_filter;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', filter => 'true); DROP TABLE shop.products; SELECT (1')$$) AS filter_injection;
+SELECT regress.try($$SELECT dbsync.create_sync('products_to_wp', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}')$$) AS duplicate_name;
 -- Hostile identifiers: as table names, as target and source columns, as keys.
 CREATE TABLE t (id integer PRIMARY KEY);
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'x"; DROP TABLE t; --', 'sy_master', 'shop.wp_products', '{"post_id": "id"}')$$) AS hostile_table;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'x; DROP TABLE t', '{"post_id": "id"}')$$) AS hostile_table2;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "x\"; DROP TABLE t; --": "title"}')$$) AS hostile_target_column;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "post_title": "@x\"; DROP TABLE t; --"}')$$) AS hostile_source_column;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "post_title": {"source": "x\"; DROP TABLE t; --"}}')$$) AS hostile_source_column2;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', key => ARRAY['x"; DROP TABLE t; --'])$$) AS hostile_key;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'x"; DROP TABLE t; --', 'sy_master', 'shop.wp_products', '{"post_id": "id"}')$$) AS hostile_table;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'x; DROP TABLE t', '{"post_id": "id"}')$$) AS hostile_table2;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "x\"; DROP TABLE t; --": "title"}')$$) AS hostile_target_column;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "post_title": "@x\"; DROP TABLE t; --"}')$$) AS hostile_source_column;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id", "post_title": {"source": "x\"; DROP TABLE t; --"}}')$$) AS hostile_source_column2;
+SELECT regress.try($$SELECT dbsync.create_sync('e1', 'sy_master', 'shop.products', 'sy_master', 'shop.wp_products', '{"post_id": "id"}', key => ARRAY['x"; DROP TABLE t; --'])$$) AS hostile_key;
 SELECT to_regclass('t') IS NOT NULL AS t_still_there, to_regclass('shop.products') IS NOT NULL AS products_still_there;
 SELECT count(*) AS syncs_after FROM dbsync.syncs;
 
@@ -104,35 +95,35 @@ SELECT to_regclass('t') IS NOT NULL AS t_still_there;
 -- the first run. (PostgreSQL remote ends are checked in full: sql/remote.sql.)
 SELECT dbsync.create_sync('to_remote', 'sy_master', 'shop.products', 'sy_remote', 'public.wp_products',
   '{"post_id": "id", "post_title": "{{ m.title | upper }}"}') > 0 AS created;
-SELECT pg_temp.try($$SELECT dbsync.create_sync('e2', 'sy_master', 'shop.products', 'sy_remote', 'public.wp_products', '{"post_title": "{{ m.title | }}"}')$$) AS remote_bad_expression;
-SELECT pg_temp.try($$SELECT dbsync.map_row('to_remote', '{"id": 1}')$$) AS remote_map_row;
+SELECT regress.try($$SELECT dbsync.create_sync('e2', 'sy_master', 'shop.products', 'sy_remote', 'public.wp_products', '{"post_title": "{{ m.title | }}"}')$$) AS remote_bad_expression;
+SELECT regress.try($$SELECT dbsync.map_row('to_remote', '{"id": 1}')$$) AS remote_map_row;
 
 -- alter_sync: re-validates; a changed mapping clears the baseline, other changes keep it.
 INSERT INTO dbsync.sync_state (sync_id, key, state)
   SELECT id, '\x01', '\x02' FROM dbsync.syncs WHERE name = 'products_to_wp';
 SELECT dbsync.alter_sync('products_to_wp', batch_size => 500);
 SELECT batch_size, baseline_keys FROM dbsync.sync_list WHERE name = 'products_to_wp';
-SELECT pg_temp.try($$SELECT dbsync.alter_sync('products_to_wp', mapping => '{"post_id": "id", "colour": "title"}')$$) AS bad_alter;
+SELECT regress.try($$SELECT dbsync.alter_sync('products_to_wp', mapping => '{"post_id": "id", "colour": "title"}')$$) AS bad_alter;
 SELECT baseline_keys FROM dbsync.sync_list WHERE name = 'products_to_wp';
 SELECT dbsync.alter_sync('products_to_wp', mapping => '{"post_id": "id", "post_title": "{{ m.sku }}"}');
 SELECT mapping, baseline_keys FROM dbsync.sync_list WHERE name = 'products_to_wp';
 SELECT dbsync.map_row('products_to_wp', '{"id": 9, "sku": "SKU-009"}');
-SELECT pg_temp.try($$SELECT dbsync.alter_sync('no_such_sync', batch_size => 5)$$) AS alter_unknown;
+SELECT regress.try($$SELECT dbsync.alter_sync('no_such_sync', batch_size => 5)$$) AS alter_unknown;
 
 -- drop_sync: refused while a job runs, then gone with its jobs and baseline.
 INSERT INTO dbsync.jobs (sync_id, trigger, status, started_at)
   SELECT id, 'sql', 'running', now() FROM dbsync.syncs WHERE name = 'tags';
-SELECT pg_temp.try($$SELECT dbsync.drop_sync('tags')$$) AS drop_running;
-SELECT pg_temp.try($$SELECT dbsync.alter_sync('tags', batch_size => 5)$$) AS alter_running;
+SELECT regress.try($$SELECT dbsync.drop_sync('tags')$$) AS drop_running;
+SELECT regress.try($$SELECT dbsync.alter_sync('tags', batch_size => 5)$$) AS alter_running;
 UPDATE dbsync.jobs SET status = 'succeeded', finished_at = now();
 SELECT dbsync.drop_sync('tags');
-SELECT pg_temp.try($$SELECT dbsync.drop_sync('tags')$$) AS drop_again;
+SELECT regress.try($$SELECT dbsync.drop_sync('tags')$$) AS drop_again;
 SELECT name FROM dbsync.sync_list ORDER BY name;
 
 -- Privileges: only superusers and dbsync_admin may call these.
 CREATE ROLE sy_nobody;
 SET ROLE sy_nobody;
-SELECT pg_temp.try($$SELECT dbsync.map_row('products_to_wp', '{}')$$) AS nobody_map_row;
+SELECT regress.try($$SELECT dbsync.map_row('products_to_wp', '{}')$$) AS nobody_map_row;
 RESET ROLE;
 DROP ROLE sy_nobody;
 

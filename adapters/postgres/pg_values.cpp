@@ -72,8 +72,7 @@ std::string value_to_text(const Value& v, const TypeSpec& t) {
 void append_copy_escaped(std::string& out, std::string_view text) {
   // Runs of ordinary bytes are appended whole; only the few special ones are escaped.
   auto special = [](char c) {
-    return c == '\\' || c == '\t' || c == '\n' || c == '\r' || c == '\b' || c == '\f' ||
-           c == '\v';
+    return c == '\\' || c == '\t' || c == '\n' || c == '\r' || c == '\b' || c == '\f' || c == '\v';
   };
   size_t start = 0;
   for (size_t i = 0; i < text.size(); ++i) {

@@ -129,15 +129,17 @@ CREATE TABLE dbsync.sync_state (
   PRIMARY KEY (sync_id, key)
 );
 
-CREATE FUNCTION dbsync.forget_sync_state() RETURNS trigger
+-- Forgets the rows of a deleted sync or job in a table without a foreign key to it:
+-- TG_ARGV[0] is the table (in schema dbsync), TG_ARGV[1] its column holding the id.
+CREATE FUNCTION dbsync.forget_rows() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  DELETE FROM dbsync.sync_state st WHERE st.sync_id = OLD.id;
+  EXECUTE format('DELETE FROM dbsync.%I WHERE %I = $1', TG_ARGV[0], TG_ARGV[1]) USING OLD.id;
   RETURN OLD;
 END
 $$;
 CREATE TRIGGER syncs_forget_state AFTER DELETE ON dbsync.syncs
-  FOR EACH ROW EXECUTE FUNCTION dbsync.forget_sync_state();
+  FOR EACH ROW EXECUTE FUNCTION dbsync.forget_rows('sync_state', 'sync_id');
 
 -- stage: a job's change set while it waits (the in-database stage; Redis when configured).
 -- As sync_state: no per-row foreign key check; a trigger removes a deleted job's rows.
@@ -148,15 +150,8 @@ CREATE TABLE dbsync.stage (
   PRIMARY KEY (job_id, seq)
 );
 
-CREATE FUNCTION dbsync.forget_stage() RETURNS trigger
-  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  DELETE FROM dbsync.stage st WHERE st.job_id = OLD.id;
-  RETURN OLD;
-END
-$$;
 CREATE TRIGGER jobs_forget_stage AFTER DELETE ON dbsync.jobs
-  FOR EACH ROW EXECUTE FUNCTION dbsync.forget_stage();
+  FOR EACH ROW EXECUTE FUNCTION dbsync.forget_rows('stage', 'job_id');
 
 -- audit: what each job applied, kept after the stage is gone.
 CREATE TABLE dbsync.audit (

@@ -96,14 +96,12 @@ class ProgressWriter {
     params.push_back(shown.total >= 0 ? Param(num(shown.total)) : Param());
     params.push_back(bytes_param(shown.checkpoint));
     params.push_back(bytes_param(shown.source_checkpoint));
-    pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
-      return pg::spi::execute(
-          std::string("UPDATE dbsync.jobs SET phase = $2, ") + kCountColumns +
-              ", total = $13::bigint, checkpoint = $14::bytea, source_checkpoint = $15::bytea, "
-              "lease_until = now() + interval '5 minutes' WHERE id = $1::bigint "
-              "RETURNING cancel_requested",
-          params);
-    });
+    pg::spi::Rows r = pg::spi::query(
+        std::string("UPDATE dbsync.jobs SET phase = $2, ") + kCountColumns +
+            ", total = $13::bigint, checkpoint = $14::bytea, source_checkpoint = $15::bytea, "
+            "lease_until = now() + interval '5 minutes' WHERE id = $1::bigint "
+            "RETURNING cancel_requested",
+        params);
     return !r.empty() && r.text(0, 0) == "t";
   }
 
@@ -154,7 +152,7 @@ void finish(const ClaimedJob& job, const JobOutcome& out, ProgressWriter& progre
       params.push_back(out.error.message());
       break;
   }
-  pg::spi::with_safe_search_path([&] { (void)pg::spi::execute(sql, params); });
+  (void)pg::spi::query(sql, params);
 }
 
 // The sync's name, and whether remote connections made for it need a password: they are made
@@ -167,12 +165,10 @@ struct SyncOwner {
 };
 
 SyncOwner sync_owner(int64_t sync_id) {
-  pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
-    return pg::spi::execute(
-        "SELECT s.name, COALESCE(a.rolsuper, false) FROM dbsync.syncs s "
-        "LEFT JOIN pg_roles a ON a.oid = s.created_by WHERE s.id = $1::bigint",
-        {num(sync_id)});
-  });
+  pg::spi::Rows r = pg::spi::query(
+      "SELECT s.name, COALESCE(a.rolsuper, false) FROM dbsync.syncs s "
+      "LEFT JOIN pg_roles a ON a.oid = s.created_by WHERE s.id = $1::bigint",
+      {num(sync_id)});
   if (r.empty())
     throw pg::PgError(ERRCODE_UNDEFINED_OBJECT, "sync " + num(sync_id) + " does not exist");
   return SyncOwner{r.text(0, 0), r.text(0, 1) != "t"};
@@ -238,12 +234,10 @@ void run_claimed_job(const ClaimedJob& job) {
 
 void record_job_failure(int64_t job_id, const std::string& message) {
   pg::xact::begin();
-  pg::spi::with_safe_search_path([&] {
-    (void)pg::spi::execute(
-        "UPDATE dbsync.jobs SET status = 'failed', finished_at = now(), executor = NULL, "
-        "lease_until = NULL, error = $2 WHERE id = $1::bigint AND finished_at IS NULL",
-        {num(job_id), message});
-  });
+  (void)pg::spi::query(
+      "UPDATE dbsync.jobs SET status = 'failed', finished_at = now(), executor = NULL, "
+      "lease_until = NULL, error = $2 WHERE id = $1::bigint AND finished_at IS NULL",
+      {num(job_id), message});
   pg::xact::commit();
 }
 

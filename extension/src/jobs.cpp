@@ -43,9 +43,7 @@ std::string caller_name() {
   return pg::pg_call([&] { return std::string(GetUserNameFromId(GetOuterUserId(), false)); });
 }
 
-pg::spi::Rows query(const std::string& sql, const std::vector<Param>& params = {}) {
-  return pg::spi::with_safe_search_path([&] { return pg::spi::execute(sql, params); });
-}
+using pg::spi::query;
 
 int64_t sync_id_of(const std::string& name) {
   pg::spi::Rows r = query("SELECT id FROM dbsync.syncs WHERE name = $1", {name});

@@ -116,9 +116,7 @@ extern "C" void clear_launcher(int, Datum) {
 }
 
 bool extension_installed() {
-  pg::spi::Rows r = pg::spi::with_safe_search_path(
-      [&] { return pg::spi::execute("SELECT 1 FROM pg_extension WHERE extname = 'dbsync'"); });
-  return !r.empty();
+  return !pg::spi::query("SELECT 1 FROM pg_extension WHERE extname = 'dbsync'").empty();
 }
 
 // Queues the jobs backends asked for, each in a transaction of its own.
@@ -141,11 +139,10 @@ void answer_requests() {
     std::string message;
     try {
       pg::xact::begin();
-      pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
-        return pg::spi::execute("SELECT job_id, created FROM dbsync.queue_job($1::bigint, $2, $3)",
-                                {num(snapshot.sync_id), std::string(snapshot.trigger),
-                                 std::string(snapshot.requested_by)});
-      });
+      pg::spi::Rows r =
+          pg::spi::query("SELECT job_id, created FROM dbsync.queue_job($1::bigint, $2, $3)",
+                         {num(snapshot.sync_id), std::string(snapshot.trigger),
+                          std::string(snapshot.requested_by)});
       job_id = std::stoll(r.text(0, 0));
       created = r.text(0, 1) == "t";
       pg::xact::commit();
@@ -174,22 +171,20 @@ void answer_requests() {
 // and resume from their checkpoint; after kMaxInterruptions they fail instead of looping.
 void requeue_orphans() {
   pg::xact::begin();
-  pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
-    return pg::spi::execute(
-        "UPDATE dbsync.jobs j SET "
-        "  status = CASE WHEN j.interruptions + 1 >= $1::int THEN 'failed' ELSE 'queued' END, "
-        "  finished_at = CASE WHEN j.interruptions + 1 >= $1::int THEN now() END, "
-        "  error = CASE WHEN j.interruptions + 1 >= $1::int "
-        "    THEN 'its executor died ' || (j.interruptions + 1) || ' times; given up' END, "
-        "  interruptions = j.interruptions + 1, executor = NULL, lease_until = NULL, "
-        "  not_before = now() "
-        "WHERE j.executor_kind = 'worker' AND j.status IN ('running', 'committing') "
-        "  AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
-        "                   WHERE 'worker ' || a.pid = j.executor "
-        "                     AND a.backend_type = 'dbsync executor') "
-        "RETURNING j.id, j.status, j.interruptions",
-        {num(kMaxInterruptions)});
-  });
+  pg::spi::Rows r = pg::spi::query(
+      "UPDATE dbsync.jobs j SET "
+      "  status = CASE WHEN j.interruptions + 1 >= $1::int THEN 'failed' ELSE 'queued' END, "
+      "  finished_at = CASE WHEN j.interruptions + 1 >= $1::int THEN now() END, "
+      "  error = CASE WHEN j.interruptions + 1 >= $1::int "
+      "    THEN 'its executor died ' || (j.interruptions + 1) || ' times; given up' END, "
+      "  interruptions = j.interruptions + 1, executor = NULL, lease_until = NULL, "
+      "  not_before = now() "
+      "WHERE j.executor_kind = 'worker' AND j.status IN ('running', 'committing') "
+      "  AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
+      "                   WHERE 'worker ' || a.pid = j.executor "
+      "                     AND a.backend_type = 'dbsync executor') "
+      "RETURNING j.id, j.status, j.interruptions",
+      {num(kMaxInterruptions)});
   pg::xact::commit();
   for (size_t i = 0; i < r.size(); ++i) {
     std::string msg =
@@ -199,21 +194,16 @@ void requeue_orphans() {
   }
 }
 
-constexpr int64_t kUnixToPostgresMicros =
-    static_cast<int64_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-
 // Schedules: each due sync gets one job; the firing is recorded with a compare-and-set on
 // last_scheduled_at in the same transaction, so it happens once per fire time whoever looks.
 void fire_schedules() {
   pg::xact::begin();
-  pg::spi::Rows due = pg::spi::with_safe_search_path([&] {
-    return pg::spi::execute(
-        "SELECT id, name, schedule, "
-        "  (extract(epoch FROM COALESCE(last_scheduled_at, created_at)) * 1000000)::bigint, "
-        "  (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, "
-        "  COALESCE(last_scheduled_at, created_at)::text "
-        "FROM dbsync.syncs WHERE schedule IS NOT NULL AND enabled ORDER BY id");
-  });
+  pg::spi::Rows due = pg::spi::query(
+      "SELECT id, name, schedule, "
+      "  (extract(epoch FROM COALESCE(last_scheduled_at, created_at)) * 1000000)::bigint, "
+      "  (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, "
+      "  COALESCE(last_scheduled_at, created_at)::text "
+      "FROM dbsync.syncs WHERE schedule IS NOT NULL AND enabled ORDER BY id");
   for (size_t i = 0; i < due.size(); ++i) {
     Result<CronSchedule> schedule = CronSchedule::parse(due.text(i, 2));
     if (!schedule.is_ok()) continue;  // validated when set; a later zone change is ignored
@@ -221,15 +211,13 @@ void fire_schedules() {
     int64_t now = std::stoll(due.text(i, 4));
     FireDecision d = decide(*schedule, handled, now);
     if (!d.fire) continue;
-    pg::spi::Rows fired = pg::spi::with_safe_search_path([&] {
-      return pg::spi::execute(
-          "UPDATE dbsync.syncs SET last_scheduled_at = to_timestamp($2::double precision / "
-          "1000000) WHERE id = $1::bigint AND COALESCE(last_scheduled_at, created_at)::text = $3 "
-          "RETURNING (SELECT q.job_id::text || CASE WHEN q.created THEN '' ELSE "
-          "  ' already queued or running: not run twice' END "
-          "  FROM dbsync.queue_job($1::bigint, 'schedule') q)",
-          {due.text(i, 0), num(now), due.text(i, 5)});
-    });
+    pg::spi::Rows fired = pg::spi::query(
+        "UPDATE dbsync.syncs SET last_scheduled_at = to_timestamp($2::double precision / "
+        "1000000) WHERE id = $1::bigint AND COALESCE(last_scheduled_at, created_at)::text = $3 "
+        "RETURNING (SELECT q.job_id::text || CASE WHEN q.created THEN '' ELSE "
+        "  ' already queued or running: not run twice' END "
+        "  FROM dbsync.queue_job($1::bigint, 'schedule') q)",
+        {due.text(i, 0), num(now), due.text(i, 5)});
     if (fired.empty()) continue;  // someone else recorded this firing
     std::string msg = "dbsync: schedule of sync \"" + due.text(i, 1) + "\" fired (job " +
                       fired.text(0, 0) + ")" +
@@ -241,11 +229,9 @@ void fire_schedules() {
 
 int64 queued_worker_jobs() {
   pg::xact::begin();
-  pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
-    return pg::spi::execute(
-        "SELECT count(*) FROM dbsync.jobs WHERE status = 'queued' AND executor_kind = 'worker' "
-        "AND not_before <= now()");
-  });
+  pg::spi::Rows r = pg::spi::query(
+      "SELECT count(*) FROM dbsync.jobs WHERE status = 'queued' AND executor_kind = 'worker' "
+      "AND not_before <= now()");
   pg::xact::commit();
   return std::stoll(r.text(0, 0));
 }
@@ -348,19 +334,17 @@ void launcher_loop() {
 // Claims the next queued worker job (FOR UPDATE SKIP LOCKED: executors never take the same one).
 std::optional<ClaimedJob> claim() {
   pg::xact::begin();
-  pg::spi::Rows r = pg::spi::with_safe_search_path([&] {
-    return pg::spi::execute(
-        "UPDATE dbsync.jobs j SET "
-        "  status = CASE WHEN j.step = 'commit' THEN 'committing' ELSE 'running' END, "
-        "  executor = 'worker ' || pg_backend_pid(), lease_until = now() + interval '5 minutes', "
-        "  attempts = j.attempts + 1, started_at = COALESCE(j.started_at, now()), error = NULL "
-        "FROM (SELECT id FROM dbsync.jobs WHERE status = 'queued' AND executor_kind = 'worker' "
-        "      AND not_before <= now() ORDER BY not_before, id "
-        "      FOR UPDATE SKIP LOCKED LIMIT 1) c "
-        "WHERE j.id = c.id "
-        "RETURNING j.id, j.sync_id, j.step, j.checkpoint, j.source_checkpoint, j.scanned, "
-        "  j.inserted, j.updated, j.deleted, j.unchanged, j.conflicts, j.errors");
-  });
+  pg::spi::Rows r = pg::spi::query(
+      "UPDATE dbsync.jobs j SET "
+      "  status = CASE WHEN j.step = 'commit' THEN 'committing' ELSE 'running' END, "
+      "  executor = 'worker ' || pg_backend_pid(), lease_until = now() + interval '5 minutes', "
+      "  attempts = j.attempts + 1, started_at = COALESCE(j.started_at, now()), error = NULL "
+      "FROM (SELECT id FROM dbsync.jobs WHERE status = 'queued' AND executor_kind = 'worker' "
+      "      AND not_before <= now() ORDER BY not_before, id "
+      "      FOR UPDATE SKIP LOCKED LIMIT 1) c "
+      "WHERE j.id = c.id "
+      "RETURNING j.id, j.sync_id, j.step, j.checkpoint, j.source_checkpoint, j.scanned, "
+      "  j.inserted, j.updated, j.deleted, j.unchanged, j.conflicts, j.errors");
   pg::xact::commit();
   if (r.empty()) return std::nullopt;
   ClaimedJob job;

@@ -46,10 +46,10 @@ int push_safe_search_path() {
     // an index in key order and stop after a page. Without statistics (a table just filled, such
     // as the baseline after a first sync) the planner may guess a handful of rows and pick a
     // bitmap scan plus a sort, which reads every remaining row for every page: quadratic.
-    (void)set_config_option("enable_sort", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+    (void)set_config_option("enable_sort", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                            0, false);
+    (void)set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
                             true, 0, false);
-    (void)set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
-                            GUC_ACTION_SAVE, true, 0, false);
     return level;
   });
 }
@@ -501,6 +501,10 @@ Result<std::string> bytea_from_hex(const std::string& text) {
     out.push_back(static_cast<char>(hi * 16 + lo));
   }
   return out;
+}
+
+Rows query(const std::string& sql, const std::vector<Param>& params) {
+  return with_safe_search_path([&] { return execute(sql, params); });
 }
 
 void check_single_statement(const std::string& sql) {

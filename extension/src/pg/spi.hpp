@@ -115,6 +115,9 @@ auto with_safe_search_path(F&& body) -> decltype(body()) {
 // (0: all). Returns the rows as text.
 Rows execute(const std::string& sql, const std::vector<Param>& params = {}, long limit = 0);
 
+// execute() under with_safe_search_path: the extension's own catalog queries.
+Rows query(const std::string& sql, const std::vector<Param>& params = {});
+
 // A parameter built as a Datum of type `type` (an array, for set-based statements).
 struct TypedParam {
   Oid type = InvalidOid;

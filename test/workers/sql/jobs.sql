@@ -4,13 +4,18 @@
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS dbsync CASCADE;
 DROP SCHEMA IF EXISTS wj CASCADE;
+DROP SCHEMA IF EXISTS regress CASCADE;
 DROP ROLE IF EXISTS dbsync_wj_nobody;
 DROP ROLE IF EXISTS dbsync_wj_admin;
 RESET client_min_messages;
 CREATE EXTENSION dbsync;
 SELECT dbsync.preloaded();
 \set SHOW_CONTEXT never
-CREATE FUNCTION pg_temp.try(statement text) RETURNS text LANGUAGE plpgsql AS $$
+-- Shared by the test files that follow: runs a statement and shows its SQLSTATE and message
+-- instead of failing.
+CREATE SCHEMA regress;
+GRANT USAGE ON SCHEMA regress TO PUBLIC;
+CREATE FUNCTION regress.try(statement text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE statement;
   RETURN 'ok';
@@ -61,18 +66,18 @@ SELECT count(*) AS jobs, count(*) FILTER (WHERE status = 'succeeded') AS succeed
 
 -- 5. Errors: unknown sync, unknown job, null arguments, cancelling a finished job, a
 -- hostile name; a role that is not dbsync_admin is denied.
-SELECT pg_temp.try($$SELECT dbsync.run('nope')$$);
-SELECT pg_temp.try($$SELECT dbsync.run('x"; DROP TABLE wj.shop; --')$$);
-SELECT pg_temp.try($$SELECT dbsync.run(NULL)$$);
-SELECT pg_temp.try($$SELECT dbsync.job_status(424242)$$);
-SELECT pg_temp.try($$SELECT dbsync.cancel(424242)$$);
-SELECT pg_temp.try(format('SELECT dbsync.cancel(%s)', (SELECT max(id) FROM dbsync.jobs)));
-SELECT pg_temp.try($$SELECT dbsync.wait_job(424242)$$);
+SELECT regress.try($$SELECT dbsync.run('nope')$$);
+SELECT regress.try($$SELECT dbsync.run('x"; DROP TABLE wj.shop; --')$$);
+SELECT regress.try($$SELECT dbsync.run(NULL)$$);
+SELECT regress.try($$SELECT dbsync.job_status(424242)$$);
+SELECT regress.try($$SELECT dbsync.cancel(424242)$$);
+SELECT regress.try(format('SELECT dbsync.cancel(%s)', (SELECT max(id) FROM dbsync.jobs)));
+SELECT regress.try($$SELECT dbsync.wait_job(424242)$$);
 SELECT count(*) AS shop_still_there FROM wj.shop;
 CREATE ROLE dbsync_wj_nobody;
 SET ROLE dbsync_wj_nobody;
-SELECT pg_temp.try($$SELECT dbsync.run('shop')$$);
-SELECT pg_temp.try($$SELECT * FROM dbsync.job_list$$);
+SELECT regress.try($$SELECT dbsync.run('shop')$$);
+SELECT regress.try($$SELECT * FROM dbsync.job_list$$);
 RESET ROLE;
 -- dbsync_admin may run syncs and read jobs.
 CREATE ROLE dbsync_wj_admin IN ROLE dbsync_admin;
@@ -82,7 +87,7 @@ SELECT count(*) > 0 AS sees_jobs FROM dbsync.job_list;
 RESET ROLE;
 -- REPEATABLE READ cannot watch a job progress: a clear error, not a hang.
 BEGIN ISOLATION LEVEL REPEATABLE READ;
-SELECT pg_temp.try($$SELECT dbsync.run('shop')$$);
+SELECT regress.try($$SELECT dbsync.run('shop')$$);
 ROLLBACK;
 
 -- 6. A constraint violation on the target fails the job with the database's message; the
@@ -96,3 +101,9 @@ SELECT id, name FROM wj.shop WHERE id IN (5, 6) ORDER BY id;
 ALTER TABLE wj.shop DROP CONSTRAINT short_name;
 SELECT status, updated, error FROM dbsync.run('shop');
 SELECT id, length(name) FROM wj.shop WHERE id IN (5, 6) ORDER BY id;
+
+-- 7. Dropping a sync forgets its baseline and its jobs.
+SELECT count(*) > 0 AS has_baseline FROM dbsync.sync_state;
+SELECT dbsync.drop_sync('shop');
+SELECT count(*) AS baseline_left FROM dbsync.sync_state;
+SELECT count(*) AS jobs_left FROM dbsync.jobs;

@@ -1,14 +1,6 @@
 -- Every strategy but webhook, with a concrete before/after; deletes (propagate, ignore, soft);
 -- two-way; the manual cycle: conflicts pending -> the job waits -> decisions -> it commits.
 \set SHOW_CONTEXT never
-CREATE FUNCTION pg_temp.try(statement text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE statement;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
 CREATE SCHEMA wst;
 CREATE TABLE wst.l (id integer PRIMARY KEY, name text, price integer);
 CREATE TABLE wst.r (id integer PRIMARY KEY, name text, price integer);
@@ -58,20 +50,20 @@ SELECT count(*) AS staged FROM dbsync.stage;
 SELECT status FROM dbsync.run('lr');
 -- Bad decisions: unknown decision, a row with a decision other than custom, custom without a
 -- row or with an unknown column or a changed key, an unknown conflict.
-SELECT pg_temp.try(format($$SELECT dbsync.resolve(%s, 'maybe')$$, (SELECT max(id) FROM dbsync.conflicts)));
-SELECT pg_temp.try(format($$SELECT dbsync.resolve(%s, 'source', '{"name": "x"}')$$, (SELECT max(id) FROM dbsync.conflicts)));
-SELECT pg_temp.try(format($$SELECT dbsync.resolve(%s, 'custom')$$, (SELECT max(id) FROM dbsync.conflicts)));
-SELECT pg_temp.try(format($$SELECT dbsync.resolve(%s, 'custom', '{"nope": 1}')$$, (SELECT max(id) FROM dbsync.conflicts)));
-SELECT pg_temp.try(format($$SELECT dbsync.resolve(%s, 'custom', '{"id": 99}')$$, (SELECT max(id) FROM dbsync.conflicts)));
-SELECT pg_temp.try($$SELECT dbsync.resolve(424242, 'source')$$);
-SELECT pg_temp.try($$SELECT dbsync.resolve_all('lr', 'custom')$$);
+SELECT regress.try(format($$SELECT dbsync.resolve(%s, 'maybe')$$, (SELECT max(id) FROM dbsync.conflicts)));
+SELECT regress.try(format($$SELECT dbsync.resolve(%s, 'source', '{"name": "x"}')$$, (SELECT max(id) FROM dbsync.conflicts)));
+SELECT regress.try(format($$SELECT dbsync.resolve(%s, 'custom')$$, (SELECT max(id) FROM dbsync.conflicts)));
+SELECT regress.try(format($$SELECT dbsync.resolve(%s, 'custom', '{"nope": 1}')$$, (SELECT max(id) FROM dbsync.conflicts)));
+SELECT regress.try(format($$SELECT dbsync.resolve(%s, 'custom', '{"id": 99}')$$, (SELECT max(id) FROM dbsync.conflicts)));
+SELECT regress.try($$SELECT dbsync.resolve(424242, 'source')$$);
+SELECT regress.try($$SELECT dbsync.resolve_all('lr', 'custom')$$);
 -- The last decision commits the job: row 5 takes the source's value, row 6 its update.
 SELECT dbsync.resolve((SELECT max(id) FROM dbsync.conflicts), 'source');
 SELECT dbsync.wait_job((SELECT max(id) FROM dbsync.jobs));
 SELECT status, updated, conflicts_pending FROM dbsync.job_status((SELECT max(id) FROM dbsync.jobs));
 SELECT * FROM wst.r WHERE id IN (5, 6) ORDER BY id;
 SELECT count(*) AS staged FROM dbsync.stage;
-SELECT pg_temp.try(format($$SELECT dbsync.resolve(%s, 'source')$$, (SELECT max(id) FROM dbsync.conflicts)));
+SELECT regress.try(format($$SELECT dbsync.resolve(%s, 'source')$$, (SELECT max(id) FROM dbsync.conflicts)));
 
 -- custom, then resolve_all for the rest.
 UPDATE wst.l SET name = 'source 7', price = 71 WHERE id = 7;
