@@ -17,8 +17,6 @@ namespace {
 
 using pg::spi::Param;
 
-using pg::spi::bytea_from_hex;
-
 class CatalogBaselineReader final : public BaselineReader {
  public:
   CatalogBaselineReader(std::string sync_id, std::optional<std::string> after,
@@ -37,13 +35,9 @@ class CatalogBaselineReader final : public BaselineReader {
     size_t r = pos_++;
     if (!page_.at(r, 0) || !page_.at(r, 1))
       return error(ErrorCode::kInternal, "dbsync.sync_state: a NULL key or state");
-    Result<std::string> key_bytes = bytea_from_hex(*page_.at(r, 0));
-    if (!key_bytes.is_ok()) return key_bytes.status().with_context("dbsync.sync_state key");
-    Result<std::string> state_bytes = bytea_from_hex(*page_.at(r, 1));
-    if (!state_bytes.is_ok()) return state_bytes.status().with_context("dbsync.sync_state state");
-    Result<Row> key = decode_sortable_key(*key_bytes);
+    Result<Row> key = decode_sortable_key(*page_.at(r, 0));
     if (!key.is_ok()) return key.status().with_context("dbsync.sync_state key");
-    Result<BaselineEntry> decoded = decode_baseline(*state_bytes, std::move(key).value());
+    Result<BaselineEntry> decoded = decode_baseline(*page_.at(r, 1), std::move(key).value());
     if (!decoded.is_ok()) return decoded.status().with_context("dbsync.sync_state state");
     current_ = std::move(decoded).value();
     entry = &current_;
@@ -52,8 +46,8 @@ class CatalogBaselineReader final : public BaselineReader {
 
  private:
   void fetch() {
-    // The previous page's last key, as printed: it binds back as the same bytea.
-    if (!page_.empty()) after_literal_ = page_.at(page_.size() - 1, 0);
+    // The previous page's last key (raw bytes: read without the hex text form).
+    if (!page_.empty()) after_literal_ = pg::spi::bytea_hex(*page_.at(page_.size() - 1, 0));
     std::vector<Param> params{sync_id_};
     std::string sql = "SELECT key, state FROM dbsync.sync_state WHERE sync_id = $1::bigint";
     if (after_literal_) {
@@ -68,7 +62,7 @@ class CatalogBaselineReader final : public BaselineReader {
     // stops after a page, whatever it guesses about the table (a bitmap scan plus a sort would
     // read every remaining key for every page).
     sql += " ORDER BY sync_id, key LIMIT " + std::to_string(page_rows_);
-    page_ = pg::spi::with_safe_search_path([&] { return pg::spi::execute(sql, params); });
+    page_ = pg::spi::with_safe_search_path([&] { return pg::spi::execute_bytes(sql, params); });
     pos_ = 0;
     if (page_.size() < page_rows_) done_ = true;
   }

@@ -58,11 +58,11 @@ void pop_search_path(int nest_level, bool ok) {
   pg_call([&] { AtEOXact_GUC(ok, nest_level); });
 }
 
-Rows execute(const std::string& sql, const std::vector<Param>& params, long limit) {
-  const int n = static_cast<int>(params.size());
-  std::vector<Oid> types(params.size(), TEXTOID);
-  std::vector<Datum> values(params.size(), Datum(0));
-  std::string nulls(params.size(), ' ');
+namespace {
+// The text Datums of bound parameters (palloc'd in the current memory context).
+void bind_text(const std::vector<Param>& params, std::vector<Datum>& values, std::string& nulls) {
+  values.assign(params.size(), Datum(0));
+  nulls.assign(params.size(), ' ');
   for (size_t i = 0; i < params.size(); ++i) {
     if (!params[i]) {
       nulls[i] = 'n';
@@ -72,6 +72,15 @@ Rows execute(const std::string& sql, const std::vector<Param>& params, long limi
     int len = static_cast<int>(params[i]->size());
     values[i] = pg_call([&] { return PointerGetDatum(cstring_to_text_with_len(data, len)); });
   }
+}
+}  // namespace
+
+Rows execute(const std::string& sql, const std::vector<Param>& params, long limit) {
+  const int n = static_cast<int>(params.size());
+  std::vector<Oid> types(params.size(), TEXTOID);
+  std::vector<Datum> values;
+  std::string nulls;
+  bind_text(params, values, nulls);
   int rc = pg_call([&] {
     return SPI_execute_with_args(sql.c_str(), n, types.data(), values.data(), nulls.c_str(), false,
                                  limit);
@@ -500,6 +509,59 @@ Result<std::string> bytea_from_hex(const std::string& text) {
     if (hi < 0 || lo < 0) return error(ErrorCode::kInternal, "bytea not in hex output form");
     out.push_back(static_cast<char>(hi * 16 + lo));
   }
+  return out;
+}
+
+Rows execute_bytes(const std::string& sql, const std::vector<Param>& params) {
+  std::vector<Oid> types(params.size(), TEXTOID);
+  std::vector<Datum> values;
+  std::string nulls;
+  bind_text(params, values, nulls);
+  int rc = pg_call([&] {
+    return SPI_execute_with_args(sql.c_str(), static_cast<int>(params.size()), types.data(),
+                                 values.data(), nulls.c_str(), false, 0);
+  });
+  if (rc < 0)
+    throw PgError(ERRCODE_INTERNAL_ERROR,
+                  std::string("SPI_execute failed: ") + SPI_result_code_string(rc));
+  Rows out;
+  out.processed = SPI_processed;
+  SPITupleTable* table = SPI_tuptable;
+  if (table == nullptr) return out;
+  TupleDesc desc = table->tupdesc;
+  const int ncols = desc->natts;
+  for (int c = 0; c < ncols; ++c)
+    if (TupleDescAttr(desc, c)->atttypid != BYTEAOID)
+      throw PgError(ERRCODE_INTERNAL_ERROR, "execute_bytes: a column is not bytea");
+  out.rows.resize(SPI_processed);
+  // Per row: the detoasted values' pointers and lengths, copied out after the call.
+  std::vector<const char*> ptrs(static_cast<size_t>(ncols));
+  std::vector<int> lens(static_cast<size_t>(ncols));
+  for (uint64_t r = 0; r < SPI_processed; ++r) {
+    HeapTuple tuple = table->vals[r];
+    pg_call([&] {
+      for (int c = 0; c < ncols; ++c) {
+        bool isnull = false;
+        Datum d = SPI_getbinval(tuple, desc, c + 1, &isnull);
+        if (isnull) {
+          ptrs[c] = nullptr;
+          continue;
+        }
+        bytea* b = DatumGetByteaPP(d);
+        ptrs[c] = VARDATA_ANY(b);
+        lens[c] = static_cast<int>(VARSIZE_ANY_EXHDR(b));
+      }
+    });
+    auto& row = out.rows[r];
+    row.reserve(static_cast<size_t>(ncols));
+    for (int c = 0; c < ncols; ++c) {
+      if (ptrs[c])
+        row.emplace_back(std::string(ptrs[c], static_cast<size_t>(lens[c])));
+      else
+        row.emplace_back(std::nullopt);
+    }
+  }
+  pg_call([&] { SPI_freetuptable(table); });
   return out;
 }
 

@@ -115,6 +115,10 @@ auto with_safe_search_path(F&& body) -> decltype(body()) {
 // (0: all). Returns the rows as text.
 Rows execute(const std::string& sql, const std::vector<Param>& params = {}, long limit = 0);
 
+// As execute() for a query whose columns are all bytea: the values are the raw bytes (no hex
+// text and back), one call into PostgreSQL per row.
+Rows execute_bytes(const std::string& sql, const std::vector<Param>& params = {});
+
 // execute() under with_safe_search_path: the extension's own catalog queries.
 Rows query(const std::string& sql, const std::vector<Param>& params = {});
 
