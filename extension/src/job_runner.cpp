@@ -162,16 +162,17 @@ void finish(const ClaimedJob& job, const JobOutcome& out, ProgressWriter& progre
 struct SyncOwner {
   std::string name;
   bool require_password = true;
+  std::optional<std::string> role_oid;  // created_by; none when the row was not made by create_sync
 };
 
 SyncOwner sync_owner(int64_t sync_id) {
   pg::spi::Rows r = pg::spi::query(
-      "SELECT s.name, COALESCE(a.rolsuper, false) FROM dbsync.syncs s "
+      "SELECT s.name, COALESCE(a.rolsuper, false), a.oid::text FROM dbsync.syncs s "
       "LEFT JOIN pg_roles a ON a.oid = s.created_by WHERE s.id = $1::bigint",
       {num(sync_id)});
   if (r.empty())
     throw pg::PgError(ERRCODE_UNDEFINED_OBJECT, "sync " + num(sync_id) + " does not exist");
-  return SyncOwner{r.text(0, 0), r.text(0, 1) != "t"};
+  return SyncOwner{r.text(0, 0), r.text(0, 1) != "t", r.at(0, 2)};
 }
 
 }  // namespace
@@ -180,6 +181,16 @@ void run_claimed_job(const ClaimedJob& job) {
   const SyncOwner owner = sync_owner(job.sync_id);
   const std::string& name = owner.name;
   CheckedSync k = load_postgres_sync_by_id(job.sync_id, owner.require_password);
+  // Local tables are read and written with the owner's privileges, checked now (they may have
+  // been revoked since the sync was saved); a sync without a live owner does not run.
+  if (!owner.role_oid)
+    throw pg::PgError(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                      "sync \"" + name +
+                          "\" has no owner (its creating role is gone, or it was not saved by "
+                          "dbsync.create_sync)",
+                      "",
+                      "Save it again with dbsync.alter_sync as a role that may use its tables.");
+  check_local_privileges(k, *owner.role_oid);
   const FieldMapper& m = *k.mapper;
   const size_t batch = static_cast<size_t>(k.batch_size);
 

@@ -440,6 +440,25 @@ CheckedSync load_postgres_sync_by_id(int64_t id, bool require_password) {
   return compile_stored(load_sync(std::to_string(id), false, true), "the job", require_password);
 }
 
+void check_local_privileges(const CheckedSync& k, const std::string& role_oid) {
+  auto check = [&](const Endpoint& e, const char* side, const std::string& privileges) {
+    if (!e.local) return;
+    pg::spi::Rows missing = pg::spi::query(
+        "SELECT string_agg(p, ', ' ORDER BY p), (SELECT rolname FROM pg_roles WHERE oid = "
+        "$1::oid) FROM unnest($3::text[]) AS p WHERE NOT has_table_privilege($1::oid, $2::oid, p)",
+        {role_oid, e.local->oid, privileges});
+    if (missing.empty() || !missing.at(0, 0)) return;
+    throw PgError(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                  "role \"" + missing.text(0, 1) + "\" lacks " + missing.text(0, 0) + " on the " +
+                      side + " " + e.local->qualified,
+                  "A sync reads and writes its local tables with the privileges of the role that "
+                  "created or last altered it.");
+  };
+  check(k.source, "source",
+        k.policy.direction == Direction::kTwoWay ? "{SELECT,INSERT,UPDATE,DELETE}" : "{SELECT}");
+  check(k.target, "target", "{SELECT,INSERT,UPDATE,DELETE}");
+}
+
 std::unique_ptr<Source> source_reader(const CheckedSync& k) {
   if (k.source.remote) return std::make_unique<RemoteTableSource>(k.source.remote);
   if (!k.source.local) throw PgError(ERRCODE_INTERNAL_ERROR, "the source end is not open");
@@ -576,12 +595,14 @@ DBSYNC_FUNCTION(dbsync_create_sync) {
   ext::SyncConfig c = ext::config_from_args(fcinfo);
   std::string id = pg::spi::session([&] {
     ext::CheckedSync k = ext::check_sync(c, true, !pg::caller_is_superuser());
+    const std::string caller = std::to_string(pg::pg_call([] { return GetOuterUserId(); }));
+    ext::check_local_privileges(k, caller);
     return pg::spi::with_safe_search_path([&] {
       if (!pg::spi::execute("SELECT 1 FROM dbsync.syncs WHERE name = $1", {c.name}).empty())
         throw PgError(ERRCODE_DUPLICATE_OBJECT, "sync \"" + c.name + "\" already exists");
       // Last: everything above only read.
       std::vector<pg::spi::Param> params = ext::row_params(c, k);
-      params.push_back(std::to_string(pg::pg_call([] { return GetOuterUserId(); })));
+      params.push_back(caller);
       pg::spi::Rows r = pg::spi::execute(
           "INSERT INTO dbsync.syncs (name, source_id, source_table, target_id, target_table, "
           "mapping, "
@@ -642,6 +663,10 @@ DBSYNC_FUNCTION(dbsync_alter_sync) {
     if (target) c.target = *target;
     if (target_table) c.target_table = *target_table;
     ext::CheckedSync k = ext::check_sync(c, true, !pg::caller_is_superuser());
+    // Whoever alters a sync becomes its owner: its jobs use that role's privileges and password
+    // rule from now on (otherwise one admin could point another's sync at what only they read).
+    const std::string caller = std::to_string(pg::pg_call([] { return GetOuterUserId(); }));
+    ext::check_local_privileges(k, caller);
 
     // Compared as stored (jsonb text is canonical): the baseline holds hashes of mapped rows
     // by key, meaningless once the mapping, the keys or the tables change.
@@ -655,13 +680,14 @@ DBSYNC_FUNCTION(dbsync_alter_sync) {
     pg::spi::with_safe_search_path([&] {
       std::vector<pg::spi::Param> params = ext::row_params(c, k);
       params.push_back(old.id);
+      params.push_back(caller);
       pg::spi::execute(
           "UPDATE dbsync.syncs SET name = $1, source_id = $2::bigint, source_table = $3, "
           "target_id = $4::bigint, target_table = $5, mapping = $6::jsonb, source_key = "
           "$7::text[], "
           "target_key = $8::text[], filter = $9, direction = $10, strategy = $11, "
           "strategy_options = $12::jsonb, delete_policy = $13, batch_size = $14::integer, "
-          "updated_at = now() WHERE id = $15::bigint",
+          "created_by = $16::oid, updated_at = now() WHERE id = $15::bigint",
           params);
       if (reset) {
         pg::spi::Rows d =

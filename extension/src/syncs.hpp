@@ -71,6 +71,11 @@ inline CheckedSync load_local_sync(const std::string& name, const char* function
 // superuser(created_by)): ERROR 42704 for an unknown id, 0A000 for a non-Postgres end.
 CheckedSync load_postgres_sync_by_id(int64_t id, bool require_password);
 
+// Throws 42501 unless `role_oid` may read the sync's local source (and write it, two-way) and
+// read and write its local target. create_sync / alter_sync check the caller; the job runner
+// checks the sync's owner (created_by) before every job, as privileges may have changed.
+void check_local_privileges(const CheckedSync& k, const std::string& role_oid);
+
 // The ends as engine streams (inside the SPI session of the load; `k` must outlive them): a
 // LocalSource for a local table, the PgTable for a remote one; the source with the filter.
 std::unique_ptr<Source> source_reader(const CheckedSync& k);

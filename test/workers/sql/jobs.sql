@@ -28,6 +28,7 @@ CREATE SCHEMA wj;
 CREATE TABLE wj.products (id integer PRIMARY KEY, title text NOT NULL, price numeric(10,2),
                           stock integer);
 CREATE TABLE wj.shop (id integer PRIMARY KEY, name text, price_cents bigint, in_stock boolean);
+CREATE TABLE wj.mine (id integer PRIMARY KEY, name text);
 INSERT INTO wj.products
   SELECT i, 'Product ' || i, i * 2.5, i % 3 FROM generate_series(1, 25) i;
 SELECT dbsync.add_datasource('master', 'local') > 0 AS added;
@@ -84,7 +85,26 @@ CREATE ROLE dbsync_wj_admin IN ROLE dbsync_admin;
 SET ROLE dbsync_wj_admin;
 SELECT status, unchanged FROM dbsync.run('shop');
 SELECT count(*) > 0 AS sees_jobs FROM dbsync.job_list;
+-- A sync uses its tables with its owner's privileges: an admin cannot create one over a table
+-- it cannot read, and a job whose owner lost a privilege fails (checked before every job).
+SELECT regress.try($$SELECT dbsync.create_sync('mine', 'master', 'wj.products', 'master', 'wj.mine',
+  mapping => '{"id": "id", "name": "title"}')$$);
 RESET ROLE;
+GRANT USAGE ON SCHEMA wj TO dbsync_wj_admin;
+GRANT SELECT ON wj.products TO dbsync_wj_admin;
+SET ROLE dbsync_wj_admin;
+SELECT regress.try($$SELECT dbsync.create_sync('mine', 'master', 'wj.products', 'master', 'wj.mine',
+  mapping => '{"id": "id", "name": "title"}')$$);
+RESET ROLE;
+GRANT SELECT, INSERT, UPDATE, DELETE ON wj.mine TO dbsync_wj_admin;
+SET ROLE dbsync_wj_admin;
+SELECT regress.try($$SELECT dbsync.create_sync('mine', 'master', 'wj.products', 'master', 'wj.mine',
+  mapping => '{"id": "id", "name": "title"}')$$);
+SELECT status, inserted FROM dbsync.run('mine');
+RESET ROLE;
+REVOKE SELECT ON wj.products FROM dbsync_wj_admin;
+SELECT status, error FROM dbsync.run('mine');
+SELECT dbsync.drop_sync('mine');
 -- REPEATABLE READ cannot watch a job progress: a clear error, not a hang.
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT regress.try($$SELECT dbsync.run('shop')$$);
