@@ -65,6 +65,7 @@ class PgTable : public Target {
   std::string temp_name_;  // pg_temp table for batches, created once per layout
   std::vector<size_t> temp_layout_;
   std::string copy_buffer_;
+  std::string direct_buffer_;  // an insert-only batch in the table's own COPY layout
 };
 
 }  // namespace dbsync::pg
