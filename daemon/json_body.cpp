@@ -1,5 +1,6 @@
 #include "daemon/json_body.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace dbsync::daemon {
@@ -43,6 +44,30 @@ bool has_type(const nlohmann::json& v, FieldType t) {
   }
   return false;
 }
+// Nesting depth of a JSON text (brackets outside strings): a deeply nested document would be
+// parsed and destroyed recursively, so it is refused before parsing.
+int nesting_depth(const std::string& text) {
+  int depth = 0, max = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max = std::max(max, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max;
+}
+constexpr int kMaxDepth = 64;
 }  // namespace
 
 ApiResult<nlohmann::json> parse_body(const std::string& body,
@@ -51,6 +76,10 @@ ApiResult<nlohmann::json> parse_body(const std::string& body,
   bool blank = body.find_first_not_of(" \t\r\n") == std::string::npos;
   if (blank) {
     doc = nlohmann::json::object();
+  } else if (nesting_depth(body) > kMaxDepth) {
+    return ApiError{400, "malformed_json",
+                    "the request body nests deeper than " + std::to_string(kMaxDepth) + " levels",
+                    nlohmann::json::object()};
   } else {
     doc = nlohmann::json::parse(body, nullptr, false);
     if (doc.is_discarded())

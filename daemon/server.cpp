@@ -403,6 +403,7 @@ void ApiServer::routes() {
     };
     for (auto& [path, ops] : doc["paths"].items())
       for (auto& [method, op] : ops.items()) {
+        if (method == "parameters") continue;
         std::string m = method;
         for (char& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
         rows += "<tr><td><code>" + m + "</code></td><td><code>" + esc(path) + "</code></td><td>" +
