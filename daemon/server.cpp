@@ -177,8 +177,13 @@ ApiServer::ApiServer(const Config& config, Db& db) : config_(config), db_(db) {
         res.set_content(e.body().dump(), "application/json");
       });
   svr_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    // A request httplib refused before routing (a bad request line) has no start time.
+    bool routed = t_request.start != std::chrono::steady_clock::time_point{};
     double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_request.start).count();
+        routed ? std::chrono::duration<double>(std::chrono::steady_clock::now() - t_request.start)
+                     .count()
+               : 0.0;
+    if (!routed) t_request.route = "unparsed";
     metrics_.observe(t_request.route, req.method, res.status, secs);
     json f = {{"method", req.method},
               {"path", req.path},
@@ -188,6 +193,7 @@ ApiServer::ApiServer(const Config& config, Db& db) : config_(config), db_(db) {
               {"remote", req.remote_addr}};
     if (!t_request.token_name.empty()) f["token"] = t_request.token_name;  // its name only
     log_event(res.status >= 500 ? LogLevel::kWarn : LogLevel::kInfo, "request", f);
+    t_request = RequestState{};  // the next request on this thread starts afresh
   });
   routes();
 }
@@ -436,11 +442,17 @@ void ApiServer::routes() {
     BODY_OR_RETURN(body, FieldSpec{"name", F::kString, true});
     DB_OR_RETURN(ctx, db);
     std::string token = generate_token();
-    TRY(row,
+    auto row_res =
         rows_json(*db,
                   "INSERT INTO dbsync.api_tokens (name, token_hash) VALUES ($1, decode($2, 'hex')) "
                   "RETURNING jsonb_build_object('id', id, 'name', name, 'created_at', created_at)",
-                  {body["name"].get<std::string>(), to_hex(sha256(token))}, 422));
+                  {body["name"].get<std::string>(), to_hex(sha256(token))}, 422);
+    if (!row_res.ok()) {
+      ApiError e = row_res.error();
+      if (e.details.value("sqlstate", "") == "23514") e.details["field"] = "name";  // the CHECK
+      return Reply::error(e);
+    }
+    json row = row_res.value();
     json out = row[0];
     out["token"] = token;  // the only time it is shown
     Reply r = Reply::json(201, out);

@@ -426,8 +426,8 @@ TEST_F(DbsyncdApi, TokensAreCreatedShownOnceListedAndRevoked) {
   for (const auto& t : list.body["items"]) EXPECT_FALSE(t.contains("token"));
   EXPECT_FALSE(list.body["items"][1]["last_used_at"].is_null());  // ci was used
 
-  expect_error(call("POST", "/api/tokens", json{{"name", "x\"; DROP TABLE t; --"}}), 422,
-               "invalid");
+  expect_error(call("POST", "/api/tokens", json{{"name", "x\"; DROP TABLE t; --"}}), 422, "invalid",
+               "name");
   expect_error(call("POST", "/api/tokens", json::object()), 422, "missing_field", "name");
   expect_error(call("DELETE", "/api/tokens/999"), 404, "not_found");
   expect_error(call("DELETE", "/api/tokens/abc"), 404, "not_found");
@@ -696,6 +696,56 @@ TEST_F(DbsyncdApi, SettingsAreStoredWithPasswordsMasked) {
   EXPECT_TRUE(removed.body["redis_url"].is_null());
   EXPECT_TRUE(removed.body["redis_password"].is_null());
   EXPECT_EQ(daemon_.stderr_text().find("hunter22"), std::string::npos);
+}
+
+// Raw garbage on the socket: a 400 (or a closed connection), and the server keeps serving.
+TEST_F(DbsyncdApi, GarbageOnTheSocketIsRefused) {
+  for (const std::string& garbage :
+       {std::string("GARBAGE\r\n\r\n"), std::string("GET / HTTP/9.9\r\n\r\n"),
+        std::string("POST /api/tokens HTTP/1.1\r\nContent-Length: -5\r\n\r\n"),
+        std::string(20000, 'A') + "\r\n\r\n", std::string("\0\1\2\3\r\n\r\n", 8)}) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    (void)::send(fd, garbage.data(), garbage.size(), MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_WR);
+    std::string answer;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, n);
+    ::close(fd);
+    if (!answer.empty()) {
+      EXPECT_EQ(answer.rfind("HTTP/1.1 4", 0), 0u) << answer;
+    }
+  }
+  EXPECT_EQ(call("GET", "/healthz", "", {}).status, 200);
+  EXPECT_FALSE(daemon_.exited());
+}
+
+// Clients in parallel over keep-alive connections: every answer right, the pool bounded.
+TEST_F(DbsyncdApi, ParallelKeepAliveClients) {
+  make_sync();
+  std::atomic<int> ok{0}, bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      httplib::Client c("127.0.0.1", port_);
+      c.set_keep_alive(true);
+      for (int i = 0; i < 25; ++i) {
+        auto r = c.Get(i % 2 ? "/api/jobs" : "/api/sync-configs", auth());
+        (r && r->status == 200 ? ok : bad)++;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 200);
+  EXPECT_EQ(bad.load(), 0);
+  // --workers=4: at most 4 + 2 connections of the daemon to the master.
+  EXPECT_LE(std::stoi(db_.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                                "'dbsyncd' AND datname = current_database()")),
+            6);
 }
 
 // ---------------------------------------------------------------------------- bad input
