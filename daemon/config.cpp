@@ -139,7 +139,9 @@ const Setting kSettings[] = {
      "the first API token (at least 16 characters); generated and printed once when absent",
      set_admin_token},
     {"--listen", "DBSYNC_LISTEN", "host:port to listen on; default 127.0.0.1:8001", set_listen},
-    {"--workers", "DBSYNC_WORKERS", "HTTP worker threads (and master connections); default 16",
+    {"--workers", "DBSYNC_WORKERS",
+     "HTTP worker threads (and master connections); an idle keep-alive "
+     "connection holds one for --keep-alive seconds; default 16",
      set_workers},
     {"--log-level", "DBSYNC_LOG_LEVEL", "debug, info, warn or error; default info", set_log_level},
     {"--max-body-bytes", "DBSYNC_MAX_BODY_BYTES",

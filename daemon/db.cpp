@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
 #include <cstdlib>
 
 namespace dbsync::daemon {
@@ -24,10 +26,14 @@ std::unique_ptr<DbSession> Db::acquire(DbError& err, std::chrono::milliseconds w
            ""};
     return nullptr;
   }
-  if (!idle_.empty()) {
+  while (!idle_.empty()) {
     pg::PgConnection c = std::move(idle_.back());
     idle_.pop_back();
-    return std::make_unique<DbSession>(*this, std::move(c));
+    // An idle connection has nothing to read unless the server closed it (a restart, an
+    // administrator's pg_terminate_backend): drop such a one and take another or a new one.
+    pollfd p{PQsocket(c.raw()), POLLIN, 0};
+    if (p.fd >= 0 && ::poll(&p, 1, 0) == 0) return std::make_unique<DbSession>(*this, std::move(c));
+    --open_;
   }
   ++open_;
   lock.unlock();

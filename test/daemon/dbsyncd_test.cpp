@@ -748,6 +748,21 @@ TEST_F(DbsyncdApi, ParallelKeepAliveClients) {
             6);
 }
 
+// The master closed the daemon's idle connections (a restart, pg_terminate_backend): the next
+// requests get new ones instead of an error.
+TEST_F(DbsyncdApi, ReconnectsAfterTheMasterDroppedItsConnections) {
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(call("GET", "/api/jobs").status, 200);
+  EXPECT_NE(db_.value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                      "WHERE application_name = 'dbsyncd' AND datname = current_database()"),
+            "0");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 5; ++i) {
+    auto a = call("GET", "/api/jobs");
+    EXPECT_EQ(a.status, 200) << a.text;
+  }
+  EXPECT_EQ(call("GET", "/healthz", "", {}).status, 200);
+}
+
 // ---------------------------------------------------------------------------- bad input
 
 TEST_F(DbsyncdApi, BadInputCorpusGets4xxAndNeverHurtsTheServer) {
