@@ -99,6 +99,13 @@ Status set_workers(const std::string& v, Config& c) {
   return Status::ok();
 }
 
+Status set_db_connections(const std::string& v, Config& c) {
+  auto n = parse_int(v);
+  if (!n || *n < 1 || *n > 1000) return bad("--db-connections must be a number from 1 to 1000");
+  c.db_connections = static_cast<int>(*n);
+  return Status::ok();
+}
+
 Status set_log_level(const std::string& v, Config& c) {
   if (v == "debug")
     c.log_level = LogLevel::kDebug;
@@ -140,9 +147,12 @@ const Setting kSettings[] = {
      set_admin_token},
     {"--listen", "DBSYNC_LISTEN", "host:port to listen on; default 127.0.0.1:8001", set_listen},
     {"--workers", "DBSYNC_WORKERS",
-     "HTTP worker threads (and master connections); an idle keep-alive "
-     "connection holds one for --keep-alive seconds; default 16",
+     "HTTP worker threads; an idle keep-alive connection holds one for "
+     "--keep-alive seconds; default 64",
      set_workers},
+    {"--db-connections", "DBSYNC_DB_CONNECTIONS",
+     "connections to the master; a request waits up to 5 s for one (503 then); default 8",
+     set_db_connections},
     {"--log-level", "DBSYNC_LOG_LEVEL", "debug, info, warn or error; default info", set_log_level},
     {"--max-body-bytes", "DBSYNC_MAX_BODY_BYTES",
      "largest request body accepted (413 beyond); default 1048576", set_max_body},

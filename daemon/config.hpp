@@ -20,7 +20,8 @@ struct Config {
   std::string admin_token;                // DBSYNC_ADMIN_TOKEN: the first API token
   std::string listen_host = "127.0.0.1";
   int listen_port = 8001;  // 0: any free port (printed in the "listening" line)
-  int workers = 16;        // HTTP worker threads (and master connections)
+  int workers = 64;        // HTTP worker threads
+  int db_connections = 8;  // connections to the master (a request waits for one)
   LogLevel log_level = LogLevel::kInfo;
   size_t max_body_bytes = 1 << 20;
   int keep_alive_seconds = 2;

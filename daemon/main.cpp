@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  Db db(config.database_url, config.workers + 2);
+  Db db(config.database_url, config.db_connections);
   if (int rc = check_master(db); rc != 0) return rc;
   {
     DbError err;
@@ -129,6 +129,7 @@ int main(int argc, char** argv) {
             {{"host", config.listen_host},
              {"port", port},
              {"workers", config.workers},
+             {"db_connections", config.db_connections},
              {"max_body_bytes", config.max_body_bytes}});
 
   std::thread waiter([&] {

@@ -86,8 +86,8 @@ class DbsyncdApi : public ::testing::Test {
                                     "start; eval \"$(test/stack/stack env)\")";
     db_.create(true);
     if (HasFatalFailure()) return;
-    daemon_.start(daemon_env(db_.url()),
-                  {"--listen=127.0.0.1:0", "--max-body-bytes=65536", "--workers=4"});
+    daemon_.start(daemon_env(db_.url()), {"--listen=127.0.0.1:0", "--max-body-bytes=65536",
+                                          "--workers=16", "--db-connections=3"});
     port_ = daemon_.wait_listening();
     ASSERT_GT(port_, 0) << daemon_.stderr_text();
   }
@@ -216,6 +216,7 @@ TEST(DbsyncdProcess, BadSettingsExitTwoWithOneLine) {
       {{{"DATABASE_URL", url}}, {"--listen=nowhere"}, "--listen must be host:port"},
       {{{"DATABASE_URL", url}}, {"--listen=127.0.0.1:99999"}, "port must be"},
       {{{"DATABASE_URL", url}}, {"--workers=0"}, "--workers"},
+      {{{"DATABASE_URL", url}}, {"--db-connections=0"}, "--db-connections"},
       {{{"DATABASE_URL", url}}, {"--log-level=loud"}, "--log-level"},
       {{{"DATABASE_URL", url}}, {"--max-body-bytes=12"}, "--max-body-bytes"},
       {{{"DATABASE_URL", url}}, {"--no-such-flag=1"}, "unknown option --no-such-flag"},
@@ -742,10 +743,10 @@ TEST_F(DbsyncdApi, ParallelKeepAliveClients) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 200);
   EXPECT_EQ(bad.load(), 0);
-  // --workers=4: at most 4 + 2 connections of the daemon to the master.
+  // --db-connections=3: never more connections to the master, however many clients.
   EXPECT_LE(std::stoi(db_.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
                                 "'dbsyncd' AND datname = current_database()")),
-            6);
+            3);
 }
 
 // The master closed the daemon's idle connections (a restart, pg_terminate_backend): the next
