@@ -114,6 +114,48 @@ std::string mask_url_password(const std::string& url) {
   return url.substr(0, colon + 1) + "********" + url.substr(at);
 }
 
+// BEGIN now; ROLLBACK when it goes out of scope uncommitted (any early return).
+class Transaction {
+ public:
+  explicit Transaction(DbSession& db) : db_(db) { began_ = run("BEGIN"); }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction() {
+    if (began_ && !done_) (void)run("ROLLBACK");
+  }
+  std::optional<ApiError> commit() {
+    if (!began_) return error_from_db(err_);
+    done_ = true;
+    if (!run("COMMIT")) return error_from_db(err_);
+    return std::nullopt;
+  }
+
+ private:
+  bool run(const char* sql) {
+    DbRows rows;
+    return db_.query(sql, {}, rows, err_);
+  }
+  DbSession& db_;
+  DbError err_;
+  bool began_ = false;
+  bool done_ = false;
+};
+
+// "schedule": a cron text sets it (dbsync.schedule validates it), null removes it.
+std::optional<ApiError> apply_schedule(DbSession& db, const json& body, const std::string& name) {
+  if (!body.contains("schedule")) return std::nullopt;
+  DbRows rows;
+  DbError err;
+  bool ok = body["schedule"].is_null()
+                ? db.query("SELECT dbsync.unschedule($1)", {name}, rows, err)
+                : db.query("SELECT dbsync.schedule($1, $2)",
+                           {name, body["schedule"].get<std::string>()}, rows, err);
+  if (ok) return std::nullopt;
+  ApiError e = error_from_db(err, 422);
+  if (e.status == 422) e.details["field"] = "schedule";
+  return e;
+}
+
 }  // namespace
 
 DbSession* RequestContext::session(ApiError& err) {
@@ -578,26 +620,28 @@ void ApiServer::routes() {
       });
 
   // ---- sync configs
-  static const std::initializer_list<FieldSpec> kSyncFields = {{"name", F::kString},
-                                                               {"source", F::kString},
-                                                               {"source_table", F::kString},
-                                                               {"target", F::kString},
-                                                               {"target_table", F::kString},
-                                                               {"mapping", F::kObject},
-                                                               {"key", F::kStringArray},
-                                                               {"source_key", F::kStringArray},
-                                                               {"direction", F::kString},
-                                                               {"strategy", F::kString},
-                                                               {"strategy_options", F::kObject},
-                                                               {"delete_policy", F::kString},
-                                                               {"batch_size", F::kInteger},
-                                                               {"filter", F::kString, false, true}};
+  static const std::initializer_list<FieldSpec> kSyncFields = {
+      {"name", F::kString},
+      {"source", F::kString},
+      {"source_table", F::kString},
+      {"target", F::kString},
+      {"target_table", F::kString},
+      {"mapping", F::kObject},
+      {"key", F::kStringArray},
+      {"source_key", F::kStringArray},
+      {"direction", F::kString},
+      {"strategy", F::kString},
+      {"strategy_options", F::kObject},
+      {"delete_policy", F::kString},
+      {"batch_size", F::kInteger},
+      {"filter", F::kString, false, true},
+      {"schedule", F::kString, false, true}};
   // Named arguments for the fields present (names are ours, values bound).
   auto sync_args = [](const json& body, std::vector<DbParam>& params, bool skip_name) {
     std::string args;
     for (const FieldSpec& f : kSyncFields) {
       std::string n = f.name;
-      if (!body.contains(n) || (skip_name && n == "name")) continue;
+      if (!body.contains(n) || (skip_name && n == "name") || n == "schedule") continue;
       const json& v = body[n];
       std::string ph = "$" + std::to_string(params.size() + 1);
       std::string expr;
@@ -652,8 +696,12 @@ void ApiServer::routes() {
         DB_OR_RETURN(ctx, db);
         std::vector<DbParam> params;
         std::string args = sync_args(body, params, false);
+        Transaction tx(*db);  // the sync and its schedule together, or neither
         TRY(ids, rows_json(*db, "SELECT to_jsonb(dbsync.create_sync(" + args + "))", params, 422));
         std::string id = std::to_string(ids[0].get<long long>());
+        if (auto e = apply_schedule(*db, body, body["name"].get<std::string>()))
+          return Reply::error(*e);
+        if (auto e = tx.commit()) return Reply::error(*e);
         TRY(row, row_json(*db, "SELECT " + sync_json + " FROM dbsync.sync_list l WHERE l.id = $1",
                           {id}, not_found("sync config", id)));
         Reply r = Reply::json(201, row);
@@ -685,10 +733,12 @@ void ApiServer::routes() {
         std::string args = sync_args(body, params, true);
         DbRows rows;
         DbError err;
-        if (!db->query(
-                "SELECT dbsync.alter_sync(\"name\" => $1" + (args.empty() ? "" : ", " + args) + ")",
-                params, rows, err))
+        Transaction tx(*db);
+        if (!args.empty() &&
+            !db->query("SELECT dbsync.alter_sync(\"name\" => $1, " + args + ")", params, rows, err))
           return Reply::error(error_from_db(err, 422));
+        if (auto e = apply_schedule(*db, body, name)) return Reply::error(*e);
+        if (auto e = tx.commit()) return Reply::error(*e);
         TRY(row, row_json(*db, "SELECT " + sync_json + " FROM dbsync.sync_list l WHERE l.id = $1",
                           {id}, not_found("sync config", id)));
         return Reply::json(200, row);

@@ -610,6 +610,42 @@ TEST_F(DbsyncdApi, SyncConfigsCrudAndPreview) {
   EXPECT_EQ(call("DELETE", "/api/datasources/" + std::to_string(ds_)).status, 204);
 }
 
+// A schedule is set with the sync (one transaction: a bad one leaves nothing behind).
+TEST_F(DbsyncdApi, SyncConfigSchedules) {
+  long long id = make_sync();
+  std::string path = "/api/sync-configs/" + std::to_string(id);
+  EXPECT_TRUE(call("GET", path).body["schedule"].is_null());
+  auto set = call("PUT", path, json{{"schedule", "*/5 * * * *"}});
+  ASSERT_EQ(set.status, 200) << set.text;
+  ASSERT_TRUE(set.body["schedule"].is_string()) << set.text;
+  std::string cron = set.body["schedule"];
+  EXPECT_NE(cron.find("*/5"), std::string::npos) << cron;
+  expect_error(call("PUT", path, json{{"schedule", "every tuesday"}, {"batch_size", 7}}), 422, "",
+               "schedule");
+  auto kept = call("GET", path);
+  EXPECT_EQ(kept.body.value("schedule", ""), cron);  // unchanged
+  EXPECT_NE(kept.body.value("batch_size", 0), 7);    // rolled back with it
+  EXPECT_TRUE(call("PUT", path, json{{"schedule", nullptr}}).body["schedule"].is_null());
+
+  json b = {{"name", "nightly"},
+            {"source", "here"},
+            {"source_table", "public.src"},
+            {"target", "here"},
+            {"target_table", "public.dst"},
+            {"mapping", {{"id", "id"}}},
+            {"schedule", "61 * * * *"}};
+  expect_error(call("POST", "/api/sync-configs", b), 422, "", "schedule");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.syncs WHERE name = 'nightly'"), "0");
+  b["schedule"] = "@daily";
+  auto created = call("POST", "/api/sync-configs", b);
+  ASSERT_EQ(created.status, 201) << created.text;
+  EXPECT_TRUE(created.body["schedule"].is_string());
+  // No connection was left inside a transaction.
+  EXPECT_EQ(db_.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dbsyncd' "
+                      "AND state LIKE 'idle in transaction%'"),
+            "0");
+}
+
 // ---------------------------------------------------------------------------- jobs
 
 TEST_F(DbsyncdApi, RunQueuesAJobAndReportsIt) {
