@@ -1,5 +1,6 @@
 #include "daemon/server.hpp"
 
+#include <strings.h>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -33,7 +34,8 @@ ApiResult<json> rows_json(DbSession& db, const std::string& sql, const std::vect
   DbError err;
   if (!db.query(sql, params, rows, err)) return error_from_db(err, missing_status);
   json out = json::array();
-  for (int i = 0; i < rows.rows(); ++i) out.push_back(json::parse(rows.get(i, 0)));
+  for (int i = 0; i < rows.rows(); ++i)
+    out.push_back(rows.is_null(i, 0) ? json(nullptr) : json::parse(rows.get(i, 0)));
   return out;
 }
 
@@ -296,7 +298,8 @@ httplib::Server::HandlerResponse ApiServer::pre_routing(const httplib::Request& 
   };
   std::string auth = req.get_header_value("Authorization");
   const std::string prefix = "Bearer ";
-  if (auth.size() <= prefix.size() || auth.compare(0, prefix.size(), prefix) != 0)
+  // The scheme is case-insensitive (RFC 7235).
+  if (auth.size() <= prefix.size() || strncasecmp(auth.c_str(), prefix.c_str(), prefix.size()) != 0)
     return reject({401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)",
                    json::object()});
   std::string token = auth.substr(prefix.size());

@@ -406,6 +406,7 @@ TEST_F(DbsyncdApi, EveryApiCallNeedsAValidBearerToken) {
                  "unauthorized");
     expect_error(call("GET", path, "", {{"Authorization", "Bearer "}}), 401, "unauthorized");
   }
+  EXPECT_EQ(call("GET", "/api/jobs", "", {{"Authorization", "bearer " + kToken}}).status, 200);
   expect_error(call("POST", "/api/datasources", json{{"name", "x"}, {"kind", "local"}}.dump(), {}),
                401, "unauthorized");
   EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.datasources"), "0");
