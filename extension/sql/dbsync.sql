@@ -692,6 +692,25 @@ COMMENT ON FUNCTION dbsync.resolve_all(text, text) IS
   'Decides every pending conflict of a sync the same way (source, target, merge or skip); returns how many.';
 -- [end section: jobs]
 
+-- ---------------------------------------------------------------------------------------
+-- The daemon's API tokens (dbsyncd): only the SHA-256 of a token is kept; the token itself is
+-- shown once, when it is created.
+-- [section: api]
+CREATE TABLE dbsync.api_tokens (
+  id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name         text NOT NULL CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$'),
+  token_hash   bytea NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  last_used_at timestamptz,
+  revoked_at   timestamptz
+);
+COMMENT ON TABLE dbsync.api_tokens IS
+  'Bearer tokens of the dbsyncd API: SHA-256 of each token, never the token; revoked ones are kept.';
+SELECT pg_catalog.pg_extension_config_dump('dbsync.api_tokens', '');
+REVOKE ALL ON dbsync.api_tokens FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbsync.api_tokens TO dbsync_admin;
+-- [end section: api]
+
 -- Last: nothing in the schema is executable by PUBLIC; operators get dbsync_admin.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA dbsync FROM PUBLIC;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA dbsync TO dbsync_admin;

@@ -1,0 +1,48 @@
+// The one JSON error shape of the daemon: { "error": { "code", "message", "details" } }, and
+// how a failed catalog statement (its SQLSTATE) becomes an HTTP status.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "daemon/db.hpp"
+
+namespace dbsync::daemon {
+
+struct ApiError {
+  int status = 500;
+  std::string code;
+  std::string message;
+  nlohmann::json details = nlohmann::json::object();
+
+  nlohmann::json body() const {
+    return {{"error", {{"code", code}, {"message", message}, {"details", details}}}};
+  }
+};
+
+// T or the error to answer with.
+template <typename T>
+class [[nodiscard]] ApiResult {
+ public:
+  ApiResult(T v) : v_(std::move(v)) {}         // NOLINT(google-explicit-constructor)
+  ApiResult(ApiError e) : v_(std::move(e)) {}  // NOLINT(google-explicit-constructor)
+  bool ok() const { return std::holds_alternative<T>(v_); }
+  T& value() { return std::get<T>(v_); }
+  const ApiError& error() const { return std::get<ApiError>(v_); }
+
+ private:
+  std::variant<T, ApiError> v_;
+};
+
+// The status for a SQLSTATE. `missing_status` is what "does not exist" (42704, 42P01...) means
+// here: 404 when the resource of the URL is missing, 422 when a field of the body names
+// something that does not exist.
+ApiError error_from_db(const DbError& e, int missing_status = 404);
+
+ApiError not_found(const std::string& what, const std::string& id);
+ApiError bad_field(int status, const std::string& code, const std::string& field,
+                   const std::string& message);
+
+}  // namespace dbsync::daemon

@@ -1,0 +1,184 @@
+// The OpenAPI 3 document of the routes that exist (kept beside them: a test checks that every
+// documented path answers something other than "no route").
+#include "daemon/server.hpp"
+
+namespace dbsync::daemon {
+
+using nlohmann::json;
+
+namespace {
+json ref(const std::string& name) { return {{"$ref", "#/components/schemas/" + name}}; }
+
+json op(const std::string& summary, const std::string& ok_status, const json& ok_schema,
+        bool auth = true, const json& body = nullptr) {
+  json o = {{"summary", summary}, {"responses", json::object()}};
+  json ok = {{"description", "success"}};
+  if (!ok_schema.is_null()) ok["content"] = {{"application/json", {{"schema", ok_schema}}}};
+  o["responses"][ok_status] = ok;
+  json err = {{"description", "error"},
+              {"content", {{"application/json", {{"schema", ref("Error")}}}}}};
+  o["responses"]["default"] = err;
+  if (!auth) o["security"] = json::array();
+  if (!body.is_null())
+    o["requestBody"] = {{"required", true},
+                        {"content", {{"application/json", {{"schema", body}}}}}};
+  return o;
+}
+
+json id_param(const std::string& name) {
+  return {{"name", name},
+          {"in", "path"},
+          {"required", true},
+          {"schema", {{"type", "integer"}, {"minimum", 1}}}};
+}
+json list(const std::string& item) {
+  return {{"type", "object"},
+          {"properties", {{"items", {{"type", "array"}, {"items", ref(item)}}}}}};
+}
+}  // namespace
+
+json ApiServer::openapi() {
+  json s = json::object();
+  json str = {{"type", "string"}};
+  json obj = {{"type", "object"}};
+  json strs = {{"type", "array"}, {"items", str}};
+  s["Error"] = {{"type", "object"},
+                {"required", {"error"}},
+                {"properties",
+                 {{"error",
+                   {{"type", "object"},
+                    {"required", {"code", "message", "details"}},
+                    {"properties", {{"code", str}, {"message", str}, {"details", obj}}}}}}}};
+  s["Datasource"] = {
+      {"type", "object"},
+      {"properties",
+       {{"id", {{"type", "integer"}}},
+        {"name", str},
+        {"kind",
+         {{"type", "string"},
+          {"enum", {"local", "postgres", "supabase", "neon", "mysql", "wordpress"}}}},
+        {"endpoint", {{"type", "string"}, {"nullable", true}}},
+        {"options", obj},
+        {"created_at", str},
+        {"updated_at", str}}}};
+  s["DatasourceCreate"] = {{"type", "object"},
+                           {"additionalProperties", false},
+                           {"required", {"name", "kind"}},
+                           {"properties",
+                            {{"name", str},
+                             {"kind", str},
+                             {"conninfo",
+                              {{"type", "string"},
+                               {"nullable", true},
+                               {"description", "stored encrypted, never returned"}}},
+                             {"options", obj}}}};
+  s["DatasourceUpdate"] = {{"type", "object"},
+                           {"additionalProperties", false},
+                           {"properties", {{"name", str}, {"conninfo", str}, {"options", obj}}}};
+  json sync_props = {
+      {"name", str},
+      {"source", str},
+      {"source_table", str},
+      {"target", str},
+      {"target_table", str},
+      {"mapping", obj},
+      {"key", strs},
+      {"source_key", strs},
+      {"direction", str},
+      {"strategy", str},
+      {"strategy_options", obj},
+      {"delete_policy", str},
+      {"batch_size", {{"type", "integer"}}},
+      {"filter", {{"type", "string"}, {"nullable", true}}},
+      {"schedule",
+       {{"type", "string"},
+        {"nullable", true},
+        {"description", "cron (5 fields, @daily, TZ=Zone prefix); null: on demand"}}}};
+  s["SyncConfigCreate"] = {
+      {"type", "object"},
+      {"additionalProperties", false},
+      {"required", {"name", "source", "source_table", "target", "target_table"}},
+      {"properties", sync_props}};
+  json upd = sync_props;
+  upd.erase("name");
+  s["SyncConfigUpdate"] = {
+      {"type", "object"}, {"additionalProperties", false}, {"properties", upd}};
+  s["SyncConfig"] = {{"type", "object"}, {"description", "a row of dbsync.sync_list"}};
+  s["Job"] = {{"type", "object"}, {"description", "a row of dbsync.job_list, duration in ms"}};
+  s["Token"] = {{"type", "object"},
+                {"properties",
+                 {{"id", {{"type", "integer"}}},
+                  {"name", str},
+                  {"created_at", str},
+                  {"last_used_at", str},
+                  {"revoked_at", str},
+                  {"token", {{"type", "string"}, {"description", "only when created"}}}}}};
+  s["Settings"] = {{"type", "object"},
+                   {"additionalProperties", false},
+                   {"properties",
+                    {{"redis_url", {{"type", "string"}, {"nullable", true}}},
+                     {"redis_password",
+                      {{"type", "string"},
+                       {"nullable", true},
+                       {"description", "masked as ******** when set"}}}}}};
+
+  json p = json::object();
+  p["/healthz"]["get"] =
+      op("Liveness: the master answers and has the extension", "200", obj, false);
+  p["/metrics"]["get"] = op("Prometheus metrics (text)", "200", nullptr, false);
+  p["/openapi.json"]["get"] = op("This document", "200", obj, false);
+  p["/docs"]["get"] = op("A page listing the API", "200", nullptr, false);
+  p["/api/tokens"]["get"] =
+      op("List API tokens (never the tokens themselves)", "200", list("Token"));
+  p["/api/tokens"]["post"] =
+      op("Create an API token (shown once)", "201", ref("Token"), true,
+         {{"type", "object"}, {"required", {"name"}}, {"properties", {{"name", str}}}});
+  p["/api/tokens/{id}"]["delete"] = op("Revoke a token", "204", nullptr);
+  p["/api/tokens/{id}"]["parameters"] = {id_param("id")};
+  p["/api/datasources"]["get"] =
+      op("List datasources (secrets never returned)", "200", list("Datasource"));
+  p["/api/datasources"]["post"] =
+      op("Register a datasource", "201", ref("Datasource"), true, ref("DatasourceCreate"));
+  p["/api/datasources/{id}"]["parameters"] = {id_param("id")};
+  p["/api/datasources/{id}"]["get"] = op("One datasource", "200", ref("Datasource"));
+  p["/api/datasources/{id}"]["put"] =
+      op("Change a datasource", "200", ref("Datasource"), true, ref("DatasourceUpdate"));
+  p["/api/datasources/{id}"]["delete"] =
+      op("Remove a datasource (refused while syncs use it)", "204", nullptr);
+  p["/api/datasources/{id}/test"]["parameters"] = {id_param("id")};
+  p["/api/datasources/{id}/test"]["post"] =
+      op("Test the connection (ok, version, latency)", "200", obj);
+  p["/api/sync-configs"]["get"] = op("List sync configs", "200", list("SyncConfig"));
+  p["/api/sync-configs"]["post"] = op("Create a sync config (validated by the extension)", "201",
+                                      ref("SyncConfig"), true, ref("SyncConfigCreate"));
+  p["/api/sync-configs/{id}"]["parameters"] = {id_param("id")};
+  p["/api/sync-configs/{id}"]["get"] = op("One sync config", "200", ref("SyncConfig"));
+  p["/api/sync-configs/{id}"]["put"] =
+      op("Change a sync config", "200", ref("SyncConfig"), true, ref("SyncConfigUpdate"));
+  p["/api/sync-configs/{id}"]["delete"] =
+      op("Drop a sync config with its jobs and baseline", "204", nullptr);
+  p["/api/sync-configs/{id}/preview"]["parameters"] = {id_param("id")};
+  p["/api/sync-configs/{id}/preview"]["post"] =
+      op("Mapped rows and the planned diff; nothing written", "200", obj);
+  p["/api/sync/{configId}"]["parameters"] = {id_param("configId")};
+  p["/api/sync/{configId}"]["post"] =
+      op("Run a sync: queues a job (or returns its unfinished one)", "202", obj);
+  p["/api/sync/{jobId}/status"]["parameters"] = {id_param("jobId")};
+  p["/api/sync/{jobId}/status"]["get"] = op("A job's status and progress", "200", ref("Job"));
+  p["/api/jobs"]["get"] =
+      op("Jobs, newest first (?status=, ?sync=id|name, ?limit=, ?before=)", "200", list("Job"));
+  p["/api/settings"]["get"] =
+      op("The daemon's settings (passwords masked)", "200", ref("Settings"));
+  p["/api/settings"]["put"] =
+      op("Change settings (null removes one)", "200", ref("Settings"), true, ref("Settings"));
+
+  return {{"openapi", "3.0.3"},
+          {"info", {{"title", "dbsyncd"}, {"version", "0.1.0"}}},
+          {"paths", p},
+          {"components",
+           {{"schemas", s},
+            {"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
+          {"security", json::array({{{"bearer", json::array()}}})}};
+}
+
+}  // namespace dbsync::daemon

@@ -1,0 +1,914 @@
+#include "daemon/server.hpp"
+
+#include <strings.h>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "daemon/json_body.hpp"
+#include "daemon/log.hpp"
+
+namespace dbsync::daemon {
+
+using nlohmann::json;
+
+namespace {
+
+// The request being served by this pool thread (httplib runs pre-routing, the handler and the
+// logger of one request on one thread).
+struct RequestState {
+  std::chrono::steady_clock::time_point start;
+  std::string route = "unmatched";
+  std::string token_name;
+};
+thread_local RequestState t_request;
+
+const std::set<std::string> kJobStatuses = {
+    "queued", "running", "awaiting_resolution", "committing", "succeeded", "failed", "cancelled"};
+
+// Rows of one jsonb column, parsed.
+ApiResult<json> rows_json(DbSession& db, const std::string& sql, const std::vector<DbParam>& params,
+                          int missing_status = 404) {
+  DbRows rows;
+  DbError err;
+  if (!db.query(sql, params, rows, err)) return error_from_db(err, missing_status);
+  json out = json::array();
+  for (int i = 0; i < rows.rows(); ++i)
+    out.push_back(rows.is_null(i, 0) ? json(nullptr) : json::parse(rows.get(i, 0)));
+  return out;
+}
+
+// The one row of a jsonb column, or the given not-found error.
+ApiResult<json> row_json(DbSession& db, const std::string& sql, const std::vector<DbParam>& params,
+                         const ApiError& missing) {
+  auto r = rows_json(db, sql, params);
+  if (!r.ok()) return r.error();
+  if (r.value().empty()) return missing;
+  return r.value()[0];
+}
+
+std::optional<std::string> opt_string(const json& body, const char* field) {
+  if (!body.contains(field) || body[field].is_null()) return std::nullopt;
+  return body[field].get<std::string>();
+}
+
+// Query parameters: only the known ones.
+std::optional<ApiError> check_params(const httplib::Request& req,
+                                     std::initializer_list<const char*> known) {
+  for (const auto& [k, v] : req.params) {
+    bool ok = false;
+    for (const char* n : known) ok = ok || k == n;
+    if (!ok) {
+      ApiError e = bad_field(422, "unknown_parameter", k, "unknown query parameter '" + k + "'");
+      return e;
+    }
+  }
+  return std::nullopt;
+}
+
+// ?limit=: 1..max, default `def`.
+ApiResult<long long> limit_param(const httplib::Request& req, long long def, long long max) {
+  if (!req.has_param("limit")) return def;
+  auto v = parse_id(req.get_param_value("limit"));
+  if (!v || *v > max)
+    return bad_field(422, "invalid_value", "limit",
+                     "limit must be a number from 1 to " + std::to_string(max));
+  return *v;
+}
+
+ApiResult<std::optional<long long>> id_param(const httplib::Request& req, const char* name) {
+  if (!req.has_param(name)) return std::optional<long long>{};
+  auto v = parse_id(req.get_param_value(name));
+  if (!v)
+    return bad_field(422, "invalid_value", name, std::string(name) + " must be a positive id");
+  return std::optional<long long>{*v};
+}
+
+// Name of the datasource / sync with this id (the SQL API takes names).
+ApiResult<std::string> name_of(DbSession& db, const char* table, const char* what,
+                               const std::string& id_text) {
+  auto id = parse_id(id_text);
+  if (!id) return not_found(what, id_text);
+  DbRows rows;
+  DbError err;
+  std::string sql = std::string("SELECT name FROM dbsync.") + table + " WHERE id = $1";
+  if (!db.query(sql, {std::to_string(*id)}, rows, err)) return error_from_db(err);
+  if (rows.rows() == 0) return not_found(what, id_text);
+  return rows.get(0, 0);
+}
+
+const char* kDatasourceJson =
+    "jsonb_build_object('id', d.id, 'name', d.name, 'kind', d.kind, 'endpoint', d.endpoint, "
+    "'options', d.options, 'created_at', d.created_at, 'updated_at', d.updated_at)";
+const char* kJobJson =
+    "to_jsonb(l) - 'duration' || jsonb_build_object('duration_ms', "
+    "round(extract(epoch FROM l.duration) * 1000))";
+
+std::string mask_url_password(const std::string& url) {
+  // scheme://user:password@host -> scheme://user:********@host
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  size_t at = url.find('@', scheme + 3);
+  if (at == std::string::npos) return url;
+  size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "********" + url.substr(at);
+}
+
+// BEGIN now; ROLLBACK when it goes out of scope uncommitted (any early return).
+class Transaction {
+ public:
+  explicit Transaction(DbSession& db) : db_(db) { began_ = run("BEGIN"); }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction() {
+    if (began_ && !done_) (void)run("ROLLBACK");
+  }
+  std::optional<ApiError> commit() {
+    if (!began_) return error_from_db(err_);
+    done_ = true;
+    if (!run("COMMIT")) return error_from_db(err_);
+    return std::nullopt;
+  }
+
+ private:
+  bool run(const char* sql) {
+    DbRows rows;
+    return db_.query(sql, {}, rows, err_);
+  }
+  DbSession& db_;
+  DbError err_;
+  bool began_ = false;
+  bool done_ = false;
+};
+
+// "schedule": a cron text sets it (dbsync.schedule validates it), null removes it.
+std::optional<ApiError> apply_schedule(DbSession& db, const json& body, const std::string& name) {
+  if (!body.contains("schedule")) return std::nullopt;
+  DbRows rows;
+  DbError err;
+  bool ok = body["schedule"].is_null()
+                ? db.query("SELECT dbsync.unschedule($1)", {name}, rows, err)
+                : db.query("SELECT dbsync.schedule($1, $2)",
+                           {name, body["schedule"].get<std::string>()}, rows, err);
+  if (ok) return std::nullopt;
+  ApiError e = error_from_db(err, 422);
+  if (e.status == 422) e.details["field"] = "schedule";
+  return e;
+}
+
+}  // namespace
+
+DbSession* RequestContext::session(ApiError& err) {
+  if (!session_) {
+    DbError e;
+    session_ = db.acquire(e);
+    if (!session_) {
+      err = error_from_db(e);
+      return nullptr;
+    }
+  }
+  return session_.get();
+}
+
+ApiServer::ApiServer(const Config& config, Db& db) : config_(config), db_(db) {
+  int workers = config_.workers;
+  svr_.new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
+  svr_.set_keep_alive_timeout(config_.keep_alive_seconds);
+  svr_.set_keep_alive_max_count(1000);
+  svr_.set_read_timeout(10, 0);
+  svr_.set_write_timeout(10, 0);
+  svr_.set_payload_max_length(config_.max_body_bytes);
+  svr_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    return pre_routing(req, res);
+  });
+  // httplib's own errors (404 no route, 413, 400 bad request line...) get the JSON shape too.
+  svr_.set_error_handler(httplib::Server::HandlerWithResponse(
+      [this](const httplib::Request& req,
+             httplib::Response& res) -> httplib::Server::HandlerResponse {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        ApiError e{res.status, "error", "request failed", json::object()};
+        if (res.status == 404) {
+          e.code = "no_route";
+          e.message = "no such endpoint: " + req.method + " " + req.path;
+        } else if (res.status == 413) {
+          e.code = "payload_too_large";
+          e.message = "the request body is larger than " + std::to_string(config_.max_body_bytes) +
+                      " bytes";
+          e.details["max_body_bytes"] = config_.max_body_bytes;
+        } else if (res.status == 400) {
+          e.code = "bad_request";
+        } else if (res.status == 405) {
+          e.code = "method_not_allowed";
+        }
+        cors_headers(req, res);
+        res.set_content(e.body().dump(), "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  svr_.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        log_event(LogLevel::kError, "internal_error", {{"what", what}});
+        ApiError e{500, "internal", "internal error", json::object()};
+        res.status = 500;
+        res.set_content(e.body().dump(), "application/json");
+      });
+  svr_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    // A request httplib refused before routing (a bad request line) has no start time.
+    bool routed = t_request.start != std::chrono::steady_clock::time_point{};
+    double secs =
+        routed ? std::chrono::duration<double>(std::chrono::steady_clock::now() - t_request.start)
+                     .count()
+               : 0.0;
+    if (!routed) t_request.route = "unparsed";
+    metrics_.observe(t_request.route, req.method, res.status, secs);
+    json f = {{"method", req.method},
+              {"path", req.path},
+              {"route", t_request.route},
+              {"status", res.status},
+              {"latency_ms", std::round(secs * 100000) / 100},
+              {"remote", req.remote_addr}};
+    if (!t_request.token_name.empty()) f["token"] = t_request.token_name;  // its name only
+    log_event(res.status >= 500 ? LogLevel::kWarn : LogLevel::kInfo, "request", f);
+    t_request = RequestState{};  // the next request on this thread starts afresh
+  });
+  routes();
+}
+
+int ApiServer::bind(std::string& error) {
+  int port = config_.listen_port;
+  if (port == 0) {
+    port = svr_.bind_to_any_port(config_.listen_host);
+  } else if (!svr_.bind_to_port(config_.listen_host, port)) {
+    port = -1;
+  }
+  if (port < 0)
+    error = "cannot listen on " + config_.listen_host + ":" + std::to_string(config_.listen_port) +
+            ": " + std::strerror(errno);
+  return port;
+}
+
+bool ApiServer::listen() { return svr_.listen_after_bind(); }
+void ApiServer::stop() { svr_.stop(); }
+
+void ApiServer::cors_headers(const httplib::Request& req, httplib::Response& res) const {
+  if (config_.cors_origins.empty() || !req.has_header("Origin")) return;
+  std::string origin = req.get_header_value("Origin");
+  bool any = false, match = false;
+  for (const std::string& o : config_.cors_origins) {
+    any = any || o == "*";
+    match = match || o == origin;
+  }
+  if (!any && !match) return;
+  if (!res.has_header("Access-Control-Allow-Origin")) {
+    res.set_header("Access-Control-Allow-Origin", any ? "*" : origin);
+    res.set_header("Vary", "Origin");
+  }
+}
+
+httplib::Server::HandlerResponse ApiServer::pre_routing(const httplib::Request& req,
+                                                        httplib::Response& res) {
+  t_request = RequestState{std::chrono::steady_clock::now(), "unmatched", ""};
+  cors_headers(req, res);
+  if (req.method == "OPTIONS") {  // CORS preflight: no auth (browsers send no credentials)
+    t_request.route = "preflight";
+    if (res.has_header("Access-Control-Allow-Origin")) {
+      res.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
+      res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+      res.set_header("Access-Control-Max-Age", "600");
+    }
+    res.status = 204;
+    return httplib::Server::HandlerResponse::Handled;
+  }
+  if (req.path != "/api" && req.path.rfind("/api/", 0) != 0)
+    return httplib::Server::HandlerResponse::Unhandled;
+
+  auto reject = [&](const ApiError& e) {
+    res.status = e.status;
+    if (e.status == 401) res.set_header("WWW-Authenticate", "Bearer realm=\"dbsync\"");
+    res.set_content(e.body().dump(), "application/json");
+    return httplib::Server::HandlerResponse::Handled;
+  };
+  std::string auth = req.get_header_value("Authorization");
+  const std::string prefix = "Bearer ";
+  // The scheme is case-insensitive (RFC 7235).
+  if (auth.size() <= prefix.size() || strncasecmp(auth.c_str(), prefix.c_str(), prefix.size()) != 0)
+    return reject({401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)",
+                   json::object()});
+  std::string token = auth.substr(prefix.size());
+  DbError err;
+  auto session = db_.acquire(err);
+  if (!session) return reject(error_from_db(err));
+  bool db_failed = false;
+  std::optional<TokenIdentity> who;
+  try {
+    who = verify_token(*session, token, err, db_failed);
+  } catch (const std::exception& e) {
+    log_event(LogLevel::kError, "internal_error", {{"what", e.what()}});
+    return reject({500, "internal", "internal error", json::object()});
+  }
+  if (db_failed) return reject(error_from_db(err));
+  if (!who) return reject({401, "unauthorized", "invalid or revoked token", json::object()});
+  t_request.token_name = who->name;
+  return httplib::Server::HandlerResponse::Unhandled;
+}
+
+void ApiServer::serve(const httplib::Request& req, httplib::Response& res, const std::string& route,
+                      const Handler& handler) {
+  t_request.route = route;
+  Reply reply;
+  try {
+    RequestContext ctx(req, db_);
+    if (!t_request.token_name.empty()) ctx.who = TokenIdentity{0, t_request.token_name};
+    reply = handler(ctx);
+  } catch (const std::exception& e) {
+    log_event(LogLevel::kError, "internal_error", {{"route", route}, {"what", e.what()}});
+    reply = Reply::error({500, "internal", "internal error", json::object()});
+  } catch (...) {
+    log_event(LogLevel::kError, "internal_error", {{"route", route}});
+    reply = Reply::error({500, "internal", "internal error", json::object()});
+  }
+  res.status = reply.status;
+  if (!reply.location.empty()) res.set_header("Location", reply.location);
+  if (!reply.content_type.empty()) {
+    res.set_content(reply.text, reply.content_type.c_str());
+  } else if (reply.status != 204) {
+    res.set_content(reply.body.dump(-1, ' ', false, json::error_handler_t::replace),
+                    "application/json");
+  }
+}
+
+void ApiServer::add(const char* method, const std::string& pattern, const std::string& route,
+                    Handler handler) {
+  auto h = [this, route, handler = std::move(handler)](const httplib::Request& req,
+                                                       httplib::Response& res) {
+    serve(req, res, route, handler);
+  };
+  std::string m = method;
+  if (m == "GET")
+    svr_.Get(pattern, h);
+  else if (m == "POST")
+    svr_.Post(pattern, h);
+  else if (m == "PUT")
+    svr_.Put(pattern, h);
+  else if (m == "DELETE")
+    svr_.Delete(pattern, h);
+}
+
+// ---------------------------------------------------------------------------------------
+#define DB_OR_RETURN(ctx, var)               \
+  ApiError var##_err;                        \
+  DbSession* var = (ctx).session(var##_err); \
+  if (!var) return Reply::error(var##_err)
+#define BODY_OR_RETURN(var, ...)                               \
+  auto var##_res = parse_body(ctx.req.body, {__VA_ARGS__});    \
+  if (!var##_res.ok()) return Reply::error(var##_res.error()); \
+  json var = std::move(var##_res.value())
+#define TRY(var, expr)                                         \
+  auto var##_res = (expr);                                     \
+  if (!var##_res.ok()) return Reply::error(var##_res.error()); \
+  auto var = std::move(var##_res.value())
+
+void ApiServer::routes() {
+  using F = FieldType;
+
+  // ---- no auth: health, metrics, docs
+  add("GET", "/healthz", "/healthz", [](RequestContext& ctx) {
+    ApiError e;
+    DbSession* db = ctx.session(e);
+    if (!db)
+      return Reply::error(
+          {503, "unavailable", "the master is unreachable: " + e.message, json::object()});
+    DbRows rows;
+    DbError err;
+    if (!db->query("SELECT extversion FROM pg_extension WHERE extname = 'dbsync'", {}, rows, err))
+      return Reply::error(
+          {503, "unavailable", "the master does not answer: " + err.message, json::object()});
+    if (rows.rows() == 0)
+      return Reply::error({503, "unavailable",
+                           "the dbsync extension is not installed in the master", json::object()});
+    return Reply::json(200, {{"status", "ok"}, {"master", "ok"}, {"extension", rows.get(0, 0)}});
+  });
+
+  add("GET", "/metrics", "/metrics", [this](RequestContext& ctx) {
+    std::string out;
+    ApiError e;
+    DbSession* db = ctx.session(e);
+    DbRows rows;
+    DbError err;
+    bool up = db && db->query(
+                        "SELECT s.status, count(j.id) FROM unnest(ARRAY['queued','running',"
+                        "'awaiting_resolution','committing','succeeded','failed','cancelled']) "
+                        "s(status) LEFT JOIN dbsync.jobs j ON j.status = s.status "
+                        "GROUP BY s.status ORDER BY s.status",
+                        {}, rows, err);
+    out += "# HELP dbsync_master_up Whether the master answered this scrape.\n";
+    out += "# TYPE dbsync_master_up gauge\n";
+    out += std::string("dbsync_master_up ") + (up ? "1" : "0") + "\n";
+    if (up) {
+      out += "# HELP dbsync_jobs Jobs in the catalog, by status.\n# TYPE dbsync_jobs gauge\n";
+      for (int i = 0; i < rows.rows(); ++i)
+        out +=
+            "dbsync_jobs{status=\"" + prom_label(rows.get(i, 0)) + "\"} " + rows.get(i, 1) + "\n";
+      DbRows c;
+      if (db->query("SELECT count(*) FROM dbsync.conflicts WHERE status = 'pending'", {}, c, err)) {
+        out += "# HELP dbsync_conflicts_pending Conflicts waiting for a decision.\n";
+        out += "# TYPE dbsync_conflicts_pending gauge\n";
+        out += "dbsync_conflicts_pending " + c.get(0, 0) + "\n";
+      }
+    }
+    out += metrics_.render();
+    Reply r;
+    r.text = out;
+    r.content_type = "text/plain; version=0.0.4";
+    return r;
+  });
+
+  add("GET", "/openapi.json", "/openapi.json",
+      [](RequestContext&) { return Reply::json(200, openapi()); });
+  add("GET", "/docs", "/docs", [](RequestContext&) {
+    Reply r;
+    r.content_type = "text/html; charset=utf-8";
+    std::string rows;
+    json doc = openapi();
+    auto esc = [](const std::string& s) {
+      std::string o;
+      for (char c : s) {
+        if (c == '<')
+          o += "&lt;";
+        else if (c == '>')
+          o += "&gt;";
+        else if (c == '&')
+          o += "&amp;";
+        else
+          o.push_back(c);
+      }
+      return o;
+    };
+    for (auto& [path, ops] : doc["paths"].items())
+      for (auto& [method, op] : ops.items()) {
+        if (method == "parameters") continue;
+        std::string m = method;
+        for (char& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        rows += "<tr><td><code>" + m + "</code></td><td><code>" + esc(path) + "</code></td><td>" +
+                esc(op.value("summary", "")) + "</td></tr>\n";
+      }
+    r.text =
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>dbsyncd API</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td{padding:.2em .8em;border-bottom:1px "
+        "solid #ddd}</style></head><body><h1>dbsyncd API</h1><p>The OpenAPI 3 document: <a "
+        "href=\"/openapi.json\">/openapi.json</a>. Every <code>/api</code> call needs "
+        "<code>Authorization: Bearer &lt;token&gt;</code>; errors are <code>{\"error\": "
+        "{\"code\", \"message\", \"details\"}}</code>.</p><table>\n" +
+        rows + "</table></body></html>\n";
+    return r;
+  });
+
+  // ---- tokens
+  add("GET", "/api/tokens", "/api/tokens", [](RequestContext& ctx) {
+    if (auto e = check_params(ctx.req, {})) return Reply::error(*e);
+    DB_OR_RETURN(ctx, db);
+    TRY(items,
+        rows_json(*db,
+                  "SELECT jsonb_build_object('id', id, 'name', name, 'created_at', created_at, "
+                  "'last_used_at', last_used_at, 'revoked_at', revoked_at) "
+                  "FROM dbsync.api_tokens ORDER BY id",
+                  {}));
+    return Reply::json(200, {{"items", items}});
+  });
+  add("POST", "/api/tokens", "/api/tokens", [](RequestContext& ctx) {
+    BODY_OR_RETURN(body, FieldSpec{"name", F::kString, true});
+    DB_OR_RETURN(ctx, db);
+    std::string token = generate_token();
+    auto row_res =
+        rows_json(*db,
+                  "INSERT INTO dbsync.api_tokens (name, token_hash) VALUES ($1, decode($2, 'hex')) "
+                  "RETURNING jsonb_build_object('id', id, 'name', name, 'created_at', created_at)",
+                  {body["name"].get<std::string>(), to_hex(sha256(token))}, 422);
+    if (!row_res.ok()) {
+      ApiError e = row_res.error();
+      if (e.details.value("sqlstate", "") == "23514") e.details["field"] = "name";  // the CHECK
+      return Reply::error(e);
+    }
+    json row = row_res.value();
+    json out = row[0];
+    out["token"] = token;  // the only time it is shown
+    Reply r = Reply::json(201, out);
+    r.location = "/api/tokens/" + std::to_string(out["id"].get<long long>());
+    return r;
+  });
+  add("DELETE", R"(/api/tokens/([^/]+))", "/api/tokens/{id}", [](RequestContext& ctx) {
+    auto id = parse_id(ctx.req.matches[1]);
+    if (!id) return Reply::error(not_found("token", ctx.req.matches[1]));
+    DB_OR_RETURN(ctx, db);
+    // Never the last active token: the API would lock itself out.
+    TRY(rows, rows_json(*db,
+                        "WITH t AS (SELECT id, revoked_at FROM dbsync.api_tokens WHERE id = $1), "
+                        "others AS (SELECT count(*) AS n FROM dbsync.api_tokens "
+                        "            WHERE revoked_at IS NULL AND id <> $1), "
+                        "upd AS (UPDATE dbsync.api_tokens a SET revoked_at = now() FROM t, others "
+                        "         WHERE a.id = t.id AND t.revoked_at IS NULL AND others.n > 0 "
+                        "         RETURNING a.id) "
+                        "SELECT jsonb_build_object('revoked', (SELECT count(*) FROM upd), "
+                        "  'already', t.revoked_at IS NOT NULL) FROM t",
+                        {std::to_string(*id)}));
+    if (rows.empty()) return Reply::error(not_found("token", ctx.req.matches[1]));
+    if (rows[0]["already"].get<bool>())
+      return Reply::error({409, "conflict", "token " + std::to_string(*id) + " is already revoked",
+                           json::object()});
+    if (rows[0]["revoked"].get<long long>() == 0)
+      return Reply::error({409, "conflict",
+                           "the last active token cannot be revoked; create another first",
+                           json::object()});
+    return Reply::no_content();
+  });
+
+  // ---- datasources
+  add("GET", "/api/datasources", "/api/datasources", [](RequestContext& ctx) {
+    if (auto e = check_params(ctx.req, {"limit", "after"})) return Reply::error(*e);
+    TRY(limit, limit_param(ctx.req, 100, 1000));
+    TRY(after, id_param(ctx.req, "after"));
+    DB_OR_RETURN(ctx, db);
+    TRY(items,
+        rows_json(*db,
+                  std::string("SELECT ") + kDatasourceJson +
+                      " FROM dbsync.datasources d WHERE ($1::bigint IS NULL OR d.id > $1) "
+                      "ORDER BY d.id LIMIT $2",
+                  {after ? DbParam(std::to_string(*after)) : std::nullopt, std::to_string(limit)}));
+    json next = nullptr;
+    if (static_cast<long long>(items.size()) == limit) next = items.back()["id"];
+    return Reply::json(200, {{"items", items}, {"next_after", next}});
+  });
+  add("POST", "/api/datasources", "/api/datasources", [](RequestContext& ctx) {
+    BODY_OR_RETURN(body, FieldSpec{"name", F::kString, true}, FieldSpec{"kind", F::kString, true},
+                   FieldSpec{"conninfo", F::kString, false, true},
+                   FieldSpec{"options", F::kObject, false, true});
+    DB_OR_RETURN(ctx, db);
+    DbParam options;
+    if (body.contains("options") && !body["options"].is_null()) options = body["options"].dump();
+    TRY(ids,
+        rows_json(*db,
+                  "SELECT to_jsonb(dbsync.add_datasource($1, $2, $3, COALESCE($4::jsonb, '{}')))",
+                  {body["name"].get<std::string>(), body["kind"].get<std::string>(),
+                   opt_string(body, "conninfo"), options},
+                  422));
+    std::string id = std::to_string(ids[0].get<long long>());
+    TRY(row, row_json(*db,
+                      std::string("SELECT ") + kDatasourceJson +
+                          " FROM dbsync.datasources d WHERE d.id = $1",
+                      {id}, not_found("datasource", id)));
+    Reply r = Reply::json(201, row);
+    r.location = "/api/datasources/" + id;
+    return r;
+  });
+  add("GET", R"(/api/datasources/([^/]+))", "/api/datasources/{id}", [](RequestContext& ctx) {
+    std::string id = ctx.req.matches[1];
+    if (!parse_id(id)) return Reply::error(not_found("datasource", id));
+    DB_OR_RETURN(ctx, db);
+    TRY(row, row_json(*db,
+                      std::string("SELECT ") + kDatasourceJson +
+                          " FROM dbsync.datasources d WHERE d.id = $1",
+                      {id}, not_found("datasource", id)));
+    return Reply::json(200, row);
+  });
+  add("PUT", R"(/api/datasources/([^/]+))", "/api/datasources/{id}", [](RequestContext& ctx) {
+    std::string id = ctx.req.matches[1];
+    if (!parse_id(id)) return Reply::error(not_found("datasource", id));
+    BODY_OR_RETURN(body, FieldSpec{"name", F::kString}, FieldSpec{"conninfo", F::kString},
+                   FieldSpec{"options", F::kObject});
+    DB_OR_RETURN(ctx, db);
+    TRY(name, name_of(*db, "datasources", "datasource", id));
+    DbParam options;
+    if (body.contains("options")) options = body["options"].dump();
+    DbRows rows;
+    DbError err;
+    if (!db->query("SELECT dbsync.alter_datasource($1, $2, $3::jsonb, $4)",
+                   {name, opt_string(body, "conninfo"), options, opt_string(body, "name")}, rows,
+                   err))
+      return Reply::error(error_from_db(err, 422));
+    TRY(row, row_json(*db,
+                      std::string("SELECT ") + kDatasourceJson +
+                          " FROM dbsync.datasources d WHERE d.id = $1",
+                      {id}, not_found("datasource", id)));
+    return Reply::json(200, row);
+  });
+  add("DELETE", R"(/api/datasources/([^/]+))", "/api/datasources/{id}", [](RequestContext& ctx) {
+    std::string id = ctx.req.matches[1];
+    if (!parse_id(id)) return Reply::error(not_found("datasource", id));
+    DB_OR_RETURN(ctx, db);
+    TRY(name, name_of(*db, "datasources", "datasource", id));
+    DbRows rows;
+    DbError err;
+    if (!db->query("SELECT dbsync.drop_datasource($1)", {name}, rows, err))
+      return Reply::error(error_from_db(err));
+    return Reply::no_content();
+  });
+  add("POST", R"(/api/datasources/([^/]+)/test)", "/api/datasources/{id}/test",
+      [](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        if (!parse_id(id)) return Reply::error(not_found("datasource", id));
+        BODY_OR_RETURN(body);
+        DB_OR_RETURN(ctx, db);
+        TRY(name, name_of(*db, "datasources", "datasource", id));
+        TRY(row, row_json(*db, "SELECT to_jsonb(t) FROM dbsync.test_datasource($1) t", {name},
+                          not_found("datasource", id)));
+        return Reply::json(200, row);
+      });
+
+  // ---- sync configs
+  static const std::initializer_list<FieldSpec> kSyncFields = {
+      {"name", F::kString},
+      {"source", F::kString},
+      {"source_table", F::kString},
+      {"target", F::kString},
+      {"target_table", F::kString},
+      {"mapping", F::kObject},
+      {"key", F::kStringArray},
+      {"source_key", F::kStringArray},
+      {"direction", F::kString},
+      {"strategy", F::kString},
+      {"strategy_options", F::kObject},
+      {"delete_policy", F::kString},
+      {"batch_size", F::kInteger},
+      {"filter", F::kString, false, true},
+      {"schedule", F::kString, false, true}};
+  // Named arguments for the fields present (names are ours, values bound).
+  auto sync_args = [](const json& body, std::vector<DbParam>& params, bool skip_name) {
+    std::string args;
+    for (const FieldSpec& f : kSyncFields) {
+      std::string n = f.name;
+      if (!body.contains(n) || (skip_name && n == "name") || n == "schedule") continue;
+      const json& v = body[n];
+      std::string ph = "$" + std::to_string(params.size() + 1);
+      std::string expr;
+      switch (f.type) {
+        case F::kObject:
+          expr = ph + "::jsonb";
+          params.push_back(v.dump());
+          break;
+        case F::kStringArray:
+          expr = "ARRAY(SELECT jsonb_array_elements_text(" + ph + "::jsonb))::text[]";
+          params.push_back(v.dump());
+          break;
+        case F::kInteger:
+          expr = ph + "::integer";
+          params.push_back(v.dump());
+          break;
+        default:
+          expr = ph + "::text";
+          // filter: null clears it (the SQL API's '' means "no filter").
+          params.push_back(v.is_null() ? std::string() : v.get<std::string>());
+      }
+      args += (args.empty() ? "" : ", ") + std::string("\"") + n + "\" => " + expr;
+    }
+    return args;
+  };
+  const std::string sync_json = "to_jsonb(l)";
+
+  add("GET", "/api/sync-configs", "/api/sync-configs", [sync_json](RequestContext& ctx) {
+    if (auto e = check_params(ctx.req, {"limit", "after"})) return Reply::error(*e);
+    TRY(limit, limit_param(ctx.req, 100, 1000));
+    TRY(after, id_param(ctx.req, "after"));
+    DB_OR_RETURN(ctx, db);
+    TRY(items,
+        rows_json(*db,
+                  "SELECT " + sync_json +
+                      " FROM dbsync.sync_list l WHERE ($1::bigint IS NULL OR l.id > $1) "
+                      "ORDER BY l.id LIMIT $2",
+                  {after ? DbParam(std::to_string(*after)) : std::nullopt, std::to_string(limit)}));
+    json next = nullptr;
+    if (static_cast<long long>(items.size()) == limit) next = items.back()["id"];
+    return Reply::json(200, {{"items", items}, {"next_after", next}});
+  });
+  add("POST", "/api/sync-configs", "/api/sync-configs",
+      [sync_args, sync_json](RequestContext& ctx) {
+        auto parsed = parse_body(ctx.req.body, kSyncFields);
+        if (!parsed.ok()) return Reply::error(parsed.error());
+        json body = parsed.value();
+        for (const char* req : {"name", "source", "source_table", "target", "target_table"})
+          if (!body.contains(req))
+            return Reply::error(
+                bad_field(422, "missing_field", req, std::string("missing field '") + req + "'"));
+        DB_OR_RETURN(ctx, db);
+        std::vector<DbParam> params;
+        std::string args = sync_args(body, params, false);
+        Transaction tx(*db);  // the sync and its schedule together, or neither
+        TRY(ids, rows_json(*db, "SELECT to_jsonb(dbsync.create_sync(" + args + "))", params, 422));
+        std::string id = std::to_string(ids[0].get<long long>());
+        if (auto e = apply_schedule(*db, body, body["name"].get<std::string>()))
+          return Reply::error(*e);
+        if (auto e = tx.commit()) return Reply::error(*e);
+        TRY(row, row_json(*db, "SELECT " + sync_json + " FROM dbsync.sync_list l WHERE l.id = $1",
+                          {id}, not_found("sync config", id)));
+        Reply r = Reply::json(201, row);
+        r.location = "/api/sync-configs/" + id;
+        return r;
+      });
+  add("GET", R"(/api/sync-configs/([^/]+))", "/api/sync-configs/{id}",
+      [sync_json](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        if (!parse_id(id)) return Reply::error(not_found("sync config", id));
+        DB_OR_RETURN(ctx, db);
+        TRY(row, row_json(*db, "SELECT " + sync_json + " FROM dbsync.sync_list l WHERE l.id = $1",
+                          {id}, not_found("sync config", id)));
+        return Reply::json(200, row);
+      });
+  add("PUT", R"(/api/sync-configs/([^/]+))", "/api/sync-configs/{id}",
+      [sync_args, sync_json](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        if (!parse_id(id)) return Reply::error(not_found("sync config", id));
+        auto parsed = parse_body(ctx.req.body, kSyncFields);
+        if (!parsed.ok()) return Reply::error(parsed.error());
+        json body = parsed.value();
+        if (body.contains("name"))
+          return Reply::error(bad_field(422, "read_only_field", "name",
+                                        "a sync config cannot be renamed (field 'name')"));
+        DB_OR_RETURN(ctx, db);
+        TRY(name, name_of(*db, "syncs", "sync config", id));
+        std::vector<DbParam> params{name};
+        std::string args = sync_args(body, params, true);
+        DbRows rows;
+        DbError err;
+        Transaction tx(*db);
+        if (!args.empty() &&
+            !db->query("SELECT dbsync.alter_sync(\"name\" => $1, " + args + ")", params, rows, err))
+          return Reply::error(error_from_db(err, 422));
+        if (auto e = apply_schedule(*db, body, name)) return Reply::error(*e);
+        if (auto e = tx.commit()) return Reply::error(*e);
+        TRY(row, row_json(*db, "SELECT " + sync_json + " FROM dbsync.sync_list l WHERE l.id = $1",
+                          {id}, not_found("sync config", id)));
+        return Reply::json(200, row);
+      });
+  add("DELETE", R"(/api/sync-configs/([^/]+))", "/api/sync-configs/{id}", [](RequestContext& ctx) {
+    std::string id = ctx.req.matches[1];
+    if (!parse_id(id)) return Reply::error(not_found("sync config", id));
+    DB_OR_RETURN(ctx, db);
+    TRY(name, name_of(*db, "syncs", "sync config", id));
+    DbRows rows;
+    DbError err;
+    if (!db->query("SELECT dbsync.drop_sync($1)", {name}, rows, err))
+      return Reply::error(error_from_db(err));
+    return Reply::no_content();
+  });
+  add("POST", R"(/api/sync-configs/([^/]+)/preview)", "/api/sync-configs/{id}/preview",
+      [](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        if (!parse_id(id)) return Reply::error(not_found("sync config", id));
+        BODY_OR_RETURN(body, FieldSpec{"limit", F::kInteger});
+        long long limit = body.value("limit", 10LL);
+        if (limit < 1 || limit > 1000)
+          return Reply::error(
+              bad_field(422, "invalid_value", "limit", "limit must be from 1 to 1000"));
+        DB_OR_RETURN(ctx, db);
+        TRY(name, name_of(*db, "syncs", "sync config", id));
+        TRY(rows,
+            rows_json(*db,
+                      "SELECT COALESCE(jsonb_agg(p), '[]') FROM dbsync.preview($1, $2::integer) p",
+                      {name, std::to_string(limit)}, 422));
+        json out = {{"rows", rows[0]}};
+        DbRows diff;
+        DbError err;
+        if (db->query(
+                "SELECT COALESCE(jsonb_agg(to_jsonb(d)), '[]') FROM dbsync.diff($1, $2::integer) d",
+                {name, std::to_string(limit)}, diff, err)) {
+          out["diff"] = json::parse(diff.get(0, 0));
+        } else if (err.sqlstate == "0A000") {  // diff needs both ends local for now
+          out["diff"] = nullptr;
+          out["diff_unavailable"] = err.message;
+        } else {
+          return Reply::error(error_from_db(err, 422));
+        }
+        return Reply::json(200, out);
+      });
+
+  // ---- jobs
+  add("POST", R"(/api/sync/([^/]+))", "/api/sync/{configId}", [](RequestContext& ctx) {
+    std::string id = ctx.req.matches[1];
+    if (!parse_id(id)) return Reply::error(not_found("sync config", id));
+    BODY_OR_RETURN(body);
+    DB_OR_RETURN(ctx, db);
+    std::string who = "api:" + (ctx.who ? ctx.who->name : std::string("?"));
+    TRY(q, row_json(*db,
+                    "SELECT jsonb_build_object('job_id', job_id, 'created', created) "
+                    "FROM dbsync.queue_job($1::bigint, 'api', $2)",
+                    {id, who}, not_found("sync config", id)));
+    std::string job = std::to_string(q["job_id"].get<long long>());
+    TRY(row,
+        row_json(*db, std::string("SELECT ") + kJobJson + " FROM dbsync.job_status($1::bigint) l",
+                 {job}, not_found("job", job)));
+    Reply r = Reply::json(202, {{"job", row}, {"created", q["created"]}});
+    r.location = "/api/sync/" + job + "/status";
+    return r;
+  });
+  add("GET", R"(/api/sync/([^/]+)/status)", "/api/sync/{jobId}/status", [](RequestContext& ctx) {
+    std::string id = ctx.req.matches[1];
+    if (!parse_id(id)) return Reply::error(not_found("job", id));
+    DB_OR_RETURN(ctx, db);
+    TRY(row,
+        row_json(*db, std::string("SELECT ") + kJobJson + " FROM dbsync.job_status($1::bigint) l",
+                 {id}, not_found("job", id)));
+    return Reply::json(200, row);
+  });
+  add("GET", "/api/jobs", "/api/jobs", [](RequestContext& ctx) {
+    if (auto e = check_params(ctx.req, {"limit", "before", "status", "sync"}))
+      return Reply::error(*e);
+    TRY(limit, limit_param(ctx.req, 50, 500));
+    TRY(before, id_param(ctx.req, "before"));
+    DbParam status, sync_name, sync_id;
+    if (ctx.req.has_param("status")) {
+      status = ctx.req.get_param_value("status");
+      if (!kJobStatuses.count(*status))
+        return Reply::error(bad_field(422, "invalid_value", "status",
+                                      "status must be one of queued, running, awaiting_resolution, "
+                                      "committing, succeeded, failed, cancelled"));
+    }
+    if (ctx.req.has_param("sync")) {
+      std::string s = ctx.req.get_param_value("sync");
+      // Sync names start with a letter or _: digits are an id.
+      if (auto n = parse_id(s))
+        sync_id = std::to_string(*n);
+      else
+        sync_name = s;
+    }
+    DB_OR_RETURN(ctx, db);
+    TRY(items, rows_json(*db,
+                         std::string("SELECT ") + kJobJson +
+                             " FROM dbsync.job_list l JOIN dbsync.jobs j ON j.id = l.id"
+                             " WHERE ($1::text IS NULL OR j.status = $1)"
+                             "   AND ($2::text IS NULL OR l.sync = $2)"
+                             "   AND ($3::bigint IS NULL OR j.sync_id = $3)"
+                             "   AND ($4::bigint IS NULL OR j.id < $4)"
+                             " ORDER BY j.id DESC LIMIT $5",
+                         {status, sync_name, sync_id,
+                          before ? DbParam(std::to_string(*before)) : std::nullopt,
+                          std::to_string(limit)}));
+    json next = nullptr;
+    if (static_cast<long long>(items.size()) == limit) next = items.back()["id"];
+    return Reply::json(200, {{"items", items}, {"next_before", next}});
+  });
+
+  // ---- settings (the daemon's, in dbsync.settings under "daemon.")
+  auto read_settings = [](DbSession& db) -> ApiResult<json> {
+    auto r = rows_json(db,
+                       "SELECT COALESCE(jsonb_object_agg(substr(key, 8), value), '{}') "
+                       "FROM dbsync.settings WHERE key LIKE 'daemon.%'",
+                       {});
+    if (!r.ok()) return r.error();
+    json stored = r.value()[0];
+    json out = {{"redis_url", nullptr}, {"redis_password", nullptr}};
+    if (stored.contains("redis_url") && stored["redis_url"].is_string())
+      out["redis_url"] = mask_url_password(stored["redis_url"].get<std::string>());
+    if (stored.contains("redis_password") && !stored["redis_password"].is_null())
+      out["redis_password"] = "********";
+    return out;
+  };
+  add("GET", "/api/settings", "/api/settings", [read_settings](RequestContext& ctx) {
+    if (auto e = check_params(ctx.req, {})) return Reply::error(*e);
+    DB_OR_RETURN(ctx, db);
+    TRY(s, read_settings(*db));
+    return Reply::json(200, s);
+  });
+  add("PUT", "/api/settings", "/api/settings", [read_settings](RequestContext& ctx) {
+    BODY_OR_RETURN(body, FieldSpec{"redis_url", F::kString, false, true},
+                   FieldSpec{"redis_password", F::kString, false, true});
+    if (auto u = opt_string(body, "redis_url")) {
+      bool scheme = u->rfind("redis://", 0) == 0 || u->rfind("rediss://", 0) == 0;
+      if (!scheme || u->size() > 2048 || u->find_first_of(" \r\n\t") != std::string::npos)
+        return Reply::error(bad_field(422, "invalid_value", "redis_url",
+                                      "redis_url must look like redis://host:port/db"));
+      if (u->find("********") != std::string::npos)
+        return Reply::error(bad_field(422, "invalid_value", "redis_url",
+                                      "redis_url holds the masked password: send the real one"));
+    }
+    DB_OR_RETURN(ctx, db);
+    for (const char* key : {"redis_url", "redis_password"}) {
+      if (!body.contains(key)) continue;
+      const json& v = body[key];
+      if (v.is_string() && std::string(key) == "redis_password" &&
+          v.get<std::string>() == "********")
+        continue;  // the masked value sent back: unchanged
+      DbRows rows;
+      DbError err;
+      bool ok =
+          v.is_null()
+              ? db->query("DELETE FROM dbsync.settings WHERE key = $1",
+                          {std::string("daemon.") + key}, rows, err)
+              : db->query(
+                    "INSERT INTO dbsync.settings (key, value) VALUES ($1, to_jsonb($2::text)) "
+                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+                    {std::string("daemon.") + key, v.get<std::string>()}, rows, err);
+      if (!ok) return Reply::error(error_from_db(err, 422));
+    }
+    TRY(s, read_settings(*db));
+    return Reply::json(200, s);
+  });
+}
+
+}  // namespace dbsync::daemon

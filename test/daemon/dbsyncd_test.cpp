@@ -1,0 +1,882 @@
+// dbsyncd against the local stack: the real binary on a free port, a fresh database with the
+// extension per test, real sockets (httplib client).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+
+#include "adapters/postgres/pg_connection.hpp"
+#include "test/daemon/dbsyncd_process.hpp"
+
+namespace dbsync::daemon::testing {
+namespace {
+
+using nlohmann::json;
+
+const std::string kToken = "test-admin-token-0123456789abcdef";
+
+std::string header(const httplib::Headers& h, const char* key, size_t, const char* def) {
+  auto it = h.find(key);
+  return it == h.end() ? def : it->second;
+}
+
+bool stack_present() { return std::getenv("PGHOST") && std::getenv("PGPORT"); }
+
+std::string pg_url(const std::string& db) {
+  return "postgresql://" + std::string(std::getenv("PGUSER") ? std::getenv("PGUSER") : "postgres") +
+         "@" + std::getenv("PGHOST") + ":" + std::getenv("PGPORT") + "/" + db;
+}
+
+// A database of its own for one test, dropped afterwards.
+class TestDatabase {
+ public:
+  void create(bool with_extension) {
+    static std::atomic<int> counter{0};
+    name_ = "dbsyncd_t_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+    auto admin = pg::PgConnection::connect("");
+    ASSERT_TRUE(admin.is_ok()) << admin.status().to_string();
+    ASSERT_TRUE(admin->exec("DROP DATABASE IF EXISTS " + pg::quote_ident(name_)).is_ok());
+    auto st = admin->exec("CREATE DATABASE " + pg::quote_ident(name_));
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    auto c = pg::PgConnection::connect(pg_url(name_));
+    ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+    conn_ = std::move(c).value();
+    if (with_extension) sql("CREATE EXTENSION dbsync");
+  }
+  ~TestDatabase() {
+    if (name_.empty()) return;
+    conn_ = pg::PgConnection();
+    auto admin = pg::PgConnection::connect("");
+    if (admin.is_ok())
+      (void)admin->exec("DROP DATABASE IF EXISTS " + pg::quote_ident(name_) + " WITH (FORCE)");
+  }
+  void sql(const std::string& text) {
+    Status st = conn_.exec(text);
+    ASSERT_TRUE(st.is_ok()) << st.to_string() << "\nin: " << text;
+  }
+  std::string value(const std::string& text) {
+    auto r = conn_.query(text);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    if (!r.is_ok() || r->rows() == 0 || r->is_null(0, 0)) return "<null>";
+    return std::string(r->get(0, 0));
+  }
+  const std::string& name() const { return name_; }
+  std::string url() const { return pg_url(name_); }
+
+ private:
+  std::string name_;
+  pg::PgConnection conn_;
+};
+
+std::map<std::string, std::string> daemon_env(const std::string& url, bool admin_token = true) {
+  std::map<std::string, std::string> env{
+      {"DATABASE_URL", url}, {"CORS_ORIGINS", "http://app.example"}, {"DBSYNC_LOG_LEVEL", "info"}};
+  if (admin_token) env["DBSYNC_ADMIN_TOKEN"] = kToken;
+  return env;
+}
+
+class DbsyncdApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(stack_present()) << "PGHOST/PGPORT not set: start the stack (test/stack/stack "
+                                    "start; eval \"$(test/stack/stack env)\")";
+    db_.create(true);
+    if (HasFatalFailure()) return;
+    daemon_.start(daemon_env(db_.url()), {"--listen=127.0.0.1:0", "--max-body-bytes=65536",
+                                          "--workers=16", "--db-connections=3"});
+    port_ = daemon_.wait_listening();
+    ASSERT_GT(port_, 0) << daemon_.stderr_text();
+  }
+  void TearDown() override {
+    if (port_ > 0) {
+      daemon_.signal(SIGTERM);
+      EXPECT_EQ(daemon_.wait_exit(), 0) << daemon_.stderr_text();
+      // Never a token in the log.
+      EXPECT_EQ(daemon_.stderr_text().find(kToken), std::string::npos);
+    }
+  }
+
+  httplib::Client client() {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(30, 0);
+    return c;
+  }
+  httplib::Headers auth(const std::string& token = kToken) {
+    return {{"Authorization", "Bearer " + token}};
+  }
+
+  struct Answer {
+    int status = 0;
+    json body;
+    std::string text;
+    httplib::Headers headers;
+  };
+  Answer call(const std::string& method, const std::string& path, const std::string& body = "",
+              const httplib::Headers& headers = {{"Authorization", "Bearer " + kToken}}) {
+    auto c = client();
+    auto send = [&]() -> httplib::Result {
+      if (method == "POST") return c.Post(path.c_str(), headers, body, "application/json");
+      if (method == "PUT") return c.Put(path.c_str(), headers, body, "application/json");
+      if (method == "DELETE") return c.Delete(path.c_str(), headers);
+      if (method == "OPTIONS") return c.Options(path.c_str(), headers);
+      return c.Get(path.c_str(), headers);
+    };
+    httplib::Result r = send();
+    Answer a;
+    if (!r) {
+      ADD_FAILURE() << method << " " << path << ": no answer (" << httplib::to_string(r.error())
+                    << ")";
+      return a;
+    }
+    a.status = r->status;
+    a.text = r->body;
+    a.headers = r->headers;
+    a.body = json::parse(r->body, nullptr, false);
+    return a;
+  }
+  Answer call(const std::string& method, const std::string& path, const json& body) {
+    return call(method, path, body.dump());
+  }
+
+  // The error shape, its status and code.
+  void expect_error(const Answer& a, int status, const std::string& code,
+                    const std::string& field = "") {
+    EXPECT_EQ(a.status, status) << a.text;
+    ASSERT_TRUE(a.body.is_object()) << a.text;
+    ASSERT_TRUE(a.body.contains("error")) << a.text;
+    const json& e = a.body["error"];
+    EXPECT_TRUE(e["code"].is_string() && e["message"].is_string() && e["details"].is_object())
+        << a.text;
+    if (!code.empty()) {
+      EXPECT_EQ(e.value("code", ""), code) << a.text;
+    }
+    if (!field.empty()) {
+      EXPECT_EQ(e["details"].value("field", ""), field) << a.text;
+    }
+  }
+
+  long long make_local_datasource(const std::string& name) {
+    auto a = call("POST", "/api/datasources", json{{"name", name}, {"kind", "local"}});
+    EXPECT_EQ(a.status, 201) << a.text;
+    return a.body.value("id", 0LL);
+  }
+
+  // src (3 rows) -> dst through a local datasource; returns the sync config's id.
+  long long make_sync(const std::string& name = "items") {
+    db_.sql("CREATE TABLE IF NOT EXISTS public.src (id integer PRIMARY KEY, name text)");
+    db_.sql("CREATE TABLE IF NOT EXISTS public.dst (id integer PRIMARY KEY, title text)");
+    db_.sql(
+        "INSERT INTO public.src VALUES (1, 'one'), (2, 'two'), (3, 'three') "
+        "ON CONFLICT DO NOTHING");
+    if (!ds_) ds_ = make_local_datasource("here");
+    auto a = call("POST", "/api/sync-configs",
+                  json{{"name", name},
+                       {"source", "here"},
+                       {"source_table", "public.src"},
+                       {"target", "here"},
+                       {"target_table", "public.dst"},
+                       {"mapping", {{"id", "id"}, {"title", "@name"}}}});
+    EXPECT_EQ(a.status, 201) << a.text;
+    return a.body.value("id", 0LL);
+  }
+
+  TestDatabase db_;
+  DaemonProcess daemon_;
+  int port_ = -1;
+  long long ds_ = 0;
+};
+
+// ---------------------------------------------------------------------------- process
+
+TEST(DbsyncdProcess, HelpDocumentsEverySetting) {
+  DaemonProcess p;
+  p.start({}, {"--help"});
+  EXPECT_EQ(p.wait_exit(), 0);
+  std::string out = p.stdout_text();
+  for (const char* s : {"DATABASE_URL", "SECRET_KEY", "CORS_ORIGINS", "DBSYNC_ADMIN_TOKEN",
+                        "--listen", "--workers", "--log-level", "--max-body-bytes", ".env"})
+    EXPECT_NE(out.find(s), std::string::npos) << s;
+}
+
+TEST(DbsyncdProcess, BadSettingsExitTwoWithOneLine) {
+  struct Case {
+    std::map<std::string, std::string> env;
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::string url = "postgresql://nobody@127.0.0.1:1/x";
+  std::vector<Case> cases = {
+      {{}, {}, "DATABASE_URL is not set"},
+      {{{"DATABASE_URL", url}, {"SECRET_KEY", "abc"}}, {}, "SECRET_KEY must be 64 hex digits"},
+      {{{"DATABASE_URL", url}, {"SECRET_KEY", std::string(64, 'g')}}, {}, "non-hex"},
+      {{{"DATABASE_URL", url}}, {"--listen=nowhere"}, "--listen must be host:port"},
+      {{{"DATABASE_URL", url}}, {"--listen=127.0.0.1:99999"}, "port must be"},
+      {{{"DATABASE_URL", url}}, {"--workers=0"}, "--workers"},
+      {{{"DATABASE_URL", url}}, {"--db-connections=0"}, "--db-connections"},
+      {{{"DATABASE_URL", url}}, {"--log-level=loud"}, "--log-level"},
+      {{{"DATABASE_URL", url}}, {"--max-body-bytes=12"}, "--max-body-bytes"},
+      {{{"DATABASE_URL", url}}, {"--no-such-flag=1"}, "unknown option --no-such-flag"},
+      {{{"DATABASE_URL", url}}, {"--workers"}, "needs a value"},
+      {{{"DATABASE_URL", url}, {"DBSYNC_ADMIN_TOKEN", "short"}}, {}, "DBSYNC_ADMIN_TOKEN"},
+      {{{"DATABASE_URL", url}, {"CORS_ORIGINS", "not an origin"}}, {}, "CORS_ORIGINS"},
+      {{{"DATABASE_URL", url}}, {"--env-file=/nonexistent/.env"}, "cannot read the env file"},
+  };
+  for (const Case& c : cases) {
+    DaemonProcess p;
+    p.start(c.env, c.args);
+    EXPECT_EQ(p.wait_exit(), 2) << c.says;
+    std::string err = p.stderr_text();
+    EXPECT_NE(err.find(c.says), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;  // one line
+  }
+}
+
+TEST(DbsyncdProcess, FlagsWinOverEnvironmentOverEnvFile) {
+  std::string dir = "/tmp/dbsyncd-envfile-" + std::to_string(::getpid());
+  ASSERT_EQ(::system(("mkdir -p " + dir).c_str()), 0);
+  {
+    std::ofstream f(dir + "/.env");
+    f << "# comment\nexport DATABASE_URL='postgresql://nobody@127.0.0.1:1/x'\nDBSYNC_WORKERS=1\n";
+  }
+  // The .env's bad worker count is read (./.env by default)...
+  DaemonProcess a;
+  a.start({}, {}, dir);
+  EXPECT_EQ(a.wait_exit(), 2);
+  EXPECT_NE(a.stderr_text().find("--workers"), std::string::npos) << a.stderr_text();
+  // ... the environment wins over it (then the unreachable master: exit 1) ...
+  DaemonProcess b;
+  b.start({{"DBSYNC_WORKERS", "4"}}, {}, dir);
+  EXPECT_EQ(b.wait_exit(), 1);
+  EXPECT_NE(b.stderr_text().find("cannot connect to the master"), std::string::npos)
+      << b.stderr_text();
+  // ... and a flag wins over the environment.
+  DaemonProcess c;
+  c.start({{"DBSYNC_WORKERS", "4"}}, {"--workers=0"}, dir);
+  EXPECT_EQ(c.wait_exit(), 2);
+  EXPECT_NE(c.stderr_text().find("--workers"), std::string::npos);
+  ASSERT_EQ(::system(("rm -rf " + dir).c_str()), 0);
+}
+
+TEST(DbsyncdProcess, MasterWithoutTheExtensionExitsOne) {
+  ASSERT_TRUE(stack_present());
+  TestDatabase db;
+  db.create(false);
+  DaemonProcess p;
+  p.start(daemon_env(db.url()), {"--listen=127.0.0.1:0"});
+  EXPECT_EQ(p.wait_exit(), 1);
+  EXPECT_NE(p.stderr_text().find("extension is not installed"), std::string::npos)
+      << p.stderr_text();
+}
+
+TEST(DbsyncdProcess, FirstTokenIsGeneratedAndPrintedOnce) {
+  ASSERT_TRUE(stack_present());
+  TestDatabase db;
+  db.create(true);
+  std::string token;
+  {
+    DaemonProcess p;
+    p.start(daemon_env(db.url(), false), {"--listen=127.0.0.1:0"});
+    int port = p.wait_listening();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    std::string out = p.stdout_text();
+    size_t at = out.find("dbs_");
+    ASSERT_NE(at, std::string::npos) << out;
+    token = out.substr(at, 4 + 64);
+    EXPECT_EQ(p.stderr_text().find(token), std::string::npos);  // never in the log
+    // Stored hashed: the catalog holds its SHA-256, not the token.
+    EXPECT_EQ(db.value("SELECT count(*) FROM dbsync.api_tokens"), "1");
+    EXPECT_EQ(db.value("SELECT count(*) FROM dbsync.api_tokens WHERE position('" + token +
+                       "'::bytea in token_hash) > 0"),
+              "0");
+    httplib::Client c("127.0.0.1", port);
+    auto r = c.Get("/api/tokens", {{"Authorization", "Bearer " + token}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait_exit(), 0);
+  }
+  DaemonProcess again;
+  again.start(daemon_env(db.url(), false), {"--listen=127.0.0.1:0"});
+  ASSERT_GT(again.wait_listening(), 0);
+  EXPECT_EQ(again.stdout_text().find("dbs_"), std::string::npos);  // printed once only
+  EXPECT_EQ(db.value("SELECT count(*) FROM dbsync.api_tokens"), "1");
+  again.signal(SIGINT);
+  EXPECT_EQ(again.wait_exit(), 0);
+}
+
+// A request in flight when SIGTERM arrives is answered before the process exits.
+TEST_F(DbsyncdApi, SigtermLetsInFlightRequestsFinish) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string body = R"({"name":"late"})";
+  std::string head =
+      "POST /api/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kToken +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n";
+  std::string first = head + body.substr(0, 5);
+  ASSERT_EQ(::send(fd, first.data(), first.size(), 0), static_cast<ssize_t>(first.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  daemon_.signal(SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(daemon_.exited()) << "exited with a request in flight";
+  std::string rest = body.substr(5);
+  ASSERT_EQ(::send(fd, rest.data(), rest.size(), 0), static_cast<ssize_t>(rest.size()));
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, n);
+  ::close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 201", 0), 0u) << answer;
+  EXPECT_NE(answer.find("\"token\""), std::string::npos);
+  EXPECT_EQ(daemon_.wait_exit(), 0) << daemon_.stderr_text();
+  EXPECT_NE(daemon_.stderr_text().find("\"event\":\"stopped\""), std::string::npos);
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.api_tokens WHERE name = 'late'"), "1");
+  port_ = -1;  // already stopped
+}
+
+// ---------------------------------------------------------------------------- open endpoints
+
+TEST_F(DbsyncdApi, HealthzMetricsOpenapiDocsNeedNoToken) {
+  auto h = call("GET", "/healthz", "", {});
+  EXPECT_EQ(h.status, 200) << h.text;
+  EXPECT_EQ(h.body.value("status", ""), "ok");
+  EXPECT_TRUE(h.body["extension"].is_string());
+
+  call("GET", "/api/jobs");  // one request to count
+  auto m = call("GET", "/metrics", "", {});
+  EXPECT_EQ(m.status, 200);
+  EXPECT_NE(m.text.find("dbsync_master_up 1"), std::string::npos) << m.text;
+  EXPECT_NE(m.text.find("dbsync_jobs{status=\"queued\"} 0"), std::string::npos) << m.text;
+  EXPECT_NE(m.text.find("dbsync_conflicts_pending 0"), std::string::npos);
+  EXPECT_NE(m.text.find(
+                "dbsync_http_requests_total{route=\"/api/jobs\",method=\"GET\",status=\"200\"} 1"),
+            std::string::npos)
+      << m.text;
+  EXPECT_NE(
+      m.text.find("dbsync_http_request_duration_seconds_bucket{route=\"/api/jobs\",le=\"+Inf\"} 1"),
+      std::string::npos);
+
+  auto o = call("GET", "/openapi.json", "", {});
+  EXPECT_EQ(o.status, 200);
+  EXPECT_EQ(o.body.value("openapi", ""), "3.0.3");
+  // Every documented path has a route (a documented path answering "no_route" is a lie).
+  for (auto& [path, ops] : o.body["paths"].items()) {
+    std::string concrete = path;
+    for (const char* p : {"{id}", "{configId}", "{jobId}"})
+      if (auto at = concrete.find(p); at != std::string::npos)
+        concrete.replace(at, strlen(p), "999");
+    for (auto& [method, op] : ops.items()) {
+      if (method == "parameters") continue;
+      std::string m = method;
+      for (char& ch : m) ch = static_cast<char>(std::toupper(ch));
+      auto a = call(m, concrete, std::string("{}"));
+      if (a.body.is_object() && a.body.contains("error")) {
+        EXPECT_NE(a.body["error"].value("code", ""), "no_route") << m << " " << concrete;
+      }
+    }
+  }
+  auto d = call("GET", "/docs", "", {});
+  EXPECT_EQ(d.status, 200);
+  EXPECT_NE(d.text.find("/api/sync-configs/{id}/preview"), std::string::npos);
+}
+
+TEST_F(DbsyncdApi, UnknownRouteIsJson404) {
+  expect_error(call("GET", "/api/nothing-here"), 404, "no_route");
+  expect_error(call("GET", "/nothing", "", {}), 404, "no_route");
+}
+
+// ---------------------------------------------------------------------------- auth
+
+TEST_F(DbsyncdApi, EveryApiCallNeedsAValidBearerToken) {
+  for (const char* path : {"/api/jobs", "/api/datasources", "/api/sync-configs", "/api/settings",
+                           "/api/tokens", "/api/sync/1/status", "/api/nothing-here"}) {
+    auto none = call("GET", path, "", {});
+    expect_error(none, 401, "unauthorized");
+    EXPECT_EQ(header(none.headers, "WWW-Authenticate", 0, ""), "Bearer realm=\"dbsync\"");
+    expect_error(call("GET", path, "", auth("wrong-token-wrong-token")), 401, "unauthorized");
+    expect_error(call("GET", path, "", {{"Authorization", "Basic " + kToken}}), 401,
+                 "unauthorized");
+    expect_error(call("GET", path, "", {{"Authorization", "Bearer "}}), 401, "unauthorized");
+  }
+  EXPECT_EQ(call("GET", "/api/jobs", "", {{"Authorization", "bearer " + kToken}}).status, 200);
+  expect_error(call("POST", "/api/datasources", json{{"name", "x"}, {"kind", "local"}}.dump(), {}),
+               401, "unauthorized");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.datasources"), "0");
+}
+
+TEST_F(DbsyncdApi, TokensAreCreatedShownOnceListedAndRevoked) {
+  auto created = call("POST", "/api/tokens", json{{"name", "ci"}});
+  ASSERT_EQ(created.status, 201) << created.text;
+  std::string token = created.body.value("token", "");
+  ASSERT_EQ(token.size(), 68u);
+  long long id = created.body.value("id", 0LL);
+  EXPECT_EQ(call("GET", "/api/jobs", "", auth(token)).status, 200);
+
+  auto list = call("GET", "/api/tokens", "", auth(token));
+  ASSERT_EQ(list.status, 200);
+  ASSERT_EQ(list.body["items"].size(), 2u);
+  EXPECT_EQ(list.text.find(token), std::string::npos);
+  EXPECT_EQ(list.text.find(kToken), std::string::npos);
+  for (const auto& t : list.body["items"]) EXPECT_FALSE(t.contains("token"));
+  EXPECT_FALSE(list.body["items"][1]["last_used_at"].is_null());  // ci was used
+
+  expect_error(call("POST", "/api/tokens", json{{"name", "x\"; DROP TABLE t; --"}}), 422, "invalid",
+               "name");
+  expect_error(call("POST", "/api/tokens", json::object()), 422, "missing_field", "name");
+  expect_error(call("DELETE", "/api/tokens/999"), 404, "not_found");
+  expect_error(call("DELETE", "/api/tokens/abc"), 404, "not_found");
+
+  auto del = call("DELETE", "/api/tokens/" + std::to_string(id));
+  EXPECT_EQ(del.status, 204) << del.text;
+  expect_error(call("GET", "/api/jobs", "", auth(token)), 401, "unauthorized");
+  expect_error(call("DELETE", "/api/tokens/" + std::to_string(id)), 409, "conflict");
+  // The admin token is the last active one: not revocable.
+  auto admin_id = list.body["items"][0].value("id", 0LL);
+  expect_error(call("DELETE", "/api/tokens/" + std::to_string(admin_id)), 409, "conflict");
+  EXPECT_EQ(call("GET", "/api/jobs").status, 200);
+}
+
+TEST_F(DbsyncdApi, CorsPreflightAndOrigins) {
+  auto pre = call("OPTIONS", "/api/jobs", "",
+                  {{"Origin", "http://app.example"}, {"Access-Control-Request-Method", "GET"}});
+  EXPECT_EQ(pre.status, 204);
+  EXPECT_EQ(header(pre.headers, "Access-Control-Allow-Origin", 0, ""), "http://app.example");
+  EXPECT_NE(header(pre.headers, "Access-Control-Allow-Headers", 0, "").find("Authorization"),
+            std::string::npos);
+  auto other = call("OPTIONS", "/api/jobs", "", {{"Origin", "http://evil.example"}});
+  EXPECT_EQ(header(other.headers, "Access-Control-Allow-Origin", 0, "none"), "none");
+  auto get = call("GET", "/api/jobs", "",
+                  {{"Origin", "http://app.example"}, {"Authorization", "Bearer " + kToken}});
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(header(get.headers, "Access-Control-Allow-Origin", 0, ""), "http://app.example");
+  auto denied = call("GET", "/api/jobs", "", {{"Origin", "http://app.example"}});
+  EXPECT_EQ(denied.status, 401);  // the error carries CORS headers too, so a browser reads it
+  EXPECT_EQ(header(denied.headers, "Access-Control-Allow-Origin", 0, ""), "http://app.example");
+}
+
+// ---------------------------------------------------------------------------- datasources
+
+TEST_F(DbsyncdApi, DatasourcesCrud) {
+  auto a = call("POST", "/api/datasources", json{{"name", "here"}, {"kind", "local"}});
+  ASSERT_EQ(a.status, 201) << a.text;
+  long long id = a.body.value("id", 0LL);
+  EXPECT_EQ(a.body.value("kind", ""), "local");
+  EXPECT_EQ(header(a.headers, "Location", 0, ""), "/api/datasources/" + std::to_string(id));
+  std::string path = "/api/datasources/" + std::to_string(id);
+
+  auto g = call("GET", path);
+  EXPECT_EQ(g.status, 200);
+  EXPECT_EQ(g.body.value("name", ""), "here");
+  auto l = call("GET", "/api/datasources");
+  ASSERT_EQ(l.body["items"].size(), 1u);
+
+  expect_error(call("POST", "/api/datasources", json{{"name", "here"}, {"kind", "local"}}), 409,
+               "already_exists");
+  expect_error(
+      call("POST", "/api/datasources", json{{"name", "x\"; DROP TABLE t; --"}, {"kind", "local"}}),
+      422, "invalid");
+  expect_error(call("POST", "/api/datasources", json{{"name", "ok"}, {"kind", "oracle"}}), 422,
+               "invalid");
+  expect_error(call("POST", "/api/datasources", json{{"name", "ok"}}), 422, "missing_field",
+               "kind");
+  expect_error(call("POST", "/api/datasources", json{{"name", 5}, {"kind", "local"}}), 422,
+               "invalid_type", "name");
+  expect_error(
+      call("POST", "/api/datasources", json{{"name", "ok"}, {"kind", "local"}, {"password", "x"}}),
+      422, "unknown_field", "password");
+  expect_error(call("POST", "/api/datasources", json{{"name", "ok"}, {"kind", "postgres"}}), 422,
+               "invalid");  // a postgres datasource needs a conninfo
+
+  auto put = call("PUT", path, json{{"name", "renamed"}, {"options", {{"connect_timeout", 5}}}});
+  EXPECT_EQ(put.status, 200) << put.text;
+  EXPECT_EQ(put.body.value("name", ""), "renamed");
+  EXPECT_EQ(put.body["options"].value("connect_timeout", 0), 5);
+  expect_error(call("PUT", path, json{{"options", {{"connect_timeout", -1}}}}), 422, "invalid");
+  expect_error(call("PUT", path, json{{"name", nullptr}}), 422, "invalid_type", "name");
+
+  for (const char* bad : {"/api/datasources/999", "/api/datasources/abc", "/api/datasources/-1",
+                          "/api/datasources/99999999999999999999999"}) {
+    expect_error(call("GET", bad), 404, "not_found");
+    expect_error(call("PUT", bad, json{{"name", "n"}}), 404, "not_found");
+    expect_error(call("DELETE", bad), 404, "not_found");
+    expect_error(call("POST", std::string(bad) + "/test"), 404, "not_found");
+  }
+
+  EXPECT_EQ(call("DELETE", path).status, 204);
+  expect_error(call("GET", path), 404, "not_found");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.datasources"), "0");
+}
+
+TEST_F(DbsyncdApi, DatasourceSecretsAreNeverReturnedOrLogged) {
+  const std::string secret = "Sup3rSecretPassw0rd";
+  std::string conninfo = "host=" + std::string(std::getenv("PGHOST")) +
+                         " port=" + std::getenv("PGPORT") + " dbname=" + db_.name() +
+                         " user=postgres password=" + secret;
+  auto a = call("POST", "/api/datasources",
+                json{{"name", "remote"}, {"kind", "postgres"}, {"conninfo", conninfo}});
+  ASSERT_EQ(a.status, 201) << a.text;
+  EXPECT_EQ(a.text.find(secret), std::string::npos);
+  EXPECT_FALSE(a.body.contains("conninfo"));
+  EXPECT_NE(a.body.value("endpoint", "").find(db_.name()), std::string::npos);
+  std::string path = "/api/datasources/" + std::to_string(a.body.value("id", 0LL));
+  EXPECT_EQ(call("GET", path).text.find(secret), std::string::npos);
+  EXPECT_EQ(call("GET", "/api/datasources").text.find(secret), std::string::npos);
+
+  auto t = call("POST", path + "/test");
+  EXPECT_EQ(t.status, 200) << t.text;
+  EXPECT_EQ(t.body.value("ok", false), true) << t.text;
+  EXPECT_TRUE(t.body["server_version"].is_string());
+
+  // Unreachable: ok false with the error, still a 200 (the test itself worked); no secret.
+  auto put = call("PUT", path,
+                  json{{"conninfo", "host=127.0.0.1 port=1 dbname=x user=u password=" + secret}});
+  EXPECT_EQ(put.status, 200) << put.text;
+  auto bad = call("POST", path + "/test");
+  EXPECT_EQ(bad.status, 200) << bad.text;
+  EXPECT_EQ(bad.body.value("ok", true), false);
+  EXPECT_EQ(bad.text.find(secret), std::string::npos);
+  EXPECT_EQ(daemon_.stderr_text().find(secret), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------- sync configs
+
+TEST_F(DbsyncdApi, SyncConfigsCrudAndPreview) {
+  long long id = make_sync();
+  ASSERT_GT(id, 0);
+  std::string path = "/api/sync-configs/" + std::to_string(id);
+  auto g = call("GET", path);
+  EXPECT_EQ(g.status, 200);
+  EXPECT_EQ(g.body.value("name", ""), "items");
+  EXPECT_EQ(g.body.value("source", ""), "here");
+  EXPECT_EQ(g.body.value("strategy", ""), "source_wins");
+  EXPECT_EQ(call("GET", "/api/sync-configs").body["items"].size(), 1u);
+
+  auto p = call("POST", path + "/preview", json{{"limit", 2}});
+  ASSERT_EQ(p.status, 200) << p.text;
+  ASSERT_EQ(p.body["rows"].size(), 2u);
+  EXPECT_EQ(p.body["rows"][0], (json{{"id", 1}, {"title", "one"}}));
+  ASSERT_TRUE(p.body["diff"].is_array()) << p.text;
+  ASSERT_EQ(p.body["diff"].size(), 2u);
+  EXPECT_EQ(p.body["diff"][0].value("action", ""), "insert");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM public.dst"), "0");  // nothing written
+  expect_error(call("POST", path + "/preview", json{{"limit", 0}}), 422, "invalid_value", "limit");
+  expect_error(call("POST", path + "/preview", json{{"limit", "2"}}), 422, "invalid_type", "limit");
+
+  auto put =
+      call("PUT", path, json{{"strategy", "manual"}, {"batch_size", 50}, {"filter", "id > 1"}});
+  EXPECT_EQ(put.status, 200) << put.text;
+  EXPECT_EQ(put.body.value("strategy", ""), "manual");
+  EXPECT_EQ(put.body.value("batch_size", 0), 50);
+  auto cleared = call("PUT", path, json{{"filter", nullptr}});
+  EXPECT_TRUE(cleared.body["filter"].is_null()) << cleared.text;
+  expect_error(call("PUT", path, json{{"strategy", "coin_flip"}}), 422, "invalid");
+  expect_error(call("PUT", path, json{{"name", "other"}}), 422, "read_only_field", "name");
+  expect_error(call("PUT", path, json{{"batch_size", 0}}), 422, "invalid");
+  expect_error(call("PUT", path, json{{"mapping", {{"title", "@nope("}}}}), 422, "invalid");
+  expect_error(call("PUT", path, json{{"key", {1, 2}}}), 422, "invalid_type", "key");
+
+  json base = {{"name", "second"},
+               {"source", "here"},
+               {"source_table", "public.src"},
+               {"target", "here"},
+               {"target_table", "public.dst"},
+               {"mapping", {{"id", "id"}}}};
+  json dup = base;
+  dup["name"] = "items";
+  expect_error(call("POST", "/api/sync-configs", dup), 409, "already_exists");
+  json no_ds = base;
+  no_ds["source"] = "nowhere";
+  expect_error(call("POST", "/api/sync-configs", no_ds), 422, "");
+  json hostile = base;
+  hostile["source_table"] = "public.\"x\"\"; DROP TABLE public.src; --\"";
+  expect_error(call("POST", "/api/sync-configs", hostile), 422, "");
+  json missing = base;
+  missing.erase("target_table");
+  expect_error(call("POST", "/api/sync-configs", missing), 422, "missing_field", "target_table");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM public.src"), "3");
+
+  // The datasource is in use: 409; then the sync goes, then the datasource.
+  expect_error(call("DELETE", "/api/datasources/" + std::to_string(ds_)), 409, "conflict");
+  EXPECT_EQ(call("DELETE", path).status, 204);
+  expect_error(call("GET", path), 404, "not_found");
+  expect_error(call("POST", path + "/preview"), 404, "not_found");
+  EXPECT_EQ(call("DELETE", "/api/datasources/" + std::to_string(ds_)).status, 204);
+}
+
+// A schedule is set with the sync (one transaction: a bad one leaves nothing behind).
+TEST_F(DbsyncdApi, SyncConfigSchedules) {
+  long long id = make_sync();
+  std::string path = "/api/sync-configs/" + std::to_string(id);
+  EXPECT_TRUE(call("GET", path).body["schedule"].is_null());
+  auto set = call("PUT", path, json{{"schedule", "*/5 * * * *"}});
+  ASSERT_EQ(set.status, 200) << set.text;
+  ASSERT_TRUE(set.body["schedule"].is_string()) << set.text;
+  std::string cron = set.body["schedule"];
+  EXPECT_NE(cron.find("*/5"), std::string::npos) << cron;
+  expect_error(call("PUT", path, json{{"schedule", "every tuesday"}, {"batch_size", 7}}), 422, "",
+               "schedule");
+  auto kept = call("GET", path);
+  EXPECT_EQ(kept.body.value("schedule", ""), cron);  // unchanged
+  EXPECT_NE(kept.body.value("batch_size", 0), 7);    // rolled back with it
+  EXPECT_TRUE(call("PUT", path, json{{"schedule", nullptr}}).body["schedule"].is_null());
+
+  json b = {{"name", "nightly"},
+            {"source", "here"},
+            {"source_table", "public.src"},
+            {"target", "here"},
+            {"target_table", "public.dst"},
+            {"mapping", {{"id", "id"}}},
+            {"schedule", "61 * * * *"}};
+  expect_error(call("POST", "/api/sync-configs", b), 422, "", "schedule");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.syncs WHERE name = 'nightly'"), "0");
+  b["schedule"] = "@daily";
+  auto created = call("POST", "/api/sync-configs", b);
+  ASSERT_EQ(created.status, 201) << created.text;
+  EXPECT_TRUE(created.body["schedule"].is_string());
+  // No connection was left inside a transaction.
+  EXPECT_EQ(db_.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dbsyncd' "
+                      "AND state LIKE 'idle in transaction%'"),
+            "0");
+}
+
+// ---------------------------------------------------------------------------- jobs
+
+TEST_F(DbsyncdApi, RunQueuesAJobAndReportsIt) {
+  long long id = make_sync();
+  auto run = call("POST", "/api/sync/" + std::to_string(id));
+  ASSERT_EQ(run.status, 202) << run.text;
+  const json& job = run.body["job"];
+  long long job_id = job.value("id", 0LL);
+  EXPECT_EQ(job.value("trigger", ""), "api");
+  EXPECT_EQ(job.value("sync", ""), "items");
+  EXPECT_EQ(job.value("requested_by", ""), "api:admin");
+  EXPECT_EQ(run.body.value("created", false), true);
+  EXPECT_EQ(header(run.headers, "Location", 0, ""),
+            "/api/sync/" + std::to_string(job_id) + "/status");
+
+  auto st = call("GET", "/api/sync/" + std::to_string(job_id) + "/status");
+  ASSERT_EQ(st.status, 200) << st.text;
+  EXPECT_EQ(st.body.value("id", 0LL), job_id);
+  EXPECT_TRUE(st.body.contains("duration_ms"));
+  EXPECT_EQ(db_.value("SELECT trigger FROM dbsync.jobs WHERE id = " + std::to_string(job_id)),
+            "api");
+
+  // One unfinished job per sync: a second run returns it while it is unfinished.
+  auto again = call("POST", "/api/sync/" + std::to_string(id));
+  ASSERT_EQ(again.status, 202);
+  if (!again.body.value("created", true)) {
+    EXPECT_EQ(again.body["job"].value("id", 0LL), job_id);
+  }
+
+  expect_error(call("POST", "/api/sync/999"), 404, "not_found");
+  expect_error(call("POST", "/api/sync/abc"), 404, "not_found");
+  expect_error(call("POST", "/api/sync/" + std::to_string(id), json{{"wait", true}}), 422,
+               "unknown_field", "wait");
+  expect_error(call("GET", "/api/sync/999/status"), 404, "not_found");
+  expect_error(call("GET", "/api/sync/x/status"), 404, "not_found");
+
+  auto jobs = call("GET", "/api/jobs");
+  ASSERT_EQ(jobs.status, 200) << jobs.text;
+  EXPECT_GE(jobs.body["items"].size(), 1u);
+  EXPECT_EQ(jobs.body["items"][0].value("sync", ""), "items");
+  EXPECT_EQ(call("GET", "/api/jobs?sync=items").body["items"].size(), jobs.body["items"].size());
+  EXPECT_EQ(call("GET", "/api/jobs?sync=" + std::to_string(id)).body["items"].size(),
+            jobs.body["items"].size());
+  EXPECT_EQ(call("GET", "/api/jobs?sync=nothing").body["items"].size(), 0u);
+  std::string status = st.body.value("status", "");
+  EXPECT_GE(call("GET", "/api/jobs?status=" + status).body["items"].size(), 1u);
+  auto page = call("GET", "/api/jobs?limit=1");
+  ASSERT_EQ(page.body["items"].size(), 1u);
+  auto before =
+      call("GET", "/api/jobs?before=" + std::to_string(page.body["items"][0].value("id", 0LL)));
+  EXPECT_EQ(before.body["items"].size(), jobs.body["items"].size() - 1);
+  expect_error(call("GET", "/api/jobs?status=done"), 422, "invalid_value", "status");
+  expect_error(call("GET", "/api/jobs?limit=0"), 422, "invalid_value", "limit");
+  expect_error(call("GET", "/api/jobs?limit=100000"), 422, "invalid_value", "limit");
+  expect_error(call("GET", "/api/jobs?before=x"), 422, "invalid_value", "before");
+  expect_error(call("GET", "/api/jobs?page=2"), 422, "unknown_parameter", "page");
+}
+
+// ---------------------------------------------------------------------------- settings
+
+TEST_F(DbsyncdApi, SettingsAreStoredWithPasswordsMasked) {
+  auto g = call("GET", "/api/settings");
+  ASSERT_EQ(g.status, 200);
+  EXPECT_TRUE(g.body["redis_url"].is_null());
+  auto put = call(
+      "PUT", "/api/settings",
+      json{{"redis_url", "redis://:hunter22@127.0.0.1:6379/0"}, {"redis_password", "pw-secret"}});
+  ASSERT_EQ(put.status, 200) << put.text;
+  EXPECT_EQ(put.body.value("redis_url", ""), "redis://:********@127.0.0.1:6379/0");
+  EXPECT_EQ(put.body.value("redis_password", ""), "********");
+  EXPECT_EQ(put.text.find("hunter22"), std::string::npos);
+  EXPECT_EQ(put.text.find("pw-secret"), std::string::npos);
+  // The masked value sent back leaves the password as it was.
+  EXPECT_EQ(call("PUT", "/api/settings", json{{"redis_password", "********"}}).status, 200);
+  EXPECT_EQ(
+      db_.value("SELECT value #>> '{}' FROM dbsync.settings WHERE key = 'daemon.redis_password'"),
+      "pw-secret");
+  expect_error(call("PUT", "/api/settings", json{{"redis_url", "http://x"}}), 422, "invalid_value",
+               "redis_url");
+  expect_error(call("PUT", "/api/settings", json{{"smtp", "x"}}), 422, "unknown_field", "smtp");
+  expect_error(call("PUT", "/api/settings", json{{"redis_url", 6379}}), 422, "invalid_type",
+               "redis_url");
+  auto removed =
+      call("PUT", "/api/settings", json{{"redis_url", nullptr}, {"redis_password", nullptr}});
+  EXPECT_TRUE(removed.body["redis_url"].is_null());
+  EXPECT_TRUE(removed.body["redis_password"].is_null());
+  EXPECT_EQ(daemon_.stderr_text().find("hunter22"), std::string::npos);
+}
+
+// Raw garbage on the socket: a 400 (or a closed connection), and the server keeps serving.
+TEST_F(DbsyncdApi, GarbageOnTheSocketIsRefused) {
+  for (const std::string& garbage :
+       {std::string("GARBAGE\r\n\r\n"), std::string("GET / HTTP/9.9\r\n\r\n"),
+        std::string("POST /api/tokens HTTP/1.1\r\nContent-Length: -5\r\n\r\n"),
+        std::string(20000, 'A') + "\r\n\r\n", std::string("\0\1\2\3\r\n\r\n", 8)}) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    (void)::send(fd, garbage.data(), garbage.size(), MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_WR);
+    std::string answer;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, n);
+    ::close(fd);
+    if (!answer.empty()) {
+      EXPECT_EQ(answer.rfind("HTTP/1.1 4", 0), 0u) << answer;
+    }
+  }
+  EXPECT_EQ(call("GET", "/healthz", "", {}).status, 200);
+  EXPECT_FALSE(daemon_.exited());
+}
+
+// Clients in parallel over keep-alive connections: every answer right, the pool bounded.
+TEST_F(DbsyncdApi, ParallelKeepAliveClients) {
+  make_sync();
+  std::atomic<int> ok{0}, bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      httplib::Client c("127.0.0.1", port_);
+      c.set_keep_alive(true);
+      for (int i = 0; i < 25; ++i) {
+        auto r = c.Get(i % 2 ? "/api/jobs" : "/api/sync-configs", auth());
+        (r && r->status == 200 ? ok : bad)++;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 200);
+  EXPECT_EQ(bad.load(), 0);
+  // --db-connections=3: never more connections to the master, however many clients.
+  EXPECT_LE(std::stoi(db_.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                                "'dbsyncd' AND datname = current_database()")),
+            3);
+}
+
+// The master closed the daemon's idle connections (a restart, pg_terminate_backend): the next
+// requests get new ones instead of an error.
+TEST_F(DbsyncdApi, ReconnectsAfterTheMasterDroppedItsConnections) {
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(call("GET", "/api/jobs").status, 200);
+  EXPECT_NE(db_.value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                      "WHERE application_name = 'dbsyncd' AND datname = current_database()"),
+            "0");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 5; ++i) {
+    auto a = call("GET", "/api/jobs");
+    EXPECT_EQ(a.status, 200) << a.text;
+  }
+  EXPECT_EQ(call("GET", "/healthz", "", {}).status, 200);
+}
+
+// ---------------------------------------------------------------------------- bad input
+
+TEST_F(DbsyncdApi, BadInputCorpusGets4xxAndNeverHurtsTheServer) {
+  long long sync = make_sync();
+  std::string sync_path = "/api/sync-configs/" + std::to_string(sync);
+  const std::string hostile = "x\"; DROP TABLE t; --";
+  std::vector<std::pair<std::string, std::string>> bodies = {
+      {"{", "malformed"},
+      {"{\"name\": }", "malformed"},
+      {"[1,2,3]", "array"},
+      {"\"just a string\"", "string"},
+      {"null", "null"},
+      {"123", "number"},
+      {"{\"name\": \"\xff\xfe\"}", "invalid utf-8"},
+      {"{\"name\": \"a\\u0000b\", \"kind\": \"local\"}", "NUL"},
+      {std::string(100000, '['), "deep"},
+      {std::string(60, '[') + std::string(60, ']'), "nested array"},
+      {"{\"name\": {\"$gt\": \"\"}, \"kind\": \"local\"}", "object for a string"},
+      {"{\"name\": [\"" + hostile + "\"], \"kind\": \"local\"}", "array for a string"},
+      {json{{"name", hostile}, {"kind", hostile}}.dump(), "hostile"},
+      {json{{"name", std::string(5000, 'a')}, {"kind", "local"}}.dump(), "long name"},
+      {json{{"name", "ok"}, {"kind", "local"}, {"options", "{}"}}.dump(), "options string"},
+      {json{{"name", "ok"}, {"kind", "local"}, {"options", {{"connect_timeout", "x"}}}}.dump(),
+       "bad option"},
+  };
+  std::vector<std::string> targets = {"/api/datasources", "/api/sync-configs", "/api/tokens",
+                                      sync_path + "/preview"};
+  for (const auto& [body, what] : bodies) {
+    for (const std::string& target : targets) {
+      auto a = call("POST", target, body);
+      EXPECT_GE(a.status, 400) << what << " -> " << target << ": " << a.text;
+      EXPECT_LT(a.status, 500) << what << " -> " << target << ": " << a.text;
+      EXPECT_TRUE(a.body.is_object() && a.body.contains("error")) << what << ": " << a.text;
+    }
+    auto p = call("PUT", "/api/settings", body);
+    EXPECT_GE(p.status, 400) << what;
+    EXPECT_LT(p.status, 500) << what << ": " << p.text;
+  }
+  // Hostile strings in sync fields: 4xx, and nothing dropped.
+  for (const char* field : {"source_table", "target_table", "filter", "delete_policy", "direction",
+                            "source", "target", "name"}) {
+    json b = {{"name", "h"},
+              {"source", "here"},
+              {"source_table", "public.src"},
+              {"target", "here"},
+              {"target_table", "public.dst"},
+              {"mapping", {{"id", "id"}}}};
+    b[field] = hostile;
+    auto a = call("POST", "/api/sync-configs", b);
+    EXPECT_GE(a.status, 400) << field << ": " << a.text;
+    EXPECT_LT(a.status, 500) << field << ": " << a.text;
+  }
+  auto m = call("POST", "/api/sync-configs",
+                json{{"name", "h2"},
+                     {"source", "here"},
+                     {"source_table", "public.src"},
+                     {"target", "here"},
+                     {"target_table", "public.dst"},
+                     {"mapping", {{hostile, "id"}, {"id", hostile}}}});
+  EXPECT_EQ(m.status, 422) << m.text;
+  EXPECT_EQ(db_.value("SELECT count(*) FROM public.src"), "3");
+
+  // Oversize: 413 with the JSON error (limit 65536 in this fixture).
+  auto big = call("POST", "/api/datasources",
+                  json{{"name", std::string(70000, 'a')}, {"kind", "local"}}.dump());
+  expect_error(big, 413, "payload_too_large");
+  // Hostile paths and query strings.
+  expect_error(call("GET", "/api/datasources/1%3B%20DROP%20TABLE%20t"), 404, "");
+  auto hs = call("GET", "/api/jobs?sync=" + httplib::detail::encode_query_param(hostile));
+  EXPECT_EQ(hs.status, 200) << hs.text;
+  EXPECT_EQ(hs.body["items"].size(), 0u);
+  EXPECT_EQ(call("GET", "/healthz", "", {}).status, 200);
+  EXPECT_FALSE(daemon_.exited());
+  EXPECT_EQ(daemon_.stderr_text().find("internal_error"), std::string::npos)
+      << daemon_.stderr_text();
+}
+
+}  // namespace
+}  // namespace dbsync::daemon::testing
