@@ -59,8 +59,8 @@ void pop_search_path(int nest_level, bool ok) {
 }
 
 namespace {
-// The text Datums of bound parameters (palloc'd in the current memory context).
-void bind_text(const std::vector<Param>& params, std::vector<Datum>& values, std::string& nulls) {
+// Text parameters as Datums in the current memory context (SPI's, freed with the session).
+void text_datums(const std::vector<Param>& params, std::vector<Datum>& values, std::string& nulls) {
   values.assign(params.size(), Datum(0));
   nulls.assign(params.size(), ' ');
   for (size_t i = 0; i < params.size(); ++i) {
@@ -80,7 +80,7 @@ Rows execute(const std::string& sql, const std::vector<Param>& params, long limi
   std::vector<Oid> types(params.size(), TEXTOID);
   std::vector<Datum> values;
   std::string nulls;
-  bind_text(params, values, nulls);
+  text_datums(params, values, nulls);
   int rc = pg_call([&] {
     return SPI_execute_with_args(sql.c_str(), n, types.data(), values.data(), nulls.c_str(), false,
                                  limit);
@@ -120,21 +120,6 @@ Rows execute(const std::string& sql, const std::vector<Param>& params, long limi
 }
 
 namespace {
-
-// Text parameters as Datums in the current memory context (SPI's, freed with the session).
-void text_datums(const std::vector<Param>& params, std::vector<Datum>& values, std::string& nulls) {
-  values.assign(params.size(), Datum(0));
-  nulls.assign(params.size(), ' ');
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (!params[i]) {
-      nulls[i] = 'n';
-      continue;
-    }
-    const char* data = params[i]->data();
-    int len = static_cast<int>(params[i]->size());
-    values[i] = pg_call([&] { return PointerGetDatum(cstring_to_text_with_len(data, len)); });
-  }
-}
 
 Datum build_varlena_array(const char* const* data, const int* lens, const bool* nulls, int n,
                           Oid elem_type, MemoryContext cxt) {
@@ -516,7 +501,7 @@ Rows execute_bytes(const std::string& sql, const std::vector<Param>& params) {
   std::vector<Oid> types(params.size(), TEXTOID);
   std::vector<Datum> values;
   std::string nulls;
-  bind_text(params, values, nulls);
+  text_datums(params, values, nulls);
   int rc = pg_call([&] {
     return SPI_execute_with_args(sql.c_str(), static_cast<int>(params.size()), types.data(),
                                  values.data(), nulls.c_str(), false, 0);
