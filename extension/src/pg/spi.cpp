@@ -73,22 +73,26 @@ void text_datums(const std::vector<Param>& params, std::vector<Datum>& values, s
     values[i] = pg_call([&] { return PointerGetDatum(cstring_to_text_with_len(data, len)); });
   }
 }
-}  // namespace
 
-Rows execute(const std::string& sql, const std::vector<Param>& params, long limit) {
-  const int n = static_cast<int>(params.size());
+// Runs `sql` with text parameters: SPI_tuptable and SPI_processed hold the answer.
+void run_with_text_params(const std::string& sql, const std::vector<Param>& params, long limit) {
   std::vector<Oid> types(params.size(), TEXTOID);
   std::vector<Datum> values;
   std::string nulls;
   text_datums(params, values, nulls);
   int rc = pg_call([&] {
-    return SPI_execute_with_args(sql.c_str(), n, types.data(), values.data(), nulls.c_str(), false,
-                                 limit);
+    return SPI_execute_with_args(sql.c_str(), static_cast<int>(params.size()), types.data(),
+                                 values.data(), nulls.c_str(), false, limit);
   });
   if (rc < 0)
     throw PgError(ERRCODE_INTERNAL_ERROR,
                   std::string("SPI_execute failed: ") + SPI_result_code_string(rc));
+}
 
+}  // namespace
+
+Rows execute(const std::string& sql, const std::vector<Param>& params, long limit) {
+  run_with_text_params(sql, params, limit);
   Rows out;
   out.processed = SPI_processed;
   SPITupleTable* table = SPI_tuptable;
@@ -498,17 +502,7 @@ Result<std::string> bytea_from_hex(const std::string& text) {
 }
 
 Rows execute_bytes(const std::string& sql, const std::vector<Param>& params) {
-  std::vector<Oid> types(params.size(), TEXTOID);
-  std::vector<Datum> values;
-  std::string nulls;
-  text_datums(params, values, nulls);
-  int rc = pg_call([&] {
-    return SPI_execute_with_args(sql.c_str(), static_cast<int>(params.size()), types.data(),
-                                 values.data(), nulls.c_str(), false, 0);
-  });
-  if (rc < 0)
-    throw PgError(ERRCODE_INTERNAL_ERROR,
-                  std::string("SPI_execute failed: ") + SPI_result_code_string(rc));
+  run_with_text_params(sql, params, 0);
   Rows out;
   out.processed = SPI_processed;
   SPITupleTable* table = SPI_tuptable;
