@@ -376,6 +376,22 @@ void ApiServer::add(const char* method, const std::string& pattern, const std::s
   if (!var##_res.ok()) return Reply::error(var##_res.error()); \
   auto var = std::move(var##_res.value())
 
+namespace {
+// DELETE of a catalog object by id: the SQL API drops it by name (its own checks apply, e.g. a
+// datasource still used by syncs is refused).
+Reply drop_by_name(RequestContext& ctx, const char* table, const char* what,
+                   const std::string& drop_sql) {
+  std::string id = ctx.req.matches[1];
+  if (!parse_id(id)) return Reply::error(not_found(what, id));
+  DB_OR_RETURN(ctx, db);
+  TRY(name, name_of(*db, table, what, id));
+  DbRows rows;
+  DbError err;
+  if (!db->query(drop_sql, {name}, rows, err)) return Reply::error(error_from_db(err));
+  return Reply::no_content();
+}
+}  // namespace
+
 void ApiServer::routes() {
   using F = FieldType;
 
@@ -600,15 +616,7 @@ void ApiServer::routes() {
     return Reply::json(200, row);
   });
   add("DELETE", R"(/api/datasources/([^/]+))", "/api/datasources/{id}", [](RequestContext& ctx) {
-    std::string id = ctx.req.matches[1];
-    if (!parse_id(id)) return Reply::error(not_found("datasource", id));
-    DB_OR_RETURN(ctx, db);
-    TRY(name, name_of(*db, "datasources", "datasource", id));
-    DbRows rows;
-    DbError err;
-    if (!db->query("SELECT dbsync.drop_datasource($1)", {name}, rows, err))
-      return Reply::error(error_from_db(err));
-    return Reply::no_content();
+    return drop_by_name(ctx, "datasources", "datasource", "SELECT dbsync.drop_datasource($1)");
   });
   add("POST", R"(/api/datasources/([^/]+)/test)", "/api/datasources/{id}/test",
       [](RequestContext& ctx) {
@@ -747,15 +755,7 @@ void ApiServer::routes() {
         return Reply::json(200, row);
       });
   add("DELETE", R"(/api/sync-configs/([^/]+))", "/api/sync-configs/{id}", [](RequestContext& ctx) {
-    std::string id = ctx.req.matches[1];
-    if (!parse_id(id)) return Reply::error(not_found("sync config", id));
-    DB_OR_RETURN(ctx, db);
-    TRY(name, name_of(*db, "syncs", "sync config", id));
-    DbRows rows;
-    DbError err;
-    if (!db->query("SELECT dbsync.drop_sync($1)", {name}, rows, err))
-      return Reply::error(error_from_db(err));
-    return Reply::no_content();
+    return drop_by_name(ctx, "syncs", "sync config", "SELECT dbsync.drop_sync($1)");
   });
   add("POST", R"(/api/sync-configs/([^/]+)/preview)", "/api/sync-configs/{id}/preview",
       [](RequestContext& ctx) {
