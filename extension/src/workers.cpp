@@ -55,6 +55,7 @@ enum RequestState : int { kFree = 0, kPending = 1, kAnswered = 2 };
 
 struct RunRequest {
   int state;
+  uint64 id;  // unique per request: an answer goes to the request it was computed for
   pid_t requester_pid;
   Latch* requester_latch;
   int64 sync_id;
@@ -71,6 +72,7 @@ struct SharedState {
   slock_t mutex;
   pid_t launcher_pid;
   Latch* launcher_latch;
+  uint64 next_request_id;
   RunRequest requests[kMaxRequests];
 };
 
@@ -154,7 +156,8 @@ void answer_requests() {
     SpinLockAcquire(&shared->mutex);
     RunRequest& answer = shared->requests[i];
     Latch* wake = nullptr;
-    if (answer.state == kPending && answer.requester_pid == snapshot.requester_pid) {
+    // The requester may have given up (its wait was cancelled) and the slot been reused.
+    if (answer.state == kPending && answer.id == snapshot.id) {
       answer.job_id = job_id;
       answer.created = created;
       answer.sqlstate = sqlstate;
@@ -463,6 +466,7 @@ RunAnswer request_run(int64_t sync_id, const std::string& trigger,
     RunRequest& r = shared->requests[i];
     memset(&r, 0, sizeof(r));
     r.state = kPending;
+    r.id = ++shared->next_request_id;
     r.requester_pid = MyProcPid;
     r.requester_latch = MyLatch;
     r.sync_id = sync_id;
