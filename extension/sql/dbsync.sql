@@ -7,7 +7,12 @@
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'dbsync_admin') THEN
-    CREATE ROLE dbsync_admin NOLOGIN;
+    -- Roles belong to the cluster: CREATE EXTENSION running at once in two databases races here.
+    BEGIN
+      CREATE ROLE dbsync_admin NOLOGIN;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+      NULL;
+    END;
   END IF;
 END
 $$;

@@ -74,11 +74,14 @@ class DaemonProcess {
     for (int i = 0; i < 300; ++i) {
       std::string err = stderr_text();
       size_t at = err.find("\"event\":\"listening\"");
-      if (at != std::string::npos) {
+      // Only a whole line: the file may be read while the line is half written ("port":2 of
+      // "port":25678).
+      size_t line_end = at == std::string::npos ? std::string::npos : err.find('\n', at);
+      if (line_end != std::string::npos) {
         size_t line_start = err.rfind('\n', at);
         line_start = line_start == std::string::npos ? 0 : line_start;
         size_t p = err.find("\"port\":", line_start);
-        if (p != std::string::npos) return std::atoi(err.c_str() + p + 7);
+        if (p != std::string::npos && p < line_end) return std::atoi(err.c_str() + p + 7);
       }
       if (exited()) return -1;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
