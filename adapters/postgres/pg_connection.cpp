@@ -394,6 +394,12 @@ Status PgConnection::exec(std::string_view sql) {
 
 Result<PgResult> PgConnection::query(std::string_view sql, const std::vector<PgParam>& params,
                                      bool binary_result) {
+  DBSYNC_RETURN_IF_ERROR(send(sql, params, binary_result));
+  return receive();
+}
+
+Status PgConnection::send(std::string_view sql, const std::vector<PgParam>& params,
+                          bool binary_result) {
   if (!conn_) return error(ErrorCode::kUnavailable, "not connected");
   std::string text(sql);
   std::vector<const char*> values(params.size());
@@ -407,7 +413,17 @@ Result<PgResult> PgConnection::query(std::string_view sql, const std::vector<PgP
   if (PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
                         values.data(), lengths.data(), formats.data(), binary_result ? 1 : 0) != 1)
     return connection_error("query failed");
-  DBSYNC_RETURN_IF_ERROR(flush());
+  return flush();
+}
+
+Status PgConnection::absorb() {
+  if (!conn_) return error(ErrorCode::kUnavailable, "not connected");
+  if (PQconsumeInput(conn_) != 1) return connection_error("connection lost");
+  return Status::ok();
+}
+
+Result<PgResult> PgConnection::receive() {
+  if (!conn_) return error(ErrorCode::kUnavailable, "not connected");
   PgResult out;
   DBSYNC_RETURN_IF_ERROR(drain(PGRES_TUPLES_OK, &out));
   return out;

@@ -124,6 +124,15 @@ class PgConnection {
   // binary format (raw bytes for bytea).
   Result<PgResult> query(std::string_view sql, const std::vector<PgParam>& params = {},
                          bool binary_result = false);
+  // query() in two halves, so the server works on a statement while the caller does something
+  // else: send() returns once the statement is on its way; receive() waits for its result.
+  // Nothing else may run on the connection in between.
+  Status send(std::string_view sql, const std::vector<PgParam>& params = {},
+              bool binary_result = false);
+  Result<PgResult> receive();
+  // Reads whatever has arrived for a sent statement, without waiting: called now and then
+  // while a result is pending, so the server is never held up by a full socket buffer.
+  Status absorb();
 
   // COPY ... FROM STDIN with `data` already in the COPY text format.
   Status copy_in(std::string_view copy_sql, std::string_view data);

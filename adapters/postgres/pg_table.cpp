@@ -13,6 +13,8 @@ namespace {
 constexpr const char* kOpColumn = "\"dbsync$op\"";
 
 class CursorReader : public RowReader {
+  static constexpr int kAbsorbEvery = 256;  // rows between reads of the next page's bytes
+
  public:
   CursorReader(PgConnection conn, std::vector<const Column*> columns, size_t fetch,
                std::string table)
@@ -28,7 +30,13 @@ class CursorReader : public RowReader {
     row = nullptr;
     if (pos_ >= page_.rows()) {
       if (done_) return Status::ok();
-      Result<PgResult> page = conn_.query(fetch_sql_);
+      // The page was asked for when the previous one arrived (see below), or is asked now.
+      if (!pending_) {
+        Status sent = conn_.send(fetch_sql_);
+        if (!sent.is_ok()) return sent.with_context("reading " + table_);
+      }
+      pending_ = false;
+      Result<PgResult> page = conn_.receive();
       if (!page.is_ok()) return page.status().with_context("reading " + table_);
       page_ = std::move(page).value();
       pos_ = 0;
@@ -36,6 +44,12 @@ class CursorReader : public RowReader {
       if (page_.rows() == 0) {
         (void)conn_.exec("COMMIT");
         return Status::ok();
+      }
+      // Read ahead: the server produces the next page while this one is decoded and used.
+      if (!done_) {
+        Status sent = conn_.send(fetch_sql_);
+        if (!sent.is_ok()) return sent.with_context("reading " + table_);
+        pending_ = true;
       }
     }
     for (size_t c = 0; c < columns_.size(); ++c) {
@@ -49,6 +63,10 @@ class CursorReader : public RowReader {
       row_[c] = std::move(v).value();
     }
     ++pos_;
+    if (pending_ && pos_ % kAbsorbEvery == 0) {
+      Status st = conn_.absorb();
+      if (!st.is_ok()) return st.with_context("reading " + table_);
+    }
     row = &row_;
     return Status::ok();
   }
@@ -62,6 +80,7 @@ class CursorReader : public RowReader {
   PgResult page_;
   int pos_ = 0;
   bool done_ = false;
+  bool pending_ = false;  // a FETCH was sent and its result not yet received
   Row row_;
 };
 

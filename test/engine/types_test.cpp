@@ -307,5 +307,26 @@ TEST(TypeParse, RandomInputNeverCrashes) {
   EXPECT_GT(accepted, 0u);
 }
 
+// Text is checked for valid UTF-8 and measured in characters wherever the bad byte or the
+// multi-byte character sits: before, inside or after a long ASCII run (read eight bytes at a
+// time).
+TEST(CoerceText, Utf8CheckedAroundAsciiRuns) {
+  const std::string ascii(37, 'a');
+  for (const std::string& bad : {std::string("\xff"), std::string("\xc3"),
+                                 std::string("\xed\xa0\x80"), std::string("\xc0\xaf")}) {
+    for (const std::string& text : {bad + ascii, ascii + bad, ascii + bad + ascii}) {
+      Result<Value> r = coerce(Value::text(text), pg("text"));
+      ASSERT_FALSE(r.is_ok()) << "accepted invalid UTF-8 at byte " << text.find(bad);
+      EXPECT_NE(r.status().message().find("not valid UTF-8"), std::string::npos)
+          << r.status().message();
+    }
+  }
+  // 40 characters in 43 bytes: fits varchar(40), not varchar(39).
+  const std::string mixed = std::string(20, 'x') + "\xc3\xa9\xe2\x80\xa6" + std::string(18, 'y');
+  ASSERT_EQ(mixed.size(), 43u);
+  EXPECT_TRUE(coerce(Value::text(mixed), pg("varchar(40)")).is_ok());
+  EXPECT_FALSE(coerce(Value::text(mixed), pg("varchar(39)")).is_ok());
+}
+
 }  // namespace
 }  // namespace dbsync
