@@ -69,6 +69,17 @@ class Target : public Source {
  public:
   // Applies the whole batch or nothing (one transaction where the database has them).
   virtual Status apply(const ChangeBatch& batch) = 0;
+
+  // The same in two halves, so a remote server works on a batch while the engine reads the
+  // next one: start_apply() sends the batch and may return before it is applied (committed);
+  // finish_apply() waits and returns what apply() would have. At most one batch is in flight;
+  // a batch started and never finished is never committed (it is rolled back when the target
+  // goes away, or when another batch is started or applied). pump() lets an in-flight batch make
+  // progress (sends what is buffered) without waiting; the engine calls it now and then. A target
+  // without a pipeline applies in start_apply().
+  virtual Status start_apply(const ChangeBatch& batch) { return apply(batch); }
+  virtual Status finish_apply() { return Status::ok(); }
+  virtual Status pump() { return Status::ok(); }
 };
 
 class BaselineReader {
@@ -84,6 +95,11 @@ class Baseline {
   virtual Result<std::unique_ptr<BaselineReader>> scan(const KeyRange& range) = 0;
   // Stores the baseline_op of each change (kSet: change.baseline, kErase: change.key).
   virtual Status apply(const std::vector<PlannedChange>& changes) = 0;
+  // True when what apply() writes is committed only with the job's progress (the caller
+  // commits in on_progress, as the extension does): then a batch's baseline may be written
+  // while its target batch is still in flight. Otherwise it is written once the target
+  // committed, so the baseline never runs ahead of the target.
+  virtual bool commits_with_progress() const { return false; }
 };
 
 // Where a job's change set waits until it may be committed (Redis or a table in the master).

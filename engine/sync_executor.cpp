@@ -97,7 +97,8 @@ Result<SyncExecutor> SyncExecutor::create(const FieldMapper& mapper, const SyncP
 }
 
 Status SyncExecutor::apply(const std::vector<PlannedChange>& changes, Progress& progress,
-                           int64_t now_micros) {
+                           int64_t now_micros, bool* in_flight) {
+  if (in_flight) *in_flight = false;
   const size_t k = mapper_.key_count();
   ChangeBatch target;
   target.key_columns.assign(
@@ -152,8 +153,12 @@ Status SyncExecutor::apply(const std::vector<PlannedChange>& changes, Progress& 
     }
   }
   if (!target.items.empty()) {
-    Status st = endpoints_.target->apply(target);
+    // Pipelined only when nothing else of the batch depends on the target's answer first.
+    const bool pipeline = in_flight != nullptr && source.items.empty();
+    Status st =
+        pipeline ? endpoints_.target->start_apply(target) : endpoints_.target->apply(target);
     if (!st.is_ok()) return st.with_context("applying to the target");
+    if (pipeline) *in_flight = true;
   }
   if (!source.items.empty()) {
     if (!endpoints_.source_writer)
@@ -161,8 +166,12 @@ Status SyncExecutor::apply(const std::vector<PlannedChange>& changes, Progress& 
     Status st = endpoints_.source_writer->apply(source);
     if (!st.is_ok()) return st.with_context("applying to the source");
   }
-  Status st = endpoints_.baseline->apply(changes);
-  if (!st.is_ok()) return st.with_context("updating the baseline");
+  // With the target batch in flight, a baseline that commits on its own waits for it (the
+  // caller writes it when the batch is settled).
+  if (!(in_flight && *in_flight) || endpoints_.baseline->commits_with_progress()) {
+    Status st = endpoints_.baseline->apply(changes);
+    if (!st.is_ok()) return st.with_context("updating the baseline");
+  }
   progress.inserted += ins;
   progress.updated += upd;
   progress.deleted += del;
@@ -227,12 +236,35 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
   ConflictResolver::Outcome outcome;
   std::optional<Row> last_key, last_source_key;
 
+  // A target batch in flight (pipelined) and the progress that reports it: the batch's
+  // checkpoint is reported (and so committed with the baseline) only once the target has
+  // committed the batch, after the next batch was read meanwhile. Every way out of the loop
+  // settles it first.
+  bool in_flight = false;
+  Progress in_flight_progress;
+  std::vector<PlannedChange> in_flight_baseline;  // its baseline, when written after it
+  auto settle = [&]() -> Status {
+    if (!in_flight) return Status::ok();
+    in_flight = false;
+    Status st = endpoints_.target->finish_apply();
+    if (!st.is_ok()) return st.with_context("applying to the target");
+    if (!in_flight_baseline.empty()) {
+      st = endpoints_.baseline->apply(in_flight_baseline);
+      in_flight_baseline.clear();
+      if (!st.is_ok()) return st.with_context("updating the baseline");
+    }
+    if (options.on_progress) options.on_progress(in_flight_progress);
+    return Status::ok();
+  };
   auto flush = [&]() -> Status {
+    DBSYNC_RETURN_IF_ERROR(settle());
     if (!batch.empty()) {
       if (hold_)
         DBSYNC_RETURN_IF_ERROR(endpoints_.stage->put_changes(batch));
       else
-        DBSYNC_RETURN_IF_ERROR(apply(batch, progress, options.now_micros));
+        DBSYNC_RETURN_IF_ERROR(apply(batch, progress, options.now_micros, &in_flight));
+      if (in_flight && !endpoints_.baseline->commits_with_progress())
+        in_flight_baseline.swap(batch);
       batch.clear();
     }
     if (!pending.empty()) {
@@ -241,13 +273,22 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
     }
     if (last_key) progress.checkpoint = last_key;
     if (last_source_key) progress.source_checkpoint = last_source_key;
-    report();
+    if (in_flight)
+      in_flight_progress = progress;
+    else
+      report();
     return Status::ok();
   };
 
   size_t rows_since_flush = 0;
   for (;;) {
+    if (in_flight && (progress.scanned & 255) == 0) {
+      if (Status ps = endpoints_.target->pump(); !ps.is_ok())
+        return fail(ps.with_context("applying to the target"));
+    }
     if (options.cancelled && (progress.scanned & 255) == 0 && options.cancelled()) {
+      // What was sent is finished and reported, so a cancelled job keeps what it applied.
+      if (Status ss = settle(); !ss.is_ok()) return fail(ss);
       if (hold_) {
         // Nothing staged is kept, so there is no point to resume from: start over.
         (void)endpoints_.stage->clear();
@@ -296,6 +337,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
     }
   }
   if (Status fs = flush(); !fs.is_ok()) return fail(fs);
+  if (Status ss = settle(); !ss.is_ok()) return fail(ss);
 
   Result<int64_t> waiting = endpoints_.stage->pending_conflicts();
   if (!waiting.is_ok()) return fail(waiting.status().with_context("reading the stage"));

@@ -60,7 +60,10 @@ class SyncExecutor {
 
   // Writes planned changes to the target, the source (two-way) and the baseline, and counts
   // them into `progress`.
-  Status apply(const std::vector<PlannedChange>& changes, Progress& progress, int64_t now_micros);
+  // `in_flight`, when given, lets the target batch be pipelined (Target::start_apply) and says
+  // whether it was: its finish_apply() must come before the batch's progress is reported.
+  Status apply(const std::vector<PlannedChange>& changes, Progress& progress, int64_t now_micros,
+               bool* in_flight = nullptr);
 
   // Whether this sync's change sets wait in the stage until every conflict is decided.
   bool holds_changes() const { return hold_; }

@@ -430,6 +430,24 @@ Result<PgResult> PgConnection::receive() {
 }
 
 Status PgConnection::copy_in(std::string_view copy_sql, std::string_view data) {
+  DBSYNC_RETURN_IF_ERROR(copy_in_send(copy_sql, data));
+  return copy_in_receive();
+}
+
+Status PgConnection::copy_in_receive() {
+  if (!conn_) return error(ErrorCode::kUnavailable, "not connected");
+  DBSYNC_RETURN_IF_ERROR(flush());
+  return drain(PGRES_COMMAND_OK, nullptr);
+}
+
+Status PgConnection::pump() {
+  if (!conn_) return error(ErrorCode::kUnavailable, "not connected");
+  if (PQflush(conn_) < 0) return connection_error("sending failed");
+  if (PQconsumeInput(conn_) != 1) return connection_error("connection lost");
+  return Status::ok();
+}
+
+Status PgConnection::copy_in_send(std::string_view copy_sql, std::string_view data) {
   if (!conn_) return error(ErrorCode::kUnavailable, "not connected");
   std::string text(copy_sql);
   if (PQsendQuery(conn_, text.c_str()) != 1) return connection_error("COPY failed");
@@ -465,8 +483,8 @@ Status PgConnection::copy_in(std::string_view copy_sql, std::string_view data) {
     DBSYNC_RETURN_IF_ERROR(wait(true, true));
     if (PQconsumeInput(conn_) != 1) return connection_error("connection lost");
   }
-  DBSYNC_RETURN_IF_ERROR(flush());
-  return drain(PGRES_COMMAND_OK, nullptr);
+  if (PQflush(conn_) < 0) return connection_error("COPY failed");
+  return Status::ok();
 }
 
 Status PgConnection::copy_out(std::string_view copy_sql,

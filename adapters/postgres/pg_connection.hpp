@@ -136,6 +136,12 @@ class PgConnection {
 
   // COPY ... FROM STDIN with `data` already in the COPY text format.
   Status copy_in(std::string_view copy_sql, std::string_view data);
+  // copy_in() in two halves: copy_in_send() starts the COPY and queues all of `data` (sending
+  // what the socket takes without waiting); pump() sends more of it now and then;
+  // copy_in_receive() sends the rest and waits for the COPY's result.
+  Status copy_in_send(std::string_view copy_sql, std::string_view data);
+  Status copy_in_receive();
+  Status pump();
   // COPY ... TO STDOUT: calls `line` with each data row (text format, without the newline).
   Status copy_out(std::string_view copy_sql, const std::function<Status(std::string_view)>& line);
 

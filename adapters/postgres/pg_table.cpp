@@ -205,7 +205,46 @@ Status PgTable::ensure_temp_table(const std::vector<size_t>& layout) {
   return Status::ok();
 }
 
+void PgTable::abandon_in_flight() {
+  if (!in_flight_) return;
+  in_flight_.reset();
+  (void)conn_.copy_in_receive();
+  conn_.rollback_quietly();
+}
+
+Status PgTable::start_apply(const ChangeBatch& batch) {
+  abandon_in_flight();
+  bool insert_only = !batch.items.empty();
+  for (const ChangeBatch::Item& item : batch.items) insert_only &= item.op == RowOp::kInsert;
+  if (!insert_only) return apply(batch);
+  pipelined_ = true;
+  Status st = apply(batch);
+  pipelined_ = false;
+  if (st.is_ok() && conn_.raw() && in_flight_.has_value()) in_flight_ = batch;
+  return st;
+}
+
+Status PgTable::pump() {
+  if (!in_flight_) return Status::ok();
+  Status st = conn_.pump();
+  return st.is_ok() ? st : st.with_context("table " + info_.name.display());
+}
+
+Status PgTable::finish_apply() {
+  if (!in_flight_) return Status::ok();
+  ChangeBatch batch = std::move(*in_flight_);
+  in_flight_.reset();
+  Status st = conn_.copy_in_receive();
+  if (st.is_ok()) st = conn_.exec("COMMIT");
+  if (st.is_ok()) return st;
+  conn_.rollback_quietly();
+  // A key that exists already (a batch re-applied after a crash): the general path updates it.
+  if (st.code() == ErrorCode::kConflict) return apply(batch);
+  return st.with_context("table " + info_.name.display());
+}
+
 Status PgTable::apply(const ChangeBatch& batch) {
+  abandon_in_flight();
   if (batch.items.empty()) return Status::ok();
   const size_t ncols = info_.schema.columns.size();
   if (batch.key_columns.empty())
@@ -319,9 +358,18 @@ Status PgTable::apply_in_transaction(const ChangeBatch& batch, const std::vector
       direct.append(buf, pos + 2, end + 1 - (pos + 2));  // the line without its "i\t"
       pos = end + 1;
     }
+    const std::string copy = "COPY " + target + " (" + join(all_cols, ", ") + ") FROM STDIN";
     Status st = conn_.exec("BEGIN");
-    if (st.is_ok())
-      st = conn_.copy_in("COPY " + target + " (" + join(all_cols, ", ") + ") FROM STDIN", direct);
+    if (st.is_ok() && pipelined_) {
+      // Committed by finish_apply(); start_apply() keeps the batch for its fallback.
+      st = conn_.copy_in_send(copy, direct);
+      if (st.is_ok()) {
+        in_flight_.emplace();
+        return st;
+      }
+    } else if (st.is_ok()) {
+      st = conn_.copy_in(copy, direct);
+    }
     if (st.is_ok()) st = conn_.exec("COMMIT");
     if (st.is_ok()) return st;
     conn_.rollback_quietly();

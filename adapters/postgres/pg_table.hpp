@@ -44,6 +44,12 @@ class PgTable : public Target {
   // One transaction: COPY into a temp table, then DELETE ... USING, UPDATE ... FROM,
   // INSERT ... SELECT. A failure rolls everything back and names the table.
   Status apply(const ChangeBatch& batch) override;
+  // Pipelined: an insert-only batch (a first sync) is sent as a COPY straight into the table and
+  // committed in finish_apply(); other batches are applied at once. A batch never finished is
+  // rolled back by the next apply or start_apply, or when the table is closed.
+  Status start_apply(const ChangeBatch& batch) override;
+  Status finish_apply() override;
+  Status pump() override;
 
  private:
   PgTable(std::string conninfo, ConnectOptions options, PgConnection conn, TableInfo info)
@@ -64,6 +70,11 @@ class PgTable : public Target {
   TableInfo info_;
   std::string temp_name_;  // pg_temp table for batches, created once per layout
   std::vector<size_t> temp_layout_;
+  // Rolls back a batch that was started and not finished.
+  void abandon_in_flight();
+
+  bool pipelined_ = false;                // apply() may leave an insert-only COPY in flight
+  std::optional<ChangeBatch> in_flight_;  // that batch, kept for the fallback of finish_apply
   std::string copy_buffer_;
   std::string direct_buffer_;  // an insert-only batch in the table's own COPY layout
 };

@@ -251,6 +251,150 @@ TEST(SyncExecutor, RowErrorsAreCountedAndReportedNotFatal) {
   EXPECT_EQ(strict.state, JobState::kFailed);
 }
 
+// A target that pipelines: start_apply() only takes the batch; it reaches the table in
+// finish_apply() (which may be told to fail), as a remote server commits later.
+class PipelinedTable : public MemoryTable {
+ public:
+  using MemoryTable::MemoryTable;
+  Status start_apply(const ChangeBatch& batch) override {
+    EXPECT_FALSE(held_) << "a second batch started while one is in flight";
+    held_ = batch;
+    ++started;
+    return Status::ok();
+  }
+  // Keys of the batch in flight that the baseline already holds.
+  size_t held_in(const MemoryBaseline& b) const {
+    size_t n = 0;
+    if (held_)
+      for (const ChangeBatch::Item& it : held_->items) n += b.entries.count(it.key);
+    return n;
+  }
+  Status finish_apply() override {
+    if (!held_) return Status::ok();
+    ChangeBatch b = std::move(*held_);
+    held_.reset();
+    if (fail_finish_at == ++finished) return error(ErrorCode::kUnavailable, "commit lost");
+    return apply(b);
+  }
+  Status pump() override {
+    if (held_) ++pumps_in_flight;
+    return Status::ok();
+  }
+  bool in_flight() const { return held_.has_value(); }
+  int started = 0, finished = 0, pumps_in_flight = 0, fail_finish_at = -1;
+
+ private:
+  std::optional<ChangeBatch> held_;
+};
+
+// The fixture's sync with the pipelined target. `committed` is the baseline as the caller's
+// transaction would hold it: copied at each progress report (where the caller commits).
+// A baseline whose writes commit with the progress report (the extension's).
+class ReportCommittedBaseline : public MemoryBaseline {
+ public:
+  bool commits_with_progress() const override { return true; }
+};
+
+struct PipelinedSync {
+  SyncFixture f;
+  ReportCommittedBaseline report_baseline;
+  bool baseline_commits_with_progress = false;
+  PipelinedTable target{f.target.schema()};
+  std::map<Row, BaselineEntry, KeyLess> committed;
+  std::vector<std::string> violations;
+
+  JobOutcome run(JobOptions options) {
+    f.compile();
+    MemoryBaseline& baseline =
+        baseline_commits_with_progress ? report_baseline : static_cast<MemoryBaseline&>(f.baseline);
+    Result<SyncExecutor> x = SyncExecutor::create(
+        *f.mapper, f.policy, SyncEndpoints{&f.source, &f.source, &target, &baseline, &f.stage});
+    EXPECT_TRUE(x.is_ok());
+    auto user = options.on_progress;
+    // A baseline that commits on its own must never hold a key the target has not committed.
+    auto user_cancelled = options.cancelled;
+    options.cancelled = [&, user_cancelled]() {
+      if (!baseline_commits_with_progress && target.held_in(baseline) > 0)
+        violations.push_back("the baseline ran ahead of the target");
+      return user_cancelled && user_cancelled();
+    };
+    options.on_progress = [&, user](const Progress& p) {
+      // What is reported is committed: the target must already hold every row up to it.
+      if (target.in_flight()) violations.push_back("reported with a batch in flight");
+      const int64_t upto = p.checkpoint ? (*p.checkpoint)[0].as_int() : 0;
+      for (int64_t id = 1; id <= upto; ++id)
+        if (!target.find({num(id)})) violations.push_back("row " + std::to_string(id));
+      committed.clear();
+      for (const auto& [k, e] : baseline.entries)
+        if (k[0].as_int() <= upto) committed[k] = e;
+      if (user) user(p);
+    };
+    return x->run(options);
+  }
+};
+
+TEST(SyncExecutor, PipelinedTargetIsReportedOnlyOnceItCommitted) {
+  PipelinedSync s;
+  fill(s.f, 1000);
+  JobOptions opt;
+  opt.batch_size = 100;
+  JobOutcome o = s.run(opt);
+  ASSERT_EQ(o.state, JobState::kSucceeded) << o.error.to_string();
+  EXPECT_TRUE(s.violations.empty()) << s.violations.front();
+  EXPECT_EQ(s.target.started, 10);
+  EXPECT_EQ(s.target.finished, 10);
+  EXPECT_GT(s.target.pumps_in_flight, 0);  // the next batch was read while one was in flight
+  EXPECT_EQ(s.target.rows().size(), 1000u);
+  EXPECT_EQ(o.progress.inserted, 1000);
+  EXPECT_EQ(s.committed.size(), 1000u);
+}
+
+TEST(SyncExecutor, PipelinedWithABaselineCommittedByTheReport) {
+  PipelinedSync s;
+  s.baseline_commits_with_progress = true;
+  fill(s.f, 1000);
+  s.target.fail_finish_at = 6;
+  JobOptions opt;
+  opt.batch_size = 100;
+  JobOutcome o = s.run(opt);
+  EXPECT_EQ(o.state, JobState::kFailed);
+  EXPECT_TRUE(s.violations.empty()) << s.violations.front();
+  EXPECT_EQ(s.target.rows().size(), 500u);
+  EXPECT_EQ(s.committed.size(), 500u);
+  EXPECT_EQ(s.report_baseline.entries.size(), 600u);  // the caller's rollback drops the 6th
+}
+
+TEST(SyncExecutor, PipelinedCommitLostFailsAndKeepsOnlyWhatWasCommitted) {
+  PipelinedSync s;
+  fill(s.f, 1000);
+  s.target.fail_finish_at = 3;
+  JobOptions opt;
+  opt.batch_size = 100;
+  JobOutcome o = s.run(opt);
+  EXPECT_EQ(o.state, JobState::kFailed);
+  EXPECT_NE(o.error.message().find("commit lost"), std::string::npos) << o.error.message();
+  EXPECT_TRUE(s.violations.empty()) << s.violations.front();
+  EXPECT_EQ(s.target.rows().size(), 200u);
+  EXPECT_EQ(s.committed.size(), 200u);  // the third batch's baseline was never committed
+}
+
+TEST(SyncExecutor, PipelinedCancelSettlesTheBatchInFlight) {
+  PipelinedSync s;
+  fill(s.f, 1000);
+  JobOptions opt;
+  opt.batch_size = 100;
+  std::optional<Row> checkpoint;
+  opt.on_progress = [&](const Progress& p) { checkpoint = p.checkpoint; };
+  opt.cancelled = [&]() { return s.target.in_flight() && s.target.started >= 4; };
+  JobOutcome o = s.run(opt);
+  ASSERT_EQ(o.state, JobState::kCancelled);
+  EXPECT_TRUE(s.violations.empty()) << s.violations.front();
+  EXPECT_FALSE(s.target.in_flight());
+  ASSERT_TRUE(checkpoint.has_value());
+  EXPECT_EQ(static_cast<size_t>((*checkpoint)[0].as_int()), s.target.rows().size());
+  EXPECT_EQ(s.committed.size(), s.target.rows().size());
+}
+
 TEST(SyncExecutor, UnreachableSourceFailsWithAClearError) {
   SyncFixture f;
   f.source.fail_scan = true;
