@@ -96,7 +96,7 @@ Result<SyncExecutor> SyncExecutor::create(const FieldMapper& mapper, const SyncP
   return x;
 }
 
-Status SyncExecutor::apply(const std::vector<PlannedChange>& changes, Progress& progress,
+Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progress,
                            int64_t now_micros, bool* in_flight) {
   if (in_flight) *in_flight = false;
   const size_t k = mapper_.key_count();
@@ -126,12 +126,14 @@ Status SyncExecutor::apply(const std::vector<PlannedChange>& changes, Progress& 
   }
 
   int64_t ins = 0, upd = 0, del = 0, s_ins = 0, s_upd = 0, s_del = 0;
-  for (const PlannedChange& c : changes) {
+  target.items.reserve(changes.size());
+  for (PlannedChange& c : changes) {
     if (c.target_op != RowOp::kNone) {
-      target.items.push_back(
-          {c.target_op, c.key,
-           c.target_op == RowOp::kInsert || c.target_op == RowOp::kUpdate ? c.target_values : Row{},
-           c.restore_soft && target_soft_column_ >= 0});
+      target.items.push_back({c.target_op, c.key,
+                              c.target_op == RowOp::kInsert || c.target_op == RowOp::kUpdate
+                                  ? std::move(c.target_values)
+                                  : Row{},
+                              c.restore_soft && target_soft_column_ >= 0});
       if (c.target_op == RowOp::kInsert)
         ++ins;
       else if (c.target_op == RowOp::kUpdate)
@@ -140,10 +142,11 @@ Status SyncExecutor::apply(const std::vector<PlannedChange>& changes, Progress& 
         ++del;
     }
     if (c.source_op != RowOp::kNone) {
-      source.items.push_back(
-          {c.source_op, c.source_key,
-           c.source_op == RowOp::kInsert || c.source_op == RowOp::kUpdate ? c.source_values : Row{},
-           false});
+      source.items.push_back({c.source_op, c.source_key,
+                              c.source_op == RowOp::kInsert || c.source_op == RowOp::kUpdate
+                                  ? std::move(c.source_values)
+                                  : Row{},
+                              false});
       if (c.source_op == RowOp::kInsert)
         ++s_ins;
       else if (c.source_op == RowOp::kUpdate)

@@ -62,7 +62,9 @@ class SyncExecutor {
   // them into `progress`.
   // `in_flight`, when given, lets the target batch be pipelined (Target::start_apply) and says
   // whether it was: its finish_apply() must come before the batch's progress is reported.
-  Status apply(const std::vector<PlannedChange>& changes, Progress& progress, int64_t now_micros,
+  // The changes' target and source values are moved into the batches (the baseline does not
+  // need them).
+  Status apply(std::vector<PlannedChange>& changes, Progress& progress, int64_t now_micros,
                bool* in_flight = nullptr);
 
   // Whether this sync's change sets wait in the stage until every conflict is decided.

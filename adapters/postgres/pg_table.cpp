@@ -220,7 +220,6 @@ Status PgTable::start_apply(const ChangeBatch& batch) {
   pipelined_ = true;
   Status st = apply(batch);
   pipelined_ = false;
-  if (st.is_ok() && conn_.raw() && in_flight_.has_value()) in_flight_ = batch;
   return st;
 }
 
@@ -232,14 +231,23 @@ Status PgTable::pump() {
 
 Status PgTable::finish_apply() {
   if (!in_flight_) return Status::ok();
-  ChangeBatch batch = std::move(*in_flight_);
+  InFlight sent = std::move(*in_flight_);
   in_flight_.reset();
   Status st = conn_.copy_in_receive();
   if (st.is_ok()) st = conn_.exec("COMMIT");
   if (st.is_ok()) return st;
   conn_.rollback_quietly();
-  // A key that exists already (a batch re-applied after a crash): the general path updates it.
-  if (st.code() == ErrorCode::kConflict) return apply(batch);
+  // A key that exists already (a batch re-applied after a crash): the general path, from the
+  // batch's rows still in the buffer, updates such rows.
+  if (st.code() == ErrorCode::kConflict) {
+    ChangeBatch shape;  // the batch without its items (inserts need no soft-delete values)
+    shape.key_columns = std::move(sent.key_columns);
+    shape.columns = std::move(sent.columns);
+    st = ensure_temp_table(sent.layout);
+    if (st.is_ok()) st = write_copy_buffer(shape, sent.layout, sent.counts, false);
+    if (st.is_ok()) return st;
+    conn_.rollback_quietly();
+  }
   return st.with_context("table " + info_.name.display());
 }
 
@@ -272,6 +280,13 @@ Status PgTable::apply(const ChangeBatch& batch) {
 }
 
 Status PgTable::apply_in_transaction(const ChangeBatch& batch, const std::vector<size_t>& layout) {
+  BatchCounts n;
+  DBSYNC_RETURN_IF_ERROR(build_copy_buffer(batch, layout, n));
+  return write_copy_buffer(batch, layout, n, true);
+}
+
+Status PgTable::build_copy_buffer(const ChangeBatch& batch, const std::vector<size_t>& layout,
+                                  BatchCounts& counts) {
   const size_t nkeys = batch.key_columns.size();
   // Where each layout column's value is found in an item: key index, or values index.
   std::vector<int> from_values(layout.size(), -1);
@@ -329,6 +344,15 @@ Status PgTable::apply_in_transaction(const ChangeBatch& batch, const std::vector
     }
     buf.push_back('\n');
   }
+  counts = BatchCounts{n_ins, n_upd, n_del, n_soft, n_restore};
+  return Status::ok();
+}
+
+Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<size_t>& layout,
+                                  const BatchCounts& counts, bool direct_inserts) {
+  const size_t nkeys = batch.key_columns.size();
+  const auto [n_ins, n_upd, n_del, n_soft, n_restore] = counts;
+  const std::string& buf = copy_buffer_;
   if (n_ins + n_upd + n_del + n_soft == 0) return Status::ok();
 
   const std::string target = info_.name.quoted();
@@ -346,7 +370,7 @@ Status PgTable::apply_in_transaction(const ChangeBatch& batch, const std::vector
   }
   const std::string match = join(key_match, " AND ");
 
-  if (n_ins > 0 && n_upd + n_del + n_soft == 0) {
+  if (direct_inserts && n_ins > 0 && n_upd + n_del + n_soft == 0) {
     // Only inserts (a first sync): COPY straight into the table, as fast as a load gets. A key
     // that exists already (a batch re-applied after a crash) fails the COPY with a unique
     // violation: then the batch takes the general path below, which updates such rows.
@@ -364,7 +388,7 @@ Status PgTable::apply_in_transaction(const ChangeBatch& batch, const std::vector
       // Committed by finish_apply(); start_apply() keeps the batch for its fallback.
       st = conn_.copy_in_send(copy, direct);
       if (st.is_ok()) {
-        in_flight_.emplace();
+        in_flight_ = InFlight{batch.key_columns, batch.columns, layout, counts};
         return st;
       }
     } else if (st.is_ok()) {

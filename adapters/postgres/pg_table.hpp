@@ -62,6 +62,17 @@ class PgTable : public Target {
   std::string key_expr(size_t column) const;
   Status ensure_temp_table(const std::vector<size_t>& layout);
   Status apply_in_transaction(const ChangeBatch& batch, const std::vector<size_t>& layout);
+  struct BatchCounts {
+    size_t inserts = 0, updates = 0, deletes = 0, soft_deletes = 0, restores = 0;
+  };
+  // The batch in COPY text form (an op column, then `layout`) into copy_buffer_.
+  Status build_copy_buffer(const ChangeBatch& batch, const std::vector<size_t>& layout,
+                           BatchCounts& counts);
+  // Writes copy_buffer_ in one transaction: an insert-only batch straight into the table when
+  // `direct_inserts` (left in flight when pipelined_), otherwise through the temp table.
+  // `batch` gives the keys, columns and soft-delete values; its items are not read.
+  Status write_copy_buffer(const ChangeBatch& batch, const std::vector<size_t>& layout,
+                           const BatchCounts& counts, bool direct_inserts);
 
   std::string conninfo_;
   ConnectOptions options_;
@@ -73,8 +84,12 @@ class PgTable : public Target {
   // Rolls back a batch that was started and not finished.
   void abandon_in_flight();
 
-  bool pipelined_ = false;                // apply() may leave an insert-only COPY in flight
-  std::optional<ChangeBatch> in_flight_;  // that batch, kept for the fallback of finish_apply
+  bool pipelined_ = false;  // apply() may leave an insert-only COPY in flight
+  struct InFlight {         // that batch's shape; its rows stay in copy_buffer_
+    std::vector<size_t> key_columns, columns, layout;
+    BatchCounts counts;
+  };
+  std::optional<InFlight> in_flight_;
   std::string copy_buffer_;
   std::string direct_buffer_;  // an insert-only batch in the table's own COPY layout
 };
