@@ -199,7 +199,8 @@ Status RedisStage::read_changes(size_t batch_size,
     Result<RedisReply> t = conn_.command({"LTRIM", list, std::to_string(n), "-1"});
     if (!t.is_ok())
       return fail(t.status(),
-                  "removing an applied batch (it stays staged and is applied again on resume)");
+                  "removing an applied batch (if it stayed staged, it is applied again on resume: "
+                  "applying is idempotent)");
   }
 }
 
@@ -221,6 +222,8 @@ Result<std::vector<RedisStage::StoredConflict>> RedisStage::list_conflicts(
     return error(ErrorCode::kInvalidArgument,
                  "conflict status \"" + *status + "\" (pending, resolved or skipped)");
   const std::string what = "listing conflicts";
+  const std::string status_key = key("status"), decisions_key = key("decisions"),
+                    conflicts_key = key("conflicts");
   // Which ids: pending ones from the sorted set; otherwise consecutive ids up to the last one.
   int64_t last_id = 0;
   if (!status || *status != "pending") {
@@ -248,7 +251,7 @@ Result<std::vector<RedisStage::StoredConflict>> RedisStage::list_conflicts(
     }
     if (ids.empty()) break;
     after_id = std::strtoll(ids.back().c_str(), nullptr, 10);
-    std::vector<std::string_view> st{"HMGET", key("status")}, dc{"HMGET", key("decisions")};
+    std::vector<std::string_view> st{"HMGET", status_key}, dc{"HMGET", decisions_key};
     for (const std::string& id : ids) {
       st.push_back(id);
       dc.push_back(id);
@@ -262,7 +265,7 @@ Result<std::vector<RedisStage::StoredConflict>> RedisStage::list_conflicts(
     if (!dr->is_array() || dr->size() != ids.size())
       return fail(unexpected(conn_, "HMGET", *dr), what);
     std::vector<size_t> wanted;
-    std::vector<std::string_view> rc{"HMGET", key("conflicts")};
+    std::vector<std::string_view> rc{"HMGET", conflicts_key};
     for (size_t i = 0; i < ids.size(); ++i) {
       std::optional<std::string_view> s = element_string(sr->element(i));
       if (!s) continue;  // gone (cleared meanwhile)
