@@ -320,16 +320,28 @@ Result<std::string> RedisStage::decide(int64_t id, Decision decision, const Row*
                  name + ": only a custom decision takes a row (this one is " +
                      std::string(decision_name(decision)) + ")");
   DBSYNC_ASSIGN_OR_RETURN(StoredConflict stored, get_conflict(id));
-  if (stored.status != "pending")
+  bool already = false;
+  return decide_stored(stored, decision, custom_row, resolver, already);
+}
+
+Result<std::string> RedisStage::decide_stored(const StoredConflict& stored, Decision decision,
+                                              const Row* custom_row,
+                                              const ConflictResolver& resolver, bool& already) {
+  already = false;
+  const std::string name = "conflict " + std::to_string(stored.id) + " of job " + job_;
+  if (stored.status != "pending") {
+    already = true;
     return error(ErrorCode::kConflict, name + " is already " + stored.status);
+  }
   Result<PlannedChange> change = resolver.resolve(stored.conflict, decision, custom_row);
   if (!change.is_ok()) return change.status().with_context(name);
   const bool has_change = !change->empty();
   const std::string bytes = has_change ? encode_change(*change) : std::string();
   const std::string new_status = decision == Decision::kSkip ? "skipped" : "resolved";
-  const std::string id_text = std::to_string(id);
+  const std::string id_text = std::to_string(stored.id);
   const std::vector<std::string> k = keys();
   const std::string nkeys = std::to_string(kPartCount);
+  // The script records the decision only if the conflict is still pending (see kDecide).
   std::vector<std::string_view> args{"EVAL", kDecide, nkeys};
   for (const std::string& key : k) args.push_back(key);
   args.insert(args.end(),
@@ -345,8 +357,10 @@ Result<std::string> RedisStage::decide(int64_t id, Decision decision, const Row*
     return fail(unexpected(conn_, "EVAL", *r), "recording the decision on " + name);
   if (flag->integer == -1) return error(ErrorCode::kNotFound, name + " not found");
   std::optional<std::string_view> s = element_string(r->element(1));
-  if (flag->integer == 0)
+  if (flag->integer == 0) {
+    already = true;  // decided by someone else since we read it
     return error(ErrorCode::kConflict, name + " is already " + std::string(s.value_or("decided")));
+  }
   return new_status;
 }
 
@@ -357,15 +371,14 @@ Result<int64_t> RedisStage::decide_all(Decision decision, const ConflictResolver
   int64_t count = 0;
   int64_t after = 0;
   for (;;) {
+    // In pages, so that thousands of conflicts do not sit in memory at once.
     DBSYNC_ASSIGN_OR_RETURN(std::vector<StoredConflict> page,
                             list_conflicts(after, 500, std::string("pending")));
     if (page.empty()) return count;
     for (const StoredConflict& c : page) {
-      Result<std::string> st = decide(c.id, decision, nullptr, resolver);
-      // Decided meanwhile by someone else: not ours to count, not an error.
-      if (!st.is_ok() && st.status().code() == ErrorCode::kConflict &&
-          st.status().message().find(" is already ") != std::string::npos)
-        continue;
+      bool already = false;
+      Result<std::string> st = decide_stored(c, decision, nullptr, resolver, already);
+      if (already) continue;  // decided meanwhile by someone else: not ours to count
       if (!st.is_ok()) return st.status();
       ++count;
     }

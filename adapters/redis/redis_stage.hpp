@@ -90,6 +90,10 @@ class RedisStage : public Stage {
 
  private:
   RedisStage(RedisConnection& conn, std::string job, RedisStageOptions options);
+  // `already`: refused because it was no longer pending.
+  Result<std::string> decide_stored(const StoredConflict& stored, Decision decision,
+                                    const Row* custom_row, const ConflictResolver& resolver,
+                                    bool& already);
   Status fail(const Status& st, const std::string& what) const;
 
   RedisConnection& conn_;

@@ -566,5 +566,28 @@ TEST(RedisStageOutage, RedisStoppingAfterABatchWasAppliedReplaysOnlyThatBatch) {
   EXPECT_TRUE((*stage)->clear().is_ok());
 }
 
+TEST(RedisStageOutage, APutCutOffByATimeoutIsAllOrNothing) {
+  LocalRedis server;
+  ASSERT_TRUE(server.start());
+  RedisOptions quick;
+  quick.connect_timeout = std::chrono::milliseconds(300);
+  quick.command_timeout = std::chrono::milliseconds(300);
+  Result<RedisConnection> c = RedisConnection::connect(server.url(), std::nullopt, quick);
+  ASSERT_TRUE(c.is_ok());
+  auto stage = RedisStage::open(*c, "79");
+  ASSERT_TRUE(stage.is_ok());
+  ASSERT_TRUE((*stage)->put_changes(changes(1, 5)).is_ok());
+  server.pause();  // the request is sent, no answer comes
+  Status put = (*stage)->put_changes(changes(6, 105));
+  server.resume();
+  EXPECT_EQ(put.code(), ErrorCode::kUnavailable) << put.to_string();
+  EXPECT_NE(put.message().find("timed out"), std::string::npos) << put.message();
+  EXPECT_NE(put.message().find("may or may not be staged: all or none"), std::string::npos)
+      << put.message();
+  std::vector<int64_t> staged = flat(drain(**stage, 1000));
+  EXPECT_TRUE(staged == range(1, 5) || staged == range(1, 105)) << staged.size();
+  EXPECT_TRUE((*stage)->clear().is_ok());
+}
+
 }  // namespace
 }  // namespace dbsync::redis::testing
