@@ -213,6 +213,13 @@ Status RedisStage::clear() {
   return Status::ok();
 }
 
+Result<bool> RedisStage::exists() {
+  Result<RedisReply> r = conn_.command({"EXISTS", key("meta")});
+  if (!r.is_ok()) return fail(r.status(), "looking for the stage");
+  if (!r->is_integer()) return fail(unexpected(conn_, "EXISTS", *r), "looking for the stage");
+  return r->integer() == 1;
+}
+
 Result<std::vector<RedisStage::StoredConflict>> RedisStage::list_conflicts(
     int64_t after_id, size_t limit, const std::optional<std::string>& status) {
   std::vector<StoredConflict> out;

@@ -56,6 +56,12 @@ class RedisStage : public Stage {
   // Deletes every key of the job (changes and conflicts).
   Status clear() override;
 
+  // Whether the job's stage is in Redis: its meta key is written by every put and deleted by
+  // clear() or when the TTL ran out. A job resumed while awaiting resolution whose stage no
+  // longer exists expired: pending_conflicts() and read_changes() then see an empty stage, so
+  // the runner must check this before committing (and fail the job clearly instead).
+  Result<bool> exists();
+
   // ---- for whoever decides conflicts ----
   struct StoredConflict {
     int64_t id = 0;

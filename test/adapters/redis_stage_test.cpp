@@ -250,6 +250,28 @@ TEST_F(RedisStageTest, ClearDeletesEveryKeyOfTheJobOnly) {
   EXPECT_TRUE((*other)->clear().is_ok());
 }
 
+TEST_F(RedisStageTest, ExistsUntilClearedOrExpired) {
+  EXPECT_FALSE(*stage_->exists());  // nothing staged yet
+  ASSERT_TRUE(stage_->put_conflicts({conflict_of(1)}).is_ok());
+  EXPECT_TRUE(*stage_->exists());
+  ASSERT_TRUE(stage_->clear().is_ok());
+  EXPECT_FALSE(*stage_->exists());
+  ASSERT_TRUE(stage_->put_changes(changes(1, 3)).is_ok());
+  EXPECT_TRUE(*stage_->exists());
+  EXPECT_EQ(flat(drain(*stage_, 10)), range(1, 3));
+  EXPECT_TRUE(*stage_->exists());  // drained, not cleared: still the job's stage
+
+  // A stage whose TTL ran out is gone as a whole.
+  ASSERT_TRUE(stage_->put_changes(changes(4, 5)).is_ok());
+  ASSERT_TRUE(stage_->put_conflicts({conflict_of(2)}).is_ok());
+  for (const std::string& k : stage_->keys())
+    ASSERT_TRUE(conn_.command({"PEXPIRE", k, "1"}).is_ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(*stage_->exists());
+  EXPECT_EQ(*stage_->pending_conflicts(), 0);
+  EXPECT_EQ(llen(), 0);
+}
+
 TEST_F(RedisStageTest, ConflictsArePagedAndFilteredByStatus) {
   std::vector<ConflictRecord> first, second;
   for (int64_t k = 1; k <= 15; ++k) first.push_back(conflict_of(k));
