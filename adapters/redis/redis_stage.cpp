@@ -319,16 +319,27 @@ Result<RedisStage::StoredConflict> RedisStage::get_conflict(int64_t id) {
 
 Result<std::string> RedisStage::decide(int64_t id, Decision decision, const Row* custom_row,
                                        const ConflictResolver& resolver) {
-  const std::string name = "conflict " + std::to_string(id) + " of job " + job_;
+  if ((decision == Decision::kCustom) != (custom_row != nullptr)) {
+    StoredConflict unread;  // the argument error first, without a round trip
+    unread.id = id;
+    return decide_listed(unread, decision, custom_row, resolver);
+  }
+  DBSYNC_ASSIGN_OR_RETURN(StoredConflict stored, get_conflict(id));
+  return decide_listed(stored, decision, custom_row, resolver);
+}
+
+Result<std::string> RedisStage::decide_listed(const StoredConflict& listed, Decision decision,
+                                              const Row* custom_row,
+                                              const ConflictResolver& resolver) {
+  const std::string name = "conflict " + std::to_string(listed.id) + " of job " + job_;
   if (decision == Decision::kCustom && !custom_row)
     return error(ErrorCode::kInvalidArgument, name + ": a custom decision needs a row");
   if (decision != Decision::kCustom && custom_row)
     return error(ErrorCode::kInvalidArgument,
                  name + ": only a custom decision takes a row (this one is " +
                      std::string(decision_name(decision)) + ")");
-  DBSYNC_ASSIGN_OR_RETURN(StoredConflict stored, get_conflict(id));
   bool already = false;
-  return decide_stored(stored, decision, custom_row, resolver, already);
+  return decide_stored(listed, decision, custom_row, resolver, already);
 }
 
 Result<std::string> RedisStage::decide_stored(const StoredConflict& stored, Decision decision,

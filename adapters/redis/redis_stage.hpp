@@ -85,6 +85,10 @@ class RedisStage : public Stage {
   // key differs), kUnavailable (Redis).
   Result<std::string> decide(int64_t id, Decision decision, const Row* custom_row,
                              const ConflictResolver& resolver);
+  // The same for a conflict as listed earlier (list_conflicts): not read again, but recorded
+  // only if still pending in Redis (checked by the script), so a stale page is harmless.
+  Result<std::string> decide_listed(const StoredConflict& listed, Decision decision,
+                                    const Row* custom_row, const ConflictResolver& resolver);
   // Decides every pending conflict the same way (not kCustom: each row differs), page by page.
   // Returns how many were decided; stops at the first failure (those before it stay decided).
   Result<int64_t> decide_all(Decision decision, const ConflictResolver& resolver);

@@ -521,6 +521,31 @@ TEST_F(RedisStageTest, TwoResolversRacingDecideOnce) {
   EXPECT_EQ(stage_->get_conflict(1)->decision, Decision::kSource);
 }
 
+TEST_F(RedisStageTest, AStaleListedConflictIsNotDecidedAgain) {
+  SyncFixture f;
+  prepare(f, MergeFallback::kManual);
+  auto x = SyncExecutor::create(
+      *f.mapper, f.policy, {&f.source, &f.source, &f.target, &f.baseline, stage_.get(), nullptr});
+  ASSERT_TRUE(x.is_ok());
+  ASSERT_EQ(x->run({}).state, JobState::kAwaitingResolution);
+  const int64_t staged = llen();
+  // Two resolvers list the page; one decides; the other decides from its stale page.
+  auto page = stage_->list_conflicts(0, 10, std::string("pending"));
+  ASSERT_TRUE(page.is_ok());
+  ASSERT_EQ(page->size(), 1u);
+  auto first = stage_->decide_listed(page->at(0), Decision::kTarget, nullptr, x->resolver());
+  ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+  auto stale = stage_->decide_listed(page->at(0), Decision::kSource, nullptr, x->resolver());
+  EXPECT_EQ(stale.status().code(), ErrorCode::kConflict);
+  EXPECT_NE(
+      stale.status().message().find("conflict 1 of job " + stage_->job() + " is already resolved"),
+      std::string::npos)
+      << stale.status().message();
+  EXPECT_EQ(stage_->get_conflict(1)->decision, Decision::kTarget);
+  // target wins stages a baseline-only change; the refused one staged nothing
+  EXPECT_EQ(llen(), staged + 1);
+}
+
 // ---- Redis going away mid-job ----
 
 TEST(RedisStageOutage, StoppedRedisIsUnavailableAndNothingIsLost) {
