@@ -296,12 +296,11 @@ Status RedisConnection::io_error(std::string_view what) {
                "redis " + endpoint_ + ": " + std::string(what) + " failed: " + why);
 }
 
-Status RedisConnection::reply_error(std::string_view what, const RedisReply& reply) const {
-  std::string_view msg = reply.str();
+Status RedisConnection::reply_error(std::string_view what, std::string_view msg) const {
   std::string_view prefix = error_prefix(msg);
   ErrorCode code = ErrorCode::kInternal;
   if (prefix == "LOADING" || prefix == "BUSY" || prefix == "MASTERDOWN" || prefix == "TRYAGAIN" ||
-      prefix == "CLUSTERDOWN")
+      prefix == "CLUSTERDOWN" || prefix == "READONLY" || prefix == "OOM")
     code = ErrorCode::kUnavailable;
   else if (prefix == "NOAUTH" || prefix == "WRONGPASS" || prefix == "NOPERM")
     code = ErrorCode::kInvalidArgument;
@@ -333,7 +332,7 @@ Status RedisConnection::open() {
         redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data())));
     if (!r.raw()) return io_error(what);
     if (r.is_error()) {
-      Status st = reply_error(what, r);
+      Status st = reply_error(what, r.str());
       drop();
       // A refused password or database is a setting to fix, not a server to wait for.
       if (st.code() == ErrorCode::kInternal)
@@ -376,7 +375,7 @@ Result<RedisReply> RedisConnection::command(const std::vector<std::string_view>&
   RedisReply r(static_cast<redisReply*>(
       redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data())));
   if (!r.raw()) return io_error(args[0]);
-  if (r.is_error()) return reply_error(args[0], r);
+  if (r.is_error()) return reply_error(args[0], r.str());
   return r;
 }
 

@@ -79,8 +79,9 @@ class RedisConnection {
   ~RedisConnection();
 
   // One command, its arguments binary-safe. A reply of type error becomes a failed Status
-  // (LOADING, BUSY, MASTERDOWN, TRYAGAIN: kUnavailable; NOAUTH, WRONGPASS: kInvalidArgument;
-  // anything else kInternal), so a returned reply is never an error.
+  // (LOADING, BUSY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN, READONLY, OOM: kUnavailable, retry
+  // later; NOAUTH, WRONGPASS, NOPERM: kInvalidArgument; anything else kInternal), so a
+  // returned reply is never an error.
   Result<RedisReply> command(const std::vector<std::string_view>& args);
   // Several commands sent at once, their replies in order. An I/O failure fails the whole call;
   // error replies are returned as they are (MULTI/EXEC needs to see them).
@@ -92,13 +93,14 @@ class RedisConnection {
   bool is_connected() const { return ctx_ != nullptr; }
   // "host:port", for messages.
   const std::string& endpoint() const { return endpoint_; }
+  // The Status of an error reply (or error text) to `what`, classified as command() does.
+  Status reply_error(std::string_view what, std::string_view message) const;
 
  private:
   Status open();
   void drop();
   // The Status of a failed hiredis call (context error), then drops the context.
   Status io_error(std::string_view what);
-  Status reply_error(std::string_view what, const RedisReply& reply) const;
 
   RedisUrl url_;
   RedisOptions options_;

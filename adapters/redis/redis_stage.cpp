@@ -116,22 +116,16 @@ Status RedisStage::put_changes(const std::vector<PlannedChange>& changes) {
                                 "they may or may not be staged: all or none)");
   const RedisReply& exec = r->back();
   for (size_t i = 0; i + 1 < r->size(); ++i)
-    if ((*r)[i].is_error())
-      return fail(error(ErrorCode::kInternal,
-                        "redis " + conn_.endpoint() + ": " + std::string((*r)[i].str())),
-                  what + " (nothing staged)");
+    if ((*r)[i].is_error())  // refused when queued: EXEC discards the transaction
+      return fail(conn_.reply_error(cmds[i][0], (*r)[i].str()), what + " (nothing staged)");
   if (exec.is_error())
-    return fail(error(ErrorCode::kInternal,
-                      "redis " + conn_.endpoint() + ": EXEC failed: " + std::string(exec.str())),
-                what + " (nothing staged)");
+    return fail(conn_.reply_error("EXEC", exec.str()), what + " (nothing staged)");
   if (!exec.is_array() || exec.size() != cmds.size() - 2)
     return fail(unexpected(conn_, "EXEC", exec), what);
   for (size_t i = 0; i < exec.size(); ++i) {
     const redisReply* e = exec.element(i);
     if (e && e->type == REDIS_REPLY_ERROR)
-      return fail(error(ErrorCode::kInternal,
-                        "redis " + conn_.endpoint() + ": " + std::string(e->str, e->len)),
-                  what);
+      return fail(conn_.reply_error(cmds[i + 1][0], std::string_view(e->str, e->len)), what);
   }
   return Status::ok();
 }

@@ -636,5 +636,39 @@ TEST(RedisStageOutage, APutCutOffByATimeoutIsAllOrNothing) {
   EXPECT_TRUE((*stage)->clear().is_ok());
 }
 
+TEST(RedisStageOutage, ARedisOutOfMemoryRefusesAWholePutAndIsRetryable) {
+  LocalRedis server;
+  ASSERT_TRUE(server.start());
+  Result<RedisConnection> c = RedisConnection::connect(server.url());
+  ASSERT_TRUE(c.is_ok());
+  auto stage = RedisStage::open(*c, "80");
+  ASSERT_TRUE(stage.is_ok());
+  Result<RedisReply> used = c->command({"INFO", "memory"});
+  ASSERT_TRUE(used.is_ok());
+  std::string text(used->str());
+  size_t at = text.find("used_memory:");
+  ASSERT_NE(at, std::string::npos);
+  long long bytes = std::atoll(text.c_str() + at + 12);
+  ASSERT_TRUE(
+      c->command({"CONFIG", "SET", "maxmemory", std::to_string(bytes + 200 * 1024)}).is_ok());
+  Status st;
+  int64_t before = 0, next = 1;
+  for (int i = 0; i < 40 && st.is_ok(); ++i) {
+    before = c->command({"LLEN", (*stage)->key("changes")})->integer();
+    std::vector<PlannedChange> batch = changes(next, next + 199);
+    for (PlannedChange& ch : batch) ch.target_values.push_back(txt(std::string(200, 'x').c_str()));
+    st = (*stage)->put_changes(batch);
+    if (st.is_ok()) next += 200;
+  }
+  ASSERT_FALSE(st.is_ok()) << "maxmemory never reached";
+  EXPECT_EQ(st.code(), ErrorCode::kUnavailable) << st.to_string();
+  EXPECT_NE(st.message().find("OOM"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("nothing staged"), std::string::npos) << st.message();
+  EXPECT_EQ(c->command({"LLEN", (*stage)->key("changes")})->integer(), before);
+  ASSERT_TRUE(c->command({"CONFIG", "SET", "maxmemory", "0"}).is_ok());
+  ASSERT_TRUE((*stage)->put_changes(changes(next, next + 199)).is_ok());  // the retry
+  EXPECT_EQ(flat(drain(**stage, 1000)), range(1, next + 199));
+}
+
 }  // namespace
 }  // namespace dbsync::redis::testing
