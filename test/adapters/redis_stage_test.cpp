@@ -40,8 +40,9 @@ ConflictRecord conflict_of(int64_t k) {
   ConflictRecord c;
   c.kind = DiffKind::kBothChanged;
   c.key = {num(k)};
-  c.source = Row{num(k), txt("s")};
-  c.target = Row{num(k), txt("t")};
+  // The mapped layout of SyncFixture's sync: id, post_title, price, status.
+  c.source = Row{num(k), txt("s"), dec("1.00"), txt("draft")};
+  c.target = Row{num(k), txt("t"), dec("1.00"), txt("draft")};
   c.reason = "conflict " + std::to_string(k);
   return c;
 }
@@ -300,12 +301,11 @@ TEST_F(RedisStageTest, ConflictsArePagedAndFilteredByStatus) {
   }
   EXPECT_EQ(ids, range(1, 25));
 
-  // Mark a few decided (through decide, with a resolver of a two-column identity mapping).
+  // Mark a few decided (through decide, with the resolver of SyncFixture's sync).
   SyncFixture f;
   f.compile();
   ConflictResolver resolver(*f.mapper, f.policy);
   for (int64_t id : {3, 12, 20}) {
-    // Records of this test are not of the fixture's layout; a skip needs only the key.
     auto st = stage_->decide(id, Decision::kSkip, nullptr, resolver);
     ASSERT_TRUE(st.is_ok()) << st.status().to_string();
     EXPECT_EQ(*st, "skipped");
