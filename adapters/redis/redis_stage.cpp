@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <utility>
 
@@ -31,7 +32,7 @@ for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return first
 )lua";
 
-// KEYS as above; ARGV: ttl, id, new status, decision, has_change ('1'/'0'), change bytes.
+// KEYS as above; ARGV: ttl, id, new status, decision record, has_change ('1'/'0'), change.
 // {1, status} when recorded, {0, current status} when already decided, {-1} when unknown.
 const char* const kDecide = R"lua(
 local s = redis.call('HGET', KEYS[3], ARGV[2])
@@ -288,8 +289,16 @@ Result<std::vector<RedisStage::StoredConflict>> RedisStage::list_conflicts(
       sc.id = std::strtoll(ids[i].c_str(), nullptr, 10);
       sc.status = std::string(*element_string(sr->element(i)));
       if (std::optional<std::string_view> d = element_string(dr->element(i))) {
-        Result<Decision> dec = parse_decision(*d);
+        // "<decision> <unix ms> <decided by>"
+        size_t sp1 = d->find(' ');
+        Result<Decision> dec = parse_decision(d->substr(0, sp1));
         if (dec.is_ok()) sc.decision = *dec;
+        if (sp1 != std::string_view::npos) {
+          std::string_view rest = d->substr(sp1 + 1);
+          size_t sp2 = rest.find(' ');
+          sc.decided_at_ms = std::strtoll(std::string(rest.substr(0, sp2)).c_str(), nullptr, 10);
+          if (sp2 != std::string_view::npos) sc.decided_by = std::string(rest.substr(sp2 + 1));
+        }
       }
       Result<ConflictRecord> c = decode_conflict(*rec);
       if (!c.is_ok()) return fail(c.status(), "decoding conflict " + ids[i]);
@@ -312,19 +321,21 @@ Result<RedisStage::StoredConflict> RedisStage::get_conflict(int64_t id) {
 }
 
 Result<std::string> RedisStage::decide(int64_t id, Decision decision, const Row* custom_row,
-                                       const ConflictResolver& resolver) {
+                                       const ConflictResolver& resolver,
+                                       std::string_view decided_by) {
   if ((decision == Decision::kCustom) != (custom_row != nullptr)) {
     StoredConflict unread;  // the argument error first, without a round trip
     unread.id = id;
-    return decide_listed(unread, decision, custom_row, resolver);
+    return decide_listed(unread, decision, custom_row, resolver, decided_by);
   }
   DBSYNC_ASSIGN_OR_RETURN(StoredConflict stored, get_conflict(id));
-  return decide_listed(stored, decision, custom_row, resolver);
+  return decide_listed(stored, decision, custom_row, resolver, decided_by);
 }
 
 Result<std::string> RedisStage::decide_listed(const StoredConflict& listed, Decision decision,
                                               const Row* custom_row,
-                                              const ConflictResolver& resolver) {
+                                              const ConflictResolver& resolver,
+                                              std::string_view decided_by) {
   const std::string name = "conflict " + std::to_string(listed.id) + " of job " + job_;
   if (decision == Decision::kCustom && !custom_row)
     return error(ErrorCode::kInvalidArgument, name + ": a custom decision needs a row");
@@ -333,12 +344,13 @@ Result<std::string> RedisStage::decide_listed(const StoredConflict& listed, Deci
                  name + ": only a custom decision takes a row (this one is " +
                      std::string(decision_name(decision)) + ")");
   bool already = false;
-  return decide_stored(listed, decision, custom_row, resolver, already);
+  return decide_stored(listed, decision, custom_row, resolver, decided_by, already);
 }
 
 Result<std::string> RedisStage::decide_stored(const StoredConflict& stored, Decision decision,
                                               const Row* custom_row,
-                                              const ConflictResolver& resolver, bool& already) {
+                                              const ConflictResolver& resolver,
+                                              std::string_view decided_by, bool& already) {
   already = false;
   const std::string name = "conflict " + std::to_string(stored.id) + " of job " + job_;
   if (stored.status != "pending") {
@@ -351,6 +363,11 @@ Result<std::string> RedisStage::decide_stored(const StoredConflict& stored, Deci
   const std::string bytes = has_change ? encode_change(*change) : std::string();
   const std::string new_status = decision == Decision::kSkip ? "skipped" : "resolved";
   const std::string id_text = std::to_string(stored.id);
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  const std::string decided = std::string(decision_name(decision)) + " " + std::to_string(now_ms) +
+                              " " + std::string(decided_by);
   const std::vector<std::string> k = keys();
   const std::string nkeys = std::to_string(kPartCount);
   // The script records the decision only if the conflict is still pending (see kDecide).
@@ -358,7 +375,7 @@ Result<std::string> RedisStage::decide_stored(const StoredConflict& stored, Deci
   for (const std::string& key : k) args.push_back(key);
   args.insert(args.end(),
               {std::string_view(ttl_), std::string_view(id_text), std::string_view(new_status),
-               decision_name(decision), has_change ? "1" : "0", std::string_view(bytes)});
+               std::string_view(decided), has_change ? "1" : "0", std::string_view(bytes)});
   Result<RedisReply> r = conn_.command(args);
   if (!r.is_ok())
     return fail(r.status(), "recording the decision on " + name +
@@ -376,7 +393,8 @@ Result<std::string> RedisStage::decide_stored(const StoredConflict& stored, Deci
   return new_status;
 }
 
-Result<int64_t> RedisStage::decide_all(Decision decision, const ConflictResolver& resolver) {
+Result<int64_t> RedisStage::decide_all(Decision decision, const ConflictResolver& resolver,
+                                       std::string_view decided_by) {
   if (decision == Decision::kCustom)
     return error(ErrorCode::kInvalidArgument,
                  "deciding all conflicts cannot take a custom decision (each row is different)");
@@ -389,7 +407,7 @@ Result<int64_t> RedisStage::decide_all(Decision decision, const ConflictResolver
     if (page.empty()) return count;
     for (const StoredConflict& c : page) {
       bool already = false;
-      Result<std::string> st = decide_stored(c, decision, nullptr, resolver, already);
+      Result<std::string> st = decide_stored(c, decision, nullptr, resolver, decided_by, already);
       if (already) continue;  // decided meanwhile by someone else: not ours to count
       if (!st.is_ok()) return st.status();
       ++count;

@@ -3,7 +3,7 @@
 //   <prefix>:{job:<id>}:changes     list: encode_change bytes, in staged order
 //   <prefix>:{job:<id>}:conflicts   hash: conflict id -> encode_conflict bytes
 //   <prefix>:{job:<id>}:status      hash: conflict id -> pending | resolved | skipped
-//   <prefix>:{job:<id>}:decisions   hash: conflict id -> source | target | merge | custom | skip
+//   <prefix>:{job:<id>}:decisions   hash: conflict id -> "<decision> <unix ms> <decided by>"
 //   <prefix>:{job:<id>}:pending     sorted set: ids of pending conflicts (score = id)
 //   <prefix>:{job:<id>}:meta        hash: job, next_conflict_id
 // Every write refreshes the TTL of all of them (default 7 days: longer than a resolution
@@ -67,6 +67,8 @@ class RedisStage : public Stage {
     int64_t id = 0;
     std::string status;                // pending, resolved, skipped
     std::optional<Decision> decision;  // once decided
+    int64_t decided_at_ms = 0;         // unix milliseconds, once decided
+    std::string decided_by;            // who decided (as passed to decide), once decided
     ConflictRecord conflict;
   };
   // Conflicts with id > after_id in id order, at most `limit` (a page: pass the last id back
@@ -83,15 +85,18 @@ class RedisStage : public Stage {
   // kNotFound (no such conflict), kConflict (already decided, or a merge whose fallback is
   // manual), kInvalidArgument (custom without a row, a row for another decision, a row whose
   // key differs), kUnavailable (Redis).
+  // `decided_by` (e.g. a token's name) is kept with the decision for the audit.
   Result<std::string> decide(int64_t id, Decision decision, const Row* custom_row,
-                             const ConflictResolver& resolver);
+                             const ConflictResolver& resolver, std::string_view decided_by = {});
   // The same for a conflict as listed earlier (list_conflicts): not read again, but recorded
   // only if still pending in Redis (checked by the script), so a stale page is harmless.
   Result<std::string> decide_listed(const StoredConflict& listed, Decision decision,
-                                    const Row* custom_row, const ConflictResolver& resolver);
+                                    const Row* custom_row, const ConflictResolver& resolver,
+                                    std::string_view decided_by = {});
   // Decides every pending conflict the same way (not kCustom: each row differs), page by page.
   // Returns how many were decided; stops at the first failure (those before it stay decided).
-  Result<int64_t> decide_all(Decision decision, const ConflictResolver& resolver);
+  Result<int64_t> decide_all(Decision decision, const ConflictResolver& resolver,
+                             std::string_view decided_by = {});
 
   const std::string& job() const { return job_; }
   // The full name of one of the job's keys ("changes", "conflicts", ... as listed above).
@@ -103,7 +108,7 @@ class RedisStage : public Stage {
   // `already`: refused because it was no longer pending.
   Result<std::string> decide_stored(const StoredConflict& stored, Decision decision,
                                     const Row* custom_row, const ConflictResolver& resolver,
-                                    bool& already);
+                                    std::string_view decided_by, bool& already);
   Status fail(const Status& st, const std::string& what) const;
 
   RedisConnection& conn_;

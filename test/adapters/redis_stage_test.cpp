@@ -437,7 +437,10 @@ TEST_F(RedisStageTest, EveryDecisionGivesTheEngineResultThroughTheExecutor) {
     EXPECT_EQ(rec.conflict.target->at(1), txt("target title"));
     EXPECT_TRUE(rec.conflict.conflicting.test(1));
 
-    auto decided = (*stage)->decide(rec.id, c.d, row, x->resolver());
+    const int64_t t0 = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    auto decided = (*stage)->decide(rec.id, c.d, row, x->resolver(), "alice (token ci)");
     ASSERT_TRUE(decided.is_ok()) << decided.status().to_string();
     EXPECT_EQ(*decided, c.status);
     EXPECT_EQ(*(*stage)->pending_conflicts(), 0);
@@ -450,6 +453,9 @@ TEST_F(RedisStageTest, EveryDecisionGivesTheEngineResultThroughTheExecutor) {
     ASSERT_TRUE(after.is_ok());
     EXPECT_EQ(after->status, c.status);
     EXPECT_EQ(after->decision, c.d);
+    EXPECT_EQ(after->decided_by, "alice (token ci)");
+    EXPECT_GE(after->decided_at_ms, t0);
+    EXPECT_LT(after->decided_at_ms, t0 + 60000);
 
     JobOutcome committed = x->commit({});
     ASSERT_EQ(committed.state, JobState::kSucceeded) << committed.error.to_string();
