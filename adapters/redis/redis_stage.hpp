@@ -6,8 +6,9 @@
 //   <prefix>:{job:<id>}:decisions   hash: conflict id -> "<decision> <unix ms> <decided by>"
 //   <prefix>:{job:<id>}:pending     sorted set: ids of pending conflicts (score = id)
 //   <prefix>:{job:<id>}:meta        hash: job, next_conflict_id
-// Every write refreshes the TTL of all of them (default 7 days: longer than a resolution
-// window), so an abandoned job's stage disappears on its own and a live one never does.
+// Every write (put, decision) refreshes the TTL of all of them (default 7 days: longer than
+// a resolution window), so an abandoned job's stage disappears on its own; a job left waiting
+// longer than that without a write loses its stage as a whole (exists() tells).
 //
 // Atomicity: put_changes is one MULTI/EXEC, put_conflicts and decide are Lua scripts, so each
 // is recorded whole or not at all. When the connection drops after the request was sent, the
