@@ -382,5 +382,70 @@ TEST_F(DbsyncdJobRunner, ADroppedSourceTableFailsTheJobNamingIt) {
   EXPECT_EQ(job(j, "executor"), "<null>");
 }
 
+TEST_F(DbsyncdJobRunner, TakesExpiredLeasesOfDaemonsNeverJobsOfAWorker) {
+  std::string worker_sync = make_sync("held_by_worker", 10, 100, "", "_w");
+  std::string daemon_sync = make_sync("held_by_dead_daemon", 10, 100, "", "_d");
+  std::string wj = queue(worker_sync);
+  std::string dj = queue(daemon_sync);
+  // As if a background worker ran the first (its lease looks stale: a long batch) and a dbsyncd
+  // that died ran the second.
+  db_.sql(
+      "UPDATE dbsync.jobs SET status = 'running', executor = 'worker 999999', "
+      "lease_until = now() - interval '1 minute', started_at = now() WHERE id = " +
+      wj);
+  db_.sql(
+      "UPDATE dbsync.jobs SET status = 'running', executor = 'dbsyncd gone:1', "
+      "lease_until = now() - interval '1 minute', started_at = now(), attempts = 1 "
+      "WHERE id = " +
+      dj);
+  auto d = start_daemon();
+  EXPECT_EQ(wait_status(dj, {"succeeded", "failed"}), "succeeded") << job(dj, "error");
+  EXPECT_EQ(job(dj, "interruptions"), "1");
+  EXPECT_EQ(job(dj, "attempts"), "2");
+  EXPECT_EQ(mismatches("_d"), "0");
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(job(wj, "status"), "running");
+  EXPECT_EQ(job(wj, "executor"), "worker 999999");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dst_w"), "0");
+
+  // A job whose daemons died 5 times fails instead of looping.
+  std::string j3 = queue(daemon_sync);
+  db_.sql(
+      "UPDATE dbsync.jobs SET status = 'running', executor = 'dbsyncd gone:2', "
+      "lease_until = now() - interval '1 minute', started_at = now(), interruptions = 4 "
+      "WHERE id = " +
+      j3);
+  EXPECT_EQ(wait_status(j3, {"succeeded", "failed"}), "failed");
+  EXPECT_EQ(job(j3, "error"), "its executor died 5 times; given up");
+  EXPECT_EQ(job(j3, "interruptions"), "5");
+}
+
+TEST_F(DbsyncdJobRunner, TheOwnersRevokedPrivilegeFailsTheJobAsInTheExtension) {
+  const std::string role = db_.name() + "_owner";
+  db_.sql("CREATE ROLE " + role + " IN ROLE dbsync_admin");
+  db_.sql("CREATE TABLE src (id integer PRIMARY KEY, name text NOT NULL, price numeric(10,2))");
+  db_.sql("CREATE TABLE dst (id integer PRIMARY KEY, title text, price numeric(10,2))");
+  db_.sql("INSERT INTO src VALUES (1, 'a', 1)");
+  db_.sql("GRANT SELECT ON src TO " + role);
+  db_.sql("GRANT ALL ON dst TO " + role);
+  db_.sql("SET ROLE " + role);
+  std::string sync = db_.value(
+      "SELECT dbsync.create_sync('owned', 'master', 'public.src', 'master', 'public.dst', "
+      "mapping => '{\"title\": \"name\", \"price\": \"price\"}')");
+  db_.sql("RESET ROLE");
+  db_.sql("REVOKE SELECT ON src FROM " + role);
+  auto d = start_daemon();
+  std::string j = queue(sync);
+  EXPECT_EQ(wait_status(j, {"succeeded", "failed"}), "failed");
+  // The extension's message and detail, as its workers record them.
+  EXPECT_EQ(job(j, "error"), "role \"" + role +
+                                 "\" lacks SELECT on the source public.src (A sync reads and "
+                                 "writes its local tables with the privileges of the role that "
+                                 "created or last altered it.)");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dst"), "0");
+  db_.sql("DROP OWNED BY " + role);
+  db_.sql("DROP ROLE " + role);
+}
+
 }  // namespace
 }  // namespace dbsync::daemon::testing
