@@ -447,5 +447,31 @@ TEST_F(DbsyncdJobRunner, TheOwnersRevokedPrivilegeFailsTheJobAsInTheExtension) {
   db_.sql("DROP ROLE " + role);
 }
 
+TEST_F(DbsyncdJobRunner, TheListenerReconnectsWhenItsConnectionDies) {
+  std::string sync = make_sync("woken", 100, 50);
+  // A long poll: only a notification wakes the runner in time.
+  auto d = start_daemon({"--poll-seconds=300"});
+  const std::string listener =
+      "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = "
+      "'LISTEN dbsync_jobs' AND pid <> pg_backend_pid()";
+  std::string first;
+  for (int i = 0; i < 100 && (first = db_.value(listener)) == "<null>"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_NE(first, "<null>") << d->stderr_text();
+  EXPECT_EQ(db_.value("SELECT pg_terminate_backend(" + first + ")"), "t");
+  std::string second = "<null>";
+  for (int i = 0; i < 200; ++i) {
+    second = db_.value(listener);
+    if (second != "<null>" && second != first) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(second, "<null>");
+  ASSERT_NE(second, first);
+  std::string j = queue(sync);
+  EXPECT_EQ(wait_status(j, {"succeeded", "failed"}, 20), "succeeded") << d->stderr_text();
+  EXPECT_EQ(mismatches(), "0");
+  EXPECT_NE(d->stderr_text().find("lost the master connection"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace dbsync::daemon::testing
