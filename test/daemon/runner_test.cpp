@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -82,7 +84,8 @@ class DbsyncdJobRunner : public ::testing::Test {
   }
 
   // A daemon that runs any job (--executors=all) with `extra` flags; waits until it listens.
-  std::unique_ptr<DaemonProcess> start_daemon(std::vector<std::string> extra = {}) {
+  std::unique_ptr<DaemonProcess> start_daemon(std::vector<std::string> extra = {},
+                                              std::optional<std::string> key = std::nullopt) {
     auto d = std::make_unique<DaemonProcess>();
     std::vector<std::string> args{"--listen=127.0.0.1:0", "--workers=4", "--db-connections=2",
                                   "--poll-seconds=1"};
@@ -90,11 +93,11 @@ class DbsyncdJobRunner : public ::testing::Test {
     for (const auto& a : extra) has_executors = has_executors || a.rfind("--executors", 0) == 0;
     if (!has_executors) args.push_back("--executors=all");
     args.insert(args.end(), extra.begin(), extra.end());
-    d->start({{"DATABASE_URL", db_.url()},
-              {"DBSYNC_ADMIN_TOKEN", kToken},
-              {"SECRET_KEY", key_},
-              {"DBSYNC_LOG_LEVEL", "info"}},
-             args);
+    std::map<std::string, std::string> env{
+        {"DATABASE_URL", db_.url()}, {"DBSYNC_ADMIN_TOKEN", kToken}, {"DBSYNC_LOG_LEVEL", "info"}};
+    std::string k = key.value_or(key_);
+    if (!k.empty()) env["SECRET_KEY"] = k;
+    d->start(env, args);
     int port = d->wait_listening();
     EXPECT_GT(port, 0) << d->stderr_text();
     return d;
@@ -471,6 +474,34 @@ TEST_F(DbsyncdJobRunner, TheListenerReconnectsWhenItsConnectionDies) {
   EXPECT_EQ(wait_status(j, {"succeeded", "failed"}, 20), "succeeded") << d->stderr_text();
   EXPECT_EQ(mismatches(), "0");
   EXPECT_NE(d->stderr_text().find("lost the master connection"), std::string::npos);
+}
+
+TEST_F(DbsyncdJobRunner, AWrongOrMissingSecretKeyFailsTheJobNamingTheDatasource) {
+  const std::string secret = "Pa55word-not-for-logs";
+  db_.sql("SELECT dbsync.add_datasource('shop', 'postgres', 'host=" +
+          std::string(std::getenv("PGHOST")) + " port=" + std::getenv("PGPORT") +
+          " dbname=" + db_.name() + " user=postgres password=" + secret + "')");
+  db_.sql("CREATE TABLE src (id integer PRIMARY KEY, name text NOT NULL)");
+  db_.sql("CREATE TABLE items (id integer PRIMARY KEY, name text)");
+  std::string sync = db_.value(
+      "SELECT dbsync.create_sync('to_shop', 'master', 'public.src', 'shop', 'public.items')");
+  struct Case {
+    std::string key;
+    std::string message;
+  } cases[] = {{std::string(64, 'a'), "cannot decrypt the conninfo of datasource \"shop\""},
+               {"", "SECRET_KEY is not set: cannot read the conninfo of datasource \"shop\""}};
+  for (const Case& c : cases) {
+    auto d = start_daemon({}, c.key);
+    std::string j = queue(sync);
+    EXPECT_EQ(wait_status(j, {"succeeded", "failed"}), "failed");
+    std::string err = job(j, "error");
+    EXPECT_NE(err.find(c.message), std::string::npos) << err;
+    EXPECT_NE(err.find("sync \"to_shop\""), std::string::npos) << err;
+    EXPECT_EQ(err.find(secret), std::string::npos) << err;
+    d->signal(SIGTERM);
+    EXPECT_EQ(d->wait_exit(), 0);
+    EXPECT_EQ(d->stderr_text().find(secret), std::string::npos);
+  }
 }
 
 }  // namespace
