@@ -77,7 +77,9 @@ const char* const kCountColumns =
     "$11::bigint, source_deleted = source_deleted + $12::bigint";
 
 // Progress after a batch, as the extension's ProgressWriter writes it: counts (earlier attempts'
-// plus this one's), checkpoint, a renewed lease — only while this executor holds the job.
+// plus this one's), checkpoint, a renewed lease — only while this executor holds the job. The
+// lease counts from the statement's time (clock_timestamp), not the transaction's start: the
+// transaction is as old as the batch.
 class ProgressWriter {
  public:
   ProgressWriter(JobTransaction& txn, const ClaimedJob& job, const JobContext& ctx)
@@ -126,7 +128,7 @@ class ProgressWriter {
     Result<pg::PgResult> r = txn_.query(
         std::string("UPDATE dbsync.jobs SET phase = $2, ") + kCountColumns +
             ", total = $13::bigint, checkpoint = $14::bytea, source_checkpoint = $15::bytea, "
-            "lease_until = now() + make_interval(secs => $16::int) "
+            "lease_until = clock_timestamp() + make_interval(secs => $16::int) "
             "WHERE id = $1::bigint AND executor = $17 "
             "RETURNING cancel_requested, txid_current()::text",
         params);
