@@ -135,6 +135,34 @@ Status set_keep_alive(const std::string& v, Config& c) {
   return Status::ok();
 }
 
+Status set_executors(const std::string& v, Config& c) {
+  if (v != "daemon" && v != "all")
+    return bad("--executors must be daemon (the jobs left to dbsyncd) or all, not '" + v + "'");
+  c.executors_all = v == "all";
+  return Status::ok();
+}
+
+Status set_runners(const std::string& v, Config& c) {
+  auto n = parse_int(v);
+  if (!n || *n < 0 || *n > 256) return bad("--runners must be a number from 0 to 256");
+  c.runners = static_cast<int>(*n);
+  return Status::ok();
+}
+
+Status set_lease(const std::string& v, Config& c) {
+  auto n = parse_int(v);
+  if (!n || *n < 2 || *n > 3600) return bad("--lease-seconds must be a number from 2 to 3600");
+  c.lease_seconds = static_cast<int>(*n);
+  return Status::ok();
+}
+
+Status set_poll(const std::string& v, Config& c) {
+  auto n = parse_int(v);
+  if (!n || *n < 1 || *n > 300) return bad("--poll-seconds must be a number from 1 to 300");
+  c.poll_seconds = static_cast<int>(*n);
+  return Status::ok();
+}
+
 const Setting kSettings[] = {
     {"--database-url", "DATABASE_URL",
      "the master PostgreSQL (postgres:// URL or conninfo); required", set_database_url},
@@ -157,6 +185,18 @@ const Setting kSettings[] = {
     {"--max-body-bytes", "DBSYNC_MAX_BODY_BYTES",
      "largest request body accepted (413 beyond); default 1048576", set_max_body},
     {"--keep-alive", "DBSYNC_KEEP_ALIVE", "idle keep-alive seconds; default 2", set_keep_alive},
+    {"--executors", "DBSYNC_EXECUTORS",
+     "which queued jobs the job runner claims: daemon (those left to dbsyncd: MySQL, "
+     "WordPress, webhooks) or all (also the background workers' jobs); default daemon",
+     set_executors},
+    {"--runners", "DBSYNC_RUNNERS", "jobs run at once; 0 turns the job runner off; default 2",
+     set_runners},
+    {"--lease-seconds", "DBSYNC_LEASE_SECONDS",
+     "a running job's lease, renewed by a heartbeat: a job whose dbsyncd died is resumed by "
+     "another executor once it runs out; default 60",
+     set_lease},
+    {"--poll-seconds", "DBSYNC_POLL_SECONDS",
+     "the job queue is polled this often besides LISTEN dbsync_jobs; default 5", set_poll},
 };
 
 // KEY=VALUE lines; # comments; optional "export "; values may be single- or double-quoted.

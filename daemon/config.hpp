@@ -25,6 +25,11 @@ struct Config {
   LogLevel log_level = LogLevel::kInfo;
   size_t max_body_bytes = 1 << 20;
   int keep_alive_seconds = 2;
+  // The job runner (daemon/runner.hpp).
+  bool executors_all = false;  // --executors=all: any job; daemon (default): executor_kind daemon
+  int runners = 2;             // jobs run at once; 0: no job runner (API only)
+  int lease_seconds = 60;      // a job's lease; renewed every third of it and after each batch
+  int poll_seconds = 5;        // the queue is also polled this often (besides LISTEN)
 };
 
 enum class ParseOutcome { kRun, kHelp };

@@ -1,4 +1,4 @@
-// dbsyncd: parse the settings, connect to the master, serve until SIGTERM/SIGINT.
+// dbsyncd: parse the settings, connect to the master, serve and run jobs until SIGTERM/SIGINT.
 // Exit status: 0 after a graceful stop, 1 when the master is unreachable or lacks the extension
 // at start (a supervisor restarts it), 2 for a missing or wrong setting.
 #include <signal.h>
@@ -11,7 +11,9 @@
 #include "daemon/auth.hpp"
 #include "daemon/config.hpp"
 #include "daemon/db.hpp"
+#include "daemon/job_runner.hpp"
 #include "daemon/log.hpp"
+#include "daemon/runner.hpp"
 #include "daemon/server.hpp"
 
 extern char** environ;
@@ -132,6 +134,13 @@ int main(int argc, char** argv) {
              {"db_connections", config.db_connections},
              {"max_body_bytes", config.max_body_bytes}});
 
+  // The job runner (--runners, --executors): claims and runs jobs until the stop signal.
+  JobRunner runner(config, catalog_stage_factory());
+  if (dbsync::Status st = runner.start(); !st.is_ok()) {
+    std::fprintf(stderr, "dbsyncd: %s\n", st.message().c_str());
+    return 2;
+  }
+
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -142,6 +151,8 @@ int main(int argc, char** argv) {
   // listen() returned on its own (not by a signal): wake the waiter so it can be joined.
   kill(getpid(), SIGTERM);
   waiter.join();
+  // Running jobs stop after their current batch and go back to the queue.
+  runner.stop();
   log_event(LogLevel::kInfo, "stopped", {{"clean", ok}});
   return ok ? 0 : 1;
 }

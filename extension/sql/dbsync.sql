@@ -716,6 +716,16 @@ REVOKE ALL ON dbsync.api_tokens FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbsync.api_tokens TO dbsync_admin;
 -- [end section: api]
 
+-- ---------------------------------------------------------------------------------------
+-- dbsyncd's job runner: the checks a daemon asks the master for before it runs a job, so
+-- that each rule keeps one implementation (the extension's).
+-- [section: daemon-runner]
+CREATE FUNCTION dbsync.check_sync_privileges(sync_id bigint) RETURNS void
+  LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'dbsync_check_sync_privileges';
+COMMENT ON FUNCTION dbsync.check_sync_privileges(bigint) IS
+  'Internal (dbsyncd): the job runner''s rule before a job runs: the sync has an owner, its local tables exist, and the owner may still read the source (and write it, two-way) and read and write the target. Raises 42704, 42P01 or 42501 naming what is wrong.';
+-- [end section: daemon-runner]
+
 -- Last: nothing in the schema is executable by PUBLIC; operators get dbsync_admin.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA dbsync FROM PUBLIC;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA dbsync TO dbsync_admin;

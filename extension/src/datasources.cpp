@@ -15,7 +15,7 @@
 #include "extension/src/pg/guard.hpp"
 #include "extension/src/pg/remote.hpp"
 #include "extension/src/pg/text.hpp"
-#include "extension/src/secrets.hpp"
+#include "common/secrets.hpp"
 
 extern "C" {
 #include "libpq-fe.h"

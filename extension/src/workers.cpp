@@ -172,6 +172,8 @@ void answer_requests() {
 
 // Jobs whose executor died (crash, pg_terminate_backend, server restart) go back to the queue
 // and resume from their checkpoint; after kMaxInterruptions they fail instead of looping.
+// A worker job that a dbsyncd runs (--executors=all; executor 'dbsyncd host:pid') has no
+// backend here: it is an orphan only once its lease (renewed by the daemon's heartbeat) ran out.
 void requeue_orphans() {
   pg::xact::begin();
   pg::spi::Rows r = pg::spi::query(
@@ -183,9 +185,10 @@ void requeue_orphans() {
       "  interruptions = j.interruptions + 1, executor = NULL, lease_until = NULL, "
       "  not_before = now() "
       "WHERE j.executor_kind = 'worker' AND j.status IN ('running', 'committing') "
-      "  AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
-      "                   WHERE 'worker ' || a.pid = j.executor "
-      "                     AND a.backend_type = 'dbsync executor') "
+      "  AND CASE WHEN j.executor LIKE 'dbsyncd %' THEN j.lease_until < now() "
+      "      ELSE NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
+      "                        WHERE 'worker ' || a.pid = j.executor "
+      "                          AND a.backend_type = 'dbsync executor') END "
       "RETURNING j.id, j.status, j.interruptions",
       {num(kMaxInterruptions)});
   pg::xact::commit();

@@ -1,4 +1,4 @@
-#include "extension/src/secrets.hpp"
+#include "common/secrets.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

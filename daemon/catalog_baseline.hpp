@@ -1,0 +1,34 @@
+// A sync's baseline in the master's catalog, dbsync.sync_state (sync_id, key, state), over
+// libpq: the daemon's counterpart of the extension's CatalogBaseline (extension/src/
+// catalog_baseline.*), byte for byte — keys are encode_sortable_key bytes, states
+// encode_baseline bytes, so a job begun by one executor continues in the other.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/job_transaction.hpp"
+#include "engine/endpoints.hpp"
+
+namespace dbsync::daemon {
+
+// Pages are keyset pages in the primary key's order (`key > last ORDER BY sync_id, key LIMIT
+// n`), read inside the job's transaction; apply() writes a batch with at most three statements
+// (plain inserts of keys new to the baseline, an upsert, a delete; keys and states bound as
+// bytea[]) and commits nothing: the job commits it with the batch's progress.
+class CatalogBaseline final : public Baseline {
+ public:
+  CatalogBaseline(JobTransaction& txn, std::string sync_id, size_t page_rows = 1000);
+
+  Result<std::unique_ptr<BaselineReader>> scan(const KeyRange& range) override;
+  Status apply(const std::vector<PlannedChange>& changes) override;
+
+ private:
+  JobTransaction& txn_;
+  std::string sync_id_;
+  size_t page_rows_;
+};
+
+}  // namespace dbsync::daemon

@@ -1,0 +1,402 @@
+#include "daemon/job_runner.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <vector>
+
+#include "daemon/catalog_baseline.hpp"
+#include "daemon/catalog_stage.hpp"
+#include "engine/row_codec.hpp"
+#include "engine/sync_executor.hpp"
+
+namespace dbsync::daemon {
+namespace {
+
+using pg::PgParam;
+
+constexpr size_t kMaxReportedRowErrors = 5;
+
+std::string num(int64_t v) { return std::to_string(v); }
+
+PgParam key_param(const std::optional<Row>& key) {
+  if (!key) return PgParam::null();
+  return PgParam::binary(encode_sortable_key(*key));
+}
+
+Result<std::optional<Row>> decode_key(const std::optional<std::string>& bytes, const char* what) {
+  if (!bytes) return std::optional<Row>();
+  Result<Row> key = decode_sortable_key(*bytes);
+  if (!key.is_ok())
+    return error(ErrorCode::kInternal,
+                 std::string("the job's ") + what + " does not decode: " + key.status().message());
+  return std::optional<Row>(std::move(key).value());
+}
+
+int64_t now_unix_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A local target (a table of the master) applied in the job's transaction: apply() keeps the
+// batch, and flush() — after the baseline and the progress were written in that transaction —
+// applies it on the same connection, whose COMMIT then commits them all together.
+class DeferredTarget final : public Target {
+ public:
+  explicit DeferredTarget(pg::PgTable& table) : table_(table) {}
+  Result<std::unique_ptr<RowReader>> scan(const ScanRequest& request) override {
+    return table_.scan(request);
+  }
+  Result<int64_t> estimate_rows() override { return table_.estimate_rows(); }
+  Status apply(const ChangeBatch& batch) override {
+    pending_.push_back(batch);
+    return Status::ok();
+  }
+  bool has_pending() const { return !pending_.empty(); }
+  Status flush() {
+    Status st = Status::ok();
+    for (const ChangeBatch& b : pending_) {
+      st = table_.apply(b);
+      if (!st.is_ok()) break;
+    }
+    pending_.clear();
+    return st;
+  }
+  void drop() { pending_.clear(); }
+
+ private:
+  pg::PgTable& table_;
+  std::vector<ChangeBatch> pending_;
+};
+
+const char* const kCountColumns =
+    "scanned = $3::bigint, inserted = $4::bigint, updated = $5::bigint, deleted = $6::bigint, "
+    "unchanged = $7::bigint, conflicts = $8::bigint, errors = $9::bigint, "
+    "source_inserted = source_inserted + $10::bigint, source_updated = source_updated + "
+    "$11::bigint, source_deleted = source_deleted + $12::bigint";
+
+// Progress after a batch, as the extension's ProgressWriter writes it: counts (earlier attempts'
+// plus this one's), checkpoint, a renewed lease — only while this executor holds the job. The
+// lease counts from the statement's time (clock_timestamp), not the transaction's start: the
+// transaction is as old as the batch.
+class ProgressWriter {
+ public:
+  ProgressWriter(JobTransaction& txn, const ClaimedJob& job, const JobContext& ctx)
+      : txn_(txn), job_(job), ctx_(ctx) {}
+
+  struct Written {
+    bool lost = false;    // the job is no longer ours
+    bool cancel = false;  // cancel_requested
+    std::string xid;      // the transaction that wrote it
+  };
+
+  Result<Written> write(const Progress& p) {
+    Progress shown = p;
+    if (p.phase == "committing" || p.phase == "done") {
+      // A commit step counts only what it applies; keep what the scan counted.
+      shown.scanned = std::max(p.scanned, scan_.scanned);
+      shown.unchanged = std::max(p.unchanged, scan_.unchanged);
+      shown.conflicts = std::max(p.conflicts, scan_.conflicts);
+      shown.errors = std::max(p.errors, scan_.errors);
+    } else {
+      scan_ = p;
+    }
+    Progress delta = shown;
+    delta.source_inserted -= reported_.source_inserted;
+    delta.source_updated -= reported_.source_updated;
+    delta.source_deleted -= reported_.source_deleted;
+
+    std::vector<PgParam> params{
+        PgParam::text(num(job_.id)),
+        PgParam::text(shown.phase),
+        PgParam::text(num(job_.scanned + delta.scanned)),
+        PgParam::text(num(job_.inserted + delta.inserted)),
+        PgParam::text(num(job_.updated + delta.updated)),
+        PgParam::text(num(job_.deleted + delta.deleted)),
+        PgParam::text(num(job_.unchanged + delta.unchanged)),
+        PgParam::text(num(job_.conflicts + delta.conflicts)),
+        PgParam::text(num(job_.errors + delta.errors)),
+        PgParam::text(num(delta.source_inserted)),
+        PgParam::text(num(delta.source_updated)),
+        PgParam::text(num(delta.source_deleted)),
+        shown.total >= 0 ? PgParam::text(num(shown.total)) : PgParam::null(),
+        key_param(shown.checkpoint),
+        key_param(shown.source_checkpoint),
+        PgParam::text(std::to_string(ctx_.lease_seconds)),
+        PgParam::text(ctx_.executor)};
+    Result<pg::PgResult> r = txn_.query(
+        std::string("UPDATE dbsync.jobs SET phase = $2, ") + kCountColumns +
+            ", total = $13::bigint, checkpoint = $14::bytea, source_checkpoint = $15::bytea, "
+            "lease_until = clock_timestamp() + make_interval(secs => $16::int) "
+            "WHERE id = $1::bigint AND executor = $17 "
+            "RETURNING cancel_requested, txid_current()::text",
+        params);
+    if (!r.is_ok()) return r.status().with_context("recording the job's progress");
+    reported_.source_inserted = shown.source_inserted;
+    reported_.source_updated = shown.source_updated;
+    reported_.source_deleted = shown.source_deleted;
+    Written w;
+    if (r->rows() == 0) {
+      w.lost = true;
+      return w;
+    }
+    w.cancel = r->get(0, 0) == "t";
+    w.xid = std::string(r->get(0, 1));
+    return w;
+  }
+
+ private:
+  JobTransaction& txn_;
+  const ClaimedJob& job_;
+  const JobContext& ctx_;
+  Progress scan_, reported_;
+};
+
+std::string row_errors_text(int64_t errors, const std::vector<std::string>& first) {
+  if (errors == 0) return {};
+  std::string out = std::to_string(errors) + (errors == 1 ? " row" : " rows") +
+                    " could not be synced (left as they were)";
+  for (size_t i = 0; i < first.size(); ++i) out += (i ? "; " : ": ") + first[i];
+  return out;
+}
+
+std::string render_key(const FieldMapper& m, const Row& key) { return render_mapped_row(m, key); }
+
+// How the job ended, in the job's transaction (the caller commits), as the extension's finish().
+Status finish(JobTransaction& txn, const ClaimedJob& job, const JobOutcome& out,
+              ProgressWriter& progress, const std::string& row_errors, bool& lost) {
+  Result<ProgressWriter::Written> w = progress.write(out.progress);
+  if (!w.is_ok()) return w.status();
+  if (w->lost) {
+    lost = true;
+    return Status::ok();
+  }
+  std::string sql;
+  std::vector<PgParam> params{PgParam::text(num(job.id))};
+  switch (out.state) {
+    case JobState::kSucceeded:
+      sql =
+          "UPDATE dbsync.jobs SET status = 'succeeded', phase = 'done', finished_at = now(), "
+          "executor = NULL, lease_until = NULL, error = $2 WHERE id = $1::bigint";
+      params.push_back(row_errors.empty() ? PgParam::null() : PgParam::text(row_errors));
+      break;
+    case JobState::kCancelled:
+      sql =
+          "UPDATE dbsync.jobs SET status = 'cancelled', finished_at = now(), executor = NULL, "
+          "lease_until = NULL, error = 'cancelled' WHERE id = $1::bigint";
+      break;
+    case JobState::kAwaitingResolution:
+      // Decisions may have come in since the engine counted them: with none left pending the
+      // job goes straight back to the queue to commit (dbsync.resolve locks the job row too).
+      sql =
+          "UPDATE dbsync.jobs j SET executor = NULL, lease_until = NULL, step = 'commit', "
+          "status = CASE WHEN EXISTS (SELECT 1 FROM dbsync.conflicts c WHERE c.job_id = j.id "
+          "AND c.status = 'pending') THEN 'awaiting_resolution' ELSE 'queued' END, "
+          "phase = 'awaiting_resolution', not_before = now() WHERE j.id = $1::bigint";
+      break;
+    case JobState::kFailed:
+      sql =
+          "UPDATE dbsync.jobs SET status = 'failed', finished_at = now(), executor = NULL, "
+          "lease_until = NULL, error = $2 WHERE id = $1::bigint";
+      params.push_back(PgParam::text(out.error.message()));
+      break;
+  }
+  return txn.query(sql, params).status();
+}
+
+// Back to the queue for any executor, from the last committed checkpoint (a graceful stop).
+Status release(JobTransaction& txn, const ClaimedJob& job, const std::string& executor) {
+  DBSYNC_RETURN_IF_ERROR(
+      txn.query("UPDATE dbsync.jobs SET status = 'queued', executor = NULL, lease_until = NULL, "
+                "not_before = now() WHERE id = $1::bigint AND executor = $2",
+                {PgParam::text(num(job.id)), PgParam::text(executor)})
+          .status());
+  DBSYNC_RETURN_IF_ERROR(
+      txn.query("SELECT pg_notify('dbsync_jobs', $1)", {PgParam::text(num(job.id))}).status());
+  return txn.commit();
+}
+
+const char* state_name(JobState s) {
+  switch (s) {
+    case JobState::kSucceeded:
+      return "succeeded";
+    case JobState::kAwaitingResolution:
+      return "awaiting_resolution";
+    case JobState::kCancelled:
+      return "cancelled";
+    case JobState::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
+JobResult failed(pg::PgConnection& master, const ClaimedJob& job, const JobContext& ctx,
+                 const std::string& message) {
+  (void)record_job_failure(master, job.id, ctx.executor, message);
+  return JobResult{JobEnd::kFinished, "failed", message};
+}
+
+}  // namespace
+
+StageFactory catalog_stage_factory() {
+  return [](JobTransaction& txn, const ClaimedJob& job,
+            const JobSync& sync) -> Result<std::unique_ptr<Stage>> {
+    return std::unique_ptr<Stage>(new CatalogStage(txn, num(job.id), sync.id, *sync.mapper));
+  };
+}
+
+Status record_job_failure(pg::PgConnection& master, int64_t job_id, const std::string& executor,
+                          const std::string& message) {
+  master.rollback_quietly();
+  return master
+      .query(
+          "UPDATE dbsync.jobs SET status = 'failed', finished_at = now(), executor = NULL, "
+          "lease_until = NULL, error = $2 WHERE id = $1::bigint AND executor = $3 "
+          "AND finished_at IS NULL",
+          {PgParam::text(num(job_id)), PgParam::text(message), PgParam::text(executor)})
+      .status();
+}
+
+JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobContext& ctx,
+                  const StageFactory& stages) {
+  // The extension's rule, checked by the master: an owner, its local tables, its privileges.
+  if (Result<pg::PgResult> chk = master.query("SELECT dbsync.check_sync_privileges($1::bigint)",
+                                              {PgParam::text(num(job.sync_id))});
+      !chk.is_ok())
+    return failed(master, job, ctx, chk.status().message());
+
+  Result<std::unique_ptr<JobSync>> loaded =
+      load_job_sync(master, ctx.master_conninfo, job.sync_id, ctx.key);
+  if (!loaded.is_ok()) return failed(master, job, ctx, loaded.status().message());
+  JobSync& sync = **loaded;
+  const std::string context = "sync \"" + sync.name + "\"";
+  const FieldMapper& m = *sync.mapper;
+  const size_t batch = static_cast<size_t>(sync.batch_size);
+
+  // The job's transaction: on the target's own connection when the target is a table of the
+  // master (its rows commit with the batch's catalog writes), else on a connection of its own.
+  const bool local_target = sync.target_kind == "local";
+  pg::PgConnection own;
+  if (!local_target) {
+    Result<pg::PgConnection> c = pg::PgConnection::connect(ctx.master_conninfo);
+    if (!c.is_ok()) return failed(master, job, ctx, c.status().message());
+    own = std::move(c).value();
+  }
+  JobTransaction txn(local_target ? sync.target->connection() : own);
+  CatalogBaseline baseline(txn, sync.id, batch);
+  Result<std::unique_ptr<Stage>> stage = stages(txn, job, sync);
+  if (!stage.is_ok())
+    return failed(master, job, ctx, stage.status().with_context(context).message());
+  std::optional<DeferredTarget> deferred;
+  Target* target = sync.target.get();
+  if (local_target) target = &deferred.emplace(*sync.target);
+  Target* source_writer = nullptr;
+  if (sync.policy.direction == Direction::kTwoWay) source_writer = sync.source.get();
+  SyncEndpoints endpoints{sync.source.get(), source_writer, target,
+                          &baseline,         stage->get(),  nullptr};
+
+  ProgressWriter progress(txn, job, ctx);
+  Result<SyncExecutor> executor = SyncExecutor::create(m, sync.policy, endpoints);
+  if (!executor.is_ok())
+    return failed(master, job, ctx, executor.status().with_context(context).message());
+
+  JobOptions options;
+  Result<std::optional<Row>> resume = decode_key(job.checkpoint, "checkpoint");
+  Result<std::optional<Row>> resume_source = decode_key(job.source_checkpoint, "source checkpoint");
+  if (!resume.is_ok()) return failed(master, job, ctx, resume.status().message());
+  if (!resume_source.is_ok()) return failed(master, job, ctx, resume_source.status().message());
+  options.resume_after = *resume;
+  options.resume_after_source = *resume_source;
+  options.now_micros = now_unix_micros();
+  options.batch_size = batch;
+
+  bool cancel = false, lost = false;
+  std::optional<Status> broken;  // a batch that could not be committed: the job fails
+  options.cancelled = [&] {
+    return cancel || lost || broken || (ctx.stopping && ctx.stopping()) ||
+           (ctx.cancel_seen && ctx.cancel_seen());
+  };
+  options.on_progress = [&](const Progress& p) {
+    if (lost || broken) return;
+    Result<ProgressWriter::Written> w = progress.write(p);
+    if (!w.is_ok() || w->lost) {
+      txn.rollback();
+      if (deferred) deferred->drop();
+      if (!w.is_ok())
+        broken = w.status();
+      else
+        lost = true;
+      return;
+    }
+    cancel = cancel || w->cancel;
+    if (deferred && deferred->has_pending()) {
+      // Its COMMIT commits the batch's catalog writes too; a failure rolls all of it back.
+      Status st = deferred->flush();
+      if (!st.is_ok()) {
+        txn.rollback();
+        broken = st.with_context("applying to the target");
+        return;
+      }
+      // The target's retry path (an insert batch whose keys appeared meanwhile) starts over in
+      // a transaction of its own: then our writes were rolled back, and the job must not go on.
+      Result<pg::PgResult> x =
+          master.query("SELECT txid_status($1::bigint)", {PgParam::text(w->xid)});
+      if (!x.is_ok() || x->get(0, 0) != "committed") {
+        broken = error(ErrorCode::kConflict,
+                       "rows appeared in the target while the job ran; run the sync again");
+        return;
+      }
+    }
+    if (Status st = txn.commit(); !st.is_ok()) broken = st.with_context("committing a batch");
+  };
+  std::vector<std::string> row_errors;
+  options.on_row_error = [&](const Row& key, const Status& why) {
+    if (row_errors.size() < kMaxReportedRowErrors)
+      row_errors.push_back(render_key(m, key) + ": " + why.message());
+  };
+
+  JobOutcome out = job.step == "commit" ? executor->commit(options) : executor->run(options);
+  if (lost) {
+    txn.rollback();
+    return JobResult{JobEnd::kLost, "lost", "another executor took the job over"};
+  }
+  if (broken) {
+    out.state = JobState::kFailed;
+    out.error = *broken;
+  }
+  const bool user_cancel = cancel || (ctx.cancel_seen && ctx.cancel_seen());
+  if (out.state == JobState::kCancelled && !user_cancel) {
+    // A graceful stop: what was committed stays (with its checkpoint); the rest is undone.
+    txn.rollback();
+    Status st = release(txn, job, ctx.executor);
+    if (!st.is_ok()) {
+      txn.rollback();
+      return JobResult{JobEnd::kReleased, "running", "could not release: " + st.message()};
+    }
+    return JobResult{JobEnd::kReleased, "queued", {}};
+  }
+  if (out.state == JobState::kFailed) {
+    // Whatever the failed batch wrote since the last commit is dropped with the transaction.
+    txn.rollback();
+    if (deferred) deferred->drop();
+    out.error = out.error.with_context(context);
+  }
+  Status st = finish(txn, job, out, progress,
+                     row_errors_text(job.errors + out.progress.errors, row_errors), lost);
+  if (st.is_ok() && lost) {
+    txn.rollback();
+    return JobResult{JobEnd::kLost, "lost", "another executor took the job over"};
+  }
+  if (st.is_ok()) st = txn.commit();
+  if (!st.is_ok()) {
+    txn.rollback();
+    std::string message = st.with_context(context).message();
+    (void)record_job_failure(master, job.id, ctx.executor, message);
+    return JobResult{JobEnd::kFinished, "failed", message};
+  }
+  return JobResult{JobEnd::kFinished, state_name(out.state),
+                   out.state == JobState::kFailed ? out.error.message() : std::string()};
+}
+
+}  // namespace dbsync::daemon

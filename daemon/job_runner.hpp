@@ -1,0 +1,73 @@
+// One claimed job run by dbsyncd: the master checks the sync's owner (dbsync.
+// check_sync_privileges, the extension's rule), the sync is loaded and its ends opened, and the
+// engine's SyncExecutor runs with a commit after every batch — the baseline, the stage, the
+// job's progress, checkpoint and lease (and a local target's rows) in one master transaction,
+// as the extension's executor commits them (extension/src/job_runner.cpp). A remote target
+// commits its batch first; re-applying it after a crash is harmless.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "adapters/postgres/pg_connection.hpp"
+#include "common/secrets.hpp"
+#include "daemon/job_sync.hpp"
+#include "daemon/job_transaction.hpp"
+#include "engine/endpoints.hpp"
+
+namespace dbsync::daemon {
+
+// A job as the runner claimed it (dbsync.jobs).
+struct ClaimedJob {
+  int64_t id = 0;
+  int64_t sync_id = 0;
+  std::string step;                              // "run" or "commit"
+  std::optional<std::string> checkpoint;         // encode_sortable_key bytes
+  std::optional<std::string> source_checkpoint;  // the source key of that point
+  // Counts committed by earlier attempts (a resumed job adds to them).
+  int64_t scanned = 0, inserted = 0, updated = 0, deleted = 0, unchanged = 0, conflicts = 0,
+          errors = 0;
+};
+
+struct JobContext {
+  std::string master_conninfo;        // DATABASE_URL
+  const secrets::Key* key = nullptr;  // SECRET_KEY, when set
+  std::string executor;               // 'dbsyncd host:pid': the jobs row names its runner
+  int lease_seconds = 60;
+  std::function<bool()> stopping;     // graceful stop: finish the batch, release the job
+  std::function<bool()> cancel_seen;  // the heartbeat saw cancel_requested
+};
+
+// Picks the stage of a job: the in-database stage (CatalogStage) by default; the seam where a
+// Redis stage is wired in. The stage may use `txn` (the job's master transaction).
+using StageFactory = std::function<Result<std::unique_ptr<Stage>>(
+    JobTransaction& txn, const ClaimedJob& job, const JobSync& sync)>;
+StageFactory catalog_stage_factory();
+
+enum class JobEnd {
+  kFinished,  // succeeded, failed, cancelled or awaiting_resolution: recorded in dbsync.jobs
+  kReleased,  // stopping: back to 'queued' from its last checkpoint, for any executor
+  kLost,      // another executor took it over (our lease ran out): nothing more written
+};
+
+struct JobResult {
+  JobEnd end = JobEnd::kFinished;
+  std::string status;  // as recorded (for the log)
+  std::string error;
+};
+
+// Runs `job` to its end. `master` is the runner's own connection (checks, loading, the failure
+// record); the job's transaction uses a connection of its own. Never throws on a database
+// failure: the job is recorded as failed (or released when the master went away, in which case
+// its lease runs out and it is claimed again).
+JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobContext& ctx,
+                  const StageFactory& stages);
+
+// Records a failure of a job this executor holds, in a transaction of its own.
+Status record_job_failure(pg::PgConnection& master, int64_t job_id, const std::string& executor,
+                          const std::string& message);
+
+}  // namespace dbsync::daemon

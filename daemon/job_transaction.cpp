@@ -1,0 +1,41 @@
+#include "daemon/job_transaction.hpp"
+
+#include <libpq-fe.h>
+
+namespace dbsync::daemon {
+namespace {
+void drop_notice(void*, const char*) {}
+}  // namespace
+
+JobTransaction::JobTransaction(pg::PgConnection& conn) : conn_(conn) {
+  if (conn_.raw()) PQsetNoticeProcessor(conn_.raw(), drop_notice, nullptr);
+}
+
+bool JobTransaction::open() const {
+  return conn_.raw() && PQtransactionStatus(conn_.raw()) != PQTRANS_IDLE;
+}
+
+Status JobTransaction::begin() {
+  if (open()) return Status::ok();
+  return conn_.exec("BEGIN");
+}
+
+Status JobTransaction::commit() {
+  if (!open()) return Status::ok();
+  Status st = conn_.exec("COMMIT");
+  if (!st.is_ok()) conn_.rollback_quietly();
+  return st;
+}
+
+void JobTransaction::rollback() {
+  if (open()) conn_.rollback_quietly();
+}
+
+Result<pg::PgResult> JobTransaction::query(std::string_view sql,
+                                           const std::vector<pg::PgParam>& params,
+                                           bool binary_result) {
+  DBSYNC_RETURN_IF_ERROR(begin());
+  return conn_.query(sql, params, binary_result);
+}
+
+}  // namespace dbsync::daemon

@@ -1,0 +1,36 @@
+// The master transaction of a running job: the catalog writes of one batch (the baseline, the
+// stage, the job's progress and checkpoint, and a local target's rows) commit together, as the
+// extension's executor commits them after each batch.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/postgres/pg_connection.hpp"
+#include "engine/status.hpp"
+
+namespace dbsync::daemon {
+
+// Over one connection to the master, opened lazily: every statement runs inside a transaction
+// (BEGIN when none is open); commit() ends it. The transaction state is libpq's own, so a
+// statement that commits by itself (PgTable::apply on the same connection) is seen.
+// Server notices (e.g. "there is already a transaction in progress") are dropped: the daemon's
+// log is JSON lines.
+class JobTransaction {
+ public:
+  explicit JobTransaction(pg::PgConnection& conn);
+
+  Result<pg::PgResult> query(std::string_view sql, const std::vector<pg::PgParam>& params = {},
+                             bool binary_result = false);
+  Status begin();
+  Status commit();
+  void rollback();  // quietly; nothing open is fine
+  bool open() const;
+  pg::PgConnection& connection() { return conn_; }
+
+ private:
+  pg::PgConnection& conn_;
+};
+
+}  // namespace dbsync::daemon
