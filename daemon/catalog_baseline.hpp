@@ -24,6 +24,8 @@ class CatalogBaseline final : public Baseline {
 
   Result<std::unique_ptr<BaselineReader>> scan(const KeyRange& range) override;
   Status apply(const std::vector<PlannedChange>& changes) override;
+  // Written in the job's transaction, which the runner commits in on_progress.
+  bool commits_with_progress() const override { return true; }
 
  private:
   JobTransaction& txn_;

@@ -77,6 +77,7 @@ class Target : public Source {
   // goes away, or when another batch is started or applied). pump() lets an in-flight batch make
   // progress (sends what is buffered) without waiting; the engine calls it now and then. A target
   // without a pipeline applies in start_apply().
+  virtual bool pipelined() const { return false; }  // start_apply may leave a batch in flight
   virtual Status start_apply(const ChangeBatch& batch) { return apply(batch); }
   virtual Status finish_apply() { return Status::ok(); }
   virtual Status pump() { return Status::ok(); }

@@ -157,7 +157,8 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
   }
   if (!target.items.empty()) {
     // Pipelined only when nothing else of the batch depends on the target's answer first.
-    const bool pipeline = in_flight != nullptr && source.items.empty();
+    const bool pipeline =
+        in_flight != nullptr && source.items.empty() && endpoints_.target->pipelined();
     Status st =
         pipeline ? endpoints_.target->start_apply(target) : endpoints_.target->apply(target);
     if (!st.is_ok()) return st.with_context("applying to the target");

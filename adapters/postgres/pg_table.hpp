@@ -47,6 +47,7 @@ class PgTable : public Target {
   // Pipelined: an insert-only batch (a first sync) is sent as a COPY straight into the table and
   // committed in finish_apply(); other batches are applied at once. A batch never finished is
   // rolled back by the next apply or start_apply, or when the table is closed.
+  bool pipelined() const override { return true; }
   Status start_apply(const ChangeBatch& batch) override;
   Status finish_apply() override;
   Status pump() override;

@@ -256,6 +256,7 @@ TEST(SyncExecutor, RowErrorsAreCountedAndReportedNotFatal) {
 class PipelinedTable : public MemoryTable {
  public:
   using MemoryTable::MemoryTable;
+  bool pipelined() const override { return true; }
   Status start_apply(const ChangeBatch& batch) override {
     EXPECT_FALSE(held_) << "a second batch started while one is in flight";
     held_ = batch;
