@@ -13,6 +13,7 @@
 #include <xxhash.h>
 
 #include "engine/decimal.hpp"
+#include "engine/json_canonical.hpp"
 #include "engine/timeutil.hpp"
 
 namespace dbsync {
@@ -268,6 +269,9 @@ Result<Value> Value::json(std::string_view json_text) {
                                               ": nested deeper than " +
                                               std::to_string(kMaxJsonDepth) + " levels");
   }
+  // Most documents (no escapes, integers only) are canonicalised without building a DOM.
+  if (std::string fast; detail::canonical_json_fast(json_text, fast, kMaxJsonDepth))
+    return json_unchecked(std::move(fast));
   nlohmann::json parsed;
   try {
     parsed = nlohmann::json::parse(json_text.begin(), json_text.end());
