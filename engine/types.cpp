@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "engine/decimal.hpp"
+#include "engine/utf8.hpp"
 
 namespace dbsync {
 namespace {
@@ -532,58 +533,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// Number of code points, or -1 when `s` is not valid UTF-8 (overlong forms, surrogates and
-// values above U+10FFFF are invalid too).
-int64_t utf8_length(std::string_view s) {
-  int64_t count = 0;
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    // ASCII runs, eight bytes at a time (most text is mostly ASCII).
-    while (i + 8 <= n) {
-      uint64_t word;
-      std::memcpy(&word, s.data() + i, 8);
-      if (word & 0x8080808080808080ULL) break;
-      i += 8;
-      count += 8;
-    }
-    if (i >= n) break;
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      ++count;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return -1;
-    }
-    if (i + len > n) return -1;
-    for (size_t k = 1; k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return -1;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
-      return -1;
-    }
-    i += len;
-    ++count;
-  }
-  return count;
-}
-
 // Byte offset of the code point number `chars` (s must be valid UTF-8).
 size_t utf8_prefix_bytes(std::string_view s, int64_t chars) {
   size_t i = 0;
@@ -980,7 +929,7 @@ Result<Value> to_text(V&& v, const TypeSpec& t) {
   // Fast path: valid text that the column stores unchanged (chars <= bytes <= max_length).
   if (v.type() == ValueType::kText && !t.is_uuid && t.enum_values.empty() && !t.fixed_length &&
       (t.max_length < 0 || static_cast<int64_t>(v.str().size()) <= t.max_length) &&
-      utf8_length(v.str()) >= 0 && (mysql || v.str().find('\0') == std::string::npos)) {
+      utf8_char_count(v.str()) >= 0 && (mysql || v.str().find('\0') == std::string::npos)) {
     return std::forward<V>(v);
   }
   // The value is ours (taken by value): reuse its string rather than copying it.
@@ -988,7 +937,7 @@ Result<Value> to_text(V&& v, const TypeSpec& t) {
       v.type() == ValueType::kText ? take_or_copy_str(std::forward<V>(v)) : v.to_string();
   auto shown = [&]() { return Value::text(text.substr(0, 44)); };  // only built for errors
 
-  int64_t length = utf8_length(text);
+  int64_t length = utf8_char_count(text);
   if (length < 0) {
     return Status(ErrorCode::kInvalidArgument, "invalid value for " + type_label(t) + ": " +
                                                    show(Value::bytes(text.substr(0, 20))) +

@@ -1,8 +1,9 @@
-// UTF-8 encoding of one code point (the one encoder the engine uses).
+// UTF-8: encoding one code point (the one encoder the engine uses) and checking text.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace dbsync {
 
@@ -23,5 +24,9 @@ inline void append_utf8(std::string& out, uint32_t cp) {
     out += static_cast<char>(0x80 | (cp & 0x3F));
   }
 }
+
+// Number of code points, or -1 when `s` is not valid UTF-8 (overlong forms, surrogates and
+// values above U+10FFFF are invalid too).
+int64_t utf8_char_count(std::string_view s);
 
 }  // namespace dbsync
