@@ -104,6 +104,11 @@ SELECT status, inserted FROM dbsync.run('mine');
 RESET ROLE;
 REVOKE SELECT ON wj.products FROM dbsync_wj_admin;
 SELECT status, error FROM dbsync.run('mine');
+-- dbsyncd asks the master the same question before each job it runs.
+SELECT regress.try($$SELECT dbsync.check_sync_privileges(id) FROM dbsync.syncs WHERE name = 'mine'$$);
+GRANT SELECT ON wj.products TO dbsync_wj_admin;
+SELECT regress.try($$SELECT dbsync.check_sync_privileges(id) FROM dbsync.syncs WHERE name = 'mine'$$);
+SELECT regress.try($$SELECT dbsync.check_sync_privileges(-1)$$);
 SELECT dbsync.drop_sync('mine');
 -- REPEATABLE READ cannot watch a job progress: a clear error, not a hang.
 BEGIN ISOLATION LEVEL REPEATABLE READ;
