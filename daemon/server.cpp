@@ -175,6 +175,20 @@ ApiResult<std::string> resolve_conflict(DbSession& db, const std::string& sync_i
   return rows.get(0, 0);
 }
 
+// Rows from a browse function (dbsync.tables/columns/rows): a datasource the extension cannot
+// reach is that datasource's problem (502 datasource_unavailable), not the master's.
+ApiResult<json> browse_json(DbSession& db, const std::string& sql,
+                            const std::vector<DbParam>& params) {
+  auto r = rows_json(db, sql, params, 404);
+  if (r.ok()) return r;
+  ApiError e = r.error();
+  if (e.details.value("sqlstate", "") == "08001" && e.message.rfind("datasource", 0) == 0) {
+    e.status = 502;
+    e.code = "datasource_unavailable";
+  }
+  return e;
+}
+
 // "schedule": a cron text sets it (dbsync.schedule validates it), null removes it.
 std::optional<ApiError> apply_schedule(DbSession& db, const json& body, const std::string& name) {
   if (!body.contains("schedule")) return std::nullopt;
@@ -1040,7 +1054,8 @@ void ApiServer::routes() {
         TRY(name, name_of(*db, "syncs", "sync config", id));
         DbParam row;
         if (body.contains("row") && !body["row"].is_null()) row = body["row"].dump();
-        TRY(result, resolve_conflict(*db, id, *parse_id(cid), body["decision"], row));
+        TRY(result,
+            resolve_conflict(*db, id, *parse_id(cid), body["decision"].get<std::string>(), row));
         TRY(conflict,
             row_json(*db, "SELECT to_jsonb(l) FROM dbsync.conflict_list l WHERE l.id = $1", {cid},
                      not_found("conflict", cid)));
@@ -1116,8 +1131,8 @@ void ApiServer::routes() {
         DB_OR_RETURN(ctx, db);
         TRY(name, name_of(*db, "datasources", "datasource", id));
         TRY(items,
-            rows_json(*db, "SELECT to_jsonb(t) FROM dbsync.tables($1, $2, $3, $4::integer) t",
-                      {name, after_schema, after_name, std::to_string(limit)}, 422));
+            browse_json(*db, "SELECT to_jsonb(t) FROM dbsync.tables($1, $2, $3, $4::integer) t",
+                        {name, after_schema, after_name, std::to_string(limit)}));
         json next = nullptr;
         if (static_cast<long long>(items.size()) == limit)
           next = {{"after_schema", items.back()["schema"]}, {"after_name", items.back()["name"]}};
@@ -1132,7 +1147,7 @@ void ApiServer::routes() {
         DB_OR_RETURN(ctx, db);
         TRY(name, name_of(*db, "datasources", "datasource", id));
         TRY(cols,
-            rows_json(*db, "SELECT to_jsonb(c) FROM dbsync.columns($1, $2) c", {name, table}, 404));
+            browse_json(*db, "SELECT to_jsonb(c) FROM dbsync.columns($1, $2) c", {name, table}));
         json key = json::array();
         std::vector<std::pair<long long, std::string>> keyed;
         for (const json& c : cols)
@@ -1161,8 +1176,8 @@ void ApiServer::routes() {
         DB_OR_RETURN(ctx, db);
         TRY(name, name_of(*db, "datasources", "datasource", id));
         auto items_res =
-            rows_json(*db, "SELECT r FROM dbsync.rows($1, $2, $3::jsonb, $4::integer) r",
-                      {name, table, after, std::to_string(limit)}, 404);
+            browse_json(*db, "SELECT r FROM dbsync.rows($1, $2, $3::jsonb, $4::integer) r",
+                        {name, table, after, std::to_string(limit)});
         if (!items_res.ok()) {
           ApiError e = items_res.error();
           std::string msg = e.message;
@@ -1172,10 +1187,10 @@ void ApiServer::routes() {
         json items = std::move(items_res.value());
         json next = nullptr;
         if (static_cast<long long>(items.size()) == limit) {
-          TRY(key, rows_json(*db,
-                             "SELECT to_jsonb(c.name) FROM dbsync.columns($1, $2) c "
-                             "WHERE c.key_position IS NOT NULL ORDER BY c.key_position",
-                             {name, table}, 404));
+          TRY(key, browse_json(*db,
+                               "SELECT to_jsonb(c.name) FROM dbsync.columns($1, $2) c "
+                               "WHERE c.key_position IS NOT NULL ORDER BY c.key_position",
+                               {name, table}));
           next = json::object();
           for (const json& k : key) next[k.get<std::string>()] = items.back()[k.get<std::string>()];
         }

@@ -1279,6 +1279,30 @@ TEST_F(DbsyncdApi, BrowseTablesSchemaAndRows) {
   ASSERT_EQ(hostile.status, 200) << hostile.text;
   EXPECT_EQ(hostile.body["items"], json::parse("[{\"id\": 1}]"));
 
+  // A remote datasource (this server over TCP) through the extension's libpq connection, and
+  // one that is down: 502 naming the datasource, not the master.
+  std::string conninfo = "host=" + std::string(std::getenv("PGHOST")) +
+                         " port=" + std::getenv("PGPORT") + " dbname=" + db_.name() +
+                         " user=postgres password=unused";
+  auto far = call("POST", "/api/datasources",
+                  json{{"name", "far"}, {"kind", "postgres"}, {"conninfo", conninfo}});
+  ASSERT_EQ(far.status, 201) << far.text;
+  std::string far_base = "/api/datasources/" + std::to_string(far.body.value("id", 0LL));
+  auto fr = call("GET", far_base + "/tables/shop.items/rows?limit=2&after=" +
+                            httplib::detail::encode_query_param("{\"id\": 3}"));
+  ASSERT_EQ(fr.status, 200) << fr.text;
+  EXPECT_EQ(fr.body["items"].size(), 2u);
+  EXPECT_EQ(fr.body["items"][0].value("id", 0), 4);
+  auto down = call("POST", "/api/datasources",
+                   json{{"name", "down"},
+                        {"kind", "postgres"},
+                        {"conninfo", "host=127.0.0.1 port=1 dbname=x user=u password=p"},
+                        {"options", {{"connect_timeout", 2}}}});
+  ASSERT_EQ(down.status, 201) << down.text;
+  expect_error(
+      call("GET", "/api/datasources/" + std::to_string(down.body.value("id", 0LL)) + "/tables"),
+      502, "datasource_unavailable");
+
   expect_error(call("GET", "/api/datasources/999/tables"), 404, "not_found");
   expect_error(call("GET", base + "/tables/shop.nope/schema"), 404, "not_found");
   expect_error(call("GET", base + "/tables/shop.nope/rows"), 404, "not_found");
