@@ -286,7 +286,9 @@ ApiServer::ApiServer(const Config& config, Db& db, ServerOptions options)
                      .count()
                : 0.0;
     if (!routed) t_request.route = "unparsed";
-    metrics_.observe(t_request.route, req.method, res.status, secs);
+    // An event stream lasts as long as its job: counted, not timed.
+    bool streamed = res.status == 200 && t_request.route == "/api/jobs/{id}/events";
+    metrics_.observe(t_request.route, req.method, res.status, secs, !streamed);
     json f = {{"method", req.method},
               {"path", req.path},
               {"route", t_request.route},
