@@ -18,9 +18,10 @@ std::string prom_label(const std::string& v) {
 }
 
 void HttpMetrics::observe(const std::string& route, const std::string& method, int status,
-                          double seconds) {
+                          double seconds, bool timed) {
   std::lock_guard<std::mutex> lock(mu_);
   ++requests_[{route, method, status}];
+  if (!timed) return;
   Histogram& h = latency_[route];
   for (size_t i = 0; i < kBuckets.size(); ++i)
     if (seconds <= kBuckets[i]) ++h.le[i];

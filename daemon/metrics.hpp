@@ -13,7 +13,10 @@ namespace dbsync::daemon {
 
 class HttpMetrics {
  public:
-  void observe(const std::string& route, const std::string& method, int status, double seconds);
+  // `timed`: false for a streamed answer (its duration is the stream's, not the server's), which
+  // is counted but kept out of the latency histogram.
+  void observe(const std::string& route, const std::string& method, int status, double seconds,
+               bool timed = true);
   // The dbsync_http_* series, Prometheus text format.
   std::string render() const;
 

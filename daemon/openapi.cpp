@@ -167,6 +167,72 @@ json ApiServer::openapi() {
   p["/api/sync/{jobId}/status"]["get"] = op("A job's status and progress", "200", ref("Job"));
   p["/api/jobs"]["get"] =
       op("Jobs, newest first (?status=, ?sync=id|name, ?limit=, ?before=)", "200", list("Job"));
+  auto qparam = [](const char* name, const char* type, const char* description) {
+    return json{{"name", name},
+                {"in", "query"},
+                {"required", false},
+                {"description", description},
+                {"schema", {{"type", type}}}};
+  };
+  auto text_param = [](const char* name) {
+    return json{
+        {"name", name}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}};
+  };
+  p["/api/jobs/{id}/events"]["parameters"] = {id_param("id")};
+  json events = op(
+      "Live progress as server-sent events: 'progress' (data: the job) at each change, 'end' when "
+      "it is finished (then the stream closes), 'shutdown' when the server stops, a ': heartbeat' "
+      "comment every 5 s. 503 too_many_subscribers beyond the limit (workers - max(2, "
+      "workers/4) by default)",
+      "200", nullptr);
+  events["responses"]["200"]["content"] = {{"text/event-stream", {{"schema", str}}}};
+  p["/api/jobs/{id}/events"]["get"] = events;
+  s["Conflict"] = {{"type", "object"}, {"description", "a row of dbsync.conflict_list"}};
+  s["Decision"] = {{"type", "string"}, {"enum", {"source", "target", "merge", "custom", "skip"}}};
+  p["/api/sync/{configId}/conflicts"]["parameters"] = {
+      id_param("configId"), qparam("status", "string", "pending, resolved or skipped"),
+      qparam("job", "integer", "only this job's"),
+      qparam("limit", "integer", "1..1000, default 100"),
+      qparam("after", "integer", "conflict id: the next page starts after it (next_after)")};
+  p["/api/sync/{configId}/conflicts"]["get"] =
+      op("Conflicts of a sync, by id (keyset paging)", "200", list("Conflict"));
+  p["/api/sync/{configId}/resolve/{conflictId}"]["parameters"] = {id_param("configId"),
+                                                                  id_param("conflictId")};
+  p["/api/sync/{configId}/resolve/{conflictId}"]["post"] =
+      op("Decide one conflict (dbsync.resolve): source, target, merge, skip, or custom with a row "
+         "of target columns. A conflict of another sync is 404; an already decided one 409",
+         "200", obj, true,
+         {{"type", "object"},
+          {"additionalProperties", false},
+          {"required", {"decision"}},
+          {"properties", {{"decision", ref("Decision")}, {"row", obj}}}});
+  p["/api/sync/{configId}/resolve"]["parameters"] = {id_param("configId")};
+  p["/api/sync/{configId}/resolve"]["post"] =
+      op("Decide in bulk: without ids every pending conflict of the sync (dbsync.resolve_all; "
+         "not custom); with ids (1..1000 conflicts of this sync) those, all or none",
+         "200", obj, true,
+         {{"type", "object"},
+          {"additionalProperties", false},
+          {"required", {"decision"}},
+          {"properties",
+           {{"decision", ref("Decision")},
+            {"ids", {{"type", "array"}, {"items", {{"type", "integer"}}}}}}}});
+  p["/api/datasources/{id}/tables"]["parameters"] = {
+      id_param("id"), qparam("limit", "integer", "1..1000, default 100"),
+      qparam("after_schema", "string", "with after_name: the next page (next)"),
+      qparam("after_name", "string", "with after_schema")};
+  p["/api/datasources/{id}/tables"]["get"] =
+      op("Tables and views of a datasource (dbsync.tables), by schema and name", "200", obj);
+  p["/api/datasources/{id}/tables/{table}/schema"]["parameters"] = {id_param("id"),
+                                                                    text_param("table")};
+  p["/api/datasources/{id}/tables/{table}/schema"]["get"] = op(
+      "Columns (type, nullable, default) and primary key of a table (dbsync.columns)", "200", obj);
+  p["/api/datasources/{id}/tables/{table}/rows"]["parameters"] = {
+      id_param("id"), text_param("table"), qparam("limit", "integer", "1..1000, default 100"),
+      qparam("after", "string",
+             "JSON object of the primary key columns (next_after of the previous page)")};
+  p["/api/datasources/{id}/tables/{table}/rows"]["get"] =
+      op("Rows of a table by primary key, keyset pages (dbsync.rows)", "200", obj);
   p["/api/settings"]["get"] =
       op("The daemon's settings (passwords masked)", "200", ref("Settings"));
   p["/api/settings"]["put"] =

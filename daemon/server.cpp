@@ -1,6 +1,8 @@
 #include "daemon/server.hpp"
 
 #include <strings.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -143,6 +145,50 @@ class Transaction {
   bool done_ = false;
 };
 
+// The one place a decision on a conflict is dispatched (POST .../resolve/{id} and the bulk form
+// with ids). Today every stage is the catalog's, so dbsync.resolve decides; when a job's stage
+// lives in Redis, the Redis stage will take the decision here instead.
+// A conflict of another sync is "not found" for this one.
+ApiResult<std::string> resolve_conflict(DbSession& db, const std::string& sync_id,
+                                        long long conflict, const std::string& decision,
+                                        const DbParam& row) {
+  const std::string cid = std::to_string(conflict);
+  DbRows rows;
+  DbError err;
+  if (!db.query("SELECT sync_id FROM dbsync.conflicts WHERE id = $1", {cid}, rows, err))
+    return error_from_db(err);
+  if (rows.rows() == 0 || rows.get(0, 0) != sync_id) {
+    ApiError e = not_found("conflict", cid);
+    e.details["sync_config_id"] = sync_id;
+    return e;
+  }
+  if (!db.query("SELECT dbsync.resolve($1::bigint, $2, $3::jsonb)", {cid, decision, row}, rows,
+                err)) {
+    // 42703: the custom row names a column the sync does not write (a field of the body).
+    ApiError e = error_from_db(err, 422);
+    if (e.status == 422) {
+      bool about_decision = err.message.rfind("unknown decision", 0) == 0;
+      e.details["field"] = about_decision ? "decision" : "row";
+    }
+    return e;
+  }
+  return rows.get(0, 0);
+}
+
+// Rows from a browse function (dbsync.tables/columns/rows): a datasource the extension cannot
+// reach is that datasource's problem (502 datasource_unavailable), not the master's.
+ApiResult<json> browse_json(DbSession& db, const std::string& sql,
+                            const std::vector<DbParam>& params) {
+  auto r = rows_json(db, sql, params, 404);
+  if (r.ok()) return r;
+  ApiError e = r.error();
+  if (e.details.value("sqlstate", "") == "08001" && e.message.rfind("datasource", 0) == 0) {
+    e.status = 502;
+    e.code = "datasource_unavailable";
+  }
+  return e;
+}
+
 // "schedule": a cron text sets it (dbsync.schedule validates it), null removes it.
 std::optional<ApiError> apply_schedule(DbSession& db, const json& body, const std::string& name) {
   if (!body.contains("schedule")) return std::nullopt;
@@ -172,8 +218,20 @@ DbSession* RequestContext::session(ApiError& err) {
   return session_.get();
 }
 
-ApiServer::ApiServer(const Config& config, Db& db) : config_(config), db_(db) {
+ApiServer::ApiServer(const Config& config, Db& db, ServerOptions options)
+    : config_(config), db_(db), options_(options) {
+  // Each open event stream holds a pool thread. Derived limit: a share of --workers, the rest
+  // left to ordinary requests; an explicit limit gets threads of its own on top of --workers.
   int workers = config_.workers;
+  int sse_max = options_.sse_max_subscribers;
+  if (sse_max < 0) {
+    sse_max = workers - std::max(2, workers / 4);
+  } else {
+    workers += sse_max;
+  }
+  options_.sse_max_subscribers = sse_max;
+  hub_ = std::make_unique<JobEventHub>(db_, sse_max, options_.sse_tick);
+  hub_->start();
   svr_.new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
   svr_.set_keep_alive_timeout(config_.keep_alive_seconds);
   svr_.set_keep_alive_max_count(1000);
@@ -228,7 +286,9 @@ ApiServer::ApiServer(const Config& config, Db& db) : config_(config), db_(db) {
                      .count()
                : 0.0;
     if (!routed) t_request.route = "unparsed";
-    metrics_.observe(t_request.route, req.method, res.status, secs);
+    // An event stream lasts as long as its job: counted, not timed.
+    bool streamed = res.status == 200 && t_request.route == "/api/jobs/{id}/events";
+    metrics_.observe(t_request.route, req.method, res.status, secs, !streamed);
     json f = {{"method", req.method},
               {"path", req.path},
               {"route", t_request.route},
@@ -256,7 +316,10 @@ int ApiServer::bind(std::string& error) {
 }
 
 bool ApiServer::listen() { return svr_.listen_after_bind(); }
-void ApiServer::stop() { svr_.stop(); }
+void ApiServer::stop() {
+  hub_->stop();  // event streams end first: each holds a pool thread that stop() waits for
+  svr_.stop();
+}
 
 void ApiServer::cors_headers(const httplib::Request& req, httplib::Response& res) const {
   if (config_.cors_origins.empty() || !req.has_header("Origin")) return;
@@ -337,7 +400,11 @@ void ApiServer::serve(const httplib::Request& req, httplib::Response& res, const
   }
   res.status = reply.status;
   if (!reply.location.empty()) res.set_header("Location", reply.location);
-  if (!reply.content_type.empty()) {
+  if (reply.stream) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");  // a reverse proxy must not buffer the events
+    res.set_chunked_content_provider(reply.content_type, std::move(reply.stream));
+  } else if (!reply.content_type.empty()) {
     res.set_content(reply.text, reply.content_type.c_str());
   } else if (reply.status != 204) {
     res.set_content(reply.body.dump(-1, ' ', false, json::error_handler_t::replace),
@@ -439,7 +506,34 @@ void ApiServer::routes() {
         out += "# TYPE dbsync_conflicts_pending gauge\n";
         out += "dbsync_conflicts_pending " + c.get(0, 0) + "\n";
       }
+      DbRows a;
+      if (db->query("SELECT COALESCE(sum(inserted), 0), COALESCE(sum(updated), 0), "
+                    "COALESCE(sum(deleted), 0), COALESCE(sum(source_inserted), 0), "
+                    "COALESCE(sum(source_updated), 0), COALESCE(sum(source_deleted), 0) "
+                    "FROM dbsync.jobs",
+                    {}, a, err)) {
+        // Sums over the jobs the catalog keeps (deleting old jobs lowers them).
+        out +=
+            "# HELP dbsync_rows_applied Rows written by the jobs in the catalog, by operation "
+            "and side (target; source for two-way syncs).\n";
+        out += "# TYPE dbsync_rows_applied gauge\n";
+        const char* ops[] = {"insert", "update", "delete"};
+        for (int i = 0; i < 6; ++i)
+          out += std::string("dbsync_rows_applied{operation=\"") + ops[i % 3] + "\",side=\"" +
+                 (i < 3 ? "target" : "source") + "\"} " + a.get(0, i) + "\n";
+      }
     }
+    out += "# HELP dbsync_sse_subscribers Open /api/jobs/{id}/events streams.\n";
+    out += "# TYPE dbsync_sse_subscribers gauge\n";
+    out += "dbsync_sse_subscribers " + std::to_string(hub_->subscribers()) + "\n";
+    out += "# HELP dbsync_sse_max_subscribers The most event streams open at once (beyond: 503).\n";
+    out += "# TYPE dbsync_sse_max_subscribers gauge\n";
+    out += "dbsync_sse_max_subscribers " + std::to_string(hub_->max_subscribers()) + "\n";
+    out +=
+        "# HELP dbsync_sse_polls_total Catalog polls of the event hub (one per tick for all "
+        "streams).\n";
+    out += "# TYPE dbsync_sse_polls_total counter\n";
+    out += "dbsync_sse_polls_total " + std::to_string(hub_->polls()) + "\n";
     out += metrics_.render();
     Reply r;
     r.text = out;
@@ -853,6 +947,257 @@ void ApiServer::routes() {
     if (static_cast<long long>(items.size()) == limit) next = items.back()["id"];
     return Reply::json(200, {{"items", items}, {"next_before", next}});
   });
+
+  // ---- live progress: server-sent events (one hub polls the catalog for every stream)
+  add("GET", R"(/api/jobs/([^/]+)/events)", "/api/jobs/{id}/events", [this](RequestContext& ctx) {
+    std::string id = ctx.req.matches[1];
+    if (auto e = check_params(ctx.req, {})) return Reply::error(*e);
+    if (!parse_id(id)) return Reply::error(not_found("job", id));
+    json first;
+    {
+      DB_OR_RETURN(ctx, db);
+      TRY(row, row_json(*db,
+                        "SELECT jsonb_build_object('status', l.status, 'job', to_jsonb(l) - "
+                        "'duration') FROM dbsync.job_status($1::bigint) l",
+                        {id}, not_found("job", id)));
+      first = std::move(row);
+    }
+    ctx.release_session();  // a stream holds no connection: the hub reads for everyone
+    auto sub = hub_->subscribe(*parse_id(id), first["job"].dump(),
+                               JobEventHub::is_final_status(first["status"].get<std::string>()));
+    if (!sub) {
+      ApiError e{503, "too_many_subscribers",
+                 "too many event streams are open (at most " +
+                     std::to_string(hub_->max_subscribers()) + "); retry later",
+                 json::object()};
+      e.details["max_subscribers"] = hub_->max_subscribers();
+      return Reply::error(e);
+    }
+    struct Stream {
+      std::shared_ptr<JobSubscription> sub;
+      uint64_t seen = 0;
+      bool opened = false;
+    };
+    auto st = std::make_shared<Stream>();
+    st->sub = std::move(sub);
+    auto heartbeat = options_.sse_heartbeat;
+    Reply r;
+    r.content_type = "text/event-stream";
+    r.stream = [st, heartbeat](size_t, httplib::DataSink& sink) -> bool {
+      auto send = [&sink](const std::string& text) { return sink.write(text.data(), text.size()); };
+      if (!st->opened) {
+        st->opened = true;
+        return send("retry: 2000\n\n");
+      }
+      JobSnapshot snap;
+      switch (st->sub->wait(st->seen, heartbeat, snap)) {
+        case JobSubscription::Wake::kStopping:
+          if (!send("event: shutdown\ndata: {\"reason\": \"the server is stopping\"}\n\n"))
+            return false;
+          sink.done();
+          return true;
+        case JobSubscription::Wake::kTimeout:
+          return send(": heartbeat\n\n");
+        case JobSubscription::Wake::kChanged:
+          break;
+      }
+      st->seen = snap.version;
+      if (!send("id: " + std::to_string(snap.version) +
+                "\nevent: " + (snap.final ? "end" : "progress") + "\ndata: " + snap.json + "\n\n"))
+        return false;
+      if (snap.final) sink.done();
+      return true;
+    };
+    return r;
+  });
+
+  // ---- conflicts and decisions
+  static const std::set<std::string> kConflictStatuses = {"pending", "resolved", "skipped"};
+  add("GET", R"(/api/sync/([^/]+)/conflicts)", "/api/sync/{configId}/conflicts",
+      [](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        if (!parse_id(id)) return Reply::error(not_found("sync config", id));
+        if (auto e = check_params(ctx.req, {"limit", "after", "status", "job"}))
+          return Reply::error(*e);
+        TRY(limit, limit_param(ctx.req, 100, 1000));
+        TRY(after, id_param(ctx.req, "after"));
+        TRY(job, id_param(ctx.req, "job"));
+        DbParam status;
+        if (ctx.req.has_param("status")) {
+          status = ctx.req.get_param_value("status");
+          if (!kConflictStatuses.count(*status))
+            return Reply::error(bad_field(422, "invalid_value", "status",
+                                          "status must be one of pending, resolved, skipped"));
+        }
+        DB_OR_RETURN(ctx, db);
+        TRY(name, name_of(*db, "syncs", "sync config", id));
+        TRY(items, rows_json(*db,
+                             "SELECT to_jsonb(l) FROM dbsync.conflict_list l WHERE l.sync = $1"
+                             "   AND ($2::text IS NULL OR l.status = $2)"
+                             "   AND ($3::bigint IS NULL OR l.job_id = $3)"
+                             "   AND ($4::bigint IS NULL OR l.id > $4)"
+                             " ORDER BY l.id LIMIT $5",
+                             {name, status, job ? DbParam(std::to_string(*job)) : std::nullopt,
+                              after ? DbParam(std::to_string(*after)) : std::nullopt,
+                              std::to_string(limit)}));
+        json next = nullptr;
+        if (static_cast<long long>(items.size()) == limit) next = items.back()["id"];
+        return Reply::json(200, {{"items", items}, {"next_after", next}});
+      });
+  add("POST", R"(/api/sync/([^/]+)/resolve/([^/]+))", "/api/sync/{configId}/resolve/{conflictId}",
+      [](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        std::string cid = ctx.req.matches[2];
+        if (!parse_id(id)) return Reply::error(not_found("sync config", id));
+        if (!parse_id(cid)) return Reply::error(not_found("conflict", cid));
+        BODY_OR_RETURN(body, FieldSpec{"decision", F::kString, true},
+                       FieldSpec{"row", F::kObject, false, true});
+        DB_OR_RETURN(ctx, db);
+        TRY(name, name_of(*db, "syncs", "sync config", id));
+        DbParam row;
+        if (body.contains("row") && !body["row"].is_null()) row = body["row"].dump();
+        TRY(result,
+            resolve_conflict(*db, id, *parse_id(cid), body["decision"].get<std::string>(), row));
+        TRY(conflict,
+            row_json(*db, "SELECT to_jsonb(l) FROM dbsync.conflict_list l WHERE l.id = $1", {cid},
+                     not_found("conflict", cid)));
+        return Reply::json(200, {{"result", result}, {"conflict", conflict}});
+      });
+  add("POST", R"(/api/sync/([^/]+)/resolve)", "/api/sync/{configId}/resolve",
+      [](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        if (!parse_id(id)) return Reply::error(not_found("sync config", id));
+        BODY_OR_RETURN(body, FieldSpec{"decision", F::kString, true},
+                       FieldSpec{"ids", F::kAny, false, true});
+        std::vector<long long> ids;
+        bool listed = body.contains("ids") && !body["ids"].is_null();
+        if (listed) {
+          const json& v = body["ids"];
+          if (!v.is_array() || v.empty() || v.size() > 1000)
+            return Reply::error(bad_field(422, "invalid_value", "ids",
+                                          "ids must be an array of 1 to 1000 conflict ids"));
+          std::set<long long> seen;
+          for (const json& e : v) {
+            if (!e.is_number_integer() || e.get<long long>() < 1)
+              return Reply::error(
+                  bad_field(422, "invalid_type", "ids", "ids must hold positive integer ids"));
+            if (!seen.insert(e.get<long long>()).second)
+              return Reply::error(
+                  bad_field(422, "invalid_value", "ids",
+                            "ids holds " + std::to_string(e.get<long long>()) + " twice"));
+            ids.push_back(e.get<long long>());
+          }
+        }
+        DB_OR_RETURN(ctx, db);
+        TRY(name, name_of(*db, "syncs", "sync config", id));
+        const std::string decision = body["decision"];
+        if (!listed) {
+          TRY(n,
+              rows_json(*db, "SELECT to_jsonb(dbsync.resolve_all($1, $2))", {name, decision}, 422));
+          return Reply::json(200, {{"decided", n[0]}});
+        }
+        // Every listed conflict, or none: one transaction.
+        Transaction tx(*db);
+        json results = json::array();
+        for (long long c : ids) {
+          auto r = resolve_conflict(*db, id, c, decision, std::nullopt);
+          if (!r.ok()) {
+            ApiError e = r.error();
+            e.details["conflict_id"] = c;
+            return Reply::error(e);
+          }
+          results.push_back({{"id", c}, {"result", r.value()}});
+        }
+        if (auto e = tx.commit()) return Reply::error(*e);
+        return Reply::json(200, {{"decided", ids.size()}, {"results", results}});
+      });
+
+  // ---- browse a datasource (dbsync.tables / columns / rows)
+  add("GET", R"(/api/datasources/([^/]+)/tables)", "/api/datasources/{id}/tables",
+      [](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        if (!parse_id(id)) return Reply::error(not_found("datasource", id));
+        if (auto e = check_params(ctx.req, {"limit", "after_schema", "after_name"}))
+          return Reply::error(*e);
+        TRY(limit, limit_param(ctx.req, 100, 1000));
+        DbParam after_schema, after_name;
+        if (ctx.req.has_param("after_schema") != ctx.req.has_param("after_name"))
+          return Reply::error(
+              bad_field(422, "invalid_value",
+                        ctx.req.has_param("after_schema") ? "after_name" : "after_schema",
+                        "after_schema and after_name go together"));
+        if (ctx.req.has_param("after_schema")) {
+          after_schema = ctx.req.get_param_value("after_schema");
+          after_name = ctx.req.get_param_value("after_name");
+        }
+        DB_OR_RETURN(ctx, db);
+        TRY(name, name_of(*db, "datasources", "datasource", id));
+        TRY(items,
+            browse_json(*db, "SELECT to_jsonb(t) FROM dbsync.tables($1, $2, $3, $4::integer) t",
+                        {name, after_schema, after_name, std::to_string(limit)}));
+        json next = nullptr;
+        if (static_cast<long long>(items.size()) == limit)
+          next = {{"after_schema", items.back()["schema"]}, {"after_name", items.back()["name"]}};
+        return Reply::json(200, {{"items", items}, {"next", next}});
+      });
+  add("GET", R"(/api/datasources/([^/]+)/tables/([^/]+)/schema)",
+      "/api/datasources/{id}/tables/{table}/schema", [](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        std::string table = ctx.req.matches[2];
+        if (!parse_id(id)) return Reply::error(not_found("datasource", id));
+        if (auto e = check_params(ctx.req, {})) return Reply::error(*e);
+        DB_OR_RETURN(ctx, db);
+        TRY(name, name_of(*db, "datasources", "datasource", id));
+        TRY(cols,
+            browse_json(*db, "SELECT to_jsonb(c) FROM dbsync.columns($1, $2) c", {name, table}));
+        json key = json::array();
+        std::vector<std::pair<long long, std::string>> keyed;
+        for (const json& c : cols)
+          if (!c["key_position"].is_null())
+            keyed.emplace_back(c["key_position"].get<long long>(), c["name"].get<std::string>());
+        std::sort(keyed.begin(), keyed.end());
+        for (auto& [pos, n] : keyed) key.push_back(n);
+        return Reply::json(200, {{"table", table}, {"columns", cols}, {"primary_key", key}});
+      });
+  add("GET", R"(/api/datasources/([^/]+)/tables/([^/]+)/rows)",
+      "/api/datasources/{id}/tables/{table}/rows", [](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        std::string table = ctx.req.matches[2];
+        if (!parse_id(id)) return Reply::error(not_found("datasource", id));
+        if (auto e = check_params(ctx.req, {"limit", "after"})) return Reply::error(*e);
+        TRY(limit, limit_param(ctx.req, 100, 1000));
+        DbParam after;
+        if (ctx.req.has_param("after")) {
+          json a = json::parse(ctx.req.get_param_value("after"), nullptr, false);
+          if (!a.is_object())
+            return Reply::error(bad_field(
+                422, "invalid_value", "after",
+                "after must be a JSON object of the primary key columns, e.g. {\"id\": 42}"));
+          after = a.dump();
+        }
+        DB_OR_RETURN(ctx, db);
+        TRY(name, name_of(*db, "datasources", "datasource", id));
+        auto items_res =
+            browse_json(*db, "SELECT r FROM dbsync.rows($1, $2, $3::jsonb, $4::integer) r",
+                        {name, table, after, std::to_string(limit)});
+        if (!items_res.ok()) {
+          ApiError e = items_res.error();
+          std::string msg = e.message;
+          if (e.status == 422 && msg.rfind("after ", 0) == 0) e.details["field"] = "after";
+          return Reply::error(e);
+        }
+        json items = std::move(items_res.value());
+        json next = nullptr;
+        if (static_cast<long long>(items.size()) == limit) {
+          TRY(key, browse_json(*db,
+                               "SELECT to_jsonb(c.name) FROM dbsync.columns($1, $2) c "
+                               "WHERE c.key_position IS NOT NULL ORDER BY c.key_position",
+                               {name, table}));
+          next = json::object();
+          for (const json& k : key) next[k.get<std::string>()] = items.back()[k.get<std::string>()];
+        }
+        return Reply::json(200, {{"items", items}, {"next_after", next}});
+      });
 
   // ---- settings (the daemon's, in dbsync.settings under "daemon.")
   auto read_settings = [](DbSession& db) -> ApiResult<json> {

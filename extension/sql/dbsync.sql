@@ -726,6 +726,32 @@ COMMENT ON FUNCTION dbsync.check_sync_privileges(bigint) IS
   'Internal (dbsyncd): the job runner''s rule before a job runs: the sync has an owner, its local tables exist, and the owner may still read the source (and write it, two-way) and read and write the target. Raises 42704, 42P01 or 42501 naming what is wrong.';
 -- [end section: daemon-runner]
 
+-- ---------------------------------------------------------------------------------------
+-- Browsing a datasource (C, extension/src/browse.cpp): tables, columns and rows in keyset
+-- pages by the primary key. The master ('local') is read as the caller; remote PostgreSQL-family
+-- datasources through the extension's non-blocking libpq connection. dbsyncd's
+-- /api/datasources/{id}/tables... call these.
+-- [section: browse]
+CREATE FUNCTION dbsync.tables(datasource text, after_schema text DEFAULT NULL,
+                              after_name text DEFAULT NULL, lim integer DEFAULT 100)
+  RETURNS TABLE (schema text, name text, kind text, estimated_rows bigint)
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'dbsync_tables';
+COMMENT ON FUNCTION dbsync.tables(text, text, text, integer) IS
+  'Tables, views and foreign tables of a datasource that can be read, by schema and name (byte order), after (after_schema, after_name); at most lim (1..1000).';
+CREATE FUNCTION dbsync.columns(datasource text, "table" text)
+  RETURNS TABLE ("position" integer, name text, type text, nullable boolean,
+                 key_position integer, "default" text)
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'dbsync_columns';
+COMMENT ON FUNCTION dbsync.columns(text, text) IS
+  'The columns of a table of a datasource: type, nullability, place in the primary key, default.';
+CREATE FUNCTION dbsync.rows(datasource text, "table" text, after jsonb DEFAULT NULL,
+                            lim integer DEFAULT 100)
+  RETURNS SETOF jsonb
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'dbsync_rows';
+COMMENT ON FUNCTION dbsync.rows(text, text, jsonb, integer) IS
+  'Rows of a table of a datasource as JSON objects in primary key order, after the key in after (an object with the key columns, e.g. the last row of the previous page); at most lim (1..1000).';
+-- [end section: browse]
+
 -- Last: nothing in the schema is executable by PUBLIC; operators get dbsync_admin.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA dbsync FROM PUBLIC;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA dbsync TO dbsync_admin;

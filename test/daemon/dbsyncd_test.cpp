@@ -6,8 +6,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <glob.h>
+#include <poll.h>
+
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "adapters/postgres/pg_connection.hpp"
 #include "test/daemon/dbsyncd_process.hpp"
@@ -23,6 +27,20 @@ std::string header(const httplib::Headers& h, const char* key, size_t, const cha
   auto it = h.find(key);
   return it == h.end() ? def : it->second;
 }
+
+// DaemonProcess names its output files after this process's pid: a file left by an earlier
+// test process with the same (reused) pid could be read before the new child truncates it (a
+// stale "listening" line with another port, or another daemon's stdout). Each test process
+// starts without them.
+void remove_stale_daemon_logs() {
+  glob_t g{};
+  std::string pattern = "/tmp/dbsyncd-test-" + std::to_string(::getpid()) + "-*";
+  if (::glob(pattern.c_str(), 0, nullptr, &g) == 0)
+    for (size_t i = 0; i < g.gl_pathc; ++i) ::unlink(g.gl_pathv[i]);
+  ::globfree(&g);
+}
+// Once, when the test process starts (ctest runs each test in a process of its own).
+const bool kStaleLogsRemoved = (remove_stale_daemon_logs(), true);
 
 bool stack_present() { return std::getenv("PGHOST") && std::getenv("PGPORT"); }
 
@@ -47,8 +65,16 @@ class TestDatabase {
     conn_ = std::move(c).value();
     if (with_extension) sql("CREATE EXTENSION dbsync");
   }
+  // An existing database (kept afterwards).
+  void attach(const std::string& name) {
+    auto c = pg::PgConnection::connect(pg_url(name));
+    ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+    conn_ = std::move(c).value();
+    name_ = name;
+    keep_ = true;
+  }
   ~TestDatabase() {
-    if (name_.empty()) return;
+    if (name_.empty() || keep_) return;
     conn_ = pg::PgConnection();
     auto admin = pg::PgConnection::connect("");
     if (admin.is_ok())
@@ -69,6 +95,7 @@ class TestDatabase {
 
  private:
   std::string name_;
+  bool keep_ = false;
   pg::PgConnection conn_;
 };
 
@@ -84,13 +111,14 @@ class DbsyncdApi : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(stack_present()) << "PGHOST/PGPORT not set: start the stack (test/stack/stack "
                                     "start; eval \"$(test/stack/stack env)\")";
-    db_.create(true);
+    prepare_database();
     if (HasFatalFailure()) return;
     daemon_.start(daemon_env(db_.url()), {"--listen=127.0.0.1:0", "--max-body-bytes=65536",
                                           "--workers=16", "--db-connections=3"});
     port_ = daemon_.wait_listening();
     ASSERT_GT(port_, 0) << daemon_.stderr_text();
   }
+  virtual void prepare_database() { db_.create(true); }
   void TearDown() override {
     if (port_ > 0) {
       daemon_.signal(SIGTERM);
@@ -370,7 +398,7 @@ TEST_F(DbsyncdApi, HealthzMetricsOpenapiDocsNeedNoToken) {
   // Every documented path has a route (a documented path answering "no_route" is a lie).
   for (auto& [path, ops] : o.body["paths"].items()) {
     std::string concrete = path;
-    for (const char* p : {"{id}", "{configId}", "{jobId}"})
+    for (const char* p : {"{id}", "{configId}", "{jobId}", "{conflictId}", "{table}"})
       if (auto at = concrete.find(p); at != std::string::npos)
         concrete.replace(at, strlen(p), "999");
     for (auto& [method, op] : ops.items()) {
@@ -876,6 +904,698 @@ TEST_F(DbsyncdApi, BadInputCorpusGets4xxAndNeverHurtsTheServer) {
   EXPECT_FALSE(daemon_.exited());
   EXPECT_EQ(daemon_.stderr_text().find("internal_error"), std::string::npos)
       << daemon_.stderr_text();
+}
+
+// ---------------------------------------------------------------------------- event streams
+
+// A server-sent events client on a raw socket: the request, the status line, then the chunked
+// body split into events (blank-line separated blocks).
+struct SseEvent {
+  std::string event;  // "" for a comment
+  std::string data;
+  std::string id;
+  std::string comment;
+};
+
+class SseClient {
+ public:
+  SseClient() = default;
+  SseClient(const SseClient&) = delete;
+  SseClient& operator=(const SseClient&) = delete;
+  ~SseClient() { close(); }
+
+  // Sends the request; returns the HTTP status (0: no answer). `body` gets a non-stream answer.
+  // `gzip`: send a browser's Accept-Encoding (an error body then comes compressed).
+  int open(int port, const std::string& path, const std::string& token = kToken, bool gzip = true) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return 0;
+    // A browser's headers: gzip must not buffer the stream.
+    std::string req = "GET " + path +
+                      " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" +
+                      (gzip ? "Accept-Encoding: gzip, deflate\r\n" : "") +
+                      "Authorization: Bearer " + token + "\r\n\r\n";
+    if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+      return 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    size_t end;
+    while ((end = raw_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill(deadline)) return 0;
+    }
+    head_ = raw_.substr(0, end);
+    raw_.erase(0, end + 4);
+    int status = std::atoi(head_.c_str() + 9);
+    if (status != 200) {
+      // A JSON error with Content-Length: read it whole.
+      size_t cl = head_.find("Content-Length: ");
+      size_t n = cl == std::string::npos ? 0 : std::stoul(head_.substr(cl + 16));
+      while (raw_.size() < n && fill(deadline)) {
+      }
+      body_ = raw_;
+    }
+    return status;
+  }
+  const std::string& head() const { return head_; }
+  const std::string& error_body() const { return body_; }
+
+  // The next event or comment within `timeout`; false on timeout or end of stream.
+  bool next(SseEvent& out, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      dechunk();
+      size_t end = body_.find("\n\n");
+      if (end != std::string::npos) {
+        std::string block = body_.substr(0, end);
+        body_.erase(0, end + 2);
+        out = SseEvent{};
+        std::istringstream lines(block);
+        std::string line;
+        bool any = false;
+        while (std::getline(lines, line)) {
+          if (line.rfind(":", 0) == 0) {
+            out.comment = line.substr(1);
+            any = true;
+          } else if (line.rfind("event: ", 0) == 0) {
+            out.event = line.substr(7);
+            any = true;
+          } else if (line.rfind("data: ", 0) == 0) {
+            out.data = line.substr(6);
+          } else if (line.rfind("id: ", 0) == 0) {
+            out.id = line.substr(4);
+          }
+        }
+        if (any) return true;
+        continue;  // "retry:" alone
+      }
+      if (ended_ || !fill(deadline)) return false;
+    }
+  }
+  // The next event named `name` (progress/end/shutdown), skipping comments.
+  bool next_event(SseEvent& out, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (!next(out, left)) return false;
+      if (!out.event.empty()) return true;
+    }
+    return false;
+  }
+  // The server closed the stream (the last chunk arrived, or the socket closed).
+  bool ended() {
+    dechunk();
+    return ended_;
+  }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  bool fill(std::chrono::steady_clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0 || fd_ < 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+    char buf[16384];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) {
+      ended_ = true;
+      return false;
+    }
+    raw_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+  void dechunk() {
+    for (;;) {
+      size_t eol = raw_.find("\r\n");
+      if (eol == std::string::npos) return;
+      size_t size = std::stoul(raw_.substr(0, eol), nullptr, 16);
+      if (size == 0) {
+        ended_ = true;
+        raw_.clear();
+        return;
+      }
+      if (raw_.size() < eol + 2 + size + 2) return;
+      body_.append(raw_, eol + 2, size);
+      raw_.erase(0, eol + 2 + size + 2);
+    }
+  }
+  int fd_ = -1;
+  std::string raw_, head_, body_;
+  bool ended_ = false;
+};
+
+// A job row of the test database driven by hand: the daemon test databases have no executor
+// (the stack's workers serve dbsync_test only), so progress is written the way an executor
+// writes it, into dbsync.jobs.
+long long queue_job_row(TestDatabase& db, long long sync_id) {
+  return std::stoll(db.value("SELECT job_id FROM dbsync.queue_job(" + std::to_string(sync_id) +
+                             ", 'api', 'test')"));
+}
+
+TEST_F(DbsyncdApi, JobEventsStreamProgressUntilTheJobEnds) {
+  long long sync = make_sync();
+  long long job = queue_job_row(db_, sync);
+  std::string path = "/api/jobs/" + std::to_string(job) + "/events";
+  SseClient c;
+  ASSERT_EQ(c.open(port_, path), 200) << c.head();
+  EXPECT_NE(c.head().find("Content-Type: text/event-stream"), std::string::npos) << c.head();
+  EXPECT_EQ(c.head().find("Content-Encoding"), std::string::npos) << c.head();  // not buffered
+  SseEvent e;
+  ASSERT_TRUE(c.next_event(e)) << "the first event is the job as it is";
+  EXPECT_EQ(e.event, "progress");
+  json j = json::parse(e.data);
+  EXPECT_EQ(j.value("id", 0LL), job);
+  EXPECT_EQ(j.value("status", ""), "queued");
+  EXPECT_FALSE(j.contains("duration"));
+
+  // An executor's progress: each change is one event, in order.
+  db_.sql(
+      "UPDATE dbsync.jobs SET status = 'running', phase = 'scan', total = 100, scanned = 10, "
+      "started_at = now() WHERE id = " +
+      std::to_string(job));
+  ASSERT_TRUE(c.next_event(e));
+  j = json::parse(e.data);
+  EXPECT_EQ(e.event, "progress");
+  EXPECT_EQ(j.value("status", ""), "running");
+  EXPECT_EQ(j.value("phase", ""), "scan");
+  EXPECT_EQ(j.value("scanned", 0), 10);
+  EXPECT_EQ(j.value("total", 0), 100);
+  std::string first_id = e.id;
+  db_.sql("UPDATE dbsync.jobs SET scanned = 60, inserted = 7 WHERE id = " + std::to_string(job));
+  ASSERT_TRUE(c.next_event(e));
+  j = json::parse(e.data);
+  EXPECT_EQ(j.value("scanned", 0), 60);
+  EXPECT_EQ(j.value("inserted", 0), 7);
+  EXPECT_GT(std::stoll(e.id), std::stoll(first_id));
+
+  // Nothing changes: a heartbeat comment (every 5 s), no event.
+  ASSERT_TRUE(c.next(e, std::chrono::seconds(8)));
+  EXPECT_EQ(e.event, "");
+  EXPECT_EQ(e.comment, " heartbeat");
+
+  // The end: a final event, then the stream closes.
+  db_.sql(
+      "UPDATE dbsync.jobs SET status = 'succeeded', scanned = 100, finished_at = now() "
+      "WHERE id = " +
+      std::to_string(job));
+  ASSERT_TRUE(c.next_event(e));
+  EXPECT_EQ(e.event, "end");
+  EXPECT_EQ(json::parse(e.data).value("status", ""), "succeeded");
+  EXPECT_FALSE(c.next(e, std::chrono::seconds(3)));
+  EXPECT_TRUE(c.ended());
+
+  // A finished job: its state, at once, and the end.
+  SseClient done;
+  ASSERT_EQ(done.open(port_, path), 200);
+  ASSERT_TRUE(done.next_event(e));
+  EXPECT_EQ(e.event, "end");
+  EXPECT_FALSE(done.next(e, std::chrono::seconds(3)));
+
+  // Errors are the JSON shape, not a stream.
+  SseClient missing;
+  EXPECT_EQ(missing.open(port_, "/api/jobs/999999/events", kToken, false), 404);
+  EXPECT_NE(missing.error_body().find("\"not_found\""), std::string::npos);
+  SseClient bad;
+  EXPECT_EQ(bad.open(port_, "/api/jobs/1%3BDROP/events"), 404);
+  SseClient unauth;
+  EXPECT_EQ(unauth.open(port_, path, "wrong-token-0123456789"), 401);
+  expect_error(call("GET", path + "?since=1"), 422, "unknown_parameter", "since");
+
+  // The hub reads the catalog once per tick for every stream, not once per subscriber.
+  // Streams are counted as requests but kept out of the latency histogram (their duration is
+  // the job's): only the three error answers are timed.
+  Answer m;
+  const std::string streams =
+      "dbsync_http_requests_total{route=\"/api/jobs/{id}/events\",method=\"GET\",status=\"200\"} "
+      "2";
+  for (int i = 0; i < 40; ++i) {
+    m = call("GET", "/metrics", "", {});
+    if (m.text.find(streams) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(m.text.find("dbsync_sse_polls_total "), std::string::npos) << m.text;
+  EXPECT_NE(m.text.find(streams), std::string::npos) << m.text;
+  EXPECT_NE(m.text.find("dbsync_http_request_duration_seconds_count{route=\"/api/jobs/{id}/"
+                        "events\"} 3"),
+            std::string::npos)
+      << m.text;
+}
+
+TEST_F(DbsyncdApi, JobEventStreamsAreBoundedWithA503) {
+  long long job = queue_job_row(db_, make_sync());
+  std::string path = "/api/jobs/" + std::to_string(job) + "/events";
+  // --workers=16: at most 16 - max(2, 16/4) = 12 streams; the other 4 threads serve requests.
+  std::vector<std::unique_ptr<SseClient>> open;
+  for (int i = 0; i < 12; ++i) {
+    open.push_back(std::make_unique<SseClient>());
+    ASSERT_EQ(open.back()->open(port_, path), 200) << i;
+  }
+  SseClient extra;
+  EXPECT_EQ(extra.open(port_, path, kToken, false), 503) << extra.head() << "\n"
+                                                         << extra.error_body();
+  json err = json::parse(extra.error_body(), nullptr, false);
+  EXPECT_EQ(err["error"].value("code", ""), "too_many_subscribers") << extra.error_body();
+  EXPECT_EQ(err["error"]["details"].value("max_subscribers", 0), 12);
+  // Ordinary requests still get a thread.
+  EXPECT_EQ(call("GET", "/api/jobs").status, 200);
+  auto m = call("GET", "/metrics", "", {});
+  EXPECT_NE(m.text.find("dbsync_sse_subscribers 12"), std::string::npos) << m.text;
+  EXPECT_NE(m.text.find("dbsync_sse_max_subscribers 12"), std::string::npos);
+
+  // A subscriber leaves (its heartbeat write fails within 5 s): the slot is free again.
+  open.pop_back();
+  bool reopened = false;
+  for (int i = 0; i < 80 && !reopened; ++i) {
+    SseClient again;
+    int st = again.open(port_, path);
+    reopened = st == 200;
+    if (!reopened) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(reopened);
+}
+
+// 100 subscribers to one job: each sees every change; SIGTERM ends every stream at once (a
+// 'shutdown' event) and the daemon exits cleanly.
+TEST(DbsyncdEvents, HundredSubscribersThenSigtermEndsEveryStream) {
+  ASSERT_TRUE(stack_present());
+  TestDatabase db;
+  db.create(true);
+  if (::testing::Test::HasFatalFailure()) return;
+  db.sql("CREATE TABLE public.t (id integer PRIMARY KEY)");
+  db.sql("CREATE TABLE public.t2 (id integer PRIMARY KEY)");
+  db.value("SELECT dbsync.add_datasource('here', 'local')");
+  db.value(
+      "SELECT dbsync.create_sync('s', 'here', 'public.t', 'here', 'public.t2', "
+      "mapping => '{\"id\": \"id\"}')");
+  DaemonProcess d;
+  d.start(daemon_env(db.url()), {"--listen=127.0.0.1:0", "--workers=140", "--db-connections=4"});
+  int port = d.wait_listening();
+  ASSERT_GT(port, 0) << d.stderr_text();
+  long long job = std::stoll(
+      db.value("SELECT job_id FROM dbsync.queue_job((SELECT id FROM dbsync.syncs), 'api')"));
+  std::string path = "/api/jobs/" + std::to_string(job) + "/events";
+  std::vector<std::unique_ptr<SseClient>> subs;
+  for (int i = 0; i < 100; ++i) {
+    subs.push_back(std::make_unique<SseClient>());
+    ASSERT_EQ(subs.back()->open(port, path), 200) << i;
+  }
+  SseEvent e;
+  for (auto& s : subs) ASSERT_TRUE(s->next_event(e));
+  for (int round = 1; round <= 3; ++round) {
+    db.sql("UPDATE dbsync.jobs SET status = 'running', started_at = now(), scanned = " +
+           std::to_string(round * 10) + " WHERE id = " + std::to_string(job));
+    for (auto& s : subs) {
+      ASSERT_TRUE(s->next_event(e)) << "round " << round;
+      EXPECT_EQ(json::parse(e.data).value("scanned", 0), round * 10);
+    }
+  }
+  // The hub polled the catalog a few times a second, not 100 times per change.
+  httplib::Client c("127.0.0.1", port);
+  auto m = c.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("dbsync_sse_subscribers 100"), std::string::npos);
+
+  auto t0 = std::chrono::steady_clock::now();
+  d.signal(SIGTERM);
+  for (auto& s : subs) {
+    ASSERT_TRUE(s->next_event(e, std::chrono::seconds(5)));
+    EXPECT_EQ(e.event, "shutdown");
+  }
+  EXPECT_EQ(d.wait_exit(), 0) << d.stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
+// ---------------------------------------------------------------------------- browse
+
+TEST_F(DbsyncdApi, BrowseTablesSchemaAndRows) {
+  db_.sql("CREATE SCHEMA shop");
+  db_.sql(
+      "CREATE TABLE shop.items (id integer PRIMARY KEY, title text NOT NULL, price "
+      "numeric(10,2))");
+  db_.sql("INSERT INTO shop.items SELECT i, 'item ' || i, i FROM generate_series(1, 5) i");
+  db_.sql("CREATE TABLE shop.pairs (a text, b integer, PRIMARY KEY (b, a))");
+  db_.sql("INSERT INTO shop.pairs VALUES ('x', 1), ('y', 1), ('a', 2)");
+  db_.sql("CREATE TABLE shop.loose (id integer)");
+  db_.sql("CREATE TABLE shop.\"x\"\"; DROP TABLE t; --\" (id integer PRIMARY KEY)");
+  db_.sql("INSERT INTO shop.\"x\"\"; DROP TABLE t; --\" VALUES (1)");
+  long long ds = make_local_datasource("here");
+  std::string base = "/api/datasources/" + std::to_string(ds);
+
+  auto t = call("GET", base + "/tables?after_schema=shop&after_name=&limit=3");
+  ASSERT_EQ(t.status, 200) << t.text;
+  ASSERT_EQ(t.body["items"].size(), 3u);
+  EXPECT_EQ(t.body["items"][0].value("name", ""), "items");
+  EXPECT_EQ(t.body["items"][1].value("name", ""), "loose");
+  EXPECT_EQ(t.body["items"][0].value("kind", ""), "table");
+  ASSERT_TRUE(t.body["next"].is_object());
+  auto t2 =
+      call("GET", base + "/tables?limit=3&after_schema=shop&after_name=" +
+                      httplib::detail::encode_query_param(t.body["next"].value("after_name", "")));
+  ASSERT_EQ(t2.status, 200) << t2.text;
+  ASSERT_GE(t2.body["items"].size(), 1u);
+  EXPECT_EQ(t2.body["items"][0].value("name", ""), "x\"; DROP TABLE t; --");
+
+  auto sc = call("GET", base + "/tables/shop.pairs/schema");
+  ASSERT_EQ(sc.status, 200) << sc.text;
+  EXPECT_EQ(sc.body["primary_key"], json({"b", "a"}));
+  ASSERT_EQ(sc.body["columns"].size(), 2u);
+  EXPECT_EQ(sc.body["columns"][0].value("name", ""), "a");
+  EXPECT_EQ(sc.body["columns"][0].value("type", ""), "text");
+  EXPECT_EQ(sc.body["columns"][0].value("nullable", true), false);
+
+  auto r = call("GET", base + "/tables/shop.items/rows?limit=2");
+  ASSERT_EQ(r.status, 200) << r.text;
+  ASSERT_EQ(r.body["items"].size(), 2u);
+  EXPECT_EQ(r.body["items"][1].value("title", ""), "item 2");
+  EXPECT_EQ(r.body["next_after"], json({{"id", 2}}));
+  std::vector<int> ids;
+  json after = r.body["next_after"];
+  for (const json& row : r.body["items"]) ids.push_back(row.value("id", 0));
+  while (!after.is_null()) {
+    auto p = call("GET", base + "/tables/shop.items/rows?limit=2&after=" +
+                             httplib::detail::encode_query_param(after.dump()));
+    ASSERT_EQ(p.status, 200) << p.text;
+    for (const json& row : p.body["items"]) ids.push_back(row.value("id", 0));
+    after = p.body["next_after"];
+  }
+  EXPECT_EQ(ids, std::vector<int>({1, 2, 3, 4, 5}));
+  auto pairs = call("GET", base + "/tables/shop.pairs/rows?limit=2");
+  EXPECT_EQ(pairs.body["next_after"], json({{"b", 1}, {"a", "y"}}));
+  auto hostile = call(
+      "GET", base + "/tables/" +
+                 httplib::detail::encode_query_param("shop.\"x\"\"; DROP TABLE t; --\"") + "/rows");
+  ASSERT_EQ(hostile.status, 200) << hostile.text;
+  EXPECT_EQ(hostile.body["items"], json::parse("[{\"id\": 1}]"));
+
+  // A remote datasource (this server over TCP) through the extension's libpq connection, and
+  // one that is down: 502 naming the datasource, not the master.
+  std::string conninfo = "host=" + std::string(std::getenv("PGHOST")) +
+                         " port=" + std::getenv("PGPORT") + " dbname=" + db_.name() +
+                         " user=postgres password=unused";
+  auto far = call("POST", "/api/datasources",
+                  json{{"name", "far"}, {"kind", "postgres"}, {"conninfo", conninfo}});
+  ASSERT_EQ(far.status, 201) << far.text;
+  std::string far_base = "/api/datasources/" + std::to_string(far.body.value("id", 0LL));
+  auto fr = call("GET", far_base + "/tables/shop.items/rows?limit=2&after=" +
+                            httplib::detail::encode_query_param("{\"id\": 3}"));
+  ASSERT_EQ(fr.status, 200) << fr.text;
+  EXPECT_EQ(fr.body["items"].size(), 2u);
+  EXPECT_EQ(fr.body["items"][0].value("id", 0), 4);
+  auto down = call("POST", "/api/datasources",
+                   json{{"name", "down"},
+                        {"kind", "postgres"},
+                        {"conninfo", "host=127.0.0.1 port=1 dbname=x user=u password=p"},
+                        {"options", {{"connect_timeout", 2}}}});
+  ASSERT_EQ(down.status, 201) << down.text;
+  expect_error(
+      call("GET", "/api/datasources/" + std::to_string(down.body.value("id", 0LL)) + "/tables"),
+      502, "datasource_unavailable");
+
+  expect_error(call("GET", "/api/datasources/999/tables"), 404, "not_found");
+  expect_error(call("GET", base + "/tables/shop.nope/schema"), 404, "not_found");
+  expect_error(call("GET", base + "/tables/shop.nope/rows"), 404, "not_found");
+  expect_error(call("GET", base + "/tables/shop.loose/rows"), 422, "invalid");
+  expect_error(call("GET", base + "/tables/shop.items/rows?after=5"), 422, "invalid_value",
+               "after");
+  expect_error(call("GET", base + "/tables/shop.items/rows?after=%7B%22title%22%3A1%7D"), 422,
+               "invalid", "after");
+  expect_error(call("GET", base + "/tables/shop.items/rows?limit=1001"), 422, "invalid_value",
+               "limit");
+  expect_error(call("GET", base + "/tables?after_schema=shop"), 422, "invalid_value", "after_name");
+  expect_error(call("GET", base + "/tables?page=2"), 422, "unknown_parameter", "page");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM shop.items"), "5");
+}
+
+// ---------------------------------------------------------------------------- conflicts
+
+// Conflict rows as an executor leaves them (the record is never decoded on these paths).
+long long insert_conflict(TestDatabase& db, long long job, long long sync, int key,
+                          const char* status = "pending") {
+  std::string resolved = std::string(status) == "pending" ? "NULL" : "now()";
+  return std::stoll(db.value(
+      "INSERT INTO dbsync.conflicts (job_id, sync_id, key, kind, record, status, resolved_at) "
+      "VALUES (" +
+      std::to_string(job) + ", " + std::to_string(sync) + ", '{\"id\": " + std::to_string(key) +
+      "}', 'update_update', '\\x00', '" + status + "', " + resolved + ") RETURNING id"));
+}
+
+TEST_F(DbsyncdApi, ConflictsAreListedFilteredAndPaged) {
+  long long sync = make_sync("items");
+  long long other = make_sync("others");
+  long long job = queue_job_row(db_, sync);
+  long long other_job = queue_job_row(db_, other);
+  std::vector<long long> ids;
+  for (int k = 1; k <= 3; ++k) ids.push_back(insert_conflict(db_, job, sync, k));
+  long long skipped = insert_conflict(db_, job, sync, 4, "skipped");
+  long long foreign = insert_conflict(db_, other_job, other, 1);
+  std::string base = "/api/sync/" + std::to_string(sync);
+
+  auto all = call("GET", base + "/conflicts");
+  ASSERT_EQ(all.status, 200) << all.text;
+  ASSERT_EQ(all.body["items"].size(), 4u);
+  EXPECT_EQ(all.body["items"][0].value("sync", ""), "items");
+  EXPECT_EQ(all.body["items"][0]["key"], json({{"id", 1}}));
+  EXPECT_TRUE(all.body["next_after"].is_null());
+  EXPECT_EQ(call("GET", base + "/conflicts?status=pending").body["items"].size(), 3u);
+  auto sk = call("GET", base + "/conflicts?status=skipped");
+  ASSERT_EQ(sk.body["items"].size(), 1u);
+  EXPECT_EQ(sk.body["items"][0].value("id", 0LL), skipped);
+  EXPECT_EQ(call("GET", base + "/conflicts?job=" + std::to_string(job)).body["items"].size(), 4u);
+  EXPECT_EQ(call("GET", base + "/conflicts?job=" + std::to_string(other_job)).body["items"].size(),
+            0u);
+  auto p1 = call("GET", base + "/conflicts?limit=2");
+  ASSERT_EQ(p1.body["items"].size(), 2u);
+  EXPECT_EQ(p1.body["next_after"], json(ids[1]));
+  auto p2 = call("GET", base + "/conflicts?limit=2&after=" + std::to_string(ids[1]));
+  ASSERT_EQ(p2.body["items"].size(), 2u);
+  EXPECT_EQ(p2.body["items"][0].value("id", 0LL), ids[2]);
+
+  expect_error(call("GET", "/api/sync/999/conflicts"), 404, "not_found");
+  expect_error(call("GET", base + "/conflicts?status=open"), 422, "invalid_value", "status");
+  expect_error(call("GET", base + "/conflicts?job=x"), 422, "invalid_value", "job");
+  expect_error(call("GET", base + "/conflicts?after=-1"), 422, "invalid_value", "after");
+  expect_error(call("GET", base + "/conflicts?limit=0"), 422, "invalid_value", "limit");
+  expect_error(call("GET", base + "/conflicts?sort=id"), 422, "unknown_parameter", "sort");
+
+  // A conflict of another sync does not exist for this one: 404, and it stays pending.
+  auto a = call("POST", base + "/resolve/" + std::to_string(foreign), json{{"decision", "source"}});
+  expect_error(a, 404, "not_found");
+  auto b = call("POST", base + "/resolve", json{{"decision", "skip"}, {"ids", {foreign}}});
+  expect_error(b, 404, "not_found");
+  EXPECT_EQ(b.body["error"]["details"].value("conflict_id", 0LL), foreign);
+  expect_error(call("POST", base + "/resolve/99999999", json{{"decision", "source"}}), 404,
+               "not_found");
+  EXPECT_EQ(db_.value("SELECT status FROM dbsync.conflicts WHERE id = " + std::to_string(foreign)),
+            "pending");
+  // An already decided conflict: 409 from dbsync.resolve.
+  expect_error(
+      call("POST", base + "/resolve/" + std::to_string(skipped), json{{"decision", "source"}}), 409,
+      "conflict");
+}
+
+TEST_F(DbsyncdApi, ResolveBadInputGets4xxNamingTheField) {
+  long long sync = make_sync();
+  long long job = queue_job_row(db_, sync);
+  long long c = insert_conflict(db_, job, sync, 1);
+  std::string one = "/api/sync/" + std::to_string(sync) + "/resolve/" + std::to_string(c);
+  std::string bulk = "/api/sync/" + std::to_string(sync) + "/resolve";
+  struct Case {
+    std::string body;
+    int status;
+    std::string code, field;
+  };
+  std::vector<Case> cases = {
+      {"{", 400, "", ""},
+      {"[]", 422, "", ""},
+      {"{}", 422, "missing_field", "decision"},
+      {R"({"decision": 1})", 422, "invalid_type", "decision"},
+      {R"({"decision": "source", "extra": 1})", 422, "unknown_field", "extra"},
+      {R"({"decision": "source", "row": "x"})", 422, "invalid_type", "row"},
+      {R"({"decision": "maybe"})", 422, "invalid", "decision"},
+      {R"({"decision": "x\"; DROP TABLE t; --"})", 422, "invalid", "decision"},
+  };
+  for (const Case& k : cases) {
+    auto a = call("POST", one, k.body);
+    EXPECT_EQ(a.status, k.status) << k.body << ": " << a.text;
+    if (!k.code.empty()) expect_error(a, k.status, k.code, k.field);
+  }
+  std::vector<Case> bulk_cases = {
+      {R"({"decision": "source", "ids": "1"})", 422, "invalid_value", "ids"},
+      {R"({"decision": "source", "ids": []})", 422, "invalid_value", "ids"},
+      {R"({"decision": "source", "ids": [1, 1]})", 422, "invalid_value", "ids"},
+      {R"({"decision": "source", "ids": ["1"]})", 422, "invalid_type", "ids"},
+      {R"({"decision": "source", "ids": [-4]})", 422, "invalid_type", "ids"},
+      {R"({"decision": "source", "ids": [1.5]})", 422, "invalid_type", "ids"},
+      {R"({"decision": "source", "ids": [99999999999999999999999]})", 422, "invalid_type", "ids"},
+      {R"({"decision": "custom"})", 422, "invalid", ""},
+      {R"({"ids": [1]})", 422, "missing_field", "decision"},
+  };
+  for (const Case& k : bulk_cases) {
+    auto a = call("POST", bulk, k.body);
+    expect_error(a, k.status, k.code, k.field);
+  }
+  // Hostile and huge ids in paths: 404, never SQL.
+  for (const std::string& id :
+       {std::string("1;DROP"), std::string("..%2F.."), std::string("99999999999999999999999"),
+        std::string("-1"), std::string("0"), std::string("1e3")}) {
+    expect_error(call("POST", "/api/sync/" + id + "/resolve/1", json{{"decision", "skip"}}), 404,
+                 "");
+    expect_error(call("POST", "/api/sync/" + std::to_string(sync) + "/resolve/" + id,
+                      json{{"decision", "skip"}}),
+                 404, "");
+    expect_error(call("GET", "/api/sync/" + id + "/conflicts"), 404, "");
+    expect_error(call("GET", "/api/datasources/" + id + "/tables"), 404, "");
+    expect_error(call("GET", "/api/jobs/" + id + "/events"), 404, "");
+  }
+  EXPECT_EQ(db_.value("SELECT status FROM dbsync.conflicts WHERE id = " + std::to_string(c)),
+            "pending");
+  EXPECT_EQ(daemon_.stderr_text().find("internal_error"), std::string::npos);
+}
+
+TEST_F(DbsyncdApi, MetricsCountRowsAppliedByOperation) {
+  long long sync = make_sync();
+  long long job = queue_job_row(db_, sync);
+  db_.sql(
+      "UPDATE dbsync.jobs SET status = 'succeeded', finished_at = now(), inserted = 5, "
+      "updated = 3, deleted = 2, source_updated = 4 WHERE id = " +
+      std::to_string(job));
+  insert_conflict(db_, job, sync, 1);
+  auto m = call("GET", "/metrics", "", {});
+  ASSERT_EQ(m.status, 200);
+  for (const char* line : {"dbsync_rows_applied{operation=\"insert\",side=\"target\"} 5",
+                           "dbsync_rows_applied{operation=\"update\",side=\"target\"} 3",
+                           "dbsync_rows_applied{operation=\"delete\",side=\"target\"} 2",
+                           "dbsync_rows_applied{operation=\"update\",side=\"source\"} 4",
+                           "dbsync_rows_applied{operation=\"insert\",side=\"source\"} 0",
+                           "dbsync_jobs{status=\"succeeded\"} 1", "dbsync_conflicts_pending 1",
+                           "# TYPE dbsync_rows_applied gauge"})
+    EXPECT_NE(m.text.find(line), std::string::npos) << line << "\n" << m.text;
+}
+
+// ---------------------------------------------------------------------------- the full cycle
+
+// In the database the stack's background workers serve (dbsync_test): a real job with the
+// manual strategy stops with conflicts; they are listed and decided through the API while the
+// job's events stream; the last decision commits the job and the stream ends.
+class DbsyncdWorkersDb : public DbsyncdApi {
+ protected:
+  void prepare_database() override {
+    db_.attach("dbsync_test");
+    if (HasFatalFailure()) return;
+    db_.sql("CREATE EXTENSION IF NOT EXISTS dbsync");
+    tag_ = "dapi_" + std::to_string(::getpid());
+    cleanup();
+  }
+  void TearDown() override {
+    DbsyncdApi::TearDown();
+    cleanup();
+  }
+  void cleanup() {
+    db_.value("SELECT count(dbsync.drop_sync(name)) FROM dbsync.syncs WHERE name LIKE '" + tag_ +
+              "%'");
+    db_.value("SELECT count(dbsync.drop_datasource(name)) FROM dbsync.datasources WHERE name = '" +
+              tag_ + "'");
+    db_.sql("DROP SCHEMA IF EXISTS " + tag_ + " CASCADE");
+  }
+  std::string tag_;
+};
+
+TEST_F(DbsyncdWorkersDb, ConflictCycleThroughTheApiWithLiveEvents) {
+  const std::string s = tag_;
+  db_.sql("CREATE SCHEMA " + s);
+  db_.sql("CREATE TABLE " + s + ".l (id integer PRIMARY KEY, name text)");
+  db_.sql("CREATE TABLE " + s + ".r (id integer PRIMARY KEY, name text)");
+  db_.sql("INSERT INTO " + s + ".l SELECT i, 'n' || i FROM generate_series(1, 5) i");
+  db_.value("SELECT dbsync.add_datasource('" + s + "', 'local')");
+  db_.value("SELECT dbsync.create_sync('" + s + "', '" + s + "', '" + s + ".l', '" + s + "', '" +
+            s + ".r', mapping => '{\"id\": \"id\", \"name\": \"name\"}', strategy => 'manual')");
+  db_.value("SELECT dbsync.create_sync('" + s + "_2', '" + s + "', '" + s + ".r', '" + s + "', '" +
+            s + ".l', mapping => '{\"id\": \"id\", \"name\": \"name\"}')");
+  ASSERT_EQ(db_.value("SELECT status FROM dbsync.run('" + s + "')"), "succeeded");
+  // Both sides change rows 1..3 (conflicts); the source alone changes row 4 (clean).
+  db_.sql("UPDATE " + s + ".l SET name = 'src ' || id WHERE id <= 4");
+  db_.sql("UPDATE " + s + ".r SET name = 'tgt ' || id WHERE id <= 3");
+  long long sync = std::stoll(db_.value("SELECT id FROM dbsync.syncs WHERE name = '" + s + "'"));
+  long long other = std::stoll(db_.value("SELECT id FROM dbsync.syncs WHERE name = '" + s + "_2'"));
+  std::string base = "/api/sync/" + std::to_string(sync);
+
+  auto run = call("POST", base);
+  ASSERT_EQ(run.status, 202) << run.text;
+  long long job = run.body["job"].value("id", 0LL);
+  SseClient events;
+  ASSERT_EQ(events.open(port_, "/api/jobs/" + std::to_string(job) + "/events"), 200);
+  SseEvent e;
+  std::string status;
+  for (int i = 0; i < 50 && status != "awaiting_resolution"; ++i) {
+    ASSERT_TRUE(events.next_event(e, std::chrono::seconds(30))) << "last status " << status;
+    ASSERT_EQ(e.event, "progress") << e.data;
+    status = json::parse(e.data).value("status", "");
+  }
+  EXPECT_EQ(json::parse(e.data).value("conflicts_pending", 0), 3) << e.data;
+
+  auto list = call("GET", base + "/conflicts?status=pending&job=" + std::to_string(job));
+  ASSERT_EQ(list.status, 200) << list.text;
+  ASSERT_EQ(list.body["items"].size(), 3u) << list.text;
+  std::map<int, long long> by_key;
+  for (const json& c : list.body["items"]) by_key[c["key"].value("id", 0)] = c.value("id", 0LL);
+  std::string c1 = std::to_string(by_key[1]);
+
+  // Decisions the extension refuses, with the field named.
+  expect_error(call("POST", base + "/resolve/" + c1, json{{"decision", "maybe"}}), 422, "invalid",
+               "decision");
+  expect_error(call("POST", base + "/resolve/" + c1, json{{"decision", "custom"}}), 422, "invalid",
+               "row");
+  expect_error(
+      call("POST", base + "/resolve/" + c1, json{{"decision", "custom"}, {"row", {{"nope", 1}}}}),
+      422, "invalid_reference", "row");
+  expect_error(
+      call("POST", base + "/resolve/" + c1, json{{"decision", "source"}, {"row", {{"name", "x"}}}}),
+      422, "invalid", "row");
+  // The other sync's path: 404.
+  expect_error(call("POST", "/api/sync/" + std::to_string(other) + "/resolve/" + c1,
+                    json{{"decision", "source"}}),
+               404, "not_found");
+
+  // One custom decision.
+  auto r1 = call("POST", base + "/resolve/" + c1,
+                 json{{"decision", "custom"}, {"row", {{"name", "custom 1"}}}});
+  ASSERT_EQ(r1.status, 200) << r1.text;
+  EXPECT_EQ(r1.body.value("result", ""), "resolved");
+  EXPECT_EQ(r1.body["conflict"].value("status", ""), "resolved");
+  EXPECT_EQ(r1.body["conflict"].value("resolution", ""), "custom");
+  expect_error(call("POST", base + "/resolve/" + c1, json{{"decision", "source"}}), 409,
+               "conflict");
+  // Bulk with ids is all or none: the decided c1 among them refuses the whole request.
+  auto none = call("POST", base + "/resolve",
+                   json{{"decision", "source"}, {"ids", {by_key[2], by_key[1]}}});
+  expect_error(none, 409, "conflict");
+  EXPECT_EQ(none.body["error"]["details"].value("conflict_id", 0LL), by_key[1]);
+  EXPECT_EQ(
+      db_.value("SELECT status FROM dbsync.conflicts WHERE id = " + std::to_string(by_key[2])),
+      "pending");
+  auto some = call("POST", base + "/resolve", json{{"decision", "source"}, {"ids", {by_key[2]}}});
+  ASSERT_EQ(some.status, 200) << some.text;
+  EXPECT_EQ(some.body.value("decided", 0), 1);
+  // The rest in one go (dbsync.resolve_all): the job commits.
+  auto rest = call("POST", base + "/resolve", json{{"decision", "target"}});
+  ASSERT_EQ(rest.status, 200) << rest.text;
+  EXPECT_EQ(rest.body.value("decided", 0), 1);
+
+  for (int i = 0; i < 50 && e.event != "end"; ++i)
+    ASSERT_TRUE(events.next_event(e, std::chrono::seconds(30)));
+  ASSERT_EQ(e.event, "end");
+  EXPECT_EQ(json::parse(e.data).value("status", ""), "succeeded") << e.data;
+  EXPECT_FALSE(events.next(e, std::chrono::seconds(3)));
+  EXPECT_EQ(db_.value("SELECT string_agg(id || '=' || name, ',' ORDER BY id) FROM " + s + ".r"),
+            "1=custom 1,2=src 2,3=tgt 3,4=src 4,5=n5");
+  EXPECT_EQ(call("GET", base + "/conflicts?status=pending").body["items"].size(), 0u);
 }
 
 }  // namespace
