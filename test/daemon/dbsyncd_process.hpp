@@ -7,7 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -36,11 +39,13 @@ class DaemonProcess {
       int st = 0;
       ::waitpid(pid_, &st, 0);
     }
+    forget_output();
   }
 
   // Starts dbsyncd with exactly `env` (plus PATH) and `args`.
   void start(const std::map<std::string, std::string>& env, const std::vector<std::string>& args,
              const std::string& cwd = "") {
+    forget_output();
     static int counter = 0;
     std::string base =
         "/tmp/dbsyncd-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
@@ -51,10 +56,16 @@ class DaemonProcess {
     if (const char* path = std::getenv("PATH")) env_strings.push_back(std::string("PATH=") + path);
     std::vector<std::string> argv_strings{DBSYNCD_PATH};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    // Created (emptied) here, before the child exists: a file of the same name left by an
+    // earlier process with this pid is never read as this daemon's output.
+    int out = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     pid_ = ::fork();
+    if (pid_ != 0) {
+      ::close(out);
+      ::close(err);
+    }
     if (pid_ == 0) {
-      int out = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       ::dup2(out, 1);
       ::dup2(err, 2);
       if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
@@ -123,6 +134,20 @@ class DaemonProcess {
   std::string stderr_text() const { return read_file(err_path_); }
 
  private:
+  // The output files go once the process is done with, unless the test failed (then they are
+  // left for a look, and named).
+  void forget_output() {
+    if (out_path_.empty()) return;
+    if (::testing::Test::HasFailure()) {
+      std::fprintf(stderr, "dbsyncd output kept: %s %s\n", out_path_.c_str(), err_path_.c_str());
+    } else {
+      ::unlink(out_path_.c_str());
+      ::unlink(err_path_.c_str());
+    }
+    out_path_.clear();
+    err_path_.clear();
+  }
+
   pid_t pid_ = -1;
   int status_ = 0;
   std::string out_path_, err_path_;

@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <glob.h>
 #include <poll.h>
 
 #include <atomic>
@@ -27,20 +26,6 @@ std::string header(const httplib::Headers& h, const char* key, size_t, const cha
   auto it = h.find(key);
   return it == h.end() ? def : it->second;
 }
-
-// DaemonProcess names its output files after this process's pid: a file left by an earlier
-// test process with the same (reused) pid could be read before the new child truncates it (a
-// stale "listening" line with another port, or another daemon's stdout). Each test process
-// starts without them.
-void remove_stale_daemon_logs() {
-  glob_t g{};
-  std::string pattern = "/tmp/dbsyncd-test-" + std::to_string(::getpid()) + "-*";
-  if (::glob(pattern.c_str(), 0, nullptr, &g) == 0)
-    for (size_t i = 0; i < g.gl_pathc; ++i) ::unlink(g.gl_pathv[i]);
-  ::globfree(&g);
-}
-// Once, when the test process starts (ctest runs each test in a process of its own).
-const bool kStaleLogsRemoved = (remove_stale_daemon_logs(), true);
 
 bool stack_present() { return std::getenv("PGHOST") && std::getenv("PGPORT"); }
 
