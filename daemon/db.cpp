@@ -1,5 +1,7 @@
 #include "daemon/db.hpp"
 
+#include <algorithm>
+
 #include <libpq-fe.h>
 
 #include <poll.h>
@@ -21,11 +23,19 @@ Db::Db(std::string conninfo, int max_connections)
 
 std::unique_ptr<DbSession> Db::acquire(DbError& err, std::chrono::milliseconds wait) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (!cv_.wait_for(lock, wait, [&] { return !idle_.empty() || open_ < max_; })) {
+  const uint64_t ticket = next_ticket_++;
+  waiting_.push_back(ticket);
+  if (!cv_.wait_for(lock, wait, [&] {
+        return waiting_.front() == ticket && (!idle_.empty() || open_ < max_);
+      })) {
+    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
+    cv_.notify_all();  // the next in line may be the one that can go now
     err = {"53300", "no free connection to the master (all " + std::to_string(max_) + " busy)", "",
            ""};
     return nullptr;
   }
+  waiting_.pop_front();
+  cv_.notify_all();  // the next in line may go too, when more than one connection is free
   while (!idle_.empty()) {
     pg::PgConnection c = std::move(idle_.back());
     idle_.pop_back();
@@ -49,7 +59,7 @@ std::unique_ptr<DbSession> Db::acquire(DbError& err, std::chrono::milliseconds w
   }
   lock.lock();
   --open_;
-  cv_.notify_one();
+  cv_.notify_all();
   return nullptr;
 }
 
@@ -61,7 +71,7 @@ void Db::release(pg::PgConnection conn, bool healthy) {
   } else {
     --open_;
   }
-  cv_.notify_one();
+  cv_.notify_all();
 }
 
 DbSession::~DbSession() { db_.release(std::move(conn_), healthy_); }

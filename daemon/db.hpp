@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -62,6 +64,10 @@ class Db {
   int max_;
   int open_ = 0;
   std::vector<pg::PgConnection> idle_;
+  // Requests waiting for a connection, served in arrival order (a condition variable alone
+  // wakes an arbitrary waiter, so under load some requests could wait far longer than others).
+  std::deque<uint64_t> waiting_;
+  uint64_t next_ticket_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
 };
