@@ -336,13 +336,58 @@ TEST_F(DbsyncdRedisStage, RedisDownMidRunPausesTheJobWhichResumesWhenItIsBack) {
   EXPECT_EQ(job(j, "pauses"), "1");
   EXPECT_EQ(job(j, "executor"), "<null>");
   EXPECT_EQ(db_.value("SELECT count(*) FROM dst"), "0");
+  // The stage's position was committed with the checkpoint.
+  std::string mark = job(j, "stage_mark");
+  EXPECT_EQ(mark.rfind("run ", 0), 0u) << mark;
   ASSERT_TRUE(server.start());
+  {
+    // A put whose outcome was unknown and did happen (or whose batch never committed): the
+    // last staged change again, beyond the mark. The resumed run must drop it (applied twice,
+    // the local target would see "rows appeared" and fail the job).
+    const std::string changes = keys_of(j, server.url())[0];
+    auto conn = redis::RedisConnection::connect(server.url());
+    ASSERT_TRUE(conn.is_ok()) << conn.status().to_string();
+    auto last = conn->command({"LINDEX", changes, "-1"});
+    ASSERT_TRUE(last.is_ok()) << last.status().to_string();
+    ASSERT_TRUE(last->is_string());
+    std::string dup(last->str());
+    auto pushed = conn->command({"RPUSH", changes, dup});
+    ASSERT_TRUE(pushed.is_ok()) << pushed.status().to_string();
+    const long long staged = std::stoll(mark.substr(4, mark.find(' ', 4) - 4));
+    EXPECT_GE(pushed->integer(), staged + 1);
+  }
   EXPECT_EQ(wait_status(j, {"succeeded", "failed"}, 120), "succeeded") << job(j, "error");
   EXPECT_EQ(job(j, "inserted"), "20000");
   EXPECT_EQ(db_.value("SELECT count(*) FROM dst"), "20000");
   EXPECT_EQ(mismatches(), "0");
   EXPECT_EQ(job(j, "error"), "<null>");
+  EXPECT_EQ(job(j, "pauses"), "1");
   EXPECT_EQ(existing_keys(j, server.url()), 0);
+}
+
+TEST_F(DbsyncdRedisStage, AResumedCommitNeverAppliesAnAppliedBatchAgain) {
+  std::string sync = make_sync("manual", 10, 1);
+  set_redis(stack_redis_);
+  auto d = start_daemon();
+  std::string j = run_until_conflicts(sync);
+  ASSERT_FALSE(HasFailure()) << d->stderr_text();
+  d->signal(SIGKILL);
+  d->wait_exit();
+  RedisConflicts rc(db_.url(), nullptr);
+  auto all = rc.decide_all(std::stoll(sync), "source", "tester");
+  ASSERT_TRUE(all.is_ok()) << all.status().to_string();
+  // Staged in order: row 4's change (the run), then the decisions of rows 1, 2, 3.
+  EXPECT_EQ(redis_int(stack_redis_, {"LLEN", keys_of(j, stack_redis_)[0]}), 4);
+  // A commit cut off after its first batch (row 4) committed but before its LTRIM: the
+  // committed mark says 1 applied, Redis still holds it. Row 4 is as that batch left it.
+  db_.sql("UPDATE dst SET title = 'src 4' WHERE id = 4");
+  db_.sql("UPDATE dbsync.jobs SET stage_mark = 'commit 1' WHERE id = " + j);
+  d = start_daemon();
+  EXPECT_EQ(wait_status(j, {"succeeded", "failed"}), "succeeded") << job(j, "error");
+  EXPECT_EQ(mismatches(), "0");
+  // Rows 1-3 applied by this commit; row 4 not again.
+  EXPECT_EQ(job(j, "updated"), "3");
+  EXPECT_EQ(existing_keys(j, stack_redis_), 0);
 }
 
 TEST_F(DbsyncdRedisStage, AStageWhoseKeysAreGoneFailsTheCommitClearly) {
