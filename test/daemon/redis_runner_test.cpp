@@ -336,6 +336,11 @@ TEST_F(DbsyncdRedisStage, RedisDownMidRunPausesTheJobWhichResumesWhenItIsBack) {
   EXPECT_EQ(job(j, "pauses"), "1");
   EXPECT_EQ(job(j, "executor"), "<null>");
   EXPECT_EQ(db_.value("SELECT count(*) FROM dst"), "0");
+  // Its conflicts cannot be decided while the run is unfinished (a resume may rewind it).
+  RedisConflicts rc(db_.url(), nullptr);
+  auto early = rc.decide(std::stoll(sync), 1, "source", std::nullopt, "tester");
+  EXPECT_EQ(early.status().code(), ErrorCode::kConflict) << early.status().to_string();
+  EXPECT_NE(early.status().message().find("is still running"), std::string::npos);
   // The stage's position was committed with the checkpoint.
   std::string mark = job(j, "stage_mark");
   EXPECT_EQ(mark.rfind("run ", 0), 0u) << mark;
