@@ -82,8 +82,9 @@ const char* const kCountColumns =
 // transaction is as old as the batch.
 class ProgressWriter {
  public:
-  ProgressWriter(JobTransaction& txn, const ClaimedJob& job, const JobContext& ctx)
-      : txn_(txn), job_(job), ctx_(ctx) {}
+  ProgressWriter(JobTransaction& txn, const ClaimedJob& job, const JobContext& ctx,
+                 const ExternalStage* external)
+      : txn_(txn), job_(job), ctx_(ctx), external_(external) {}
 
   struct Written {
     bool lost = false;    // the job is no longer ours
@@ -124,11 +125,13 @@ class ProgressWriter {
         key_param(shown.checkpoint),
         key_param(shown.source_checkpoint),
         PgParam::text(std::to_string(ctx_.lease_seconds)),
-        PgParam::text(ctx_.executor)};
+        PgParam::text(ctx_.executor),
+        external_ ? PgParam::text(external_->mark()) : PgParam::null()};
     Result<pg::PgResult> r = txn_.query(
         std::string("UPDATE dbsync.jobs SET phase = $2, ") + kCountColumns +
             ", total = $13::bigint, checkpoint = $14::bytea, source_checkpoint = $15::bytea, "
-            "lease_until = clock_timestamp() + make_interval(secs => $16::int) "
+            "lease_until = clock_timestamp() + make_interval(secs => $16::int), "
+            "stage_mark = COALESCE($18, stage_mark) "
             "WHERE id = $1::bigint AND executor = $17 "
             "RETURNING cancel_requested, txid_current()::text",
         params);
@@ -150,6 +153,7 @@ class ProgressWriter {
   JobTransaction& txn_;
   const ClaimedJob& job_;
   const JobContext& ctx_;
+  const ExternalStage* external_;
   Progress scan_, reported_;
 };
 
@@ -165,7 +169,8 @@ std::string render_key(const FieldMapper& m, const Row& key) { return render_map
 
 // How the job ended, in the job's transaction (the caller commits), as the extension's finish().
 Status finish(JobTransaction& txn, const ClaimedJob& job, const JobOutcome& out,
-              ProgressWriter& progress, const std::string& row_errors, bool& lost) {
+              ProgressWriter& progress, const std::string& row_errors, bool& lost, Stage& stage,
+              ExternalStage* external) {
   Result<ProgressWriter::Written> w = progress.write(out.progress);
   if (!w.is_ok()) return w.status();
   if (w->lost) {
@@ -187,6 +192,23 @@ Status finish(JobTransaction& txn, const ClaimedJob& job, const JobOutcome& out,
           "lease_until = NULL, error = 'cancelled' WHERE id = $1::bigint";
       break;
     case JobState::kAwaitingResolution:
+      if (external) {
+        // Decisions in Redis are made by dbsyncd (daemon/redis_conflicts.*), which locks the
+        // job's row while it decides: counted under that lock, a last decision is never missed.
+        DBSYNC_RETURN_IF_ERROR(
+            txn.query("SELECT 1 FROM dbsync.jobs WHERE id = $1::bigint FOR UPDATE", params)
+                .status());
+        Result<int64_t> waiting = stage.pending_conflicts();
+        const bool decided = waiting.is_ok() && *waiting == 0;
+        sql = std::string(
+                  "UPDATE dbsync.jobs j SET executor = NULL, lease_until = NULL, step = 'commit', "
+                  "status = '") +
+              (decided ? "queued" : "awaiting_resolution") +
+              "', phase = 'awaiting_resolution', not_before = now() WHERE j.id = $1::bigint";
+        if (decided)  // a dbsyncd commits it at once (the NOTIFY goes out at COMMIT)
+          DBSYNC_RETURN_IF_ERROR(txn.query("SELECT pg_notify('dbsync_jobs', $1)", params).status());
+        break;
+      }
       // Decisions may have come in since the engine counted them: with none left pending the
       // job goes straight back to the queue to commit (dbsync.resolve locks the job row too).
       sql =
@@ -235,6 +257,28 @@ JobResult failed(pg::PgConnection& master, const ClaimedJob& job, const JobConte
                  const std::string& message) {
   (void)record_job_failure(master, job.id, ctx.executor, message);
   return JobResult{JobEnd::kFinished, "failed", message};
+}
+
+// The stage's server is unreachable: the job goes back to the queue (checkpoint and stage
+// kept) with a backoff of 10 s doubling with each pause up to 5 minutes, the reason in its
+// error and phase 'paused'. The next claim resumes it from its checkpoint.
+JobResult pause(pg::PgConnection& master, const ClaimedJob& job, const JobContext& ctx,
+                const std::string& where, const Status& why) {
+  master.rollback_quietly();
+  Result<pg::PgResult> r = master.query(
+      "UPDATE dbsync.jobs SET status = 'queued', executor = NULL, lease_until = NULL, "
+      "phase = 'paused', pauses = pauses + 1, "
+      "not_before = now() + make_interval(secs => least(300, 10 * power(2, least(pauses, 10)))), "
+      "error = 'paused: ' || $3::text || ' unavailable: ' || $4::text || '; retrying in ' || "
+      "least(300, 10 * power(2, least(pauses, 10)))::int || ' s' "
+      "WHERE id = $1::bigint AND executor = $2 AND finished_at IS NULL "
+      "RETURNING error",
+      {PgParam::text(num(job.id)), PgParam::text(ctx.executor), PgParam::text(where),
+       PgParam::text(why.message())});
+  if (!r.is_ok())
+    return JobResult{JobEnd::kReleased, "running", "could not pause: " + r.status().message()};
+  if (r->rows() == 0) return JobResult{JobEnd::kLost, "lost", "another executor took the job over"};
+  return JobResult{JobEnd::kReleased, "queued", std::string(r->get(0, 0))};
 }
 
 }  // namespace
@@ -286,8 +330,28 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
   JobTransaction txn(local_target ? sync.target->connection() : own);
   CatalogBaseline baseline(txn, sync.id, batch);
   Result<std::unique_ptr<Stage>> stage = stages(txn, job, sync);
-  if (!stage.is_ok())
+  if (!stage.is_ok()) {
+    txn.rollback();
+    if (stage.status().code() == ErrorCode::kUnavailable)
+      return pause(master, job, ctx, "Redis", stage.status());
     return failed(master, job, ctx, stage.status().with_context(context).message());
+  }
+  ExternalStage* external = dynamic_cast<ExternalStage*>(stage->get());
+  if (external && job.step == "commit") {
+    // A stage whose TTL ran out (or that was cleared) would commit nothing: fail clearly.
+    Result<bool> there = external->exists();
+    if (!there.is_ok()) {
+      if (there.status().code() == ErrorCode::kUnavailable)
+        return pause(master, job, ctx, external->where(), there.status());
+      return failed(master, job, ctx, there.status().with_context(context).message());
+    }
+    if (!*there)
+      return failed(master, job, ctx,
+                    context + ": the change set of job " + num(job.id) + " is no longer in " +
+                        external->where() +
+                        " (its TTL ran out or it was deleted); nothing was applied: run the sync "
+                        "again");
+  }
   std::optional<DeferredTarget> deferred;
   Target* target = sync.target.get();
   if (local_target) target = &deferred.emplace(*sync.target);
@@ -296,7 +360,7 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
   SyncEndpoints endpoints{sync.source.get(), source_writer, target,
                           &baseline,         stage->get(),  nullptr};
 
-  ProgressWriter progress(txn, job, ctx);
+  ProgressWriter progress(txn, job, ctx, external);
   Result<SyncExecutor> executor = SyncExecutor::create(m, sync.policy, endpoints);
   if (!executor.is_ok())
     return failed(master, job, ctx, executor.status().with_context(context).message());
@@ -380,10 +444,16 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
     // Whatever the failed batch wrote since the last commit is dropped with the transaction.
     txn.rollback();
     if (deferred) deferred->drop();
+    // Only the stage's own failure pauses the job (a target that is down still fails it).
+    if (!broken && external) {
+      if (std::optional<Status> down = external->unavailable())
+        return pause(master, job, ctx, external->where(), *down);
+    }
     out.error = out.error.with_context(context);
   }
-  Status st = finish(txn, job, out, progress,
-                     row_errors_text(job.errors + out.progress.errors, row_errors), lost);
+  Status st =
+      finish(txn, job, out, progress, row_errors_text(job.errors + out.progress.errors, row_errors),
+             lost, **stage, external);
   if (st.is_ok() && lost) {
     txn.rollback();
     return JobResult{JobEnd::kLost, "lost", "another executor took the job over"};

@@ -41,6 +41,25 @@ struct JobContext {
   std::function<bool()> cancel_seen;  // the heartbeat saw cancel_requested
 };
 
+// A stage kept outside the master (Redis). The runner asks it whether a failed job failed
+// because the stage's server was unreachable (the job then pauses and retries later instead of
+// failing: its checkpoint and what the stage holds are kept), whether its data still exists
+// before a commit step, and how many conflicts are pending when the job comes to wait (after
+// locking the job's row, so that a decision made meanwhile is not missed).
+class ExternalStage {
+ public:
+  virtual ~ExternalStage() = default;
+  // The stage's own last call failed with kUnavailable: that failure (else nullopt). A failure
+  // of the callback of read_changes (the target) is not the stage's.
+  virtual std::optional<Status> unavailable() const = 0;
+  virtual Result<bool> exists() = 0;
+  // "Redis host:port", for messages.
+  virtual std::string where() const = 0;
+  // The stage's position, written to dbsync.jobs.stage_mark with every checkpoint (in the same
+  // transaction), so that a resumed job returns the stage to what was committed.
+  virtual std::string mark() const = 0;
+};
+
 // Picks the stage of a job: the in-database stage (CatalogStage) by default; the seam where a
 // Redis stage is wired in. The stage may use `txn` (the job's master transaction).
 using StageFactory = std::function<Result<std::unique_ptr<Stage>>(

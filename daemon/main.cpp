@@ -13,6 +13,7 @@
 #include "daemon/db.hpp"
 #include "daemon/job_runner.hpp"
 #include "daemon/log.hpp"
+#include "daemon/redis_stage_factory.hpp"
 #include "daemon/runner.hpp"
 #include "daemon/server.hpp"
 
@@ -134,8 +135,9 @@ int main(int argc, char** argv) {
              {"db_connections", config.db_connections},
              {"max_body_bytes", config.max_body_bytes}});
 
-  // The job runner (--runners, --executors): claims and runs jobs until the stop signal.
-  JobRunner runner(config, catalog_stage_factory());
+  // The job runner (--runners, --executors): claims and runs jobs until the stop signal. A
+  // job's stage is in Redis when the settings name one (daemon.redis_url), else the catalog's.
+  JobRunner runner(config, redis_stage_factory());
   if (dbsync::Status st = runner.start(); !st.is_ok()) {
     std::fprintf(stderr, "dbsyncd: %s\n", st.message().c_str());
     return 2;

@@ -526,20 +526,34 @@ ALTER TABLE dbsync.jobs
   ADD COLUMN requested_by text,
   ADD COLUMN source_inserted bigint NOT NULL DEFAULT 0,  -- two-way: written back to the source
   ADD COLUMN source_updated bigint NOT NULL DEFAULT 0,
-  ADD COLUMN source_deleted bigint NOT NULL DEFAULT 0;
+  ADD COLUMN source_deleted bigint NOT NULL DEFAULT 0,
+  ADD COLUMN stage text NOT NULL DEFAULT 'catalog' CHECK (stage IN ('catalog', 'redis')),
+  ADD COLUMN pauses integer NOT NULL DEFAULT 0 CHECK (pauses >= 0),
+  ADD COLUMN stage_mark text;
+COMMENT ON COLUMN dbsync.jobs.stage IS
+  'Where the job''s change set and conflicts wait: catalog (dbsync.stage, dbsync.conflicts) or redis (dbsyncd, settings daemon.redis_url). Chosen when a run starts from scratch and kept to the end, whatever the settings do meanwhile; background workers never run a redis job.';
+COMMENT ON COLUMN dbsync.jobs.stage_mark IS
+  'A redis job''s position in its stage, committed with each checkpoint (run: changes staged and last conflict id; commit: changes applied), so that a resumed job drops what an uncommitted batch put and never applies a staged change twice.';
+COMMENT ON COLUMN dbsync.jobs.pauses IS
+  'How many times dbsyncd paused the job because its Redis stage was unreachable (the retry backoff doubles with each).';
 COMMENT ON COLUMN dbsync.jobs.step IS
   'What an executor does with the job when it claims it: run (scan, diff, apply or stage) or commit (apply the staged change set once every conflict is decided).';
 COMMENT ON COLUMN dbsync.jobs.interruptions IS
   'How many times the job''s executor died under it (the job resumed from its checkpoint).';
 
 -- Which executor runs a sync's jobs: background workers for Postgres-family ends (the master
--- itself, remote PostgreSQL, Supabase, Neon) unless a webhook decides conflicts; dbsyncd for
--- the rest (MySQL, WordPress, webhooks).
+-- itself, remote PostgreSQL, Supabase, Neon) unless a webhook decides conflicts, or the
+-- strategy is manual while dbsyncd's settings hold a Redis URL (the change set then waits in
+-- Redis, which only dbsyncd reaches); dbsyncd for the rest (MySQL, WordPress, webhooks).
 CREATE FUNCTION dbsync.executor_kind(sync_id bigint) RETURNS text
   LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT CASE WHEN src.kind = ANY (ARRAY['local', 'postgres', 'supabase', 'neon'])
                AND tgt.kind = ANY (ARRAY['local', 'postgres', 'supabase', 'neon'])
                AND s.strategy <> 'webhook'
+               AND NOT (s.strategy = 'manual'
+                        AND EXISTS (SELECT 1 FROM dbsync.settings st
+                                     WHERE st.key = 'daemon.redis_url'
+                                       AND pg_catalog.jsonb_typeof(st.value) = 'string'))
               THEN 'worker' ELSE 'daemon' END
     FROM dbsync.syncs s
     JOIN dbsync.datasources src ON src.id = s.source_id

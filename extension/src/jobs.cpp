@@ -142,13 +142,16 @@ class Decider {
   std::optional<ConflictResolver> resolver_;
 };
 
-// A job waiting for decisions with none left pending goes back to the queue to commit.
+// A job waiting for decisions with none left pending goes back to the queue to commit, and
+// dbsync_jobs is notified (at commit) so that a dbsyncd commits it at once. A job staged in
+// Redis is decided (and requeued) by dbsyncd, never here.
 bool requeue_if_decided(int64_t job_id) {
   pg::spi::Rows r = query(
       "UPDATE dbsync.jobs j SET status = 'queued', step = 'commit', not_before = now() "
-      "WHERE j.id = $1::bigint AND j.status = 'awaiting_resolution' AND NOT EXISTS "
+      "WHERE j.id = $1::bigint AND j.status = 'awaiting_resolution' AND j.stage = 'catalog' "
+      "AND NOT EXISTS "
       "(SELECT 1 FROM dbsync.conflicts c WHERE c.job_id = j.id AND c.status = 'pending') "
-      "RETURNING j.id",
+      "RETURNING j.id, pg_notify('dbsync_jobs', j.id::text)",
       {num(job_id)});
   if (r.empty()) return false;
   wake_launcher_at_commit();

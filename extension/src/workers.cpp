@@ -237,7 +237,7 @@ int64 queued_worker_jobs() {
   pg::xact::begin();
   pg::spi::Rows r = pg::spi::query(
       "SELECT count(*) FROM dbsync.jobs WHERE status = 'queued' AND executor_kind = 'worker' "
-      "AND not_before <= now()");
+      "AND stage = 'catalog' AND not_before <= now()");
   pg::xact::commit();
   return std::stoll(r.text(0, 0));
 }
@@ -346,7 +346,7 @@ std::optional<ClaimedJob> claim() {
       "  executor = 'worker ' || pg_backend_pid(), lease_until = now() + interval '5 minutes', "
       "  attempts = j.attempts + 1, started_at = COALESCE(j.started_at, now()), error = NULL "
       "FROM (SELECT id FROM dbsync.jobs WHERE status = 'queued' AND executor_kind = 'worker' "
-      "      AND not_before <= now() ORDER BY not_before, id "
+      "      AND stage = 'catalog' AND not_before <= now() ORDER BY not_before, id "
       "      FOR UPDATE SKIP LOCKED LIMIT 1) c "
       "WHERE j.id = c.id "
       "RETURNING j.id, j.sync_id, j.step, j.checkpoint, j.source_checkpoint, j.scanned, "

@@ -1,0 +1,307 @@
+#include "daemon/redis_stage_factory.hpp"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "daemon/catalog_stage.hpp"
+#include "engine/row_codec.hpp"
+
+namespace dbsync::daemon {
+namespace {
+
+using pg::PgParam;
+
+std::string num(int64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+Result<std::optional<RedisSettings>> read_redis_settings(pg::PgConnection& master) {
+  Result<pg::PgResult> r = master.query(
+      "SELECT (SELECT value #>> '{}' FROM dbsync.settings WHERE key = 'daemon.redis_url' "
+      "AND jsonb_typeof(value) = 'string'), "
+      "(SELECT value #>> '{}' FROM dbsync.settings WHERE key = 'daemon.redis_password' "
+      "AND jsonb_typeof(value) = 'string')");
+  if (!r.is_ok()) return r.status().with_context("reading the Redis settings");
+  if (r->rows() == 0 || r->is_null(0, 0) || r->get(0, 0).empty())
+    return std::optional<RedisSettings>();
+  RedisSettings s;
+  s.url = std::string(r->get(0, 0));
+  if (!r->is_null(0, 1)) s.password = std::string(r->get(0, 1));
+  return std::optional<RedisSettings>(std::move(s));
+}
+
+Result<redis::RedisStageOptions> redis_stage_options(pg::PgConnection& master) {
+  Result<pg::PgResult> r = master.query(
+      "SELECT oid::text FROM pg_catalog.pg_database WHERE datname = current_database()");
+  if (!r.is_ok()) return r.status().with_context("reading the master database's oid");
+  if (r->rows() == 0) return error(ErrorCode::kInternal, "the master database has no oid");
+  redis::RedisStageOptions o;
+  o.prefix = "dbsync:" + std::string(r->get(0, 0));
+  return o;
+}
+
+bool strategy_uses_redis_stage(Strategy s) {
+  return s == Strategy::kManual || s == Strategy::kWebhook;
+}
+
+namespace {
+
+// KEYS: the stage's keys (changes, conflicts, status, decisions, pending, meta); ARGV: ttl,
+// changes to keep, last conflict id to keep. Drops what was put after that point.
+const char* const kRewind = R"lua(
+local keep = tonumber(ARGV[2])
+if keep == 0 then redis.call('DEL', KEYS[1]) else redis.call('LTRIM', KEYS[1], 0, keep - 1) end
+local last = tonumber(ARGV[3])
+local next = tonumber(redis.call('HGET', KEYS[6], 'next_conflict_id') or '0')
+for id = last + 1, next do
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[4], id)
+  redis.call('ZREM', KEYS[5], id)
+end
+redis.call('HSET', KEYS[6], 'next_conflict_id', last)
+for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+return next - last
+)lua";
+
+// KEYS: changes, meta; ARGV: how many of the list's head to remove. LTRIM and the count of
+// changes trimmed so far, together.
+const char* const kTrim = R"lua(
+local n = tonumber(ARGV[1])
+if n > 0 then redis.call('LTRIM', KEYS[1], n, -1) end
+return redis.call('HINCRBY', KEYS[2], 'trimmed', n)
+)lua";
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = s.find(' ', i);
+    if (j == std::string::npos) j = s.size();
+    if (j > i) out.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+Result<int64_t> to_int(const std::string& s) {
+  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
+    return error(ErrorCode::kInternal, "the job's stage mark is malformed");
+  return static_cast<int64_t>(std::stoll(s));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RedisJobStage>> RedisJobStage::open(const RedisSettings& settings,
+                                                           int64_t job_id,
+                                                           redis::RedisStageOptions options,
+                                                           Start start, bool run_step,
+                                                           const std::optional<std::string>& mark) {
+  std::unique_ptr<RedisJobStage> s(new RedisJobStage());
+  Result<redis::RedisConnection> c =
+      redis::RedisConnection::connect(settings.url, settings.password);
+  if (!c.is_ok()) return c.status().with_context("connecting to the Redis stage");
+  s->conn_ = std::make_unique<redis::RedisConnection>(std::move(c).value());
+  s->ttl_ = std::to_string(options.ttl.count());
+  Result<std::unique_ptr<redis::RedisStage>> st =
+      redis::RedisStage::open(*s->conn_, num(job_id), std::move(options));
+  if (!st.is_ok()) return st.status();
+  s->stage_ = std::move(st).value();
+  if (start == Start::kFresh) {
+    DBSYNC_RETURN_IF_ERROR(s->stage_->clear());
+    return s;
+  }
+  if (start == Start::kAsIs) return s;
+  std::vector<std::string> m = split(mark.value_or(""));
+  if (run_step && m.size() == 3 && m[0] == "run") {
+    DBSYNC_ASSIGN_OR_RETURN(int64_t staged, to_int(m[1]));
+    DBSYNC_ASSIGN_OR_RETURN(int64_t last, to_int(m[2]));
+    DBSYNC_RETURN_IF_ERROR(s->rewind_run(staged, last));
+  } else if (m.size() == 2 && m[0] == "commit") {
+    DBSYNC_ASSIGN_OR_RETURN(int64_t applied, to_int(m[1]));
+    DBSYNC_RETURN_IF_ERROR(s->skip_applied(applied));
+  }
+  return s;
+}
+
+Result<int64_t> RedisJobStage::meta_int(const char* field) {
+  Result<redis::RedisReply> r = conn_->command({"HGET", stage_->key("meta"), field});
+  if (!r.is_ok()) return r.status().with_context("stage of job " + stage_->job());
+  if (r->is_nil()) return int64_t{0};
+  return to_int(std::string(r->str()));
+}
+
+Status RedisJobStage::rewind_run(int64_t staged, int64_t last_conflict) {
+  std::vector<std::string> k = stage_->keys();
+  std::string staged_s = std::to_string(staged), last_s = std::to_string(last_conflict);
+  std::vector<std::string_view> args{"EVAL", kRewind, "6"};
+  for (const std::string& key : k) args.push_back(key);
+  args.push_back(ttl_);
+  args.push_back(staged_s);
+  args.push_back(last_s);
+  Result<redis::RedisReply> r = conn_->command(args);
+  if (!r.is_ok())
+    return r.status().with_context("stage of job " + stage_->job() +
+                                   ", returning to its last checkpoint");
+  staged_ = staged;
+  last_conflict_ = last_conflict;
+  return Status::ok();
+}
+
+Status RedisJobStage::skip_applied(int64_t applied) {
+  DBSYNC_ASSIGN_OR_RETURN(int64_t trimmed, meta_int("trimmed"));
+  if (applied > trimmed) {
+    // Applied and committed, but the LTRIM after it did not happen: never apply them again.
+    std::string n = std::to_string(applied - trimmed);
+    Result<redis::RedisReply> r =
+        conn_->command({"EVAL", kTrim, "2", stage_->key("changes"), stage_->key("meta"), n});
+    if (!r.is_ok())
+      return r.status().with_context("stage of job " + stage_->job() +
+                                     ", removing changes already applied");
+  }
+  applied_ = std::max(applied, trimmed);
+  committing_ = true;
+  return Status::ok();
+}
+
+std::string RedisJobStage::mark() const {
+  if (committing_) return "commit " + std::to_string(applied_);
+  return "run " + std::to_string(staged_) + " " + std::to_string(last_conflict_);
+}
+
+Status RedisJobStage::note(Status st) {
+  if (st.is_ok())
+    unavailable_.reset();
+  else if (st.code() == ErrorCode::kUnavailable)
+    unavailable_ = st;
+  else
+    unavailable_.reset();
+  return st;
+}
+
+Status RedisJobStage::put_changes(const std::vector<PlannedChange>& changes) {
+  Status st = note(stage_->put_changes(changes));
+  if (st.is_ok()) staged_ += static_cast<int64_t>(changes.size());
+  return st;
+}
+
+Status RedisJobStage::put_conflicts(const std::vector<ConflictRecord>& conflicts) {
+  Status st = note(stage_->put_conflicts(conflicts));
+  if (st.is_ok()) last_conflict_ += static_cast<int64_t>(conflicts.size());
+  return st;
+}
+
+Result<int64_t> RedisJobStage::pending_conflicts() {
+  Result<int64_t> r = stage_->pending_conflicts();
+  (void)note(r.is_ok() ? Status::ok() : r.status());
+  return r;
+}
+
+// As RedisStage::read_changes, but the count applied is part of the mark (committed with the
+// batch by the callback's progress) and each LTRIM counts what it removed ('trimmed'), so a
+// batch whose LTRIM failed is removed on resume instead of applied again.
+Status RedisJobStage::read_changes(size_t batch_size,
+                                   const std::function<Status(std::vector<PlannedChange>&)>& fn) {
+  if (!committing_) {
+    // The first commit in this attempt (the run step's own, or a commit step without a mark).
+    Result<int64_t> trimmed = meta_int("trimmed");
+    if (!trimmed.is_ok()) return note(trimmed.status());
+    applied_ = *trimmed;
+    committing_ = true;
+  }
+  if (batch_size == 0) batch_size = 1000;
+  const std::string list = stage_->key("changes"), meta = stage_->key("meta");
+  const std::string last = std::to_string(batch_size - 1);
+  const std::string context = "stage of job " + stage_->job() + ", ";
+  std::vector<PlannedChange> batch;
+  for (;;) {
+    Result<redis::RedisReply> r = conn_->command({"LRANGE", list, "0", last});
+    if (!r.is_ok()) return note(r.status().with_context(context + "reading staged changes"));
+    if (!r->is_array())
+      return note(error(ErrorCode::kInternal,
+                        context + "reading staged changes: LRANGE answered " + r->type_name()));
+    const size_t n = r->size();
+    if (n == 0) return note(Status::ok());
+    batch.clear();
+    batch.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      std::optional<std::string_view> bytes = redis::element_string(r->element(i));
+      if (!bytes)
+        return note(error(ErrorCode::kInternal, context + "a staged change is not a string"));
+      Result<PlannedChange> c = decode_change(*bytes);
+      if (!c.is_ok()) return note(c.status().with_context(context + "decoding a staged change"));
+      batch.push_back(std::move(c).value());
+    }
+    applied_ += static_cast<int64_t>(n);  // the callback's progress commits this mark
+    Status applied = fn(batch);
+    if (!applied.is_ok()) {
+      // The callback's failure (the target's) is not the stage's: it fails the job.
+      applied_ -= static_cast<int64_t>(n);
+      unavailable_.reset();
+      return applied;
+    }
+    std::string count = std::to_string(n);
+    Result<redis::RedisReply> t = conn_->command({"EVAL", kTrim, "2", list, meta, count});
+    if (!t.is_ok())
+      return note(t.status().with_context(
+          context +
+          "removing an applied batch (the job's mark says it was applied: it is "
+          "removed on resume, never applied twice)"));
+  }
+}
+
+Status RedisJobStage::clear() { return note(stage_->clear()); }
+
+Result<bool> RedisJobStage::exists() {
+  Result<bool> r = stage_->exists();
+  (void)note(r.is_ok() ? Status::ok() : r.status());
+  return r;
+}
+
+StageFactory redis_stage_factory() {
+  return [](JobTransaction& txn, const ClaimedJob& job,
+            const JobSync& sync) -> Result<std::unique_ptr<Stage>> {
+    pg::PgConnection& master = txn.connection();
+    txn.rollback();
+    const bool fresh = job.step == "run" && !job.checkpoint;
+    DBSYNC_ASSIGN_OR_RETURN(std::optional<RedisSettings> settings, read_redis_settings(master));
+    std::string kind;
+    std::optional<std::string> mark;
+    if (fresh) {
+      kind = settings && strategy_uses_redis_stage(sync.policy.strategy) ? "redis" : "catalog";
+      // Recorded at once (its own transaction): resumes, commits and deciders use it as is.
+      Result<pg::PgResult> set =
+          master.query("UPDATE dbsync.jobs SET stage = $2, stage_mark = NULL WHERE id = $1::bigint",
+                       {PgParam::text(num(job.id)), PgParam::text(kind)});
+      if (!set.is_ok()) return set.status().with_context("recording the job's stage");
+    } else {
+      Result<pg::PgResult> r =
+          master.query("SELECT stage, stage_mark FROM dbsync.jobs WHERE id = $1::bigint",
+                       {PgParam::text(num(job.id))});
+      if (!r.is_ok()) return r.status().with_context("reading the job's stage");
+      if (r->rows() == 0) return error(ErrorCode::kNotFound, "job " + num(job.id) + " is gone");
+      kind = std::string(r->get(0, 0));
+      if (!r->is_null(0, 1)) mark = std::string(r->get(0, 1));
+    }
+    if (kind != "redis")
+      return std::unique_ptr<Stage>(new CatalogStage(txn, num(job.id), sync.id, *sync.mapper));
+    if (!settings)
+      return error(ErrorCode::kInvalidArgument,
+                   "job " + num(job.id) +
+                       " keeps its change set in Redis, but the settings no longer name a Redis "
+                       "(daemon.redis_url): set it again to finish the job, or cancel it");
+    DBSYNC_ASSIGN_OR_RETURN(redis::RedisStageOptions options, redis_stage_options(master));
+    // A fresh run clears what an earlier attempt put without committing a checkpoint; a
+    // resumed one returns to its mark.
+    DBSYNC_ASSIGN_OR_RETURN(
+        std::unique_ptr<RedisJobStage> stage,
+        RedisJobStage::open(*settings, job.id, std::move(options),
+                            fresh ? RedisJobStage::Start::kFresh : RedisJobStage::Start::kResume,
+                            job.step == "run", mark));
+    return std::unique_ptr<Stage>(std::move(stage));
+  };
+}
+
+}  // namespace dbsync::daemon

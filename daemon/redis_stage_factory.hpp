@@ -1,0 +1,98 @@
+// The Redis stage of dbsyncd's jobs (issue #4, "Redis stage"): with daemon.redis_url in
+// dbsync.settings, a job of a sync whose strategy stages changes (manual; webhook, whose
+// fallback may leave conflicts) keeps its change set and conflicts in Redis (adapters/redis)
+// instead of dbsync.stage / dbsync.conflicts.
+//
+// Where a job's stage lives is dbsync.jobs.stage ('catalog' or 'redis'): chosen from the
+// settings when a run starts from scratch (step run, no checkpoint; the Redis keys of an
+// earlier attempt that committed nothing are cleared then), and used as recorded ever after —
+// by a resumed run, the commit step and whoever decides — so a settings change mid-job does not
+// move the job's stage (a Redis URL pointing elsewhere finds no stage: the job fails clearly).
+//
+// Nothing staged twice, nothing applied twice: the stage's position (dbsync.jobs.stage_mark)
+// commits with every checkpoint — during a run "run <changes staged> <last conflict id>", during
+// a commit "commit <changes applied>". A resumed run first drops what a put after the last
+// checkpoint left in Redis (a put whose outcome was unknown, or one whose batch never
+// committed); a resumed commit first removes the changes already applied whose LTRIM did not
+// happen (the count trimmed is kept in the meta hash, 'trimmed', updated with each LTRIM).
+// Conflicts are decided only once the job's step is 'commit' (daemon/redis_conflicts.hpp), so
+// a rewind never drops a decision.
+//
+// Keys: RedisStage's, under the prefix "dbsync:<oid of the master database>" so that several
+// masters (or databases) may share one Redis: "dbsync:16384:{job:42}:changes", ...
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "adapters/postgres/pg_connection.hpp"
+#include "adapters/redis/redis_connection.hpp"
+#include "adapters/redis/redis_stage.hpp"
+#include "daemon/job_runner.hpp"
+
+namespace dbsync::daemon {
+
+// The daemon's Redis settings (dbsync.settings 'daemon.redis_url', 'daemon.redis_password':
+// jsonb strings), nullopt when no URL is set.
+struct RedisSettings {
+  std::string url;
+  std::optional<std::string> password;
+};
+Result<std::optional<RedisSettings>> read_redis_settings(pg::PgConnection& master);
+
+// The RedisStage options of the master `master` is connected to (its key prefix).
+Result<redis::RedisStageOptions> redis_stage_options(pg::PgConnection& master);
+
+// Whether a sync of this strategy stages changes (so that its jobs use Redis when it is set).
+bool strategy_uses_redis_stage(Strategy s);
+
+// A job's stage in Redis, owning its connection: a Stage for the engine, an ExternalStage for
+// the runner (kUnavailable failures pause the job), and the RedisStage for deciding.
+class RedisJobStage final : public Stage, public ExternalStage {
+ public:
+  // How the runner opens a job's stage.
+  enum class Start {
+    kFresh,   // a run from scratch: whatever an earlier attempt left is cleared
+    kResume,  // a resumed run or a commit step: back to `mark` (see above)
+    kAsIs,    // for deciding: nothing changed
+  };
+  // Connects (kUnavailable when Redis cannot be reached) and opens job `job_id`'s stage.
+  static Result<std::unique_ptr<RedisJobStage>> open(
+      const RedisSettings& settings, int64_t job_id, redis::RedisStageOptions options,
+      Start start = Start::kAsIs, bool run_step = false,
+      const std::optional<std::string>& mark = std::nullopt);
+
+  Status put_changes(const std::vector<PlannedChange>& changes) override;
+  Status put_conflicts(const std::vector<ConflictRecord>& conflicts) override;
+  Result<int64_t> pending_conflicts() override;
+  Status read_changes(size_t batch_size,
+                      const std::function<Status(std::vector<PlannedChange>&)>& fn) override;
+  Status clear() override;
+
+  std::optional<Status> unavailable() const override { return unavailable_; }
+  Result<bool> exists() override;
+  std::string where() const override { return "Redis " + conn_->endpoint(); }
+  std::string mark() const override;
+
+  redis::RedisStage& stage() { return *stage_; }
+
+ private:
+  RedisJobStage() = default;
+  Status note(Status st);
+  Status rewind_run(int64_t staged, int64_t last_conflict);
+  Status skip_applied(int64_t applied);
+  Result<int64_t> meta_int(const char* field);
+
+  std::unique_ptr<redis::RedisConnection> conn_;
+  std::unique_ptr<redis::RedisStage> stage_;
+  std::string ttl_;
+  std::optional<Status> unavailable_;
+  bool committing_ = false;  // read_changes was called: the mark counts applied changes
+  int64_t staged_ = 0, last_conflict_ = 0, applied_ = 0;
+};
+
+// The runner's StageFactory: the catalog stage or a RedisJobStage, as described above.
+StageFactory redis_stage_factory();
+
+}  // namespace dbsync::daemon

@@ -1,0 +1,419 @@
+// dbsyncd's Redis stage against the local stack: with daemon.redis_url set, a manual sync's job
+// runs in dbsyncd and keeps its change set and conflicts in Redis (nothing in dbsync.stage or
+// dbsync.conflicts, the target untouched); conflicts are decided through RedisConflicts (the
+// module the API's resolve endpoints call), the job commits, the keys are deleted. Kill -9 while
+// the job waits; a Redis that goes away mid-run (the job pauses, then resumes); a stage whose
+// keys are gone before the commit (the job fails clearly).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adapters/postgres/pg_connection.hpp"
+#include "adapters/redis/redis_connection.hpp"
+#include "adapters/redis/redis_stage.hpp"
+#include "daemon/redis_conflicts.hpp"
+#include "daemon/redis_stage_factory.hpp"
+#include "test/adapters/redis_test_env.hpp"
+#include "test/daemon/dbsyncd_process.hpp"
+
+namespace dbsync::daemon::testing {
+namespace {
+
+using nlohmann::json;
+using redis::testing::LocalRedis;
+
+const std::string kToken = "redis-runner-admin-token-0123456789abcdef";
+
+std::string url_of(const std::string& db) {
+  return "postgresql://" + std::string(std::getenv("PGUSER") ? std::getenv("PGUSER") : "postgres") +
+         "@" + std::getenv("PGHOST") + ":" + std::getenv("PGPORT") + "/" + db;
+}
+
+class Database {
+ public:
+  void create() {
+    static std::atomic<int> counter{0};
+    name_ = "dbsyncd_rs_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+    auto admin = pg::PgConnection::connect("");
+    ASSERT_TRUE(admin.is_ok()) << admin.status().to_string();
+    ASSERT_TRUE(admin->exec("DROP DATABASE IF EXISTS " + pg::quote_ident(name_)).is_ok());
+    Status st = admin->exec("CREATE DATABASE " + pg::quote_ident(name_));
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    auto c = pg::PgConnection::connect(url_of(name_));
+    ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+    conn_ = std::move(c).value();
+    sql("CREATE EXTENSION dbsync");
+  }
+  ~Database() {
+    if (name_.empty()) return;
+    conn_ = pg::PgConnection();
+    auto admin = pg::PgConnection::connect("");
+    if (admin.is_ok())
+      (void)admin->exec("DROP DATABASE IF EXISTS " + pg::quote_ident(name_) + " WITH (FORCE)");
+  }
+  void sql(const std::string& text) {
+    Status st = conn_.query(text).status();
+    ASSERT_TRUE(st.is_ok()) << st.to_string() << "\nin: " << text;
+  }
+  std::string value(const std::string& text) {
+    auto r = conn_.query(text);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string() << "\nin: " << text;
+    if (!r.is_ok() || r->rows() == 0 || r->is_null(0, 0)) return "<null>";
+    return std::string(r->get(0, 0));
+  }
+  std::string url() const { return url_of(name_); }
+  pg::PgConnection& conn() { return conn_; }
+
+ private:
+  std::string name_;
+  pg::PgConnection conn_;
+};
+
+class DbsyncdRedisStage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(std::getenv("PGHOST") && std::getenv("PGPORT"))
+        << "PGHOST/PGPORT not set: start the stack";
+    std::optional<std::string> r = redis::testing::stack_redis_url();
+    ASSERT_TRUE(r) << redis::testing::kStartTheStack;
+    stack_redis_ = *r;
+    db_.create();
+    if (HasFatalFailure()) return;
+    db_.sql("SELECT dbsync.add_datasource('master', 'local')");
+  }
+
+  std::unique_ptr<DaemonProcess> start_daemon(std::vector<std::string> extra = {}) {
+    auto d = std::make_unique<DaemonProcess>();
+    std::vector<std::string> args{"--listen=127.0.0.1:0", "--workers=4", "--db-connections=2",
+                                  "--poll-seconds=1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    d->start(
+        {{"DATABASE_URL", db_.url()}, {"DBSYNC_ADMIN_TOKEN", kToken}, {"DBSYNC_LOG_LEVEL", "info"}},
+        args);
+    EXPECT_GT(d->wait_listening(), 0) << d->stderr_text();
+    return d;
+  }
+
+  void set_redis(const std::string& url) {
+    db_.sql("INSERT INTO dbsync.settings (key, value) VALUES ('daemon.redis_url', to_jsonb('" +
+            url + "'::text)) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value");
+  }
+
+  std::string make_sync(const std::string& name, int rows, int batch) {
+    db_.sql("CREATE TABLE src (id integer PRIMARY KEY, name text NOT NULL, price numeric(10,2))");
+    db_.sql("CREATE TABLE dst (id integer PRIMARY KEY, title text, price numeric(10,2))");
+    db_.sql("INSERT INTO src SELECT g, 'item ' || g, g * 1.5 FROM generate_series(1, " +
+            std::to_string(rows) + ") g");
+    return db_.value("SELECT dbsync.create_sync('" + name +
+                     "', 'master', 'public.src', 'master', 'public.dst', mapping => "
+                     "'{\"title\": \"name\", \"price\": \"price\"}', batch_size => " +
+                     std::to_string(batch) + ", strategy => 'manual')");
+  }
+
+  std::string queue(const std::string& sync_id) {
+    return db_.value("SELECT job_id FROM dbsync.queue_job(" + sync_id + ", 'sql')");
+  }
+  std::string job(const std::string& id, const std::string& column) {
+    return db_.value("SELECT " + column + " FROM dbsync.jobs WHERE id = " + id);
+  }
+  std::string wait_status(const std::string& id, const std::set<std::string>& wanted,
+                          int seconds = 60) {
+    std::string st;
+    for (int i = 0; i < seconds * 20; ++i) {
+      st = job(id, "status");
+      if (wanted.count(st)) return st;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return st;
+  }
+  std::string mismatches() {
+    return db_.value(
+        "SELECT count(*) FROM src s FULL JOIN dst d ON d.id = s.id WHERE s.id IS NULL OR "
+        "d.id IS NULL OR d.title IS DISTINCT FROM s.name OR d.price IS DISTINCT FROM s.price");
+  }
+
+  // The job's Redis keys (as the runner names them) and how many of them exist in `url`.
+  std::vector<std::string> keys_of(const std::string& job_id, const std::string& url) {
+    Result<redis::RedisStageOptions> o = redis_stage_options(db_.conn());
+    EXPECT_TRUE(o.is_ok()) << o.status().to_string();
+    auto conn = redis::RedisConnection::connect(url);
+    EXPECT_TRUE(conn.is_ok()) << conn.status().to_string();
+    if (!o.is_ok() || !conn.is_ok()) return {};
+    auto stage = redis::RedisStage::open(*conn, job_id, *o);
+    EXPECT_TRUE(stage.is_ok());
+    if (!stage.is_ok()) return {};
+    return (*stage)->keys();
+  }
+  long long redis_int(const std::string& url, const std::vector<std::string>& cmd) {
+    auto conn = redis::RedisConnection::connect(url);
+    EXPECT_TRUE(conn.is_ok()) << conn.status().to_string();
+    if (!conn.is_ok()) return -1;
+    std::vector<std::string_view> args(cmd.begin(), cmd.end());
+    auto r = conn->command(args);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    return r.is_ok() ? r->integer() : -1;
+  }
+  long long existing_keys(const std::string& job_id, const std::string& url) {
+    std::vector<std::string> cmd{"EXISTS"};
+    for (const std::string& k : keys_of(job_id, url)) cmd.push_back(k);
+    return redis_int(url, cmd);
+  }
+
+  // A first run (target empty: only inserts, committed at once), then rows 1-3 changed on both
+  // sides and row 4 on the source: the second job waits with 3 conflicts. Returns its id.
+  std::string run_until_conflicts(const std::string& sync) {
+    std::string j1 = queue(sync);
+    EXPECT_EQ(job(j1, "executor_kind"), "daemon");
+    EXPECT_EQ(wait_status(j1, {"succeeded", "failed", "awaiting_resolution"}), "succeeded")
+        << job(j1, "error");
+    EXPECT_EQ(job(j1, "stage"), "redis");
+    EXPECT_EQ(mismatches(), "0");
+    EXPECT_EQ(existing_keys(j1, stack_redis_), 0);
+    db_.sql("UPDATE src SET name = 'src ' || id WHERE id <= 4");
+    db_.sql("UPDATE dst SET title = 'dst ' || id WHERE id <= 3");
+    std::string j2 = queue(sync);
+    EXPECT_EQ(wait_status(j2, {"succeeded", "failed", "awaiting_resolution"}),
+              "awaiting_resolution")
+        << job(j2, "error");
+    return j2;
+  }
+
+  Database db_;
+  std::string stack_redis_;
+};
+
+TEST_F(DbsyncdRedisStage, FullCycleStagesInRedisDecidesAndCommits) {
+  std::string sync = make_sync("manual", 10, 100);
+  // Without Redis a manual sync is the workers'; with it, dbsyncd's (default --executors).
+  EXPECT_EQ(db_.value("SELECT dbsync.executor_kind(" + sync + ")"), "worker");
+  set_redis(stack_redis_);
+  EXPECT_EQ(db_.value("SELECT dbsync.executor_kind(" + sync + ")"), "daemon");
+  auto d = start_daemon();
+  std::string j = run_until_conflicts(sync);
+  ASSERT_FALSE(HasFailure()) << d->stderr_text();
+
+  // Everything waits in Redis: nothing in the catalog's stage, the target untouched.
+  EXPECT_EQ(job(j, "stage"), "redis");
+  EXPECT_EQ(job(j, "executor"), "<null>");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.stage WHERE job_id = " + j), "0");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.conflicts WHERE job_id = " + j), "0");
+  EXPECT_EQ(db_.value("SELECT string_agg(title, ',' ORDER BY id) FROM dst WHERE id <= 4"),
+            "dst 1,dst 2,dst 3,item 4");
+  std::vector<std::string> keys = keys_of(j, stack_redis_);
+  ASSERT_EQ(keys.size(), 6u);
+  EXPECT_EQ(keys[0].rfind("dbsync:", 0), 0u) << keys[0];
+  EXPECT_NE(keys[0].find("{job:" + j + "}"), std::string::npos) << keys[0];
+  EXPECT_GE(existing_keys(j, stack_redis_), 4);
+  // hold_all: row 4's change is staged too (one change, the three conflicts pending).
+  EXPECT_EQ(redis_int(stack_redis_, {"LLEN", keys_of(j, stack_redis_)[0]}), 1);
+  // dbsync.resolve_all knows nothing of Redis conflicts and does not requeue the job.
+  EXPECT_EQ(db_.value("SELECT dbsync.resolve_all('manual', 'source')"), "0");
+  EXPECT_EQ(job(j, "status"), "awaiting_resolution");
+
+  RedisConflicts rc(db_.url(), nullptr);
+  auto page = rc.list(std::stoll(sync), std::string("pending"), 0, 2);
+  ASSERT_TRUE(page.is_ok()) << page.status().to_string();
+  EXPECT_EQ((*page)["job_id"], std::stoll(j));
+  ASSERT_EQ((*page)["items"].size(), 2u);
+  EXPECT_EQ((*page)["next_after"], 2);
+  const json& first = (*page)["items"][0];
+  EXPECT_EQ(first["key"], json({{"id", 1}}));
+  EXPECT_EQ(first["kind"], "both_changed");
+  EXPECT_EQ(first["source_row"]["title"], "src 1");
+  EXPECT_EQ(first["target_row"]["title"], "dst 1");
+  EXPECT_EQ(first["conflicting"], json({"title"}));
+  EXPECT_EQ(first["status"], "pending");
+  auto rest = rc.list(std::stoll(sync), std::nullopt, 2, 100);
+  ASSERT_TRUE(rest.is_ok()) << rest.status().to_string();
+  ASSERT_EQ((*rest)["items"].size(), 1u);
+  EXPECT_EQ((*rest)["items"][0]["key"], json({{"id", 3}}));
+  EXPECT_EQ((*rest)["next_after"], nullptr);
+
+  // Errors: unknown conflict, bad decision, a custom row naming a column the sync lacks.
+  auto unknown = rc.decide(std::stoll(sync), 99, "source", std::nullopt, "tester");
+  EXPECT_EQ(unknown.status().code(), ErrorCode::kNotFound) << unknown.status().to_string();
+  auto bad = rc.decide(std::stoll(sync), 1, "sideways", std::nullopt, "tester");
+  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidArgument);
+  auto bad_row = rc.decide(std::stoll(sync), 3, "custom", json{{"nope", 1}}, "tester");
+  EXPECT_EQ(bad_row.status().code(), ErrorCode::kInvalidArgument);
+  auto no_sync = rc.decide(987654, 1, "source", std::nullopt, "tester");
+  EXPECT_EQ(no_sync.status().code(), ErrorCode::kNotFound);
+
+  auto d1 = rc.decide(std::stoll(sync), 1, "source", std::nullopt, "tester");
+  ASSERT_TRUE(d1.is_ok()) << d1.status().to_string();
+  EXPECT_EQ((*d1)["status"], "resolved");
+  EXPECT_EQ((*d1)["pending"], 2);
+  EXPECT_EQ((*d1)["job_requeued"], false);
+  auto twice = rc.decide(std::stoll(sync), 1, "target", std::nullopt, "tester");
+  EXPECT_EQ(twice.status().code(), ErrorCode::kConflict) << twice.status().to_string();
+  auto d2 = rc.decide(std::stoll(sync), 2, "target", std::nullopt, "tester");
+  ASSERT_TRUE(d2.is_ok()) << d2.status().to_string();
+  EXPECT_EQ(job(j, "status"), "awaiting_resolution");
+  auto decided = rc.list(std::stoll(sync), std::string("resolved"), 0, 10);
+  ASSERT_TRUE(decided.is_ok());
+  ASSERT_EQ((*decided)["items"].size(), 2u);
+  EXPECT_EQ((*decided)["items"][0]["resolution"], "source");
+  EXPECT_EQ((*decided)["items"][0]["resolved_by"], "tester");
+  auto d3 = rc.decide(std::stoll(sync), 3, "custom", json{{"title", "custom 3"}}, "tester");
+  ASSERT_TRUE(d3.is_ok()) << d3.status().to_string();
+  EXPECT_EQ((*d3)["pending"], 0);
+  EXPECT_EQ((*d3)["job_requeued"], true);
+
+  EXPECT_EQ(wait_status(j, {"succeeded", "failed"}), "succeeded") << job(j, "error");
+  EXPECT_EQ(db_.value("SELECT string_agg(title, ',' ORDER BY id) FROM dst WHERE id <= 5"),
+            "src 1,dst 2,custom 3,src 4,item 5");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dst"), "10");
+  EXPECT_EQ(job(j, "updated"), "3");
+  EXPECT_EQ(job(j, "conflicts"), "3");
+  EXPECT_EQ(existing_keys(j, stack_redis_), 0);
+  // The baseline holds the decisions: a third run finds nothing to do.
+  std::string j3 = queue(sync);
+  EXPECT_EQ(wait_status(j3, {"succeeded", "failed", "awaiting_resolution"}), "succeeded");
+  EXPECT_EQ(job(j3, "updated"), "0");
+  EXPECT_EQ(job(j3, "conflicts"), "0");
+  // No unfinished Redis job any more.
+  auto none = rc.list(std::stoll(sync), std::nullopt, 0, 10);
+  EXPECT_EQ(none.status().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(DbsyncdRedisStage, Kill9WhileAwaitingResolutionLosesNothingAndAppliesOnce) {
+  std::string sync = make_sync("manual", 10, 100);
+  set_redis(stack_redis_);
+  auto d = start_daemon();
+  std::string j = run_until_conflicts(sync);
+  ASSERT_FALSE(HasFailure()) << d->stderr_text();
+  d->signal(SIGKILL);
+  d->wait_exit();
+  d = start_daemon();
+  RedisConflicts rc(db_.url(), nullptr);
+  auto all = rc.decide_all(std::stoll(sync), "source", "tester");
+  ASSERT_TRUE(all.is_ok()) << all.status().to_string();
+  EXPECT_EQ((*all)["decided"], 3);
+  EXPECT_EQ((*all)["job_requeued"], true);
+  EXPECT_EQ(wait_status(j, {"succeeded", "failed"}), "succeeded") << job(j, "error");
+  EXPECT_EQ(mismatches(), "0");
+  EXPECT_EQ(job(j, "updated"), "4");
+  EXPECT_EQ(existing_keys(j, stack_redis_), 0);
+  std::string j3 = queue(sync);
+  EXPECT_EQ(wait_status(j3, {"succeeded", "failed", "awaiting_resolution"}), "succeeded");
+  EXPECT_EQ(job(j3, "updated"), "0");
+}
+
+TEST_F(DbsyncdRedisStage, RedisDownMidRunPausesTheJobWhichResumesWhenItIsBack) {
+  LocalRedis server;
+  ASSERT_TRUE(server.start()) << "could not start redis-server on port " << server.port();
+  std::string sync = make_sync("manual", 20000, 20);
+  set_redis(server.url());
+  auto d = start_daemon();
+  std::string j = queue(sync);
+  bool mid = false;
+  for (int i = 0; i < 1200 && !mid; ++i) {
+    mid = job(j, "status") == "running" && job(j, "scanned") != "0";
+    if (!mid) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(mid) << job(j, "status") << " " << job(j, "error");
+  server.stop();
+  // Paused: back in the queue, the reason in its error, the target untouched (hold_all).
+  bool paused = false;
+  for (int i = 0; i < 600 && !paused; ++i) {
+    paused = job(j, "phase") == "paused";
+    if (!paused) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(paused) << job(j, "status") << " " << job(j, "error") << d->stderr_text();
+  EXPECT_EQ(job(j, "status"), "queued");
+  std::string err = job(j, "error");
+  EXPECT_EQ(
+      err.rfind("paused: Redis 127.0.0.1:" + std::to_string(server.port()) + " unavailable", 0), 0u)
+      << err;
+  EXPECT_NE(err.find("retrying in 10 s"), std::string::npos) << err;
+  EXPECT_EQ(job(j, "pauses"), "1");
+  EXPECT_EQ(job(j, "executor"), "<null>");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dst"), "0");
+  // Its conflicts cannot be decided while the run is unfinished (a resume may rewind it).
+  RedisConflicts rc(db_.url(), nullptr);
+  auto early = rc.decide(std::stoll(sync), 1, "source", std::nullopt, "tester");
+  EXPECT_EQ(early.status().code(), ErrorCode::kConflict) << early.status().to_string();
+  EXPECT_NE(early.status().message().find("is still running"), std::string::npos);
+  // The stage's position was committed with the checkpoint.
+  std::string mark = job(j, "stage_mark");
+  EXPECT_EQ(mark.rfind("run ", 0), 0u) << mark;
+  ASSERT_TRUE(server.start());
+  {
+    // A put whose outcome was unknown and did happen (or whose batch never committed): the
+    // last staged change again, beyond the mark. The resumed run must drop it (applied twice,
+    // the local target would see "rows appeared" and fail the job).
+    const std::string changes = keys_of(j, server.url())[0];
+    auto conn = redis::RedisConnection::connect(server.url());
+    ASSERT_TRUE(conn.is_ok()) << conn.status().to_string();
+    auto last = conn->command({"LINDEX", changes, "-1"});
+    ASSERT_TRUE(last.is_ok()) << last.status().to_string();
+    ASSERT_TRUE(last->is_string());
+    std::string dup(last->str());
+    auto pushed = conn->command({"RPUSH", changes, dup});
+    ASSERT_TRUE(pushed.is_ok()) << pushed.status().to_string();
+    const long long staged = std::stoll(mark.substr(4, mark.find(' ', 4) - 4));
+    EXPECT_GE(pushed->integer(), staged + 1);
+  }
+  EXPECT_EQ(wait_status(j, {"succeeded", "failed"}, 120), "succeeded") << job(j, "error");
+  EXPECT_EQ(job(j, "inserted"), "20000");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dst"), "20000");
+  EXPECT_EQ(mismatches(), "0");
+  EXPECT_EQ(job(j, "error"), "<null>");
+  EXPECT_EQ(job(j, "pauses"), "1");
+  EXPECT_EQ(existing_keys(j, server.url()), 0);
+}
+
+TEST_F(DbsyncdRedisStage, AResumedCommitNeverAppliesAnAppliedBatchAgain) {
+  std::string sync = make_sync("manual", 10, 1);
+  set_redis(stack_redis_);
+  auto d = start_daemon();
+  std::string j = run_until_conflicts(sync);
+  ASSERT_FALSE(HasFailure()) << d->stderr_text();
+  d->signal(SIGKILL);
+  d->wait_exit();
+  RedisConflicts rc(db_.url(), nullptr);
+  auto all = rc.decide_all(std::stoll(sync), "source", "tester");
+  ASSERT_TRUE(all.is_ok()) << all.status().to_string();
+  // Staged in order: row 4's change (the run), then the decisions of rows 1, 2, 3.
+  EXPECT_EQ(redis_int(stack_redis_, {"LLEN", keys_of(j, stack_redis_)[0]}), 4);
+  // A commit cut off after its first batch (row 4) committed but before its LTRIM: the
+  // committed mark says 1 applied, Redis still holds it. Row 4 is as that batch left it.
+  db_.sql("UPDATE dst SET title = 'src 4' WHERE id = 4");
+  db_.sql("UPDATE dbsync.jobs SET stage_mark = 'commit 1' WHERE id = " + j);
+  d = start_daemon();
+  EXPECT_EQ(wait_status(j, {"succeeded", "failed"}), "succeeded") << job(j, "error");
+  EXPECT_EQ(mismatches(), "0");
+  // Rows 1-3 applied by this commit; row 4 not again.
+  EXPECT_EQ(job(j, "updated"), "3");
+  EXPECT_EQ(existing_keys(j, stack_redis_), 0);
+}
+
+TEST_F(DbsyncdRedisStage, AStageWhoseKeysAreGoneFailsTheCommitClearly) {
+  std::string sync = make_sync("manual", 10, 100);
+  set_redis(stack_redis_);
+  auto d = start_daemon();
+  std::string j = run_until_conflicts(sync);
+  ASSERT_FALSE(HasFailure()) << d->stderr_text();
+  // The TTL ran out (or someone deleted the keys) while the decisions were being made.
+  std::vector<std::string> del{"DEL"};
+  for (const std::string& k : keys_of(j, stack_redis_)) del.push_back(k);
+  EXPECT_GE(redis_int(stack_redis_, del), 4);
+  db_.sql("UPDATE dbsync.jobs SET status = 'queued', step = 'commit' WHERE id = " + j);
+  db_.sql("NOTIFY dbsync_jobs");
+  EXPECT_EQ(wait_status(j, {"succeeded", "failed"}), "failed");
+  std::string err = job(j, "error");
+  EXPECT_NE(err.find("sync \"manual\""), std::string::npos) << err;
+  EXPECT_NE(err.find("is no longer in Redis"), std::string::npos) << err;
+  EXPECT_EQ(db_.value("SELECT string_agg(title, ',' ORDER BY id) FROM dst WHERE id <= 4"),
+            "dst 1,dst 2,dst 3,item 4");
+}
+
+}  // namespace
+}  // namespace dbsync::daemon::testing
