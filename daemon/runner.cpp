@@ -66,7 +66,8 @@ Result<std::optional<ClaimedJob>> claim(pg::PgConnection& conn, bool all,
           "FROM (SELECT id, status AS was FROM dbsync.jobs "
           "      WHERE ((status = 'queued' AND not_before <= now()) "
           "          OR (status IN ('running', 'committing') AND lease_until < now() "
-          "              AND (executor IS NULL OR executor LIKE 'dbsyncd %'))) "
+          "              AND (executor IS NULL OR executor LIKE 'dbsyncd %') "
+          "              AND interruptions + 1 < $4::int)) "
           "        AND ($1::boolean OR executor_kind = 'daemon') "
           "      ORDER BY not_before, id FOR UPDATE SKIP LOCKED LIMIT 1) c "
           "WHERE j.id = c.id "
@@ -74,7 +75,10 @@ Result<std::optional<ClaimedJob>> claim(pg::PgConnection& conn, bool all,
           "  j.scanned::text, j.inserted::text, j.updated::text, j.deleted::text, "
           "  j.unchanged::text, j.conflicts::text, j.errors::text, (c.was <> 'queued')::text",
           {PgParam::text(all ? "true" : "false"), PgParam::text(executor),
-           PgParam::text(std::to_string(lease_seconds))},
+           PgParam::text(std::to_string(lease_seconds)),
+           // A job that died too often is failed by fail_exhausted, never claimed: even when
+           // another runner held its row while this one's fail_exhausted skipped it.
+           PgParam::text(std::to_string(kMaxInterruptions))},
           /*binary_result=*/true));
   if (r.rows() == 0) return std::optional<ClaimedJob>();
   ClaimedJob job;
