@@ -8,6 +8,7 @@
 #include <cstring>
 #include <set>
 
+#include "adapters/redis/redis_connection.hpp"
 #include "daemon/json_body.hpp"
 #include "daemon/log.hpp"
 
@@ -145,9 +146,57 @@ class Transaction {
   bool done_ = false;
 };
 
+// Who decides (recorded with a decision in Redis): the API token's name.
+std::string decided_by(const RequestContext& ctx) {
+  return ctx.who ? "api token " + ctx.who->name : "api";
+}
+
+// An answer of the Redis stage's conflicts (daemon/redis_conflicts.hpp) as an API error.
+ApiError from_stage_status(const Status& st, const char* invalid_field) {
+  ApiError e;
+  e.message = st.message();
+  switch (st.code()) {
+    case ErrorCode::kNotFound:
+      e.status = 404;
+      e.code = "not_found";
+      break;
+    case ErrorCode::kConflict:
+      e.status = 409;
+      e.code = "conflict";
+      break;
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kParseError:
+      e.status = 422;
+      e.code = "invalid";
+      e.details["field"] = invalid_field;
+      break;
+    case ErrorCode::kUnavailable:
+      e.status = 503;
+      e.code = "stage_unavailable";
+      break;
+    default:
+      e.status = 500;
+      e.code = "internal";
+  }
+  return e;
+}
+
+// Whether the sync's unfinished job keeps its change set and conflicts in Redis (then its
+// conflicts are listed and decided there, not in dbsync.conflicts).
+ApiResult<bool> redis_staged(DbSession& db, const std::string& sync_id) {
+  DbRows rows;
+  DbError err;
+  if (!db.query("SELECT EXISTS (SELECT 1 FROM dbsync.jobs WHERE sync_id = $1::bigint "
+                "AND stage = 'redis' AND status IN ('queued', 'running', "
+                "'awaiting_resolution', 'committing'))",
+                {sync_id}, rows, err))
+    return error_from_db(err);
+  return rows.get(0, 0) == "t";
+}
+
 // The one place a decision on a conflict is dispatched (POST .../resolve/{id} and the bulk form
-// with ids). Today every stage is the catalog's, so dbsync.resolve decides; when a job's stage
-// lives in Redis, the Redis stage will take the decision here instead.
+// with ids) of the in-database stage: dbsync.resolve decides. A job staged in Redis is decided
+// through RedisConflicts by the handlers (see redis_staged).
 // A conflict of another sync is "not found" for this one.
 ApiResult<std::string> resolve_conflict(DbSession& db, const std::string& sync_id,
                                         long long conflict, const std::string& decision,
@@ -220,6 +269,11 @@ DbSession* RequestContext::session(ApiError& err) {
 
 ApiServer::ApiServer(const Config& config, Db& db, ServerOptions options)
     : config_(config), db_(db), options_(options) {
+  if (!config_.secret_key_hex.empty())
+    if (Result<secrets::Key> k = secrets::parse_key(config_.secret_key_hex); k.is_ok())
+      secret_key_ = *k;
+  redis_conflicts_ =
+      std::make_unique<RedisConflicts>(config_.database_url, secret_key_ ? &*secret_key_ : nullptr);
   // Each open event stream holds a pool thread. Derived limit: a share of --workers, the rest
   // left to ordinary requests; an explicit limit gets threads of its own on top of --workers.
   int workers = config_.workers;
@@ -1014,7 +1068,7 @@ void ApiServer::routes() {
   // ---- conflicts and decisions
   static const std::set<std::string> kConflictStatuses = {"pending", "resolved", "skipped"};
   add("GET", R"(/api/sync/([^/]+)/conflicts)", "/api/sync/{configId}/conflicts",
-      [](RequestContext& ctx) {
+      [this](RequestContext& ctx) {
         std::string id = ctx.req.matches[1];
         if (!parse_id(id)) return Reply::error(not_found("sync config", id));
         if (auto e = check_params(ctx.req, {"limit", "after", "status", "job"}))
@@ -1031,6 +1085,21 @@ void ApiServer::routes() {
         }
         DB_OR_RETURN(ctx, db);
         TRY(name, name_of(*db, "syncs", "sync config", id));
+        TRY(in_redis, redis_staged(*db, id));
+        if (in_redis) {
+          // The unfinished job's conflicts, in Redis (per-job ids); an older job's are in the
+          // catalog (asked for with ?job=).
+          auto page = redis_conflicts_->list(
+              *parse_id(id), status ? std::optional<std::string>(*status) : std::nullopt,
+              after.value_or(0), limit);
+          if (!page.is_ok()) return Reply::error(from_stage_status(page.status(), "status"));
+          json& r = *page;
+          if (!job || r["job_id"].get<long long>() == *job)
+            return Reply::json(200, {{"items", std::move(r["items"])},
+                                     {"next_after", std::move(r["next_after"])},
+                                     {"job_id", r["job_id"]},
+                                     {"stage", "redis"}});
+        }
         TRY(items, rows_json(*db,
                              "SELECT to_jsonb(l) FROM dbsync.conflict_list l WHERE l.sync = $1"
                              "   AND ($2::text IS NULL OR l.status = $2)"
@@ -1042,10 +1111,10 @@ void ApiServer::routes() {
                               std::to_string(limit)}));
         json next = nullptr;
         if (static_cast<long long>(items.size()) == limit) next = items.back()["id"];
-        return Reply::json(200, {{"items", items}, {"next_after", next}});
+        return Reply::json(200, {{"items", items}, {"next_after", next}, {"stage", "catalog"}});
       });
   add("POST", R"(/api/sync/([^/]+)/resolve/([^/]+))", "/api/sync/{configId}/resolve/{conflictId}",
-      [](RequestContext& ctx) {
+      [this](RequestContext& ctx) {
         std::string id = ctx.req.matches[1];
         std::string cid = ctx.req.matches[2];
         if (!parse_id(id)) return Reply::error(not_found("sync config", id));
@@ -1054,8 +1123,25 @@ void ApiServer::routes() {
                        FieldSpec{"row", F::kObject, false, true});
         DB_OR_RETURN(ctx, db);
         TRY(name, name_of(*db, "syncs", "sync config", id));
+        const bool has_row = body.contains("row") && !body["row"].is_null();
+        TRY(in_redis, redis_staged(*db, id));
+        if (in_redis) {
+          const long long c = *parse_id(cid);
+          auto done = redis_conflicts_->decide(
+              *parse_id(id), c, body["decision"].get<std::string>(),
+              has_row ? std::optional<json>(body["row"]) : std::nullopt, decided_by(ctx));
+          if (!done.is_ok())
+            return Reply::error(from_stage_status(done.status(), has_row ? "row" : "decision"));
+          auto page = redis_conflicts_->list(*parse_id(id), std::nullopt, c - 1, 1);
+          json conflict = nullptr;
+          if (page.is_ok() && !(*page)["items"].empty()) conflict = (*page)["items"][0];
+          return Reply::json(200, {{"result", (*done)["status"]},
+                                   {"conflict", conflict},
+                                   {"pending", (*done)["pending"]},
+                                   {"job_requeued", (*done)["job_requeued"]}});
+        }
         DbParam row;
-        if (body.contains("row") && !body["row"].is_null()) row = body["row"].dump();
+        if (has_row) row = body["row"].dump();
         TRY(result,
             resolve_conflict(*db, id, *parse_id(cid), body["decision"].get<std::string>(), row));
         TRY(conflict,
@@ -1064,7 +1150,7 @@ void ApiServer::routes() {
         return Reply::json(200, {{"result", result}, {"conflict", conflict}});
       });
   add("POST", R"(/api/sync/([^/]+)/resolve)", "/api/sync/{configId}/resolve",
-      [](RequestContext& ctx) {
+      [this](RequestContext& ctx) {
         std::string id = ctx.req.matches[1];
         if (!parse_id(id)) return Reply::error(not_found("sync config", id));
         BODY_OR_RETURN(body, FieldSpec{"decision", F::kString, true},
@@ -1091,6 +1177,31 @@ void ApiServer::routes() {
         DB_OR_RETURN(ctx, db);
         TRY(name, name_of(*db, "syncs", "sync config", id));
         const std::string decision = body["decision"];
+        TRY(in_redis, redis_staged(*db, id));
+        if (in_redis && !listed) {
+          auto done = redis_conflicts_->decide_all(*parse_id(id), decision, decided_by(ctx));
+          if (!done.is_ok()) return Reply::error(from_stage_status(done.status(), "decision"));
+          return Reply::json(200, {{"decided", (*done)["decided"]},
+                                   {"pending", (*done)["pending"]},
+                                   {"job_requeued", (*done)["job_requeued"]}});
+        }
+        if (in_redis) {
+          // Each decision in Redis is atomic on its own: the listed ones are decided in order,
+          // and the first refused one stops the rest (the error names it and what was decided).
+          json results = json::array();
+          for (long long c : ids) {
+            auto done =
+                redis_conflicts_->decide(*parse_id(id), c, decision, std::nullopt, decided_by(ctx));
+            if (!done.is_ok()) {
+              ApiError e = from_stage_status(done.status(), "decision");
+              e.details["conflict_id"] = c;
+              e.details["decided"] = results;
+              return Reply::error(e);
+            }
+            results.push_back({{"id", c}, {"result", (*done)["status"]}});
+          }
+          return Reply::json(200, {{"decided", ids.size()}, {"results", results}});
+        }
         if (!listed) {
           TRY(n,
               rows_json(*db, "SELECT to_jsonb(dbsync.resolve_all($1, $2))", {name, decision}, 422));
@@ -1233,6 +1344,40 @@ void ApiServer::routes() {
                                       "redis_url holds the masked password: send the real one"));
     }
     DB_OR_RETURN(ctx, db);
+    // A Redis that is set must answer PING, with the password that will be stored: the URL and
+    // password as they will be after this request (what the body leaves out stays).
+    auto stored = [&](const char* key) -> ApiResult<std::optional<std::string>> {
+      DbRows rows;
+      DbError err;
+      if (!db->query("SELECT value #>> '{}' FROM dbsync.settings WHERE key = $1",
+                     {std::string("daemon.") + key}, rows, err))
+        return error_from_db(err);
+      if (rows.rows() == 0 || rows.is_null(0, 0)) return std::optional<std::string>();
+      return std::optional<std::string>(rows.get(0, 0));
+    };
+    auto next_value = [&](const char* key) -> ApiResult<std::optional<std::string>> {
+      if (body.contains(key)) {
+        const json& v = body[key];
+        if (v.is_null()) return std::optional<std::string>();
+        if (!(std::string(key) == "redis_password" && v.get<std::string>() == "********"))
+          return std::optional<std::string>(v.get<std::string>());
+      }
+      return stored(key);
+    };
+    TRY(url, next_value("redis_url"));
+    TRY(password, next_value("redis_password"));
+    if (url && (body.contains("redis_url") || body.contains("redis_password"))) {
+      Status st = redis::check_redis(*url, password);
+      if (!st.is_ok()) {
+        const std::string& m = st.message();
+        const bool auth = m.find("AUTH") != std::string::npos ||
+                          m.find("WRONGPASS") != std::string::npos ||
+                          m.find("NOAUTH") != std::string::npos;
+        return Reply::error(bad_field(
+            422, st.code() == ErrorCode::kUnavailable ? "redis_unreachable" : "invalid_value",
+            auth ? "redis_password" : "redis_url", "Redis check failed: " + m));
+      }
+    }
     for (const char* key : {"redis_url", "redis_password"}) {
       if (!body.contains(key)) continue;
       const json& v = body[key];

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "daemon/api_error.hpp"
@@ -17,6 +18,7 @@
 #include "daemon/db.hpp"
 #include "daemon/events.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/redis_conflicts.hpp"
 
 namespace dbsync::daemon {
 
@@ -92,6 +94,8 @@ class ApiServer {
   ServerOptions options_;
   HttpMetrics metrics_;
   std::unique_ptr<JobEventHub> hub_;
+  std::optional<secrets::Key> secret_key_;           // SECRET_KEY, when set
+  std::unique_ptr<RedisConflicts> redis_conflicts_;  // conflicts of jobs staged in Redis
   httplib::Server svr_;
 };
 

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "adapters/postgres/pg_connection.hpp"
+#include "test/adapters/redis_test_env.hpp"
 #include "test/daemon/dbsyncd_process.hpp"
 
 namespace dbsync::daemon::testing {
@@ -721,22 +722,41 @@ TEST_F(DbsyncdApi, RunQueuesAJobAndReportsIt) {
 // ---------------------------------------------------------------------------- settings
 
 TEST_F(DbsyncdApi, SettingsAreStoredWithPasswordsMasked) {
+  // A Redis of this test's own with a password: a setting is saved only when Redis answers
+  // PING with it.
+  redis::testing::LocalRedis redis(std::string("pw-secret"));
+  ASSERT_TRUE(redis.start()) << "redis-server did not start";
+  const std::string port = std::to_string(redis.port());
   auto g = call("GET", "/api/settings");
   ASSERT_EQ(g.status, 200);
   EXPECT_TRUE(g.body["redis_url"].is_null());
-  auto put = call(
-      "PUT", "/api/settings",
-      json{{"redis_url", "redis://:hunter22@127.0.0.1:6379/0"}, {"redis_password", "pw-secret"}});
+  auto put = call("PUT", "/api/settings",
+                  json{{"redis_url", "redis://:hunter22@127.0.0.1:" + port + "/0"},
+                       {"redis_password", "pw-secret"}});
   ASSERT_EQ(put.status, 200) << put.text;
-  EXPECT_EQ(put.body.value("redis_url", ""), "redis://:********@127.0.0.1:6379/0");
+  EXPECT_EQ(put.body.value("redis_url", ""), "redis://:********@127.0.0.1:" + port + "/0");
   EXPECT_EQ(put.body.value("redis_password", ""), "********");
   EXPECT_EQ(put.text.find("hunter22"), std::string::npos);
   EXPECT_EQ(put.text.find("pw-secret"), std::string::npos);
-  // The masked value sent back leaves the password as it was.
+  // The masked value sent back leaves the password as it was (and is checked with it).
   EXPECT_EQ(call("PUT", "/api/settings", json{{"redis_password", "********"}}).status, 200);
-  EXPECT_EQ(
-      db_.value("SELECT value #>> '{}' FROM dbsync.settings WHERE key = 'daemon.redis_password'"),
-      "pw-secret");
+  const std::string stored_password =
+      "SELECT value #>> '{}' FROM dbsync.settings WHERE key = 'daemon.redis_password'";
+  EXPECT_EQ(db_.value(stored_password), "pw-secret");
+  // A wrong password, a Redis that does not answer, TLS: refused, naming the field; nothing
+  // saved.
+  auto wrong = call("PUT", "/api/settings", json{{"redis_password", "nope"}});
+  expect_error(wrong, 422, "invalid_value", "redis_password");
+  EXPECT_EQ(wrong.text.find("nope"), std::string::npos) << wrong.text;
+  EXPECT_EQ(db_.value(stored_password), "pw-secret");
+  const std::string nobody = std::to_string(redis::testing::free_port());
+  expect_error(
+      call("PUT", "/api/settings", json{{"redis_url", "redis://127.0.0.1:" + nobody + "/0"}}), 422,
+      "redis_unreachable", "redis_url");
+  expect_error(call("PUT", "/api/settings", json{{"redis_url", "rediss://127.0.0.1:" + port}}), 422,
+               "invalid_value", "redis_url");
+  EXPECT_EQ(call("GET", "/api/settings").body.value("redis_url", ""),
+            "redis://:********@127.0.0.1:" + port + "/0");
   expect_error(call("PUT", "/api/settings", json{{"redis_url", "http://x"}}), 422, "invalid_value",
                "redis_url");
   expect_error(call("PUT", "/api/settings", json{{"smtp", "x"}}), 422, "unknown_field", "smtp");
@@ -747,6 +767,7 @@ TEST_F(DbsyncdApi, SettingsAreStoredWithPasswordsMasked) {
   EXPECT_TRUE(removed.body["redis_url"].is_null());
   EXPECT_TRUE(removed.body["redis_password"].is_null());
   EXPECT_EQ(daemon_.stderr_text().find("hunter22"), std::string::npos);
+  EXPECT_EQ(daemon_.stderr_text().find("pw-secret"), std::string::npos);
 }
 
 // Raw garbage on the socket: a 400 (or a closed connection), and the server keeps serving.

@@ -5,6 +5,7 @@
 // the job waits; a Redis that goes away mid-run (the job pauses, then resumes); a stage whose
 // keys are gone before the commit (the job fails clearly).
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <atomic>
 #include <chrono>
@@ -281,6 +282,86 @@ TEST_F(DbsyncdRedisStage, FullCycleStagesInRedisDecidesAndCommits) {
   // No unfinished Redis job any more.
   auto none = rc.list(std::stoll(sync), std::nullopt, 0, 10);
   EXPECT_EQ(none.status().code(), ErrorCode::kNotFound);
+}
+
+// The whole cycle through the HTTP API: Redis set with PUT /api/settings (checked with PING),
+// runs started with POST /api/sync/{id}, the waiting job's conflicts listed and decided through
+// /conflicts and /resolve (one at a time, then the rest in bulk), the job committed.
+TEST_F(DbsyncdRedisStage, FullCycleOverTheHttpApi) {
+  std::string sync = make_sync("manual", 10, 100);
+  auto d = start_daemon();
+  const int port = d->wait_listening();
+  ASSERT_GT(port, 0);
+  httplib::Client api("127.0.0.1", port);
+  api.set_bearer_token_auth(kToken);
+  auto call = [&](const char* method, const std::string& path,
+                  const json& body = nullptr) -> std::pair<int, json> {
+    httplib::Result r =
+        std::string(method) == "GET" ? api.Get(path)
+        : std::string(method) == "PUT"
+            ? api.Put(path, body.dump(), "application/json")
+            : api.Post(path, body.is_null() ? "{}" : body.dump(), "application/json");
+    if (!r) return {0, nullptr};
+    return {r->status, json::parse(r->body, nullptr, false)};
+  };
+  auto [set_status, set_body] = call("PUT", "/api/settings", json{{"redis_url", stack_redis_}});
+  ASSERT_EQ(set_status, 200) << set_body.dump();
+  EXPECT_EQ(db_.value("SELECT dbsync.executor_kind(" + sync + ")"), "daemon");
+
+  auto run = [&]() {
+    auto [status, body] = call("POST", "/api/sync/" + sync);
+    EXPECT_EQ(status, 202) << body.dump();
+    return body["job"].is_object() ? std::to_string(body["job"].value("id", 0LL)) : "0";
+  };
+  std::string j1 = run();
+  ASSERT_EQ(wait_status(j1, {"succeeded", "failed", "awaiting_resolution"}), "succeeded")
+      << job(j1, "error");
+  db_.sql("UPDATE src SET name = 'src ' || id WHERE id <= 4");
+  db_.sql("UPDATE dst SET title = 'dst ' || id WHERE id <= 3");
+  std::string j = run();
+  ASSERT_EQ(wait_status(j, {"succeeded", "failed", "awaiting_resolution"}), "awaiting_resolution")
+      << job(j, "error");
+  EXPECT_EQ(job(j, "stage"), "redis");
+
+  const std::string base = "/api/sync/" + sync;
+  auto [list_status, list] = call("GET", base + "/conflicts?status=pending");
+  ASSERT_EQ(list_status, 200) << list.dump();
+  EXPECT_EQ(list["stage"], "redis");
+  EXPECT_EQ(list["job_id"], std::stoll(j));
+  ASSERT_EQ(list["items"].size(), 3u) << list.dump();
+  EXPECT_EQ(list["items"][0]["key"], json({{"id", 1}}));
+  EXPECT_EQ(list["items"][0]["source_row"]["title"], "src 1");
+
+  auto [r1, b1] = call("POST", base + "/resolve/1", json{{"decision", "source"}});
+  ASSERT_EQ(r1, 200) << b1.dump();
+  EXPECT_EQ(b1["result"], "resolved");
+  EXPECT_EQ(b1["conflict"]["status"], "resolved");
+  EXPECT_EQ(b1["pending"], 2);
+  auto [again, again_body] = call("POST", base + "/resolve/1", json{{"decision", "target"}});
+  EXPECT_EQ(again, 409) << again_body.dump();
+  auto [unknown, unknown_body] = call("POST", base + "/resolve/77", json{{"decision", "skip"}});
+  EXPECT_EQ(unknown, 404) << unknown_body.dump();
+  auto [bad, bad_body] = call("POST", base + "/resolve/2", json{{"decision", "sideways"}});
+  EXPECT_EQ(bad, 422) << bad_body.dump();
+  EXPECT_EQ(bad_body["error"]["details"]["field"], "decision");
+  auto [custom, custom_body] = call("POST", base + "/resolve/2",
+                                    json{{"decision", "custom"}, {"row", {{"title", "mine 2"}}}});
+  ASSERT_EQ(custom, 200) << custom_body.dump();
+  EXPECT_EQ(job(j, "status"), "awaiting_resolution");
+  EXPECT_EQ(db_.value("SELECT title FROM dst WHERE id = 2"), "dst 2");  // nothing applied yet
+
+  auto [bulk, bulk_body] = call("POST", base + "/resolve", json{{"decision", "target"}});
+  ASSERT_EQ(bulk, 200) << bulk_body.dump();
+  EXPECT_EQ(bulk_body["decided"], 1);
+  EXPECT_EQ(bulk_body["job_requeued"], true);
+  ASSERT_EQ(wait_status(j, {"succeeded", "failed"}), "succeeded") << job(j, "error");
+  EXPECT_EQ(db_.value("SELECT string_agg(title, ',' ORDER BY id) FROM dst WHERE id <= 4"),
+            "src 1,mine 2,dst 3,src 4");
+  EXPECT_EQ(existing_keys(j, stack_redis_), 0);
+  // Done with Redis: the listing falls back to the catalog's (empty) conflicts.
+  auto [after_status, after] = call("GET", base + "/conflicts");
+  EXPECT_EQ(after_status, 200);
+  EXPECT_EQ(after["stage"], "catalog");
 }
 
 TEST_F(DbsyncdRedisStage, Kill9WhileAwaitingResolutionLosesNothingAndAppliesOnce) {
