@@ -106,6 +106,14 @@ Status set_db_connections(const std::string& v, Config& c) {
   return Status::ok();
 }
 
+Status set_sse_max(const std::string& v, Config& c) {
+  auto n = parse_int(v);
+  if (!n || *n < 0 || *n > 4096)
+    return bad("--sse-max-subscribers must be a number from 0 to 4096");
+  c.sse_max_subscribers = static_cast<int>(*n);
+  return Status::ok();
+}
+
 Status set_log_level(const std::string& v, Config& c) {
   if (v == "debug")
     c.log_level = LogLevel::kDebug;
@@ -185,6 +193,10 @@ const Setting kSettings[] = {
     {"--max-body-bytes", "DBSYNC_MAX_BODY_BYTES",
      "largest request body accepted (413 beyond); default 1048576", set_max_body},
     {"--keep-alive", "DBSYNC_KEEP_ALIVE", "idle keep-alive seconds; default 2", set_keep_alive},
+    {"--sse-max-subscribers", "DBSYNC_SSE_MAX_SUBSCRIBERS",
+     "event streams (/api/jobs/{id}/events) open at once, each with a thread of its own besides "
+     "--workers (503 beyond); default: workers - max(2, workers/4) of the --workers threads",
+     set_sse_max},
     {"--executors", "DBSYNC_EXECUTORS",
      "which queued jobs the job runner claims: daemon (those left to dbsyncd: MySQL, "
      "WordPress, webhooks) or all (also the background workers' jobs); default daemon",

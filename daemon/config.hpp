@@ -25,6 +25,9 @@ struct Config {
   LogLevel log_level = LogLevel::kInfo;
   size_t max_body_bytes = 1 << 20;
   int keep_alive_seconds = 2;
+  // Event streams (/api/jobs/{id}/events) open at once, each holding a thread of its own on top
+  // of --workers; -1: a share of --workers (see ServerOptions::sse_max_subscribers).
+  int sse_max_subscribers = -1;
   // The job runner (daemon/runner.hpp).
   bool executors_all = false;  // --executors=all: any job; daemon (default): executor_kind daemon
   int runners = 2;             // jobs run at once; 0: no job runner (API only)

@@ -121,7 +121,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  ApiServer server(config, db);
+  ServerOptions server_options;
+  server_options.sse_max_subscribers = config.sse_max_subscribers;
+  ApiServer server(config, db, server_options);
   std::string bind_error;
   int port = server.bind(bind_error);
   if (port < 0) {

@@ -231,6 +231,7 @@ TEST(DbsyncdProcess, BadSettingsExitTwoWithOneLine) {
       {{{"DATABASE_URL", url}}, {"--listen=127.0.0.1:99999"}, "port must be"},
       {{{"DATABASE_URL", url}}, {"--workers=0"}, "--workers"},
       {{{"DATABASE_URL", url}}, {"--db-connections=0"}, "--db-connections"},
+      {{{"DATABASE_URL", url}}, {"--sse-max-subscribers=-1"}, "--sse-max-subscribers"},
       {{{"DATABASE_URL", url}}, {"--log-level=loud"}, "--log-level"},
       {{{"DATABASE_URL", url}}, {"--max-body-bytes=12"}, "--max-body-bytes"},
       {{{"DATABASE_URL", url}}, {"--no-such-flag=1"}, "unknown option --no-such-flag"},
@@ -1201,7 +1202,9 @@ TEST(DbsyncdEvents, HundredSubscribersThenSigtermEndsEveryStream) {
       "SELECT dbsync.create_sync('s', 'here', 'public.t', 'here', 'public.t2', "
       "mapping => '{\"id\": \"id\"}')");
   DaemonProcess d;
-  d.start(daemon_env(db.url()), {"--listen=127.0.0.1:0", "--workers=140", "--db-connections=4"});
+  // --sse-max-subscribers: 100 streams with threads of their own, beside 8 for requests.
+  d.start(daemon_env(db.url()), {"--listen=127.0.0.1:0", "--workers=8", "--db-connections=4",
+                                 "--sse-max-subscribers=100"});
   int port = d.wait_listening();
   ASSERT_GT(port, 0) << d.stderr_text();
   long long job = std::stoll(
@@ -1211,6 +1214,10 @@ TEST(DbsyncdEvents, HundredSubscribersThenSigtermEndsEveryStream) {
   for (int i = 0; i < 100; ++i) {
     subs.push_back(std::make_unique<SseClient>());
     ASSERT_EQ(subs.back()->open(port, path), 200) << i;
+  }
+  {
+    SseClient extra;
+    EXPECT_EQ(extra.open(port, path, kToken, false), 503) << extra.error_body();
   }
   SseEvent e;
   for (auto& s : subs) ASSERT_TRUE(s->next_event(e));
