@@ -195,12 +195,15 @@ json ApiServer::openapi() {
       qparam("limit", "integer", "1..1000, default 100"),
       qparam("after", "integer", "conflict id: the next page starts after it (next_after)")};
   p["/api/sync/{configId}/conflicts"]["get"] =
-      op("Conflicts of a sync, by id (keyset paging)", "200", list("Conflict"));
+      op("Conflicts of a sync, by id (keyset paging). stage says where they are: catalog, or "
+         "redis while the sync's unfinished job is staged in Redis (per-job ids, job_id given)",
+         "200", list("Conflict"));
   p["/api/sync/{configId}/resolve/{conflictId}"]["parameters"] = {id_param("configId"),
                                                                   id_param("conflictId")};
   p["/api/sync/{configId}/resolve/{conflictId}"]["post"] =
-      op("Decide one conflict (dbsync.resolve): source, target, merge, skip, or custom with a row "
-         "of target columns. A conflict of another sync is 404; an already decided one 409",
+      op("Decide one conflict (dbsync.resolve, or the Redis stage's for a job staged there): "
+         "source, target, merge, skip, or custom with a row of target columns. A conflict of "
+         "another sync is 404; an already decided one 409; Redis down 503",
          "200", obj, true,
          {{"type", "object"},
           {"additionalProperties", false},
@@ -209,7 +212,8 @@ json ApiServer::openapi() {
   p["/api/sync/{configId}/resolve"]["parameters"] = {id_param("configId")};
   p["/api/sync/{configId}/resolve"]["post"] =
       op("Decide in bulk: without ids every pending conflict of the sync (dbsync.resolve_all; "
-         "not custom); with ids (1..1000 conflicts of this sync) those, all or none",
+         "not custom); with ids (1..1000 conflicts of this sync) those, all or none (in "
+         "Redis: in order, stopping at the first refusal)",
          "200", obj, true,
          {{"type", "object"},
           {"additionalProperties", false},
