@@ -163,6 +163,33 @@ json ApiServer::openapi() {
   p["/api/sync/{configId}"]["parameters"] = {id_param("configId")};
   p["/api/sync/{configId}"]["post"] =
       op("Run a sync: queues a job (or returns its unfinished one)", "202", obj);
+  p["/api/sync-configs/{id}/webhook-secret"]["parameters"] = {id_param("id")};
+  p["/api/sync-configs/{id}/webhook-secret"]["post"] =
+      op("Make (or replace) the sync's webhook secret; shown once, kept sealed with SECRET_KEY "
+         "(409 without it)",
+         "201", obj);
+  p["/api/sync-configs/{id}/webhook-secret"]["delete"] =
+      op("Remove the sync's webhook secret: its triggers stop", "204", nullptr);
+  p["/webhooks/{provider}/{configId}"]["parameters"] = {
+      {{"name", "provider"},
+       {"in", "path"},
+       {"required", true},
+       {"schema", {{"type", "string"}, {"enum", {"n8n", "zapier", "activepieces", "generic"}}}}},
+      id_param("configId"),
+      {{"name", "X-Dbsync-Token"},
+       {"in", "header"},
+       {"schema", {{"type", "string"}}},
+       {"description", "the sync's webhook secret"}},
+      {{"name", "X-Dbsync-Signature"},
+       {"in", "header"},
+       {"schema", {{"type", "string"}}},
+       {"description",
+        "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.\" + body)>, within 300 s"}}};
+  p["/webhooks/{provider}/{configId}"]["post"] =
+      op("Webhook trigger (n8n, Zapier, ActivePieces, anything): runs the sync like POST "
+         "/api/sync/{configId}, authenticated by the sync's secret (a token header or a "
+         "signature of timestamp + body), not a bearer token; 401 otherwise",
+         "202", obj, false);
   p["/api/sync/{jobId}/status"]["parameters"] = {id_param("jobId")};
   p["/api/sync/{jobId}/status"]["get"] = op("A job's status and progress", "200", ref("Job"));
   p["/api/jobs"]["get"] =

@@ -11,6 +11,7 @@
 #include "adapters/redis/redis_connection.hpp"
 #include "daemon/json_body.hpp"
 #include "daemon/log.hpp"
+#include "daemon/webhooks.hpp"
 
 namespace dbsync::daemon {
 
@@ -955,6 +956,115 @@ void ApiServer::routes() {
     r.location = "/api/sync/" + job + "/status";
     return r;
   });
+  // ---- webhook triggers: a secret per sync (made here, shown once), then
+  // POST /webhooks/{provider}/{configId} with that secret (daemon/webhooks.hpp).
+  add("POST", R"(/api/sync-configs/([^/]+)/webhook-secret)",
+      "/api/sync-configs/{id}/webhook-secret", [this](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        if (!parse_id(id)) return Reply::error(not_found("sync config", id));
+        BODY_OR_RETURN(body);
+        if (!secret_key_)
+          return Reply::error({409, "secret_key_missing",
+                               "SECRET_KEY is not set: dbsyncd cannot keep a webhook secret",
+                               json::object()});
+        DB_OR_RETURN(ctx, db);
+        TRY(name, name_of(*db, "syncs", "sync config", id));
+        std::string secret = webhooks::new_secret();
+        Result<std::string> sealed = secrets::seal(*secret_key_, secret);
+        if (!sealed.is_ok())
+          return Reply::error({500, "internal", sealed.status().message(), json::object()});
+        TRY(made, row_json(*db,
+                           "INSERT INTO dbsync.webhook_secrets AS w (sync_id, secret) "
+                           "VALUES ($1::bigint, decode($2, 'hex')) ON CONFLICT (sync_id) DO "
+                           "UPDATE SET secret = EXCLUDED.secret, created_at = now() "
+                           "RETURNING jsonb_build_object('created_at', w.created_at)",
+                           {id, to_hex(*sealed)}, not_found("sync config", id)));
+        json endpoints = json::array();
+        for (const char* p : {"n8n", "zapier", "activepieces", "generic"})
+          endpoints.push_back("/webhooks/" + std::string(p) + "/" + id);
+        Reply r = Reply::json(
+            201, {{"sync_config_id", std::stoll(id)},
+                  {"sync", name},
+                  {"secret", secret},
+                  {"created_at", made["created_at"]},
+                  {"endpoints", endpoints},
+                  {"authentication",
+                   "X-Dbsync-Token: <secret>, or X-Dbsync-Signature: t=<unix seconds>,v1=<hex "
+                   "HMAC-SHA256(secret, \"<t>.\" + body)> within " +
+                       std::to_string(webhooks::kReplayWindowSeconds) + " s"}});
+        secrets::wipe(secret);
+        return r;
+      });
+  add("DELETE", R"(/api/sync-configs/([^/]+)/webhook-secret)",
+      "/api/sync-configs/{id}/webhook-secret", [](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        if (!parse_id(id)) return Reply::error(not_found("sync config", id));
+        DB_OR_RETURN(ctx, db);
+        TRY(gone, rows_json(*db,
+                            "DELETE FROM dbsync.webhook_secrets WHERE sync_id = $1::bigint "
+                            "RETURNING to_jsonb(sync_id)",
+                            {id}));
+        if (gone.empty()) return Reply::error(not_found("webhook secret of sync config", id));
+        return Reply::no_content();
+      });
+  add("POST", R"(/webhooks/([^/]+)/([^/]+))", "/webhooks/{provider}/{configId}",
+      [this](RequestContext& ctx) {
+        const std::string provider = ctx.req.matches[1];
+        const std::string id = ctx.req.matches[2];
+        if (!webhooks::known_provider(provider))
+          return Reply::error(
+              not_found("webhook provider (n8n, zapier, activepieces, generic)", provider));
+        if (!parse_id(id)) return Reply::error(not_found("sync config", id));
+        if (!secret_key_)
+          return Reply::error({503, "secret_key_missing",
+                               "SECRET_KEY is not set: webhook triggers are off", json::object()});
+        DB_OR_RETURN(ctx, db);
+        DbRows rows;
+        DbError err;
+        if (!db->query("SELECT encode(secret, 'hex') FROM dbsync.webhook_secrets "
+                       "WHERE sync_id = $1::bigint",
+                       {id}, rows, err))
+          return Reply::error(error_from_db(err));
+        auto unauthorized = [](const std::string& why) {
+          return Reply::error({401, "unauthorized", why, json::object()});
+        };
+        // An unknown sync and one without a secret look the same from outside.
+        if (rows.rows() == 0) return unauthorized("no webhook secret for sync config " + id);
+        std::string sealed;
+        const std::string hex = rows.get(0, 0);
+        for (size_t i = 0; i + 1 < hex.size(); i += 2)
+          sealed.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+        Result<std::string> secret = secrets::open(*secret_key_, sealed);
+        if (!secret.is_ok())
+          return Reply::error({503, "secret_key_mismatch",
+                               "the sync's webhook secret was sealed with another SECRET_KEY: "
+                               "make a new one",
+                               json::object()});
+        auto header = [&](const char* name) -> std::optional<std::string> {
+          if (!ctx.req.has_header(name)) return std::nullopt;
+          return ctx.req.get_header_value(name);
+        };
+        const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+        Status ok = webhooks::verify(*secret, header("X-Dbsync-Token"),
+                                     header("X-Dbsync-Signature"), ctx.req.body, now);
+        secrets::wipe(*secret);
+        if (!ok.is_ok()) return unauthorized(ok.message());
+        TRY(q, row_json(*db,
+                        "SELECT jsonb_build_object('job_id', job_id, 'created', created) "
+                        "FROM dbsync.queue_job($1::bigint, $2, $3)",
+                        {id, "webhook:" + provider, "webhook:" + provider},
+                        not_found("sync config", id)));
+        std::string job = std::to_string(q["job_id"].get<long long>());
+        TRY(row,
+            row_json(*db,
+                     std::string("SELECT ") + kJobJson + " FROM dbsync.job_status($1::bigint) l",
+                     {job}, not_found("job", job)));
+        Reply r = Reply::json(202, {{"job", row}, {"created", q["created"]}});
+        r.location = "/api/sync/" + job + "/status";
+        return r;
+      });
   add("GET", R"(/api/sync/([^/]+)/status)", "/api/sync/{jobId}/status", [](RequestContext& ctx) {
     std::string id = ctx.req.matches[1];
     if (!parse_id(id)) return Reply::error(not_found("job", id));

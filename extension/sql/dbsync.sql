@@ -728,6 +728,18 @@ COMMENT ON TABLE dbsync.api_tokens IS
 SELECT pg_catalog.pg_extension_config_dump('dbsync.api_tokens', '');
 REVOKE ALL ON dbsync.api_tokens FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbsync.api_tokens TO dbsync_admin;
+-- Webhook triggers (POST /webhooks/{provider}/{sync}): each sync's own secret, sealed by dbsyncd
+-- with SECRET_KEY (AES-256-GCM), shown once when it is made.
+CREATE TABLE dbsync.webhook_secrets (
+  sync_id    bigint PRIMARY KEY REFERENCES dbsync.syncs (id) ON DELETE CASCADE,
+  secret     bytea NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE dbsync.webhook_secrets IS
+  'Secrets of the webhook triggers of syncs, sealed with dbsyncd''s SECRET_KEY; never returned.';
+SELECT pg_catalog.pg_extension_config_dump('dbsync.webhook_secrets', '');
+REVOKE ALL ON dbsync.webhook_secrets FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbsync.webhook_secrets TO dbsync_admin;
 -- [end section: api]
 
 -- ---------------------------------------------------------------------------------------

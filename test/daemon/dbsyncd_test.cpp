@@ -13,6 +13,7 @@
 #include <set>
 
 #include "adapters/postgres/pg_connection.hpp"
+#include "daemon/webhooks.hpp"
 #include "test/adapters/redis_test_env.hpp"
 #include "test/daemon/dbsyncd_process.hpp"
 
@@ -85,10 +86,14 @@ class TestDatabase {
   pg::PgConnection conn_;
 };
 
+// dbsyncd's SECRET_KEY in these tests (it seals webhook secrets).
+const std::string kSecretKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
 std::map<std::string, std::string> daemon_env(const std::string& url, bool admin_token = true) {
   std::map<std::string, std::string> env{
       {"DATABASE_URL", url}, {"CORS_ORIGINS", "http://app.example"}, {"DBSYNC_LOG_LEVEL", "info"}};
   if (admin_token) env["DBSYNC_ADMIN_TOKEN"] = kToken;
+  env["SECRET_KEY"] = kSecretKey;
   return env;
 }
 
@@ -769,6 +774,101 @@ TEST_F(DbsyncdApi, SettingsAreStoredWithPasswordsMasked) {
   EXPECT_TRUE(removed.body["redis_password"].is_null());
   EXPECT_EQ(daemon_.stderr_text().find("hunter22"), std::string::npos);
   EXPECT_EQ(daemon_.stderr_text().find("pw-secret"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------- webhooks
+
+TEST_F(DbsyncdApi, WebhookTriggersNeedTheSyncsSecret) {
+  long long sync = make_sync();
+  const std::string id = std::to_string(sync);
+  auto made = call("POST", "/api/sync-configs/" + id + "/webhook-secret", std::string("{}"));
+  ASSERT_EQ(made.status, 201) << made.text;
+  const std::string secret = made.body.value("secret", "");
+  ASSERT_EQ(secret.size(), 64u);
+  EXPECT_EQ(made.body["endpoints"][0], "/webhooks/n8n/" + id);
+  // Kept sealed, never shown again.
+  EXPECT_EQ(call("GET", "/api/sync-configs/" + id).text.find(secret), std::string::npos);
+  EXPECT_EQ(db_.value("SELECT position('" + secret +
+                      "' IN encode(secret, 'escape')) FROM dbsync.webhook_secrets"),
+            "0");
+  EXPECT_EQ(daemon_.stderr_text().find(secret), std::string::npos);
+
+  auto hook = [&](const std::string& path, const std::string& body,
+                  const httplib::Headers& headers) { return call("POST", path, body, headers); };
+  const std::string path = "/webhooks/n8n/" + id;
+  // The token header: a job, triggered by the provider.
+  auto a = hook(path, R"({"from": "n8n"})", {{"X-Dbsync-Token", secret}});
+  ASSERT_EQ(a.status, 202) << a.text;
+  long long job = a.body["job"].value("id", 0LL);
+  EXPECT_EQ(db_.value("SELECT trigger || ' ' || requested_by FROM dbsync.jobs WHERE id = " +
+                      std::to_string(job)),
+            "webhook:n8n webhook:n8n");
+  EXPECT_EQ(a.body["created"], true);
+  // A signature of timestamp + body, in the replay window: the same unfinished job.
+  const long long now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  const std::string body = R"({"event": "row changed"})";
+  auto sign = [&](long long t, const std::string& b) {
+    return "t=" + std::to_string(t) + ",v1=" + webhooks::signature(secret, t, b);
+  };
+  auto b = hook("/webhooks/zapier/" + id, body, {{"X-Dbsync-Signature", sign(now, body)}});
+  ASSERT_EQ(b.status, 202) << b.text;
+  EXPECT_EQ(b.body["job"].value("id", 0LL), job);
+  EXPECT_EQ(b.body["created"], false);
+
+  // Refused: no credentials, a wrong token, a signature of another body, an old one, garbage.
+  expect_error(hook(path, body, {}), 401, "unauthorized");
+  expect_error(hook(path, body, {{"X-Dbsync-Token", std::string(64, '0')}}), 401, "unauthorized");
+  expect_error(hook(path, body, {{"X-Dbsync-Signature", sign(now, body + " ")}}), 401,
+               "unauthorized");
+  auto old = hook(path, body, {{"X-Dbsync-Signature", sign(now - 3600, body)}});
+  expect_error(old, 401, "unauthorized");
+  EXPECT_NE(old.text.find("replayed"), std::string::npos) << old.text;
+  expect_error(hook(path, body, {{"X-Dbsync-Signature", "t=x,v1=y"}}), 401, "unauthorized");
+  // The secret of one sync does not start another; unknown providers and syncs.
+  long long other = make_sync("other");
+  expect_error(hook("/webhooks/n8n/" + std::to_string(other), body, {{"X-Dbsync-Token", secret}}),
+               401, "unauthorized");
+  expect_error(hook("/webhooks/ifttt/" + id, body, {{"X-Dbsync-Token", secret}}), 404, "not_found");
+  expect_error(hook("/webhooks/n8n/999999", body, {{"X-Dbsync-Token", secret}}), 401,
+               "unauthorized");
+  expect_error(hook("/webhooks/n8n/1;DROP", body, {{"X-Dbsync-Token", secret}}), 404, "not_found");
+  // Managing the secret needs the API token.
+  EXPECT_EQ(call("POST", "/api/sync-configs/" + id + "/webhook-secret", "{}", {}).status, 401);
+  expect_error(call("POST", "/api/sync-configs/424242/webhook-secret", std::string("{}")), 404,
+               "not_found");
+  // A new secret replaces the old one; a deleted one stops the triggers.
+  auto renewed = call("POST", "/api/sync-configs/" + id + "/webhook-secret", std::string("{}"));
+  ASSERT_EQ(renewed.status, 201);
+  expect_error(hook(path, body, {{"X-Dbsync-Token", secret}}), 401, "unauthorized");
+  EXPECT_EQ(call("DELETE", "/api/sync-configs/" + id + "/webhook-secret").status, 204);
+  expect_error(hook(path, body, {{"X-Dbsync-Token", renewed.body.value("secret", std::string())}}),
+               401, "unauthorized");
+  expect_error(call("DELETE", "/api/sync-configs/" + id + "/webhook-secret"), 404, "not_found");
+}
+
+// Without SECRET_KEY dbsyncd keeps no webhook secret and takes no trigger.
+TEST(DbsyncdWebhooks, OffWithoutSecretKey) {
+  if (!stack_present()) GTEST_SKIP() << "the stack is not running";
+  TestDatabase db;
+  db.create(true);
+  if (::testing::Test::HasFatalFailure()) return;
+  auto env = daemon_env(db.url());
+  env.erase("SECRET_KEY");
+  DaemonProcess d;
+  d.start(env, {"--listen=127.0.0.1:0", "--workers=4", "--db-connections=2"});
+  int port = d.wait_listening();
+  ASSERT_GT(port, 0) << d.stderr_text();
+  httplib::Client c("127.0.0.1", port);
+  c.set_bearer_token_auth(kToken);
+  auto r = c.Post("/api/sync-configs/1/webhook-secret", "{}", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 409) << r->body;
+  EXPECT_NE(r->body.find("SECRET_KEY"), std::string::npos) << r->body;
+  auto h = c.Post("/webhooks/n8n/1", "{}", "application/json");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 503) << h->body;
 }
 
 // Raw garbage on the socket: a 400 (or a closed connection), and the server keeps serving.
