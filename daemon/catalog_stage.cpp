@@ -8,15 +8,12 @@
 
 #include "adapters/postgres/pg_values.hpp"
 #include "engine/row_codec.hpp"
+#include "engine/value_json.hpp"
 
 namespace dbsync::daemon {
 namespace {
 
 using pg::PgParam;
-
-std::string json_string(const std::string& s) {
-  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 nlohmann::json json_fields(const FieldMapper& m, const FieldSet& set) {
   nlohmann::json out = nlohmann::json::array();
@@ -26,39 +23,6 @@ nlohmann::json json_fields(const FieldMapper& m, const FieldSet& set) {
 }
 
 }  // namespace
-
-std::string render_value_json(const Value& v) {
-  switch (v.type()) {
-    case ValueType::kNull:
-      return "null";
-    case ValueType::kBool:
-      return v.as_bool() ? "true" : "false";
-    case ValueType::kInt:
-      return std::to_string(v.as_int());
-    case ValueType::kFloat:
-      return std::isfinite(v.as_float()) ? nlohmann::json(v.as_float()).dump()
-                                         : json_string(v.to_string());
-    case ValueType::kDecimal: {
-      const std::string& d = v.str();
-      bool numeric = !d.empty() && (d[0] == '-' || (d[0] >= '0' && d[0] <= '9'));
-      return numeric ? d : json_string(d);
-    }
-    case ValueType::kJson:
-      return v.str();
-    default:
-      return json_string(v.to_string());
-  }
-}
-
-std::string render_mapped_row(const FieldMapper& m, const Row& row) {
-  std::string out = "{";
-  const size_t n = std::min(row.size(), m.mapped_count());
-  for (size_t i = 0; i < n; ++i) {
-    if (i) out += ", ";
-    out += json_string(m.mapped_columns()[i]) + ": " + render_value_json(row[i]);
-  }
-  return out + "}";
-}
 
 CatalogStage::CatalogStage(JobTransaction& txn, std::string job_id, std::string sync_id,
                            const FieldMapper& mapper)
@@ -96,9 +60,9 @@ Status CatalogStage::put_conflicts(const std::vector<ConflictRecord>& conflicts)
     o["reason"] = c.reason.empty() ? nlohmann::json() : nlohmann::json(c.reason);
     std::string head = o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     head.pop_back();  // the closing brace: the rows follow as rendered JSON text
-    head += ", \"key\": " + render_mapped_row(mapper_, c.key);
-    head += ", \"src\": " + (c.source ? render_mapped_row(mapper_, *c.source) : "null");
-    head += ", \"tgt\": " + (c.target ? render_mapped_row(mapper_, *c.target) : "null") + "}";
+    head += ", \"key\": " + render_row(mapper_, c.key);
+    head += ", \"src\": " + (c.source ? render_row(mapper_, *c.source) : "null");
+    head += ", \"tgt\": " + (c.target ? render_row(mapper_, *c.target) : "null") + "}";
     readable += (i ? ", " : "") + head;
     records.push_back(encode_conflict(c));
   }

@@ -37,10 +37,6 @@ class CatalogStage final : public Stage {
   const FieldMapper& mapper_;
 };
 
-// The readable JSON of a value and of a row in the mapped layout, as the extension renders them
-// (extension/src/syncs.cpp render_value): numbers as numbers, booleans, null, JSON as itself,
-// the rest as strings.
-std::string render_value_json(const Value& v);
-std::string render_mapped_row(const FieldMapper& m, const Row& row);
+// The readable JSON of values and rows: engine/value_json.hpp.
 
 }  // namespace dbsync::daemon

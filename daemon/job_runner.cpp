@@ -9,6 +9,7 @@
 #include "daemon/catalog_stage.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/sync_executor.hpp"
+#include "engine/value_json.hpp"
 
 namespace dbsync::daemon {
 namespace {
@@ -165,7 +166,7 @@ std::string row_errors_text(int64_t errors, const std::vector<std::string>& firs
   return out;
 }
 
-std::string render_key(const FieldMapper& m, const Row& key) { return render_mapped_row(m, key); }
+std::string render_key(const FieldMapper& m, const Row& key) { return render_row(m, key); }
 
 // How the job ended, in the job's transaction (the caller commits), as the extension's finish().
 Status finish(JobTransaction& txn, const ClaimedJob& job, const JobOutcome& out,

@@ -13,6 +13,7 @@
 #include "daemon/redis_stage_factory.hpp"
 #include "engine/conflict_resolver.hpp"
 #include "engine/types.hpp"
+#include "engine/value_json.hpp"
 
 namespace dbsync::daemon {
 namespace {
@@ -37,7 +38,7 @@ json field_names(const FieldMapper& m, const FieldSet& set) {
 
 json row_json(const FieldMapper& m, const std::optional<Row>& row) {
   if (!row) return nullptr;
-  return json::parse(render_mapped_row(m, *row), nullptr, false);
+  return json::parse(render_row(m, *row), nullptr, false);
 }
 
 std::string iso_time_ms(int64_t ms) {
@@ -69,21 +70,6 @@ json render(const FieldMapper& m, int64_t job_id, const redis::RedisStage::Store
   o["resolved_by"] = s.decision ? json(s.decided_by) : json();
   o["resolved_at"] = s.decision ? json(iso_time_ms(s.decided_at_ms)) : json();
   return o;
-}
-
-// A value of a custom row from JSON, as the extension reads it (extension/src/syncs.cpp).
-Result<Value> value_from_json(const json& j, const TypeSpec& t) {
-  if (j.is_null()) return Value::null();
-  if (j.is_string()) return value_from_text(j.get_ref<const std::string&>(), t);
-  if (j.is_structured() || t.kind == TypeKind::kJson) {
-    DBSYNC_ASSIGN_OR_RETURN(Value v, Value::json(j.dump()));
-    return coerce(std::move(v), t);
-  }
-  if (j.is_boolean()) return coerce(Value::boolean(j.get<bool>()), t);
-  if (j.is_number_integer() && !j.is_number_unsigned())
-    return coerce(Value::integer(j.get<int64_t>()), t);
-  DBSYNC_ASSIGN_OR_RETURN(Value v, Value::decimal(j.dump()));
-  return coerce(std::move(v), t);
 }
 
 // A custom row (object of target columns) in the mapped layout, as dbsync.resolve builds it:

@@ -473,44 +473,6 @@ std::unique_ptr<Source> target_reader(const CheckedSync& k) {
 
 // ------------------------------------------------------------------------------ JSON
 
-std::string json_string(const std::string& s) {
-  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// A value as JSON: numbers as numbers, booleans, null, JSON as itself, the rest as strings
-// (timestamps in ISO-8601, UTC).
-std::string render_value(const Value& v) {
-  switch (v.type()) {
-    case ValueType::kNull:
-      return "null";
-    case ValueType::kBool:
-      return v.as_bool() ? "true" : "false";
-    case ValueType::kInt:
-      return std::to_string(v.as_int());
-    case ValueType::kFloat:
-      return std::isfinite(v.as_float()) ? nlohmann::json(v.as_float()).dump()
-                                         : json_string(v.to_string());
-    case ValueType::kDecimal: {
-      const std::string& d = v.str();
-      bool numeric = !d.empty() && (d[0] == '-' || (d[0] >= '0' && d[0] <= '9'));
-      return numeric ? d : json_string(d);
-    }
-    case ValueType::kJson:
-      return v.str();
-    default:
-      return json_string(v.to_string());
-  }
-}
-
-std::string render_row(const FieldMapper& m, const Row& row) {
-  std::string out = "{";
-  for (size_t i = 0; i < row.size(); ++i) {
-    if (i) out += ", ";
-    out += json_string(m.mapped_columns()[i]) + ": " + render_value(row[i]);
-  }
-  return out + "}";
-}
-
 namespace {
 
 std::string render_error(const std::string& message) {
@@ -518,20 +480,6 @@ std::string render_error(const std::string& message) {
 }
 
 }  // namespace
-
-Result<Value> value_from_json(const nlohmann::json& j, const TypeSpec& t) {
-  if (j.is_null()) return Value::null();
-  if (j.is_string()) return value_from_text(j.get_ref<const std::string&>(), t);
-  if (j.is_structured() || t.kind == TypeKind::kJson) {
-    DBSYNC_ASSIGN_OR_RETURN(Value v, Value::json(j.dump()));
-    return coerce(std::move(v), t);
-  }
-  if (j.is_boolean()) return coerce(Value::boolean(j.get<bool>()), t);
-  if (j.is_number_integer() && !j.is_number_unsigned())
-    return coerce(Value::integer(j.get<int64_t>()), t);
-  DBSYNC_ASSIGN_OR_RETURN(Value v, Value::decimal(j.dump()));
-  return coerce(std::move(v), t);
-}
 
 int64_t now_unix_micros() {
   TimestampTz ts = pg::pg_call([&] { return GetCurrentTransactionStartTimestamp(); });
@@ -726,13 +674,13 @@ DBSYNC_FUNCTION(dbsync_map_row) {
         projected.push_back(Value::null());
         continue;
       }
-      dbsync::Result<dbsync::Value> v = ext::value_from_json(*found, col.type);
+      dbsync::Result<dbsync::Value> v = value_from_json(*found, col.type);
       if (!v.is_ok()) pg::throw_if_error(v.status(), "source column '" + col.name + "'");
       projected.push_back(std::move(v).value());
     }
     Row out;
     pg::throw_if_error(m.map_row(projected, nullptr, now, out));
-    return ext::render_row(m, out);
+    return render_row(m, out);
   });
   return ext::jsonb_datum(result);
 }
@@ -762,7 +710,7 @@ DBSYNC_FUNCTION(dbsync_preview) {
       Status st = reader->next(source_row);
       if (st.is_ok() && source_row == nullptr) break;
       if (st.is_ok()) st = m.map_row(*source_row, nullptr, now, mapped);
-      out.push_back(st.is_ok() ? ext::render_row(m, mapped) : ext::render_error(st.message()));
+      out.push_back(st.is_ok() ? render_row(m, mapped) : ext::render_error(st.message()));
     }
     return out;
   });

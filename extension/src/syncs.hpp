@@ -15,6 +15,7 @@
 #include "engine/field_mapper.hpp"
 #include "engine/sync_types.hpp"
 #include "engine/value.hpp"
+#include "engine/value_json.hpp"
 #include "extension/src/pg/local_table.hpp"
 
 namespace dbsync::ext {
@@ -81,15 +82,7 @@ void check_local_privileges(const CheckedSync& k, const std::string& role_oid);
 std::unique_ptr<Source> source_reader(const CheckedSync& k);
 std::unique_ptr<Source> target_reader(const CheckedSync& k);
 
-// JSON text of a string; of a value (numbers as numbers, booleans, null, JSON as itself, the
-// rest as strings); of a row in the mapped layout (its first row.size() mapped columns).
-std::string json_string(const std::string& s);
-std::string render_value(const Value& v);
-std::string render_row(const FieldMapper& m, const Row& row);
-
-// A JSON value (from a jsonb argument) as a value of type `t`: strings parsed as text input,
-// numbers and booleans coerced, objects and arrays as JSON.
-Result<Value> value_from_json(const nlohmann::json& j, const TypeSpec& t);
+// json_string, render_value, render_row and value_from_json: engine/value_json.hpp.
 
 // The transaction's start as Unix microseconds: now() in expressions.
 int64_t now_unix_micros();

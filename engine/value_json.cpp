@@ -1,0 +1,60 @@
+#include "engine/value_json.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace dbsync {
+
+std::string json_string(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string render_value(const Value& v) {
+  switch (v.type()) {
+    case ValueType::kNull:
+      return "null";
+    case ValueType::kBool:
+      return v.as_bool() ? "true" : "false";
+    case ValueType::kInt:
+      return std::to_string(v.as_int());
+    case ValueType::kFloat:
+      return std::isfinite(v.as_float()) ? nlohmann::json(v.as_float()).dump()
+                                         : json_string(v.to_string());
+    case ValueType::kDecimal: {
+      const std::string& d = v.str();
+      bool numeric = !d.empty() && (d[0] == '-' || (d[0] >= '0' && d[0] <= '9'));
+      return numeric ? d : json_string(d);
+    }
+    case ValueType::kJson:
+      return v.str();
+    default:
+      return json_string(v.to_string());
+  }
+}
+
+std::string render_row(const FieldMapper& m, const Row& row) {
+  std::string out = "{";
+  const size_t n = std::min(row.size(), m.mapped_count());
+  for (size_t i = 0; i < n; ++i) {
+    if (i) out += ", ";
+    out += json_string(m.mapped_columns()[i]) + ": " + render_value(row[i]);
+  }
+  return out + "}";
+}
+
+Result<Value> value_from_json(const nlohmann::json& j, const TypeSpec& t) {
+  if (j.is_null()) return Value::null();
+  if (j.is_string()) return value_from_text(j.get_ref<const std::string&>(), t);
+  if (j.is_structured() || t.kind == TypeKind::kJson) {
+    DBSYNC_ASSIGN_OR_RETURN(Value v, Value::json(j.dump()));
+    return coerce(std::move(v), t);
+  }
+  if (j.is_boolean()) return coerce(Value::boolean(j.get<bool>()), t);
+  if (j.is_number_integer() && !j.is_number_unsigned())
+    return coerce(Value::integer(j.get<int64_t>()), t);
+  DBSYNC_ASSIGN_OR_RETURN(Value v, Value::decimal(j.dump()));
+  return coerce(std::move(v), t);
+}
+
+}  // namespace dbsync

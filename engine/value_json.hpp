@@ -1,0 +1,29 @@
+// Values as JSON for people (conflict records, previews, browse) and custom rows from JSON:
+// one rendering for the extension and dbsyncd.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+#include "engine/field_mapper.hpp"
+#include "engine/status.hpp"
+#include "engine/types.hpp"
+#include "engine/value.hpp"
+
+namespace dbsync {
+
+// A JSON string literal (invalid UTF-8 replaced).
+std::string json_string(const std::string& s);
+
+// A value as JSON text: numbers as numbers, booleans, null, JSON as itself, the rest as strings
+// (timestamps in ISO-8601, UTC).
+std::string render_value(const Value& v);
+
+// A row in the mapped (target) layout as a JSON object of target columns.
+std::string render_row(const FieldMapper& m, const Row& row);
+
+// A value of type `t` from JSON (a custom row's field): strings are read as the type's text,
+// objects and arrays as JSON, numbers and booleans coerced.
+Result<Value> value_from_json(const nlohmann::json& j, const TypeSpec& t);
+
+}  // namespace dbsync
