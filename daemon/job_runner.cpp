@@ -7,6 +7,7 @@
 
 #include "daemon/catalog_baseline.hpp"
 #include "daemon/catalog_stage.hpp"
+#include "engine/job_progress.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/sync_executor.hpp"
 #include "engine/value_json.hpp"
@@ -94,20 +95,9 @@ class ProgressWriter {
   };
 
   Result<Written> write(const Progress& p) {
-    Progress shown = p;
-    if (p.phase == "committing" || p.phase == "done") {
-      // A commit step counts only what it applies; keep what the scan counted.
-      shown.scanned = std::max(p.scanned, scan_.scanned);
-      shown.unchanged = std::max(p.unchanged, scan_.unchanged);
-      shown.conflicts = std::max(p.conflicts, scan_.conflicts);
-      shown.errors = std::max(p.errors, scan_.errors);
-    } else {
-      scan_ = p;
-    }
-    Progress delta = shown;
-    delta.source_inserted -= reported_.source_inserted;
-    delta.source_updated -= reported_.source_updated;
-    delta.source_deleted -= reported_.source_deleted;
+    const ProgressTally::Report report = tally_.next(p);
+    const Progress& shown = report.shown;
+    const Progress& delta = report.delta;
 
     std::vector<PgParam> params{
         PgParam::text(num(job_.id)),
@@ -137,9 +127,7 @@ class ProgressWriter {
             "RETURNING cancel_requested, txid_current()::text",
         params);
     if (!r.is_ok()) return r.status().with_context("recording the job's progress");
-    reported_.source_inserted = shown.source_inserted;
-    reported_.source_updated = shown.source_updated;
-    reported_.source_deleted = shown.source_deleted;
+    tally_.written(report);
     Written w;
     if (r->rows() == 0) {
       w.lost = true;
@@ -155,16 +143,8 @@ class ProgressWriter {
   const ClaimedJob& job_;
   const JobContext& ctx_;
   const ExternalStage* external_;
-  Progress scan_, reported_;
+  ProgressTally tally_;
 };
-
-std::string row_errors_text(int64_t errors, const std::vector<std::string>& first) {
-  if (errors == 0) return {};
-  std::string out = std::to_string(errors) + (errors == 1 ? " row" : " rows") +
-                    " could not be synced (left as they were)";
-  for (size_t i = 0; i < first.size(); ++i) out += (i ? "; " : ": ") + first[i];
-  return out;
-}
 
 std::string render_key(const FieldMapper& m, const Row& key) { return render_row(m, key); }
 

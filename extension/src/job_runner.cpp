@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>  // before PostgreSQL's headers (port.h redefines snprintf)
 
+#include "engine/job_progress.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/sync_executor.hpp"
 #include "extension/src/catalog_baseline.hpp"
@@ -73,23 +74,10 @@ class ProgressWriter {
   explicit ProgressWriter(const ClaimedJob& job) : job_(job) {}
 
   bool write(const Progress& p) {
-    Progress shown = p;
-    if (p.phase == "committing" || p.phase == "done") {
-      // A commit step counts only what it applies; keep what the scan counted.
-      shown.scanned = std::max(p.scanned, scan_.scanned);
-      shown.unchanged = std::max(p.unchanged, scan_.unchanged);
-      shown.conflicts = std::max(p.conflicts, scan_.conflicts);
-      shown.errors = std::max(p.errors, scan_.errors);
-    } else {
-      scan_ = p;
-    }
-    Progress delta = shown;
-    delta.source_inserted -= reported_.source_inserted;
-    delta.source_updated -= reported_.source_updated;
-    delta.source_deleted -= reported_.source_deleted;
-    reported_.source_inserted = shown.source_inserted;
-    reported_.source_updated = shown.source_updated;
-    reported_.source_deleted = shown.source_deleted;
+    const ProgressTally::Report report = tally_.next(p);
+    tally_.written(report);
+    const Progress& shown = report.shown;
+    const Progress& delta = report.delta;
 
     std::vector<Param> params{num(job_.id), shown.phase};
     for (Param& c : Counts{job_}.params(delta)) params.push_back(std::move(c));
@@ -107,16 +95,8 @@ class ProgressWriter {
 
  private:
   const ClaimedJob& job_;
-  Progress scan_, reported_;
+  ProgressTally tally_;
 };
-
-std::string row_errors_text(int64_t errors, const std::vector<std::string>& first) {
-  if (errors == 0) return {};
-  std::string out = std::to_string(errors) + (errors == 1 ? " row" : " rows") +
-                    " could not be synced (left as they were)";
-  for (size_t i = 0; i < first.size(); ++i) out += (i ? "; " : ": ") + first[i];
-  return out;
-}
 
 // How the job ended, with its final counts (the transaction is committed by the caller).
 void finish(const ClaimedJob& job, const JobOutcome& out, ProgressWriter& progress,
