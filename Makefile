@@ -64,6 +64,7 @@ demo: build $(DBSYNC_STACK_PREREQS)
 	test/demo
 
 stop:
+	@if [ -f .run/stack/dbsyncd.pid ]; then kill $$(cat .run/stack/dbsyncd.pid) 2>/dev/null || true; rm -f .run/stack/dbsyncd.pid; fi
 	$(STACK) stop
 
 status:
