@@ -499,6 +499,26 @@ void ApiServer::add(const char* method, const std::string& pattern, const std::s
   auto var = std::move(var##_res.value())
 
 namespace {
+
+// Queues a job for sync `id` (or finds its unfinished one) and answers 202 with the job and
+// where to follow it: POST /api/sync/{configId} and the webhook triggers.
+Reply queued_job_reply(DbSession& db, const std::string& id, const std::string& trigger,
+                       const std::string& requested_by) {
+  TRY(q, row_json(db,
+                  "SELECT jsonb_build_object('job_id', job_id, 'created', created) "
+                  "FROM dbsync.queue_job($1::bigint, $2, $3)",
+                  {id, trigger, requested_by}, not_found("sync config", id)));
+  std::string job = std::to_string(q["job_id"].get<long long>());
+  TRY(row, row_json(db, std::string("SELECT ") + kJobJson + " FROM dbsync.job_status($1::bigint) l",
+                    {job}, not_found("job", job)));
+  Reply r = Reply::json(202, {{"job", row}, {"created", q["created"]}});
+  r.location = "/api/sync/" + job + "/status";
+  return r;
+}
+
+}  // namespace
+
+namespace {
 // DELETE of a catalog object by id: the SQL API drops it by name (its own checks apply, e.g. a
 // datasource still used by syncs is refused).
 Reply drop_by_name(RequestContext& ctx, const char* table, const char* what,
@@ -943,18 +963,7 @@ void ApiServer::routes() {
     if (!parse_id(id)) return Reply::error(not_found("sync config", id));
     BODY_OR_RETURN(body);
     DB_OR_RETURN(ctx, db);
-    std::string who = "api:" + (ctx.who ? ctx.who->name : std::string("?"));
-    TRY(q, row_json(*db,
-                    "SELECT jsonb_build_object('job_id', job_id, 'created', created) "
-                    "FROM dbsync.queue_job($1::bigint, 'api', $2)",
-                    {id, who}, not_found("sync config", id)));
-    std::string job = std::to_string(q["job_id"].get<long long>());
-    TRY(row,
-        row_json(*db, std::string("SELECT ") + kJobJson + " FROM dbsync.job_status($1::bigint) l",
-                 {job}, not_found("job", job)));
-    Reply r = Reply::json(202, {{"job", row}, {"created", q["created"]}});
-    r.location = "/api/sync/" + job + "/status";
-    return r;
+    return queued_job_reply(*db, id, "api", "api:" + (ctx.who ? ctx.who->name : std::string("?")));
   });
   // ---- webhook triggers: a secret per sync (made here, shown once), then
   // POST /webhooks/{provider}/{configId} with that secret (daemon/webhooks.hpp).
@@ -1051,19 +1060,7 @@ void ApiServer::routes() {
                                      header("X-Dbsync-Signature"), ctx.req.body, now);
         secrets::wipe(*secret);
         if (!ok.is_ok()) return unauthorized(ok.message());
-        TRY(q, row_json(*db,
-                        "SELECT jsonb_build_object('job_id', job_id, 'created', created) "
-                        "FROM dbsync.queue_job($1::bigint, $2, $3)",
-                        {id, "webhook:" + provider, "webhook:" + provider},
-                        not_found("sync config", id)));
-        std::string job = std::to_string(q["job_id"].get<long long>());
-        TRY(row,
-            row_json(*db,
-                     std::string("SELECT ") + kJobJson + " FROM dbsync.job_status($1::bigint) l",
-                     {job}, not_found("job", job)));
-        Reply r = Reply::json(202, {{"job", row}, {"created", q["created"]}});
-        r.location = "/api/sync/" + job + "/status";
-        return r;
+        return queued_job_reply(*db, id, "webhook:" + provider, "webhook:" + provider);
       });
   add("GET", R"(/api/sync/([^/]+)/status)", "/api/sync/{jobId}/status", [](RequestContext& ctx) {
     std::string id = ctx.req.matches[1];
