@@ -1,6 +1,5 @@
 #include "daemon/catalog_baseline.hpp"
 
-#include <map>
 #include <optional>
 #include <utility>
 
@@ -88,26 +87,12 @@ Result<std::unique_ptr<BaselineReader>> CatalogBaseline::scan(const KeyRange& ra
 }
 
 Status CatalogBaseline::apply(const std::vector<PlannedChange>& changes) {
-  // The last operation per key wins, as in the extension's CatalogBaseline.
-  std::map<std::string, const PlannedChange*> last;
-  for (const PlannedChange& c : changes)
-    if (c.baseline_op != BaselineOp::kKeep) last[encode_sortable_key(c.key)] = &c;
-  if (last.empty()) return Status::ok();
-  // Keys the diff found without a baseline entry are plain inserts (the baseline is written in
-  // the job's transaction with its checkpoint, so no entry of this job can exist yet).
-  std::vector<std::string> new_keys, new_states, set_keys, set_states, erase_keys;
-  for (auto& [key, c] : last) {
-    if (c->baseline_op == BaselineOp::kSet &&
-        (c->kind == DiffKind::kSourceInserted || c->kind == DiffKind::kTargetInserted)) {
-      new_keys.push_back(key);
-      new_states.push_back(encode_baseline(c->baseline));
-    } else if (c->baseline_op == BaselineOp::kSet) {
-      set_keys.push_back(key);
-      set_states.push_back(encode_baseline(c->baseline));
-    } else {
-      erase_keys.push_back(key);
-    }
-  }
+  // The last operation per key wins; keys found without a baseline entry are plain inserts (no
+  // ON CONFLICT for the common first-sync case): the baseline is written in the job's
+  // transaction together with its checkpoint, so no entry of this job can exist yet.
+  BaselineWrites w = baseline_writes(changes);
+  if (w.empty()) return Status::ok();
+  const auto& [new_keys, new_states, set_keys, set_states, erase_keys] = w;
   const PgParam sync = PgParam::text(sync_id_);
   if (!new_keys.empty()) {
     DBSYNC_RETURN_IF_ERROR(

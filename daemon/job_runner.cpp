@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "common/catalog_sql.hpp"
 #include "daemon/catalog_baseline.hpp"
 #include "daemon/catalog_stage.hpp"
 #include "engine/job_progress.hpp"
@@ -72,11 +73,7 @@ class DeferredTarget final : public Target {
   std::vector<ChangeBatch> pending_;
 };
 
-const char* const kCountColumns =
-    "scanned = $3::bigint, inserted = $4::bigint, updated = $5::bigint, deleted = $6::bigint, "
-    "unchanged = $7::bigint, conflicts = $8::bigint, errors = $9::bigint, "
-    "source_inserted = source_inserted + $10::bigint, source_updated = source_updated + "
-    "$11::bigint, source_deleted = source_deleted + $12::bigint";
+using catalog_sql::kJobCountColumns;
 
 // Progress after a batch, as the extension's ProgressWriter writes it: counts (earlier attempts'
 // plus this one's), checkpoint, a renewed lease — only while this executor holds the job. The
@@ -119,7 +116,7 @@ class ProgressWriter {
         PgParam::text(ctx_.executor),
         external_ ? PgParam::text(external_->mark()) : PgParam::null()};
     Result<pg::PgResult> r = txn_.query(
-        std::string("UPDATE dbsync.jobs SET phase = $2, ") + kCountColumns +
+        std::string("UPDATE dbsync.jobs SET phase = $2, ") + kJobCountColumns +
             ", total = $13::bigint, checkpoint = $14::bytea, source_checkpoint = $15::bytea, "
             "lease_until = clock_timestamp() + make_interval(secs => $16::int), "
             "stage_mark = COALESCE($18, stage_mark) "

@@ -1,6 +1,7 @@
 #include "engine/row_codec.hpp"
 
 #include <cstring>
+#include <map>
 
 namespace dbsync {
 
@@ -524,6 +525,26 @@ Result<BaselineEntry> decode_baseline(std::string_view bytes, Row key) {
   if (!r.ok() || !r.done()) return corrupt("baseline entry");
   e.key = std::move(key);
   return e;
+}
+
+BaselineWrites baseline_writes(const std::vector<PlannedChange>& changes) {
+  std::map<std::string, const PlannedChange*> last;
+  for (const PlannedChange& c : changes)
+    if (c.baseline_op != BaselineOp::kKeep) last[encode_sortable_key(c.key)] = &c;
+  BaselineWrites w;
+  for (auto& [key, c] : last) {
+    if (c->baseline_op == BaselineOp::kSet &&
+        (c->kind == DiffKind::kSourceInserted || c->kind == DiffKind::kTargetInserted)) {
+      w.new_keys.push_back(key);
+      w.new_states.push_back(encode_baseline(c->baseline));
+    } else if (c->baseline_op == BaselineOp::kSet) {
+      w.set_keys.push_back(key);
+      w.set_states.push_back(encode_baseline(c->baseline));
+    } else {
+      w.erase_keys.push_back(key);
+    }
+  }
+  return w;
 }
 
 }  // namespace dbsync

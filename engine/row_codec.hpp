@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/status.hpp"
 #include "engine/sync_types.hpp"
@@ -24,5 +25,15 @@ std::string encode_conflict(const ConflictRecord& conflict);
 Result<ConflictRecord> decode_conflict(std::string_view bytes);
 std::string encode_baseline(const BaselineEntry& entry);  // without the key
 Result<BaselineEntry> decode_baseline(std::string_view bytes, Row key);
+
+// What a batch writes to a baseline table, the last operation per key winning: keys
+// (encode_sortable_key) with states (encode_baseline) that are new to the baseline (found
+// without an entry: plain inserts), keys whose state is set (upserts), keys to erase. Both
+// catalog baselines (the extension's and dbsyncd's) write these.
+struct BaselineWrites {
+  std::vector<std::string> new_keys, new_states, set_keys, set_states, erase_keys;
+  bool empty() const { return new_keys.empty() && set_keys.empty() && erase_keys.empty(); }
+};
+BaselineWrites baseline_writes(const std::vector<PlannedChange>& changes);
 
 }  // namespace dbsync

@@ -1,6 +1,5 @@
 #include "extension/src/catalog_baseline.hpp"
 
-#include <map>
 #include <optional>
 #include <utility>
 
@@ -91,27 +90,12 @@ Result<std::unique_ptr<BaselineReader>> CatalogBaseline::scan(const KeyRange& ra
 }
 
 Status CatalogBaseline::apply(const std::vector<PlannedChange>& changes) {
-  // The last operation per key wins (as PgBaseline): one upsert and one delete per batch.
-  std::map<std::string, const PlannedChange*> last;
-  for (const PlannedChange& c : changes)
-    if (c.baseline_op != BaselineOp::kKeep) last[encode_sortable_key(c.key)] = &c;
-  if (last.empty()) return Status::ok();
-  // Keys the diff found without a baseline entry are plain inserts: no speculative insertion
-  // (ON CONFLICT) for the common first-sync case. This is safe because the baseline is written
-  // in the job's transaction together with its checkpoint, so no entry of this job can exist.
-  std::vector<std::string> new_keys, new_states, set_keys, set_states, erase_keys;
-  for (auto& [key, c] : last) {
-    if (c->baseline_op == BaselineOp::kSet &&
-        (c->kind == DiffKind::kSourceInserted || c->kind == DiffKind::kTargetInserted)) {
-      new_keys.push_back(key);
-      new_states.push_back(encode_baseline(c->baseline));
-    } else if (c->baseline_op == BaselineOp::kSet) {
-      set_keys.push_back(key);
-      set_states.push_back(encode_baseline(c->baseline));
-    } else {
-      erase_keys.push_back(key);
-    }
-  }
+  // The last operation per key wins; keys found without a baseline entry are plain inserts (no
+  // ON CONFLICT for the common first-sync case): the baseline is written in the job's
+  // transaction together with its checkpoint, so no entry of this job can exist yet.
+  BaselineWrites w = baseline_writes(changes);
+  if (w.empty()) return Status::ok();
+  const auto& [new_keys, new_states, set_keys, set_states, erase_keys] = w;
   MemoryContext cxt = pg::spi::create_context("dbsync baseline apply");
   pg::spi::with_safe_search_path([&] {
     pg::spi::TypedParam sync = pg::spi::text_param(sync_id_, cxt);

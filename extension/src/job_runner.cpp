@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>  // before PostgreSQL's headers (port.h redefines snprintf)
 
+#include "common/catalog_sql.hpp"
 #include "engine/job_progress.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/sync_executor.hpp"
@@ -60,11 +61,7 @@ struct Counts {
   }
 };
 
-const char* const kCountColumns =
-    "scanned = $3::bigint, inserted = $4::bigint, updated = $5::bigint, deleted = $6::bigint, "
-    "unchanged = $7::bigint, conflicts = $8::bigint, errors = $9::bigint, "
-    "source_inserted = source_inserted + $10::bigint, source_updated = source_updated + "
-    "$11::bigint, source_deleted = source_deleted + $12::bigint";
+using catalog_sql::kJobCountColumns;
 
 // Progress after a batch (the caller commits): counts, checkpoint, a renewed lease. Returns
 // whether a cancel was requested. Source write-back counts are added per report, so the
@@ -85,7 +82,7 @@ class ProgressWriter {
     params.push_back(bytes_param(shown.checkpoint));
     params.push_back(bytes_param(shown.source_checkpoint));
     pg::spi::Rows r = pg::spi::query(
-        std::string("UPDATE dbsync.jobs SET phase = $2, ") + kCountColumns +
+        std::string("UPDATE dbsync.jobs SET phase = $2, ") + kJobCountColumns +
             ", total = $13::bigint, checkpoint = $14::bytea, source_checkpoint = $15::bytea, "
             "lease_until = now() + interval '5 minutes' WHERE id = $1::bigint "
             "RETURNING cancel_requested",
