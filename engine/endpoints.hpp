@@ -25,6 +25,10 @@ struct ScanRequest {
   size_t key_count = 1;         // the first key_count columns are the key: order by them
   KeyRange range;
   size_t batch_hint = 1000;  // rows per fetch the reader may use
+  // Ask for a light scan: rows that hold only the key columns, each with a fingerprint; the
+  // full rows of the keys that need them are read afterwards with RowReader::lookup. A reader
+  // that cannot fingerprint its rows returns full rows instead (RowReader::light() says).
+  bool light = false;
 };
 
 class RowReader {
@@ -33,6 +37,22 @@ class RowReader {
   // Sets `row` to the next row (valid until the following call) or to nullptr at the end.
   // Rows come in ascending key order (compare_keys), text keys in byte order.
   virtual Status next(const Row*& row) = 0;
+
+  // A value that changes whenever the row last returned changes (PostgreSQL: the xmin of the
+  // row version), 0 when the reader has none. A row whose fingerprint equals the one remembered
+  // in the baseline is as it was then: it is recognised without decoding or mapping it.
+  virtual uint64_t fingerprint() const { return 0; }
+  // True when rows hold only the request's key columns (ScanRequest::light was honoured).
+  virtual bool light() const { return false; }
+  // Light readers: the full rows (the request's columns) of keys already returned, given in
+  // ascending order. `fn` gets each row still found, in key order, with its fingerprint; a key
+  // whose row is gone (deleted since) is left out.
+  virtual Status lookup(const std::vector<Row>& keys,
+                        const std::function<Status(const Row& row, uint64_t fingerprint)>& fn) {
+    (void)keys;
+    (void)fn;
+    return error(ErrorCode::kInternal, "this reader cannot look rows up");
+  }
 };
 
 class Source {
@@ -81,6 +101,11 @@ class Target : public Source {
   virtual Status start_apply(const ChangeBatch& batch) { return apply(batch); }
   virtual Status finish_apply() { return Status::ok(); }
   virtual Status pump() { return Status::ok(); }
+
+  // The fingerprint (RowReader::fingerprint) that rows written by the last apply or start_apply
+  // carry, 0 when unknown: PostgreSQL tables give the id of the transaction that wrote them.
+  // The baseline remembers it, so the next run knows those rows unchanged without reading them.
+  virtual uint64_t written_fingerprint() const { return 0; }
 };
 
 class BaselineReader {

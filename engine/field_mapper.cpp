@@ -307,6 +307,12 @@ Status FieldMapper::map_key(const Row& source_row, Row& key_out) const {
   return Status::ok();
 }
 
+bool FieldMapper::key_from_source_key() const {
+  for (size_t i = 0; i < key_count_; ++i)
+    if (plain_source_[i] < 0 || static_cast<size_t>(plain_source_[i]) >= key_count_) return false;
+  return true;
+}
+
 Status FieldMapper::map_row(const Row& source_row, const Row* target_row, int64_t now_micros,
                             Row& out) const {
   out.resize(mapped_names_.size());

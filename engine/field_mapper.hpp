@@ -61,6 +61,9 @@ class FieldMapper {
 
   // The target key of a source row (projected), coerced into the target key types.
   Status map_key(const Row& source_row, Row& key_out) const;
+  // True when every target key column is a plain copy of a source key column: map_key then
+  // needs only the source row's key columns (a light scan's rows).
+  bool key_from_source_key() const;
   // Maps a projected source row (and the current projected target row, or null) into `out`
   // (mapped layout, every value coerced to its target column type). An error names the column.
   Status map_row(const Row& source_row, const Row* target_row, int64_t now_micros, Row& out) const;

@@ -173,8 +173,13 @@ class Writer {
   void baseline(const BaselineEntry& e, bool with_key) {
     if (with_key) row(e.key);
     bool same = e.source_hash == e.target_hash && e.source_fields == e.target_fields;
+    const bool fps = e.source_fp != 0 || e.target_fp != 0;
     u8(static_cast<uint8_t>((e.source_present ? 1 : 0) | (e.target_present ? 2 : 0) |
-                            (same ? 4 : 0)));
+                            (same ? 4 : 0) | (fps ? 8 : 0)));
+    if (fps) {
+      varint(e.source_fp);
+      varint(e.target_fp);
+    }
     u64(e.source_hash);
     hashes(e.source_fields);
     if (!same) {
@@ -297,9 +302,13 @@ class Reader {
     BaselineEntry e;
     if (with_key) e.key = row();
     uint8_t flags = u8();
-    if (flags > 7) fail();
+    if (flags > 15) fail();
     e.source_present = flags & 1;
     e.target_present = flags & 2;
+    if (flags & 8) {
+      e.source_fp = varint();
+      e.target_fp = varint();
+    }
     e.source_hash = u64();
     e.source_fields = hashes();
     if (flags & 4) {

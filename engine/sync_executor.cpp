@@ -6,6 +6,52 @@
 
 namespace dbsync {
 
+namespace {
+
+// A baseline reader whose first entry was read ahead (to learn whether there is one).
+class PeekedBaselineReader final : public BaselineReader {
+ public:
+  explicit PeekedBaselineReader(std::unique_ptr<BaselineReader> inner) : inner_(std::move(inner)) {}
+  Status peek(bool& empty) {
+    DBSYNC_RETURN_IF_ERROR(inner_->next(first_));
+    peeked_ = true;
+    empty = first_ == nullptr;
+    return Status::ok();
+  }
+  Status next(const BaselineEntry*& entry) override {
+    if (peeked_) {
+      peeked_ = false;
+      entry = first_;
+      return Status::ok();
+    }
+    return inner_->next(entry);
+  }
+
+ private:
+  std::unique_ptr<BaselineReader> inner_;
+  const BaselineEntry* first_ = nullptr;
+  bool peeked_ = false;
+};
+
+// The fingerprints a change's new baseline remembers: a side left as it was read keeps the
+// fingerprint read; a side the change writes gets its writer's (SyncExecutor::apply), unknown
+// until then.
+void set_fingerprints(const DiffItem& item, PlannedChange& p) {
+  if (p.baseline_op != BaselineOp::kSet) return;
+  p.baseline.source_fp = p.source_op == RowOp::kNone && item.has_source && p.baseline.source_present
+                             ? item.source_fp
+                             : 0;
+  p.baseline.target_fp = p.target_op == RowOp::kNone && item.has_target && p.baseline.target_present
+                             ? item.target_fp
+                             : 0;
+}
+
+bool writes_row(RowOp op) {
+  return op == RowOp::kInsert || op == RowOp::kUpdate || op == RowOp::kSoftDelete;
+}
+
+}  // namespace
+
 const char* job_state_name(JobState s) {
   switch (s) {
     case JobState::kSucceeded:
@@ -163,12 +209,18 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
         pipeline ? endpoints_.target->start_apply(target) : endpoints_.target->apply(target);
     if (!st.is_ok()) return st.with_context("applying to the target");
     if (pipeline) *in_flight = true;
+    const uint64_t fp = endpoints_.target->written_fingerprint();
+    for (PlannedChange& c : changes)
+      if (writes_row(c.target_op) && c.baseline_op == BaselineOp::kSet) c.baseline.target_fp = fp;
   }
   if (!source.items.empty()) {
     if (!endpoints_.source_writer)
       return error(ErrorCode::kInternal, "a change for the source but no writable source");
     Status st = endpoints_.source_writer->apply(source);
     if (!st.is_ok()) return st.with_context("applying to the source");
+    const uint64_t fp = endpoints_.source_writer->written_fingerprint();
+    for (PlannedChange& c : changes)
+      if (writes_row(c.source_op) && c.baseline_op == BaselineOp::kSet) c.baseline.source_fp = fp;
   }
   // With the target batch in flight, a baseline that commits on its own waits for it (the
   // caller writes it when the batch is settled).
@@ -226,14 +278,22 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
   }
   ScanRequest tgt_req{mapper_.target_projection(), k, range, options.batch_size};
 
+  Result<std::unique_ptr<BaselineReader>> base_scan = endpoints_.baseline->scan(range);
+  if (!base_scan.is_ok()) return fail(base_scan.status().with_context("reading the baseline"));
+  PeekedBaselineReader base(std::move(base_scan).value());
+  bool first_sync = true;
+  if (Status st = base.peek(first_sync); !st.is_ok())
+    return fail(st.with_context("reading the baseline"));
+  // With a baseline to compare with, read keys and fingerprints first and only the changed rows
+  // in full (where the readers can); a first sync reads everything in full anyway.
+  src_req.light = tgt_req.light = !first_sync && mapper_.key_from_source_key();
+
   Result<std::unique_ptr<RowReader>> src = endpoints_.source->scan(src_req);
   if (!src.is_ok()) return fail(src.status().with_context("reading the source"));
   Result<std::unique_ptr<RowReader>> tgt = endpoints_.target->scan(tgt_req);
   if (!tgt.is_ok()) return fail(tgt.status().with_context("reading the target"));
-  Result<std::unique_ptr<BaselineReader>> base = endpoints_.baseline->scan(range);
-  if (!base.is_ok()) return fail(base.status().with_context("reading the baseline"));
 
-  ThreeWayDiff diff(mapper_, **src, **tgt, **base, options.now_micros);
+  ThreeWayDiff diff(mapper_, **src, **tgt, base, options.now_micros, options.batch_size);
   std::vector<PlannedChange> batch;
   std::vector<ConflictRecord> pending;
   batch.reserve(options.batch_size);
@@ -319,7 +379,21 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
           pending.push_back(std::move(*outcome.pending));
         }
         if (item->kind == DiffKind::kUnchanged) ++progress.unchanged;
-        if (!outcome.change.empty()) batch.push_back(std::move(outcome.change));
+        if (!outcome.change.empty()) {
+          set_fingerprints(*item, outcome.change);
+          batch.push_back(std::move(outcome.change));
+        } else if (item->refresh_fingerprints && !outcome.pending) {
+          // Unchanged, but a row was rewritten (or the baseline predates fingerprints): the
+          // baseline learns the fingerprints, so the next run passes over the row unread.
+          PlannedChange refresh;
+          refresh.kind = DiffKind::kUnchanged;
+          refresh.key = item->key;
+          refresh.baseline_op = BaselineOp::kSet;
+          refresh.baseline = *item->baseline;
+          refresh.baseline.key = item->key;
+          set_fingerprints(*item, refresh);
+          batch.push_back(std::move(refresh));
+        }
       }
     }
     if (!row_error.is_ok()) {

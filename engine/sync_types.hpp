@@ -54,6 +54,10 @@ struct BaselineEntry {
   uint64_t target_hash = 0;             // hash_row of the target row
   std::vector<uint64_t> source_fields;  // hash_value per mapped field
   std::vector<uint64_t> target_fields;
+  // Each side's row fingerprint when last seen or written (RowReader::fingerprint), 0 when
+  // unknown. Equal to the one read now: the side is unchanged, whatever its values.
+  uint64_t source_fp = 0;
+  uint64_t target_fp = 0;
 };
 
 // XXH3-64 over the first `count` values of a row: for each value its type tag, its length

@@ -28,8 +28,14 @@ void changed_fields(const std::vector<uint64_t>& now, const std::vector<uint64_t
 }  // namespace
 
 ThreeWayDiff::ThreeWayDiff(const FieldMapper& mapper, RowReader& source, RowReader& target,
-                           BaselineReader& baseline, int64_t now_micros)
-    : mapper_(mapper), source_(source), target_(target), baseline_(baseline), now_(now_micros) {}
+                           BaselineReader& baseline, int64_t now_micros, size_t window)
+    : mapper_(mapper),
+      source_(source),
+      target_(target),
+      baseline_(baseline),
+      now_(now_micros),
+      light_(source.light() || target.light()),
+      window_(window ? window : 1000) {}
 
 Status ThreeWayDiff::advance_source() {
   DBSYNC_RETURN_IF_ERROR(source_.next(src_));
@@ -74,34 +80,10 @@ Status ThreeWayDiff::advance_baseline() {
   return Status::ok();
 }
 
-Status ThreeWayDiff::next(const DiffItem*& item) {
-  item = nullptr;
-  if (src_consumed_) DBSYNC_RETURN_IF_ERROR(advance_source());
-  if (tgt_consumed_) DBSYNC_RETURN_IF_ERROR(advance_target());
-  if (base_consumed_) DBSYNC_RETURN_IF_ERROR(advance_baseline());
-
-  item_.error = Status::ok();
-  item_.source_raw = nullptr;
-  item_.baseline = nullptr;
-  item_.has_source = item_.has_target = false;
-
-  // A source row whose key cannot be mapped is reported on its own.
-  if (src_ && !src_key_error_.is_ok()) {
-    item_.kind = DiffKind::kRowError;
-    item_.key_mapped = false;
-    item_.key.clear();
-    for (size_t i = 0; i < mapper_.key_count() && i < src_->size(); ++i)
-      item_.key.push_back((*src_)[i]);
-    item_.source_raw = src_;
-    item_.error = src_key_error_;
-    src_consumed_ = true;
-    item = &item_;
-    return Status::ok();
-  }
-
-  // The smallest current key, and which streams are at it (at most two comparisons).
-  const Row* min_key = nullptr;
-  bool at_src = false, at_tgt = false, at_base = false;
+bool ThreeWayDiff::at_min_key(const Row*& min_key, bool& at_src, bool& at_tgt,
+                              bool& at_base) const {
+  min_key = nullptr;
+  at_src = at_tgt = at_base = false;
   if (src_) {
     min_key = &src_key_;
     at_src = true;
@@ -123,21 +105,103 @@ Status ThreeWayDiff::next(const DiffItem*& item) {
   };
   if (tgt_raw_) consider(last_tgt_key_, at_tgt);
   if (base_) consider(base_->key, at_base);
-  if (!min_key) return Status::ok();  // all three streams are done
+  return min_key != nullptr;
+}
+
+bool ThreeWayDiff::unchanged_by_fingerprint(const BaselineEntry* b, bool has_source,
+                                            bool has_target, uint64_t source_fp,
+                                            uint64_t target_fp) {
+  return b && (has_source || has_target) && has_source == b->source_present &&
+         has_target == b->target_present &&
+         (!has_source || (source_fp != 0 && source_fp == b->source_fp)) &&
+         (!has_target || (target_fp != 0 && target_fp == b->target_fp));
+}
+
+void ThreeWayDiff::row_error_item(const Row& source_row, const Status& st) {
+  item_.kind = DiffKind::kRowError;
+  item_.key_mapped = false;
+  item_.key.clear();
+  for (size_t i = 0; i < mapper_.key_count() && i < source_row.size(); ++i)
+    item_.key.push_back(source_row[i]);
+  item_.source_raw = &source_row;
+  item_.error = st;
+}
+
+void ThreeWayDiff::unchanged_item() {
+  const size_t n = mapper_.mapped_count();
+  item_.kind = DiffKind::kUnchanged;
+  item_.fields_hashed = false;
+  item_.source_hash = item_.baseline ? item_.baseline->source_hash : 0;
+  item_.target_hash = item_.baseline ? item_.baseline->target_hash : 0;
+  item_.source_changed.reset(n);
+  item_.target_changed.reset(n);
+  item_.differing.reset(n);
+  item_.conflicting.reset(n);
+}
+
+void ThreeWayDiff::note_refresh() {
+  const BaselineEntry* b = item_.baseline;
+  item_.refresh_fingerprints =
+      item_.kind == DiffKind::kUnchanged && b &&
+      ((item_.has_source && item_.source_fp != 0 && item_.source_fp != b->source_fp) ||
+       (item_.has_target && item_.target_fp != 0 && item_.target_fp != b->target_fp));
+}
+
+Status ThreeWayDiff::next(const DiffItem*& item) {
+  item = nullptr;
+  item_.error = Status::ok();
+  item_.source_raw = nullptr;
+  item_.baseline = nullptr;
+  item_.has_source = item_.has_target = false;
+  item_.source_fp = item_.target_fp = 0;
+  item_.refresh_fingerprints = false;
+
+  if (light_) {
+    if (pending_next_ >= pending_used_) {
+      DBSYNC_RETURN_IF_ERROR(fill_window());
+      if (pending_used_ == 0) return Status::ok();  // the end
+    }
+    DBSYNC_RETURN_IF_ERROR(emit(pending_[pending_next_++]));
+    item = &item_;
+    return Status::ok();
+  }
+
+  if (src_consumed_) DBSYNC_RETURN_IF_ERROR(advance_source());
+  if (tgt_consumed_) DBSYNC_RETURN_IF_ERROR(advance_target());
+  if (base_consumed_) DBSYNC_RETURN_IF_ERROR(advance_baseline());
+
+  // A source row whose key cannot be mapped is reported on its own.
+  if (src_ && !src_key_error_.is_ok()) {
+    row_error_item(*src_, src_key_error_);
+    src_consumed_ = true;
+    item = &item_;
+    return Status::ok();
+  }
+
+  const Row* min_key = nullptr;
+  bool at_src, at_tgt, at_base;
+  if (!at_min_key(min_key, at_src, at_tgt, at_base)) return Status::ok();  // all streams done
   item_.key = *min_key;
   item_.key_mapped = true;
 
   item_.has_source = at_src;
   item_.has_target = at_tgt;
-  bool has_base = at_base;
   src_consumed_ = at_src;
   tgt_consumed_ = at_tgt;
   base_consumed_ = at_base;
-  item_.baseline = has_base ? base_ : nullptr;
-  if (item_.has_target) item_.target.swap(tgt_);
+  item_.baseline = at_base ? base_ : nullptr;
+  item_.source_fp = at_src ? source_.fingerprint() : 0;
+  item_.target_fp = at_tgt ? target_.fingerprint() : 0;
+  if (at_src) item_.source_raw = src_;
 
+  // Both sides as the baseline last saw them: nothing to map or hash.
+  if (unchanged_by_fingerprint(item_.baseline, at_src, at_tgt, item_.source_fp, item_.target_fp)) {
+    unchanged_item();
+    item = &item_;
+    return Status::ok();
+  }
+  if (item_.has_target) item_.target.swap(tgt_);
   if (item_.has_source) {
-    item_.source_raw = src_;
     Status st =
         mapper_.map_row(*src_, item_.has_target ? &item_.target : nullptr, now_, item_.source);
     if (!st.is_ok()) {
@@ -148,7 +212,164 @@ Status ThreeWayDiff::next(const DiffItem*& item) {
     }
   }
   classify();
+  note_refresh();
   item = &item_;
+  return Status::ok();
+}
+
+// Reads keys into the window until it holds `window_` keys to read in full, or 16 times as many
+// keys in all, or the streams end; then reads the changed rows in full, a lookup per side.
+Status ThreeWayDiff::fill_window() {
+  pending_used_ = pending_next_ = 0;
+  const size_t k = mapper_.key_count();
+  const bool src_light = source_.light(), tgt_light = target_.light();
+  std::vector<Row> src_keys, tgt_keys;
+  auto slot = [&]() -> Pending& {
+    if (pending_used_ == pending_.size()) pending_.emplace_back();
+    Pending& p = pending_[pending_used_++];
+    p.has_source = p.has_target = p.candidate = p.row_error = p.has_baseline = false;
+    p.source_fp = p.target_fp = 0;
+    return p;
+  };
+  auto key_part = [&](const Row& row, Row& out) {
+    out.assign(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(std::min(k, row.size())));
+  };
+
+  while (!streams_done_ && src_keys.size() < window_ && tgt_keys.size() < window_ &&
+         pending_used_ < window_ * 16) {
+    if (src_consumed_) DBSYNC_RETURN_IF_ERROR(advance_source());
+    if (tgt_consumed_) DBSYNC_RETURN_IF_ERROR(advance_target());
+    if (base_consumed_) DBSYNC_RETURN_IF_ERROR(advance_baseline());
+
+    if (src_ && !src_key_error_.is_ok()) {
+      Pending& p = slot();
+      p.row_error = true;
+      p.error = src_key_error_;
+      p.source_row = *src_;
+      src_consumed_ = true;
+      continue;
+    }
+    const Row* min_key = nullptr;
+    bool at_src, at_tgt, at_base;
+    if (!at_min_key(min_key, at_src, at_tgt, at_base)) {
+      streams_done_ = true;
+      break;
+    }
+    Pending& p = slot();
+    p.key = *min_key;
+    p.has_source = at_src;
+    p.has_target = at_tgt;
+    p.source_fp = at_src ? source_.fingerprint() : 0;
+    p.target_fp = at_tgt ? target_.fingerprint() : 0;
+    if (at_src) key_part(*src_, p.source_key);
+    const BaselineEntry* b = at_base ? base_ : nullptr;
+    p.candidate = !unchanged_by_fingerprint(b, at_src, at_tgt, p.source_fp, p.target_fp);
+    if (p.candidate) {
+      p.has_baseline = b != nullptr;
+      if (b) p.baseline = *b;
+      if (at_src) {
+        if (src_light)
+          src_keys.push_back(p.source_key);
+        else
+          p.source_row = *src_;
+      }
+      if (at_tgt) {
+        if (tgt_light) {
+          key_part(*tgt_raw_, p.target_key);
+          tgt_keys.push_back(p.target_key);
+        } else {
+          p.target_row = *tgt_raw_;
+        }
+      }
+    }
+    src_consumed_ = at_src;
+    tgt_consumed_ = at_tgt;
+    base_consumed_ = at_base;
+  }
+
+  // The changed keys' full rows. A row gone since its key was read is absent on that side.
+  auto read_full = [&](RowReader& reader, const std::vector<Row>& keys, bool source_side,
+                       const char* side) -> Status {
+    if (keys.empty()) return Status::ok();
+    size_t i = 0;  // the next pending entry to match
+    auto next_wanting = [&]() {
+      for (; i < pending_used_; ++i) {
+        const Pending& p = pending_[i];
+        if (p.candidate && !p.row_error && (source_side ? p.has_source : p.has_target)) return;
+      }
+    };
+    auto own_key = [&](const Pending& p) -> const Row& {
+      return source_side ? p.source_key : p.target_key;
+    };
+    std::vector<bool> found(pending_used_, false);
+    next_wanting();
+    Status st = reader.lookup(keys, [&](const Row& row, uint64_t fp) -> Status {
+      Row key(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(std::min(k, row.size())));
+      while (i < pending_used_ && compare_keys(own_key(pending_[i]), key) < 0) {
+        ++i;
+        next_wanting();
+      }
+      if (i >= pending_used_ || compare_keys(own_key(pending_[i]), key) != 0)
+        return error(ErrorCode::kOrdering, std::string(side) + " lookup returned the key " +
+                                               key_to_string(key) +
+                                               " that was not asked for, or out of order");
+      Pending& p = pending_[i];
+      (source_side ? p.source_row : p.target_row) = row;
+      (source_side ? p.source_fp : p.target_fp) = fp;
+      found[i] = true;
+      ++i;
+      next_wanting();
+      return Status::ok();
+    });
+    if (!st.is_ok()) return st.with_context(std::string("reading changed ") + side + " rows");
+    for (size_t j = 0; j < pending_used_; ++j) {
+      Pending& p = pending_[j];
+      if (!p.candidate || p.row_error || found[j]) continue;
+      if (source_side && p.has_source) p.has_source = false;
+      if (!source_side && p.has_target) p.has_target = false;
+    }
+    return Status::ok();
+  };
+  if (src_light) DBSYNC_RETURN_IF_ERROR(read_full(source_, src_keys, true, "source"));
+  if (tgt_light) DBSYNC_RETURN_IF_ERROR(read_full(target_, tgt_keys, false, "target"));
+  return Status::ok();
+}
+
+Status ThreeWayDiff::emit(Pending& p) {
+  if (p.row_error) {
+    row_error_item(p.source_row, p.error);
+    return Status::ok();
+  }
+  item_.key = p.key;
+  item_.key_mapped = true;
+  item_.has_source = p.has_source;
+  item_.has_target = p.has_target;
+  item_.source_fp = p.source_fp;
+  item_.target_fp = p.target_fp;
+  item_.baseline = p.has_baseline ? &p.baseline : nullptr;
+  if (!p.candidate) {
+    unchanged_item();
+    if (p.has_source) item_.source_raw = &p.source_key;
+    return Status::ok();
+  }
+  if (p.has_target) {
+    item_.target.swap(p.target_row);
+    Status st = mapper_.canonicalize_target(item_.target);
+    if (!st.is_ok()) return st.with_context("target row");
+    item_.target.resize(std::max(item_.target.size(), mapper_.mapped_count()));
+  }
+  if (p.has_source) {
+    item_.source_raw = &p.source_row;
+    Status st =
+        mapper_.map_row(p.source_row, p.has_target ? &item_.target : nullptr, now_, item_.source);
+    if (!st.is_ok()) {
+      item_.kind = DiffKind::kRowError;
+      item_.error = st;
+      return Status::ok();
+    }
+  }
+  classify();
+  note_refresh();
   return Status::ok();
 }
 

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -33,15 +35,31 @@ struct KeyLess {
 
 class VectorReader : public RowReader {
  public:
-  explicit VectorReader(std::vector<Row> rows) : rows_(std::move(rows)) {}
+  using Lookup = std::function<Status(const std::vector<Row>&,
+                                      const std::function<Status(const Row&, uint64_t)>&)>;
+  explicit VectorReader(std::vector<Row> rows, std::vector<uint64_t> fps = {}, bool light = false,
+                        Lookup lookup = nullptr)
+      : rows_(std::move(rows)), fps_(std::move(fps)), light_(light), lookup_(std::move(lookup)) {}
   Status next(const Row*& row) override {
+    fp_ = pos_ < fps_.size() ? fps_[pos_] : 0;
     row = pos_ < rows_.size() ? &rows_[pos_++] : nullptr;
     return Status::ok();
+  }
+  uint64_t fingerprint() const override { return fp_; }
+  bool light() const override { return light_; }
+  Status lookup(const std::vector<Row>& keys,
+                const std::function<Status(const Row&, uint64_t)>& fn) override {
+    if (!lookup_) return RowReader::lookup(keys, fn);
+    return lookup_(keys, fn);
   }
 
  private:
   std::vector<Row> rows_;
+  std::vector<uint64_t> fps_;
+  bool light_ = false;
+  Lookup lookup_;
   size_t pos_ = 0;
+  uint64_t fp_ = 0;
 };
 
 inline bool in_range(const Row& key, const KeyRange& r) {
@@ -51,9 +69,28 @@ inline bool in_range(const Row& key, const KeyRange& r) {
 }
 
 // A table: full rows in schema order.
+//
+// With `fingerprints` (the default when DBSYNC_TEST_FINGERPRINTS is set, so that the executor's
+// tests run both ways), rows carry fingerprints as PostgreSQL's xmin behaves: a row written by
+// apply() carries that apply's stamp (written_fingerprint) until its values change; any other
+// row a hash of its values. Light scans are then honoured, and lookups counted.
 class MemoryTable : public Target {
  public:
-  explicit MemoryTable(Schema schema) : schema_(std::move(schema)) {}
+  explicit MemoryTable(Schema schema)
+      : fingerprints(std::getenv("DBSYNC_TEST_FINGERPRINTS") != nullptr),
+        schema_(std::move(schema)) {}
+
+  bool fingerprints = false;
+  int lookups = 0;            // lookup calls
+  size_t looked_up_keys = 0;  // keys asked for in them
+
+  uint64_t fingerprint_of(const Row& row) const {
+    const uint64_t content = (hash_row(row, row.size()) >> 2) | 1;
+    auto it = stamps_.find(key_of(row));
+    if (it != stamps_.end() && it->second.first == content) return it->second.second;
+    return content;
+  }
+  uint64_t written_fingerprint() const override { return fingerprints ? last_stamp_ : 0; }
 
   const Schema& schema() const { return schema_; }
   std::vector<Row>& rows() { return rows_; }
@@ -75,21 +112,48 @@ class MemoryTable : public Target {
   Result<std::unique_ptr<RowReader>> scan(const ScanRequest& req) override {
     ++scans;
     if (fail_scan) return error(ErrorCode::kUnavailable, "table is down");
-    std::vector<Row> out;
+    std::vector<std::pair<Row, uint64_t>> out;
     for (const Row& r : rows_) {
       Row p;
       for (size_t c : req.columns) p.push_back(r[c]);
       Row key(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(req.key_count));
-      if (in_range(key, req.range)) out.push_back(std::move(p));
+      if (in_range(key, req.range)) out.emplace_back(std::move(p), fingerprint_of(r));
     }
-    std::sort(out.begin(), out.end(), [&](const Row& a, const Row& b) {
+    std::sort(out.begin(), out.end(), [&](const auto& a, const auto& b) {
       for (size_t i = 0; i < req.key_count; ++i) {
-        int c = compare_values(a[i], b[i]);
+        int c = compare_values(a.first[i], b.first[i]);
         if (c != 0) return c < 0;
       }
       return false;
     });
-    return std::unique_ptr<RowReader>(new VectorReader(std::move(out)));
+    const bool light = fingerprints && req.light;
+    std::vector<Row> rows;
+    std::vector<uint64_t> fps;
+    for (auto& [row, fp] : out) {
+      if (light) row.resize(req.key_count);
+      rows.push_back(std::move(row));
+      if (fingerprints) fps.push_back(fp);
+    }
+    VectorReader::Lookup lookup;
+    if (light) {
+      lookup = [this, req](const std::vector<Row>& keys,
+                           const std::function<Status(const Row&, uint64_t)>& fn) -> Status {
+        ++lookups;
+        looked_up_keys += keys.size();
+        std::vector<size_t> key_cols(
+            req.columns.begin(), req.columns.begin() + static_cast<std::ptrdiff_t>(req.key_count));
+        for (const Row& key : keys) {
+          const Row* r = find(key, key_cols);
+          if (!r) continue;
+          Row p;
+          for (size_t c : req.columns) p.push_back((*r)[c]);
+          DBSYNC_RETURN_IF_ERROR(fn(p, fingerprint_of(*r)));
+        }
+        return Status::ok();
+      };
+    }
+    return std::unique_ptr<RowReader>(
+        new VectorReader(std::move(rows), std::move(fps), light, std::move(lookup)));
   }
   Result<int64_t> estimate_rows() override { return static_cast<int64_t>(rows_.size()); }
 
@@ -97,6 +161,25 @@ class MemoryTable : public Target {
     ++apply_calls;
     if (fail_apply_after >= 0 && apply_calls > fail_apply_after)
       return error(ErrorCode::kUnavailable, "target went away");
+    last_stamp_ = (uint64_t{1} << 63) | static_cast<uint64_t>(apply_calls);
+    // Every row the batch writes carries its stamp (set once the batch is applied).
+    struct Stamp {
+      Row key;
+    };
+    std::vector<Stamp> written;
+    for (const ChangeBatch::Item& it : batch.items)
+      if (it.op == RowOp::kInsert || it.op == RowOp::kUpdate || it.op == RowOp::kSoftDelete)
+        written.push_back({it.key});
+    struct StampOnExit {
+      MemoryTable& t;
+      std::vector<Stamp>& written;
+      const std::vector<size_t>& cols;
+      ~StampOnExit() {
+        for (const Stamp& w : written)
+          if (const Row* r = t.find(w.key, cols))
+            t.stamps_[w.key] = {(hash_row(*r, r->size()) >> 2) | 1, t.last_stamp_};
+      }
+    } stamp_on_exit{*this, written, batch.key_columns};
     for (const ChangeBatch::Item& it : batch.items) {
       Row* existing = find(it.key, batch.key_columns);
       switch (it.op) {
@@ -146,8 +229,16 @@ class MemoryTable : public Target {
   bool fail_scan = false;
 
  private:
+  Row key_of(const Row& row) const {
+    Row key;
+    for (size_t c : schema_.key) key.push_back(row[c]);
+    return key;
+  }
+
   Schema schema_;
   std::vector<Row> rows_;
+  std::map<Row, std::pair<uint64_t, uint64_t>, KeyLess> stamps_;  // key -> (content, stamp)
+  uint64_t last_stamp_ = 0;
 };
 
 class MapBaselineReader : public BaselineReader {
