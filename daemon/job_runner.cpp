@@ -159,6 +159,9 @@ Status finish(JobTransaction& txn, const ClaimedJob& job, const JobOutcome& out,
   std::vector<PgParam> params{PgParam::text(num(job.id))};
   switch (out.state) {
     case JobState::kSucceeded:
+      // The decided conflicts join the catalog with the final status: all or nothing, so a
+      // commit cut off before it resumes and copies them then, once.
+      if (external) DBSYNC_RETURN_IF_ERROR(external->record_conflicts());
       sql =
           "UPDATE dbsync.jobs SET status = 'succeeded', phase = 'done', finished_at = now(), "
           "executor = NULL, lease_until = NULL, error = $2 WHERE id = $1::bigint";
@@ -261,9 +264,19 @@ JobResult pause(pg::PgConnection& master, const ClaimedJob& job, const JobContex
 
 }  // namespace
 
+Status mark_stage_cleared(pg::PgConnection& master, int64_t job_id) {
+  master.rollback_quietly();
+  return master
+      .query(
+          "UPDATE dbsync.jobs SET stage_cleared = true WHERE id = $1::bigint AND stage = 'redis' "
+          "AND status IN ('succeeded', 'failed', 'cancelled')",
+          {PgParam::text(num(job_id))})
+      .status();
+}
+
 StageFactory catalog_stage_factory() {
-  return [](JobTransaction& txn, const ClaimedJob& job,
-            const JobSync& sync) -> Result<std::unique_ptr<Stage>> {
+  return [](JobTransaction& txn, const ClaimedJob& job, const JobSync& sync,
+            const JobContext&) -> Result<std::unique_ptr<Stage>> {
     return std::unique_ptr<Stage>(new CatalogStage(txn, num(job.id), sync.id, *sync.mapper));
   };
 }
@@ -307,7 +320,7 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
   }
   JobTransaction txn(local_target ? sync.target->connection() : own);
   CatalogBaseline baseline(txn, sync.id, batch);
-  Result<std::unique_ptr<Stage>> stage = stages(txn, job, sync);
+  Result<std::unique_ptr<Stage>> stage = stages(txn, job, sync, ctx);
   if (!stage.is_ok()) {
     txn.rollback();
     if (stage.status().code() == ErrorCode::kUnavailable)
@@ -439,9 +452,19 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
   if (st.is_ok()) st = txn.commit();
   if (!st.is_ok()) {
     txn.rollback();
+    if (external) {
+      // Redis went away while the conflicts were copied: nothing of the final status was
+      // committed, so the job pauses and its commit step copies them when Redis is back.
+      if (std::optional<Status> down = external->unavailable())
+        return pause(master, job, ctx, external->where(), *down);
+    }
     std::string message = st.with_context(context).message();
     (void)record_job_failure(master, job.id, ctx.executor, message);
     return JobResult{JobEnd::kFinished, "failed", message};
+  }
+  if (external && out.state != JobState::kAwaitingResolution) {
+    // Finished: its keys go now (the janitor retries when this fails; see StageJanitor).
+    if (external->drop().is_ok()) (void)mark_stage_cleared(master, job.id);
   }
   return JobResult{JobEnd::kFinished, state_name(out.state),
                    out.state == JobState::kFailed ? out.error.message() : std::string()};

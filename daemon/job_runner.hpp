@@ -58,13 +58,26 @@ class ExternalStage {
   // The stage's position, written to dbsync.jobs.stage_mark with every checkpoint (in the same
   // transaction), so that a resumed job returns the stage to what was committed.
   virtual std::string mark() const = 0;
+  // Copies the job's conflicts with their decisions into dbsync.conflicts, in the job's
+  // transaction (the one that records its final status): the history outlives the stage. Its
+  // clear() keeps the data while committing, since that transaction may still fail; drop()
+  // deletes it once the final status is committed.
+  virtual Status record_conflicts() = 0;
+  virtual Status drop() = 0;
 };
 
 // Picks the stage of a job: the in-database stage (CatalogStage) by default; the seam where a
-// Redis stage is wired in. The stage may use `txn` (the job's master transaction).
+// Redis stage is wired in. The stage may use `txn` (the job's master transaction) and `ctx`
+// (SECRET_KEY: the Redis password is sealed with it).
 using StageFactory = std::function<Result<std::unique_ptr<Stage>>(
-    JobTransaction& txn, const ClaimedJob& job, const JobSync& sync)>;
+    JobTransaction& txn, const ClaimedJob& job, const JobSync& sync, const JobContext& ctx)>;
 StageFactory catalog_stage_factory();
+
+// Housekeeping for stages kept outside the master, run by the runner now and then (see
+// JobRunner): e.g. deleting the Redis keys of finished jobs. Returns how many jobs it cleared;
+// a failure is logged and retried later, never fatal.
+using StageJanitor =
+    std::function<Result<int64_t>(pg::PgConnection& master, const secrets::Key* key)>;
 
 enum class JobEnd {
   kFinished,  // succeeded, failed, cancelled or awaiting_resolution: recorded in dbsync.jobs
@@ -84,6 +97,10 @@ struct JobResult {
 // its lease runs out and it is claimed again).
 JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobContext& ctx,
                   const StageFactory& stages);
+
+// Records that a finished Redis job's keys are gone (dbsync.jobs.stage_cleared), in a
+// transaction of its own; the janitor then leaves the job alone.
+Status mark_stage_cleared(pg::PgConnection& master, int64_t job_id);
 
 // Records a failure of a job this executor holds, in a transaction of its own.
 Status record_job_failure(pg::PgConnection& master, int64_t job_id, const std::string& executor,

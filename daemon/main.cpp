@@ -138,8 +138,9 @@ int main(int argc, char** argv) {
              {"max_body_bytes", config.max_body_bytes}});
 
   // The job runner (--runners, --executors): claims and runs jobs until the stop signal. A
-  // job's stage is in Redis when the settings name one (daemon.redis_url), else the catalog's.
-  JobRunner runner(config, redis_stage_factory());
+  // job's stage is in Redis when the settings name one (daemon.redis_url), else the catalog's;
+  // the janitor deletes the Redis keys of finished jobs.
+  JobRunner runner(config, redis_stage_factory(), redis_stage_janitor());
   if (dbsync::Status st = runner.start(); !st.is_ok()) {
     std::fprintf(stderr, "dbsyncd: %s\n", st.message().c_str());
     return 2;

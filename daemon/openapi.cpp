@@ -116,11 +116,22 @@ json ApiServer::openapi() {
   s["Settings"] = {{"type", "object"},
                    {"additionalProperties", false},
                    {"properties",
-                    {{"redis_url", {{"type", "string"}, {"nullable", true}}},
+                    {{"redis_url",
+                      {{"type", "string"},
+                       {"nullable", true},
+                       {"description",
+                        "redis://[user:password@]host[:port][/db], checked with PING when saved; "
+                        "a password in it is stored sealed like redis_password and shown as "
+                        "********"}}},
                      {"redis_password",
                       {{"type", "string"},
                        {"nullable", true},
-                       {"description", "masked as ******** when set"}}}}}};
+                       {"description",
+                        "stored sealed with SECRET_KEY (AES-256-GCM, as datasource secrets), "
+                        "never returned: ******** when set (sending ******** back keeps it); "
+                        "409 secret_key_missing without SECRET_KEY, 409 "
+                        "redis_password_unreadable when the stored one was sealed with another "
+                        "key"}}}}}};
 
   json p = json::object();
   p["/healthz"]["get"] =
@@ -223,7 +234,8 @@ json ApiServer::openapi() {
       qparam("after", "integer", "conflict id: the next page starts after it (next_after)")};
   p["/api/sync/{configId}/conflicts"]["get"] =
       op("Conflicts of a sync, by id (keyset paging). stage says where they are: catalog, or "
-         "redis while the sync's unfinished job is staged in Redis (per-job ids, job_id given)",
+         "redis while the sync's unfinished job is staged in Redis (per-job ids, job_id given); "
+         "once that job commits, its conflicts and decisions are in the catalog (new ids)",
          "200", list("Conflict"));
   p["/api/sync/{configId}/resolve/{conflictId}"]["parameters"] = {id_param("configId"),
                                                                   id_param("conflictId")};

@@ -67,6 +67,7 @@ json render(const FieldMapper& m, int64_t job_id, const redis::RedisStage::Store
   o["reason"] = c.reason.empty() ? json() : json(c.reason);
   o["status"] = s.status;
   o["resolution"] = s.decision ? json(decision_name(*s.decision)) : json();
+  o["resolved_row"] = row_json(m, s.resolved_row);
   o["resolved_by"] = s.decision ? json(s.decided_by) : json();
   o["resolved_at"] = s.decision ? json(iso_time_ms(s.decided_at_ms)) : json();
   return o;
@@ -154,7 +155,8 @@ Result<std::unique_ptr<Open>> open_job(const std::string& conninfo, const secret
   DBSYNC_ASSIGN_OR_RETURN(o->sync, load_job_sync(o->master, conninfo, sync_id, key));
   o->resolver.emplace(*o->sync->mapper, o->sync->policy, nullptr);
   o->resolver->set_now(now_unix_micros());
-  DBSYNC_ASSIGN_OR_RETURN(std::optional<RedisSettings> settings, read_redis_settings(o->master));
+  DBSYNC_ASSIGN_OR_RETURN(std::optional<RedisSettings> settings,
+                          read_redis_settings(o->master, key));
   if (!settings)
     return error(ErrorCode::kUnavailable,
                  "job " + num(o->job_id) +

@@ -49,7 +49,7 @@ class RedisConflicts {
   // only `status` (pending, resolved, skipped) when given. Returns
   //   {"job_id": N, "items": [{"id", "job_id", "key", "kind", "source_row", "target_row",
   //     "source_changed", "target_changed", "conflicting", "reason", "status", "resolution",
-  //     "resolved_by", "resolved_at"}...], "next_after": id or null}
+  //     "resolved_row", "resolved_by", "resolved_at"}...], "next_after": id or null}
   // with rows rendered as dbsync.conflict_list renders them (objects of target columns).
   Result<nlohmann::json> list(int64_t sync_id, const std::optional<std::string>& status,
                               int64_t after_id, int64_t limit);

@@ -5,8 +5,12 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "adapters/postgres/pg_values.hpp"
 #include "daemon/catalog_stage.hpp"
 #include "engine/row_codec.hpp"
+#include "engine/value_json.hpp"
 
 namespace dbsync::daemon {
 namespace {
@@ -17,18 +21,66 @@ std::string num(int64_t v) { return std::to_string(v); }
 
 }  // namespace
 
-Result<std::optional<RedisSettings>> read_redis_settings(pg::PgConnection& master) {
+Result<std::string> open_redis_password(const std::string& jsonb_type, const std::string& content,
+                                        const secrets::Key* key) {
+  if (jsonb_type == "string") return content;  // stored in clear before sealing existed
+  if (jsonb_type != "object" || content.empty())
+    return error(ErrorCode::kInvalidArgument,
+                 "the stored Redis password (daemon.redis_password) is malformed: set it again");
+  if (!key)
+    return error(ErrorCode::kInvalidArgument,
+                 "the Redis password (daemon.redis_password) is sealed with SECRET_KEY, which is "
+                 "not set: start dbsyncd with the SECRET_KEY it was saved with");
+  std::string sealed;
+  if (content.size() % 2 != 0 ||
+      content.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+    return error(ErrorCode::kInvalidArgument,
+                 "the stored Redis password (daemon.redis_password) is malformed: set it again");
+  for (size_t i = 0; i < content.size(); i += 2)
+    sealed.push_back(static_cast<char>(std::stoi(content.substr(i, 2), nullptr, 16)));
+  Result<std::string> plain = secrets::open(*key, sealed);
+  if (!plain.is_ok())
+    return error(
+        ErrorCode::kInvalidArgument,
+        "cannot decrypt the Redis password (daemon.redis_password): " + plain.status().message() +
+            " (is SECRET_KEY the key it was saved with? Otherwise save the password "
+            "again with PUT /api/settings)");
+  return plain;
+}
+
+Result<std::string> seal_redis_password(const secrets::Key& key, std::string_view password) {
+  DBSYNC_ASSIGN_OR_RETURN(std::string sealed, secrets::seal(key, password));
+  static const char* const kHex = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(sealed.size() * 2);
+  for (unsigned char c : sealed) {
+    hex.push_back(kHex[c >> 4]);
+    hex.push_back(kHex[c & 15]);
+  }
+  return hex;
+}
+
+Result<std::optional<RedisSettings>> read_redis_settings(pg::PgConnection& master,
+                                                         const secrets::Key* key) {
   Result<pg::PgResult> r = master.query(
       "SELECT (SELECT value #>> '{}' FROM dbsync.settings WHERE key = 'daemon.redis_url' "
-      "AND jsonb_typeof(value) = 'string'), "
-      "(SELECT value #>> '{}' FROM dbsync.settings WHERE key = 'daemon.redis_password' "
-      "AND jsonb_typeof(value) = 'string')");
+      "AND jsonb_typeof(value) = 'string'), p.t, "
+      "CASE p.t WHEN 'object' THEN p.v ->> 'sealed' ELSE p.v #>> '{}' END "
+      "FROM (SELECT 1) one LEFT JOIN (SELECT jsonb_typeof(value) AS t, value AS v "
+      "FROM dbsync.settings WHERE key = 'daemon.redis_password' "
+      "AND jsonb_typeof(value) IN ('string', 'object')) p ON true");
   if (!r.is_ok()) return r.status().with_context("reading the Redis settings");
   if (r->rows() == 0 || r->is_null(0, 0) || r->get(0, 0).empty())
     return std::optional<RedisSettings>();
   RedisSettings s;
   s.url = std::string(r->get(0, 0));
-  if (!r->is_null(0, 1)) s.password = std::string(r->get(0, 1));
+  if (!r->is_null(0, 1)) {
+    std::string content = r->is_null(0, 2) ? std::string() : std::string(r->get(0, 2));
+    Result<std::string> password = open_redis_password(std::string(r->get(0, 1)), content, key);
+    secrets::wipe(content);
+    if (!password.is_ok()) return password.status();
+    s.password = std::move(password).value();
+  }
   return std::optional<RedisSettings>(std::move(s));
 }
 
@@ -48,8 +100,8 @@ bool strategy_uses_redis_stage(Strategy s) {
 
 namespace {
 
-// KEYS: the stage's keys (changes, conflicts, status, decisions, pending, meta); ARGV: ttl,
-// changes to keep, last conflict id to keep. Drops what was put after that point.
+// KEYS: the stage's keys (changes, conflicts, status, decisions, pending, meta, rows); ARGV:
+// ttl, changes to keep, last conflict id to keep. Drops what was put after that point.
 const char* const kRewind = R"lua(
 local keep = tonumber(ARGV[2])
 if keep == 0 then redis.call('DEL', KEYS[1]) else redis.call('LTRIM', KEYS[1], 0, keep - 1) end
@@ -60,6 +112,7 @@ for id = last + 1, next do
   redis.call('HDEL', KEYS[3], id)
   redis.call('HDEL', KEYS[4], id)
   redis.call('ZREM', KEYS[5], id)
+  redis.call('HDEL', KEYS[7], id)
 end
 redis.call('HSET', KEYS[6], 'next_conflict_id', last)
 for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
@@ -105,6 +158,7 @@ Result<std::unique_ptr<RedisJobStage>> RedisJobStage::open(const RedisSettings& 
   if (!c.is_ok()) return c.status().with_context("connecting to the Redis stage");
   s->conn_ = std::make_unique<redis::RedisConnection>(std::move(c).value());
   s->ttl_ = std::to_string(options.ttl.count());
+  s->job_id_ = job_id;
   Result<std::unique_ptr<redis::RedisStage>> st =
       redis::RedisStage::open(*s->conn_, num(job_id), std::move(options));
   if (!st.is_ok()) return st.status();
@@ -136,7 +190,8 @@ Result<int64_t> RedisJobStage::meta_int(const char* field) {
 Status RedisJobStage::rewind_run(int64_t staged, int64_t last_conflict) {
   std::vector<std::string> k = stage_->keys();
   std::string staged_s = std::to_string(staged), last_s = std::to_string(last_conflict);
-  std::vector<std::string_view> args{"EVAL", kRewind, "6"};
+  const std::string nkeys = std::to_string(k.size());
+  std::vector<std::string_view> args{"EVAL", kRewind, nkeys};
   for (const std::string& key : k) args.push_back(key);
   args.push_back(ttl_);
   args.push_back(staged_s);
@@ -252,7 +307,92 @@ Status RedisJobStage::read_changes(size_t batch_size,
   }
 }
 
-Status RedisJobStage::clear() { return note(stage_->clear()); }
+// While committing, the keys stay until the job's final status is committed (drop()): that
+// transaction may still fail, and a resumed commit needs the conflicts it copies.
+Status RedisJobStage::clear() {
+  if (committing_) return note(Status::ok());
+  return note(stage_->clear());
+}
+
+Status RedisJobStage::drop() { return note(stage_->clear()); }
+
+void RedisJobStage::attach(JobTransaction& txn, std::string sync_id, const FieldMapper& mapper) {
+  txn_ = &txn;
+  sync_id_ = std::move(sync_id);
+  mapper_ = &mapper;
+}
+
+Status RedisJobStage::record_conflicts() {
+  if (!txn_ || !mapper_)
+    return error(ErrorCode::kInternal, "the stage of job " + num(job_id_) + " has no transaction");
+  const std::string job = num(job_id_);
+  const std::string context = "copying the conflicts of job " + job + " to dbsync.conflicts";
+  auto names = [](const char* field) {
+    return std::string("ARRAY(SELECT jsonb_array_elements_text(e.o -> '") + field + "'))";
+  };
+  const std::string insert =
+      "INSERT INTO dbsync.conflicts (job_id, sync_id, key, kind, source_row, target_row, "
+      "source_changed, target_changed, conflicting, reason, record, status, resolution, "
+      "resolved_row, resolved_by, resolved_at) "
+      "SELECT $1::bigint, $2::bigint, e.o -> 'key', e.o ->> 'kind', "
+      "NULLIF(e.o -> 'src', 'null'::jsonb), NULLIF(e.o -> 'tgt', 'null'::jsonb), " +
+      names("sc") + ", " + names("tc") + ", " + names("cf") +
+      ", e.o ->> 'reason', r.rec, e.o ->> 'status', e.o ->> 'resolution', "
+      "NULLIF(e.o -> 'row', 'null'::jsonb), NULLIF(e.o ->> 'by', ''), "
+      "CASE WHEN e.o ->> 'status' = 'pending' THEN NULL "
+      "ELSE to_timestamp((e.o ->> 'at')::bigint / 1000.0) END "
+      "FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(o, n) "
+      "JOIN unnest($4::bytea[]) WITH ORDINALITY AS r(rec, n) ON r.n = e.n ORDER BY e.n";
+  auto fields = [&](const FieldSet& set) {
+    nlohmann::json out = nlohmann::json::array();
+    for (size_t i = 0; i < set.size() && i < mapper_->mapped_count(); ++i)
+      if (set.test(i)) out.push_back(mapper_->mapped_columns()[i]);
+    return out;
+  };
+  int64_t after = 0;
+  std::vector<std::string> records;
+  for (;;) {
+    Result<std::vector<redis::RedisStage::StoredConflict>> page =
+        stage_->list_conflicts(after, kCopyBatch);
+    if (!page.is_ok()) return note(page.status().with_context(context));
+    if (page->empty()) break;
+    // Readable columns as one JSON array (rows rendered as the catalog stage renders them),
+    // the exact records as a bytea[]; joined on their ordinal.
+    std::string readable = "[";
+    records.clear();
+    for (size_t i = 0; i < page->size(); ++i) {
+      const redis::RedisStage::StoredConflict& sc = (*page)[i];
+      const ConflictRecord& c = sc.conflict;
+      nlohmann::json o;
+      o["kind"] = diff_kind_name(c.kind);
+      o["sc"] = fields(c.source_changed);
+      o["tc"] = fields(c.target_changed);
+      o["cf"] = fields(c.conflicting);
+      o["reason"] = c.reason.empty() ? nlohmann::json() : nlohmann::json(c.reason);
+      o["status"] = sc.status;
+      o["resolution"] =
+          sc.decision ? nlohmann::json(decision_name(*sc.decision)) : nlohmann::json();
+      o["by"] = sc.decided_by;
+      o["at"] = sc.decided_at_ms;
+      std::string head = o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      head.pop_back();  // the closing brace: the rows follow as rendered JSON text
+      head += ", \"key\": " + render_row(*mapper_, c.key);
+      head += ", \"src\": " + (c.source ? render_row(*mapper_, *c.source) : "null");
+      head += ", \"tgt\": " + (c.target ? render_row(*mapper_, *c.target) : "null");
+      head += ", \"row\": " + (sc.resolved_row ? render_row(*mapper_, *sc.resolved_row) : "null");
+      readable += (i ? ", " : "") + head + "}";
+      records.push_back(encode_conflict(c));
+    }
+    readable += "]";
+    Result<pg::PgResult> r =
+        txn_->query(insert, {PgParam::text(job), PgParam::text(sync_id_), PgParam::text(readable),
+                             PgParam::binary(pg::encode_bytea_array(records))});
+    if (!r.is_ok()) return note(r.status().with_context(context));
+    after = page->back().id;
+    if (page->size() < kCopyBatch) break;
+  }
+  return note(Status::ok());
+}
 
 Result<bool> RedisJobStage::exists() {
   Result<bool> r = stage_->exists();
@@ -261,12 +401,13 @@ Result<bool> RedisJobStage::exists() {
 }
 
 StageFactory redis_stage_factory() {
-  return [](JobTransaction& txn, const ClaimedJob& job,
-            const JobSync& sync) -> Result<std::unique_ptr<Stage>> {
+  return [](JobTransaction& txn, const ClaimedJob& job, const JobSync& sync,
+            const JobContext& ctx) -> Result<std::unique_ptr<Stage>> {
     pg::PgConnection& master = txn.connection();
     txn.rollback();
     const bool fresh = job.step == "run" && !job.checkpoint;
-    DBSYNC_ASSIGN_OR_RETURN(std::optional<RedisSettings> settings, read_redis_settings(master));
+    DBSYNC_ASSIGN_OR_RETURN(std::optional<RedisSettings> settings,
+                            read_redis_settings(master, ctx.key));
     std::string kind;
     std::optional<std::string> mark;
     if (fresh) {
@@ -300,7 +441,68 @@ StageFactory redis_stage_factory() {
         RedisJobStage::open(*settings, job.id, std::move(options),
                             fresh ? RedisJobStage::Start::kFresh : RedisJobStage::Start::kResume,
                             job.step == "run", mark));
+    stage->attach(txn, sync.id, *sync.mapper);
     return std::unique_ptr<Stage>(std::move(stage));
+  };
+}
+
+Result<int64_t> sweep_redis_stages(pg::PgConnection& master, const secrets::Key* key, int limit) {
+  if (limit < 1) limit = 100;
+  master.rollback_quietly();
+  int64_t cleared = 0;
+  std::optional<redis::RedisConnection> conn;
+  std::optional<redis::RedisStageOptions> options;
+  for (;;) {
+    Result<pg::PgResult> r = master.query(
+        "SELECT id::text FROM dbsync.jobs WHERE stage = 'redis' AND NOT stage_cleared "
+        "AND status IN ('succeeded', 'failed', 'cancelled') ORDER BY id LIMIT $1::int",
+        {PgParam::text(std::to_string(limit))});
+    if (!r.is_ok()) return r.status().with_context("finding finished Redis jobs");
+    const int rows = r->rows();
+    if (rows == 0) return cleared;
+    if (!conn) {
+      DBSYNC_ASSIGN_OR_RETURN(std::optional<RedisSettings> settings,
+                              read_redis_settings(master, key));
+      if (!settings) return cleared;  // no Redis to reach: the keys expire with their TTL
+      DBSYNC_ASSIGN_OR_RETURN(options, redis_stage_options(master));
+      Result<redis::RedisConnection> c =
+          redis::RedisConnection::connect(settings->url, settings->password);
+      if (!c.is_ok()) return c.status().with_context("deleting the keys of finished jobs");
+      conn.emplace(std::move(c).value());
+    }
+    std::string ids = "{";
+    Status failed = Status::ok();
+    int done = 0;
+    for (int i = 0; i < rows; ++i) {
+      const std::string job(r->get(i, 0));
+      Result<std::unique_ptr<redis::RedisStage>> stage =
+          redis::RedisStage::open(*conn, job, *options);
+      if (stage.is_ok()) {
+        // DEL of the job's keys by name (RedisStage::keys): absent keys are fine.
+        Status st = (*stage)->clear();
+        if (!st.is_ok()) {
+          failed = st;
+          break;
+        }
+      }
+      ids += (done++ ? "," : "") + job;
+    }
+    ids += "}";
+    if (done > 0) {
+      Result<pg::PgResult> marked =
+          master.query("UPDATE dbsync.jobs SET stage_cleared = true WHERE id = ANY($1::bigint[])",
+                       {PgParam::text(ids)});
+      if (!marked.is_ok()) return marked.status().with_context("marking jobs whose keys are gone");
+      cleared += done;
+    }
+    if (!failed.is_ok()) return failed.with_context("deleting the keys of finished jobs");
+    if (rows < limit) return cleared;
+  }
+}
+
+StageJanitor redis_stage_janitor() {
+  return [](pg::PgConnection& master, const secrets::Key* key) {
+    return sweep_redis_stages(master, key);
   };
 }
 

@@ -96,9 +96,10 @@ Result<std::optional<ClaimedJob>> claim(pg::PgConnection& conn, bool all,
 
 }  // namespace
 
-JobRunner::JobRunner(const Config& config, StageFactory stages)
+JobRunner::JobRunner(const Config& config, StageFactory stages, StageJanitor janitor)
     : config_(config),
       stages_(std::move(stages)),
+      janitor_(std::move(janitor)),
       executor_("dbsyncd " + host_name() + ":" + std::to_string(::getpid())) {}
 
 JobRunner::~JobRunner() { stop(); }
@@ -148,6 +149,37 @@ void JobRunner::wait_for_work(uint64_t seen, int seconds) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, std::chrono::seconds(seconds),
                [&] { return stopping_.load() || generation_ != seen; });
+}
+
+void JobRunner::maybe_sweep(pg::PgConnection& conn) {
+  if (!janitor_) return;
+  const int every = std::max(1, config_.poll_seconds);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sweeping_ || stopping_ || std::chrono::steady_clock::now() < next_sweep_) return;
+    sweeping_ = true;
+  }
+  Result<int64_t> swept = error(ErrorCode::kInternal, "not run");
+  try {
+    swept = janitor_(conn, key_ ? &*key_ : nullptr);
+  } catch (const std::exception& e) {
+    swept = error(ErrorCode::kInternal, std::string("internal error: ") + e.what());
+  }
+  conn.rollback_quietly();
+  int retry = every;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sweeping_ = false;
+    sweep_backoff_ = swept.is_ok() ? 0 : std::min(60, std::max(every, sweep_backoff_ * 2));
+    if (!swept.is_ok()) retry = sweep_backoff_;
+    next_sweep_ = std::chrono::steady_clock::now() + std::chrono::seconds(retry);
+  }
+  if (!swept.is_ok())
+    log_event(LogLevel::kWarn, "stage janitor: could not clean up after finished jobs",
+              {{"error", one_line(swept.status().message())}, {"retry_in_seconds", retry}});
+  else if (*swept > 0)
+    log_event(LogLevel::kInfo, "stage janitor: deleted the stage keys of finished jobs",
+              {{"jobs", *swept}});
 }
 
 void JobRunner::listen_loop() {
@@ -276,6 +308,7 @@ void JobRunner::work_loop() {
       continue;
     }
     if (!*job) {
+      maybe_sweep(conn);
       wait_for_work(seen, config_.poll_seconds);
       continue;
     }
@@ -314,6 +347,7 @@ void JobRunner::work_loop() {
               : result.end == JobEnd::kLost   ? "job lost"
                                               : "job ended",
               fields);
+    maybe_sweep(conn);
   }
 }
 

@@ -17,11 +17,17 @@
 // Wake-ups: LISTEN dbsync_jobs on a connection of its own (reconnecting with capped backoff
 // when the master goes away) and a poll every --poll-seconds.
 //
+// Janitor: a worker with nothing to run (or one that just finished a job) runs the
+// StageJanitor, one worker at a time, at most once per --poll-seconds; after a failure (Redis
+// down) the next attempt waits twice as long each time, up to 60 s. Its failures are logged,
+// never fatal; jobs are never held up by it.
+//
 // stop(): running jobs stop after their current batch and are released (status 'queued',
 // executor and lease NULL, checkpoint kept) for another executor; then the threads end.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -40,8 +46,9 @@ namespace dbsync::daemon {
 
 class JobRunner {
  public:
-  // `stages` picks each job's stage (catalog_stage_factory() by default).
-  JobRunner(const Config& config, StageFactory stages);
+  // `stages` picks each job's stage (catalog_stage_factory() by default); `janitor` (optional)
+  // cleans up after finished jobs' stages (redis_stage_janitor()).
+  JobRunner(const Config& config, StageFactory stages, StageJanitor janitor = {});
   JobRunner(const JobRunner&) = delete;
   JobRunner& operator=(const JobRunner&) = delete;
   ~JobRunner();
@@ -60,9 +67,12 @@ class JobRunner {
   // Waits up to `seconds` or until woken (a notification, stop) after generation `seen`.
   void wait_for_work(uint64_t seen, int seconds);
   void sleep_unless_stopping(int seconds);
+  // Runs the janitor when it is due and no other worker runs it.
+  void maybe_sweep(pg::PgConnection& conn);
 
   const Config& config_;
   StageFactory stages_;
+  StageJanitor janitor_;
   std::string executor_;
   std::optional<secrets::Key> key_;
 
@@ -72,6 +82,9 @@ class JobRunner {
   std::condition_variable cv_;
   uint64_t generation_ = 0;                                        // bumped by every wake-up
   std::map<int64_t, std::shared_ptr<std::atomic<bool>>> running_;  // job -> cancel seen
+  bool sweeping_ = false;                                          // under mu_
+  std::chrono::steady_clock::time_point next_sweep_{};             // under mu_
+  int sweep_backoff_ = 0;                                          // seconds, under mu_
   std::vector<std::thread> workers_;
   std::thread listener_, heartbeat_;
 };

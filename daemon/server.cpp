@@ -11,6 +11,7 @@
 #include "adapters/redis/redis_connection.hpp"
 #include "daemon/json_body.hpp"
 #include "daemon/log.hpp"
+#include "daemon/redis_stage_factory.hpp"
 #include "daemon/webhooks.hpp"
 
 namespace dbsync::daemon {
@@ -1438,7 +1439,11 @@ void ApiServer::routes() {
     TRY(s, read_settings(*db));
     return Reply::json(200, s);
   });
-  add("PUT", "/api/settings", "/api/settings", [read_settings](RequestContext& ctx) {
+  // The Redis password is stored sealed with SECRET_KEY (daemon/redis_stage_factory.hpp), as
+  // datasource conninfos are; a password written in redis_url is moved out of it the same way
+  // (the stored URL keeps "********" in its place: the sealed password wins when connecting).
+  // A clear password stored before sealing existed is still read, and sealed by the next PUT.
+  add("PUT", "/api/settings", "/api/settings", [this, read_settings](RequestContext& ctx) {
     BODY_OR_RETURN(body, FieldSpec{"redis_url", F::kString, false, true},
                    FieldSpec{"redis_password", F::kString, false, true});
     if (auto u = opt_string(body, "redis_url")) {
@@ -1450,30 +1455,67 @@ void ApiServer::routes() {
         return Reply::error(bad_field(422, "invalid_value", "redis_url",
                                       "redis_url holds the masked password: send the real one"));
     }
+    const secrets::Key* key = secret_key_ ? &*secret_key_ : nullptr;
     DB_OR_RETURN(ctx, db);
-    // A Redis that is set must answer PING, with the password that will be stored: the URL and
-    // password as they will be after this request (what the body leaves out stays).
-    auto stored = [&](const char* key) -> ApiResult<std::optional<std::string>> {
-      DbRows rows;
-      DbError err;
-      if (!db->query("SELECT value #>> '{}' FROM dbsync.settings WHERE key = $1",
-                     {std::string("daemon.") + key}, rows, err))
-        return error_from_db(err);
-      if (rows.rows() == 0 || rows.is_null(0, 0)) return std::optional<std::string>();
-      return std::optional<std::string>(rows.get(0, 0));
-    };
-    auto next_value = [&](const char* key) -> ApiResult<std::optional<std::string>> {
-      if (body.contains(key)) {
-        const json& v = body[key];
-        if (v.is_null()) return std::optional<std::string>();
-        if (!(std::string(key) == "redis_password" && v.get<std::string>() == "********"))
-          return std::optional<std::string>(v.get<std::string>());
+    // What is stored: the URL, and the password (opened) with whether it is still in clear.
+    DbRows rows;
+    DbError err;
+    if (!db->query("SELECT (SELECT value #>> '{}' FROM dbsync.settings WHERE key = "
+                   "'daemon.redis_url' AND jsonb_typeof(value) = 'string'), p.t, "
+                   "CASE p.t WHEN 'object' THEN p.v ->> 'sealed' ELSE p.v #>> '{}' END "
+                   "FROM (SELECT 1) one LEFT JOIN (SELECT jsonb_typeof(value) AS t, value AS v "
+                   "FROM dbsync.settings WHERE key = 'daemon.redis_password' "
+                   "AND jsonb_typeof(value) IN ('string', 'object')) p ON true",
+                   {}, rows, err))
+      return Reply::error(error_from_db(err));
+    std::optional<std::string> url, password;
+    if (!rows.is_null(0, 0)) url = rows.get(0, 0);
+    const bool password_given =
+        body.contains("redis_password") &&
+        !(body["redis_password"].is_string() && body["redis_password"] == "********");
+    bool stored_clear = false;
+    if (!rows.is_null(0, 1) && !password_given) {
+      Result<std::string> opened = open_redis_password(
+          rows.get(0, 1), rows.is_null(0, 2) ? std::string() : rows.get(0, 2), key);
+      if (!opened.is_ok())
+        return Reply::error({409, "redis_password_unreadable", opened.status().message(),
+                             json{{"field", "redis_password"}}});
+      password = std::move(opened).value();
+      stored_clear = rows.get(0, 1) == "string";
+    }
+    // The state after this request: what the body leaves out stays.
+    const bool url_given = body.contains("redis_url");
+    if (url_given)
+      url = body["redis_url"].is_null()
+                ? std::nullopt
+                : std::optional<std::string>(body["redis_url"].get<std::string>());
+    if (password_given)
+      password = body["redis_password"].is_null()
+                     ? std::nullopt
+                     : std::optional<std::string>(body["redis_password"].get<std::string>());
+    // A password in the URL: the body's redis_password wins, as when connecting; a URL from
+    // the body brings its own; an old stored URL's password goes only where none is stored.
+    bool url_password = false;
+    if (url) {
+      Result<redis::RedisUrl> parsed = redis::parse_redis_url(*url);
+      // (A stored URL already says "********": its password is the stored one.)
+      if (parsed.is_ok() && parsed->password && *parsed->password != "********") {
+        url_password = true;
+        const bool body_password = password_given && password;
+        if (!body_password && (url_given || !password)) password = parsed->password;
+        *url = redis::redis_url_with_masked_password(*url);
       }
-      return stored(key);
-    };
-    TRY(url, next_value("redis_url"));
-    TRY(password, next_value("redis_password"));
-    if (url && (body.contains("redis_url") || body.contains("redis_password"))) {
+    }
+    const bool new_password = password && (password_given || (url_given && url_password));
+    if (new_password && !key)
+      return Reply::error(
+          {409, "secret_key_missing",
+           "SECRET_KEY is not set: dbsyncd cannot keep a Redis password (it is stored sealed "
+           "with SECRET_KEY, like datasource secrets); start dbsyncd with SECRET_KEY, or use a "
+           "Redis without a password",
+           json{{"field", password_given ? "redis_password" : "redis_url"}}});
+    // A Redis that is set must answer PING, with the password that will be stored.
+    if (url && (url_given || password_given)) {
       Status st = redis::check_redis(*url, password);
       if (!st.is_ok()) {
         const std::string& m = st.message();
@@ -1485,24 +1527,34 @@ void ApiServer::routes() {
             auth ? "redis_password" : "redis_url", "Redis check failed: " + m));
       }
     }
-    for (const char* key : {"redis_url", "redis_password"}) {
-      if (!body.contains(key)) continue;
-      const json& v = body[key];
-      if (v.is_string() && std::string(key) == "redis_password" &&
-          v.get<std::string>() == "********")
-        continue;  // the masked value sent back: unchanged
-      DbRows rows;
-      DbError err;
-      bool ok =
-          v.is_null()
-              ? db->query("DELETE FROM dbsync.settings WHERE key = $1",
-                          {std::string("daemon.") + key}, rows, err)
-              : db->query(
-                    "INSERT INTO dbsync.settings (key, value) VALUES ($1, to_jsonb($2::text)) "
-                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
-                    {std::string("daemon.") + key, v.get<std::string>()}, rows, err);
-      if (!ok) return Reply::error(error_from_db(err, 422));
+    auto put = [&](const char* name, const std::optional<std::string>& value,
+                   const char* as_jsonb) -> std::optional<ApiError> {
+      DbRows out;
+      DbError e;
+      bool ok = !value ? db->query("DELETE FROM dbsync.settings WHERE key = $1",
+                                   {std::string("daemon.") + name}, out, e)
+                       : db->query(std::string("INSERT INTO dbsync.settings (key, value) VALUES "
+                                               "($1, ") +
+                                       as_jsonb +
+                                       ") ON CONFLICT (key) DO UPDATE SET value = "
+                                       "EXCLUDED.value, updated_at = now()",
+                                   {std::string("daemon.") + name, *value}, out, e);
+      if (!ok) return error_from_db(e, 422);
+      return std::nullopt;
+    };
+    // Without a key an old URL or clear password stays as it was (nothing to seal it with).
+    if (url_given || (url_password && key))
+      if (auto e = put("redis_url", url, "to_jsonb($2::text)")) return Reply::error(*e);
+    if (password && key && (new_password || stored_clear || url_password)) {
+      Result<std::string> sealed = seal_redis_password(*key, *password);
+      if (!sealed.is_ok())
+        return Reply::error({500, "internal", sealed.status().message(), json::object()});
+      if (auto e = put("redis_password", *sealed, "jsonb_build_object('sealed', $2::text)"))
+        return Reply::error(*e);
+    } else if (password_given && !password) {
+      if (auto e = put("redis_password", std::nullopt, "")) return Reply::error(*e);
     }
+    if (password) secrets::wipe(*password);
     TRY(s, read_settings(*db));
     return Reply::json(200, s);
   });

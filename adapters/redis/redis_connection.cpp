@@ -109,6 +109,18 @@ std::string_view error_prefix(std::string_view msg) {
 
 }  // namespace
 
+std::string redis_url_with_masked_password(std::string_view url) {
+  // As parse_redis_url reads it: the last '@' ends the userinfo, its first ':' starts the
+  // password.
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  size_t at = url.rfind('@');
+  if (at == std::string_view::npos || at < scheme + 3) return std::string(url);
+  size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  return std::string(url.substr(0, colon + 1)) + "********" + std::string(url.substr(at));
+}
+
 Result<RedisUrl> parse_redis_url(std::string_view url) {
   if (url.empty()) return url_error("empty");
   constexpr std::string_view kScheme = "redis://";

@@ -29,6 +29,9 @@ struct RedisUrl {
   std::optional<std::string> password;
 };
 Result<RedisUrl> parse_redis_url(std::string_view url);
+// The URL with its password (if any) replaced by "********", the user kept: for storing a URL
+// whose password is kept elsewhere (a password passed to connect() wins over the URL's).
+std::string redis_url_with_masked_password(std::string_view url);
 
 struct RedisOptions {
   std::chrono::milliseconds connect_timeout{2000};

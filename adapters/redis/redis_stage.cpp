@@ -13,10 +13,11 @@ namespace dbsync::redis {
 namespace {
 
 // The order of KEYS in every script (and of keys()).
-constexpr const char* kParts[] = {"changes", "conflicts", "status", "decisions", "pending", "meta"};
+constexpr const char* kParts[] = {"changes", "conflicts", "status", "decisions",
+                                  "pending", "meta",      "rows"};
 constexpr size_t kPartCount = sizeof(kParts) / sizeof(kParts[0]);
 
-// KEYS: changes conflicts status decisions pending meta; ARGV[1] ttl, ARGV[2..] records.
+// KEYS: changes conflicts status decisions pending meta rows; ARGV[1] ttl, ARGV[2..] records.
 // Ids are consecutive from 1 (meta.next_conflict_id is the last one given). Returns the first.
 const char* const kPutConflicts = R"lua(
 local n = #ARGV - 1
@@ -32,7 +33,8 @@ for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return first
 )lua";
 
-// KEYS as above; ARGV: ttl, id, new status, decision record, has_change ('1'/'0'), change.
+// KEYS as above; ARGV: ttl, id, new status, decision record, has_change ('1'/'0'), change,
+// the custom row ('' for none).
 // {1, status} when recorded, {0, current status} when already decided, {-1} when unknown.
 const char* const kDecide = R"lua(
 local s = redis.call('HGET', KEYS[3], ARGV[2])
@@ -42,6 +44,7 @@ redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[2], ARGV[4])
 redis.call('ZREM', KEYS[5], ARGV[2])
 if ARGV[5] == '1' then redis.call('RPUSH', KEYS[1], ARGV[6]) end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[7], ARGV[2], ARGV[7]) end
 for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return {1, ARGV[3]}
 )lua";
@@ -225,7 +228,7 @@ Result<std::vector<RedisStage::StoredConflict>> RedisStage::list_conflicts(
                  "conflict status \"" + *status + "\" (pending, resolved or skipped)");
   const std::string what = "listing conflicts";
   const std::string status_key = key("status"), decisions_key = key("decisions"),
-                    conflicts_key = key("conflicts");
+                    conflicts_key = key("conflicts"), rows_key = key("rows");
   // Which ids: pending ones from the sorted set; otherwise consecutive ids up to the last one.
   int64_t last_id = 0;
   if (!status || *status != "pending") {
@@ -267,7 +270,7 @@ Result<std::vector<RedisStage::StoredConflict>> RedisStage::list_conflicts(
     if (!dr->is_array() || dr->size() != ids.size())
       return fail(unexpected(conn_, "HMGET", *dr), what);
     std::vector<size_t> wanted;
-    std::vector<std::string_view> rc{"HMGET", conflicts_key};
+    std::vector<std::string_view> rc{"HMGET", conflicts_key}, rw{"HMGET", rows_key};
     for (size_t i = 0; i < ids.size(); ++i) {
       std::optional<std::string_view> s = element_string(sr->element(i));
       if (!s) continue;  // gone (cleared meanwhile)
@@ -275,12 +278,17 @@ Result<std::vector<RedisStage::StoredConflict>> RedisStage::list_conflicts(
       if (out.size() + wanted.size() >= limit) break;
       wanted.push_back(i);
       rc.push_back(ids[i]);
+      rw.push_back(ids[i]);
     }
     if (wanted.empty()) continue;  // none with that status in this chunk
     Result<RedisReply> rr = conn_.command(rc);
     if (!rr.is_ok()) return fail(rr.status(), what);
     if (!rr->is_array() || rr->size() != wanted.size())
       return fail(unexpected(conn_, "HMGET", *rr), what);
+    Result<RedisReply> wr = conn_.command(rw);
+    if (!wr.is_ok()) return fail(wr.status(), what);
+    if (!wr->is_array() || wr->size() != wanted.size())
+      return fail(unexpected(conn_, "HMGET", *wr), what);
     for (size_t j = 0; j < wanted.size(); ++j) {
       const size_t i = wanted[j];
       std::optional<std::string_view> rec = element_string(rr->element(j));
@@ -299,6 +307,12 @@ Result<std::vector<RedisStage::StoredConflict>> RedisStage::list_conflicts(
           sc.decided_at_ms = std::strtoll(std::string(rest.substr(0, sp2)).c_str(), nullptr, 10);
           if (sp2 != std::string_view::npos) sc.decided_by = std::string(rest.substr(sp2 + 1));
         }
+      }
+      if (std::optional<std::string_view> row = element_string(wr->element(j))) {
+        Result<Row> decoded = decode_sortable_key(*row);
+        if (!decoded.is_ok())
+          return fail(decoded.status(), "decoding the custom row of conflict " + ids[i]);
+        sc.resolved_row = std::move(decoded).value();
       }
       Result<ConflictRecord> c = decode_conflict(*rec);
       if (!c.is_ok()) return fail(c.status(), "decoding conflict " + ids[i]);
@@ -368,6 +382,8 @@ Result<std::string> RedisStage::decide_stored(const StoredConflict& stored, Deci
                              .count();
   const std::string decided = std::string(decision_name(decision)) + " " + std::to_string(now_ms) +
                               " " + std::string(decided_by);
+  const std::string row_bytes =
+      decision == Decision::kCustom && custom_row ? encode_sortable_key(*custom_row) : "";
   const std::vector<std::string> k = keys();
   const std::string nkeys = std::to_string(kPartCount);
   // The script records the decision only if the conflict is still pending (see kDecide).
@@ -375,7 +391,8 @@ Result<std::string> RedisStage::decide_stored(const StoredConflict& stored, Deci
   for (const std::string& key : k) args.push_back(key);
   args.insert(args.end(),
               {std::string_view(ttl_), std::string_view(id_text), std::string_view(new_status),
-               std::string_view(decided), has_change ? "1" : "0", std::string_view(bytes)});
+               std::string_view(decided), has_change ? "1" : "0", std::string_view(bytes),
+               std::string_view(row_bytes)});
   Result<RedisReply> r = conn_.command(args);
   if (!r.is_ok())
     return fail(r.status(), "recording the decision on " + name +

@@ -6,6 +6,8 @@
 //   <prefix>:{job:<id>}:decisions   hash: conflict id -> "<decision> <unix ms> <decided by>"
 //   <prefix>:{job:<id>}:pending     sorted set: ids of pending conflicts (score = id)
 //   <prefix>:{job:<id>}:meta        hash: job, next_conflict_id
+//   <prefix>:{job:<id>}:rows        hash: conflict id -> the row of a custom decision
+//                                   (encode_sortable_key bytes: exact values, every type)
 // Every write (put, decision) refreshes the TTL of all of them (default 7 days: longer than
 // a resolution window), so an abandoned job's stage disappears on its own; a job left waiting
 // longer than that without a write loses its stage as a whole (exists() tells).
@@ -70,6 +72,7 @@ class RedisStage : public Stage {
     std::optional<Decision> decision;  // once decided
     int64_t decided_at_ms = 0;         // unix milliseconds, once decided
     std::string decided_by;            // who decided (as passed to decide), once decided
+    std::optional<Row> resolved_row;   // the row of a custom decision (mapped layout)
     ConflictRecord conflict;
   };
   // Conflicts with id > after_id in id order, at most `limit` (a page: pass the last id back

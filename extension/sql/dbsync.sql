@@ -534,6 +534,9 @@ COMMENT ON COLUMN dbsync.jobs.stage IS
   'Where the job''s change set and conflicts wait: catalog (dbsync.stage, dbsync.conflicts) or redis (dbsyncd, settings daemon.redis_url). Chosen when a run starts from scratch and kept to the end, whatever the settings do meanwhile; background workers never run a redis job.';
 COMMENT ON COLUMN dbsync.jobs.stage_mark IS
   'A redis job''s position in its stage, committed with each checkpoint (run: changes staged and last conflict id; commit: changes applied), so that a resumed job drops what an uncommitted batch put and never applies a staged change twice.';
+ALTER TABLE dbsync.jobs ADD COLUMN stage_cleared boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN dbsync.jobs.stage_cleared IS
+  'A finished redis job''s keys are gone from Redis (deleted by dbsyncd after its final status, or by its janitor for jobs that ended otherwise, e.g. dbsync.cancel). False for a finished redis job: its keys may remain, and dbsyncd''s janitor deletes them.';
 COMMENT ON COLUMN dbsync.jobs.pauses IS
   'How many times dbsyncd paused the job because its Redis stage was unreachable (the retry backoff doubles with each).';
 COMMENT ON COLUMN dbsync.jobs.step IS

@@ -135,7 +135,8 @@ TEST(RedisStageKeys, HashTagPutsAJobsKeysInOneSlot) {
   EXPECT_EQ((*s)->key("conflicts"), "dbsync:{job:42}:conflicts");
   EXPECT_EQ((*s)->key("meta"), "dbsync:{job:42}:meta");
   std::vector<std::string> keys = (*s)->keys();
-  ASSERT_EQ(keys.size(), 6u);
+  ASSERT_EQ(keys.size(), 7u);
+  EXPECT_EQ(keys[6], "dbsync:{job:42}:rows");
   for (const std::string& k : keys) EXPECT_EQ(keyslot(k), keyslot("{job:42}")) << k;
   auto other = RedisStage::open(unused, "43");
   EXPECT_NE(keyslot((*other)->key("changes")), keyslot(keys[0]));  // jobs spread over slots
@@ -454,6 +455,13 @@ TEST_F(RedisStageTest, EveryDecisionGivesTheEngineResultThroughTheExecutor) {
     EXPECT_EQ(after->status, c.status);
     EXPECT_EQ(after->decision, c.d);
     EXPECT_EQ(after->decided_by, "alice (token ci)");
+    // The row of a custom decision is kept with exact values (for the catalog's resolved_row).
+    if (c.d == Decision::kCustom) {
+      ASSERT_TRUE(after->resolved_row.has_value());
+      EXPECT_EQ(*after->resolved_row, custom);
+    } else {
+      EXPECT_FALSE(after->resolved_row.has_value());
+    }
     EXPECT_GE(after->decided_at_ms, t0);
     EXPECT_LT(after->decided_at_ms, t0 + 60000);
 

@@ -744,17 +744,24 @@ TEST_F(DbsyncdApi, SettingsAreStoredWithPasswordsMasked) {
   EXPECT_EQ(put.body.value("redis_password", ""), "********");
   EXPECT_EQ(put.text.find("hunter22"), std::string::npos);
   EXPECT_EQ(put.text.find("pw-secret"), std::string::npos);
+  // Stored sealed with SECRET_KEY ({"sealed": hex}); the URL's own password is not kept.
+  const std::string stored_password =
+      "SELECT value::text FROM dbsync.settings WHERE key = 'daemon.redis_password'";
+  const std::string sealed = db_.value(stored_password);
+  EXPECT_EQ(sealed.rfind("{\"sealed\": \"", 0), 0u) << sealed;
+  EXPECT_EQ(sealed.find("pw-secret"), std::string::npos) << sealed;
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.settings WHERE value::text LIKE '%hunter22%' "
+                      "OR value::text LIKE '%pw-secret%'"),
+            "0");
   // The masked value sent back leaves the password as it was (and is checked with it).
   EXPECT_EQ(call("PUT", "/api/settings", json{{"redis_password", "********"}}).status, 200);
-  const std::string stored_password =
-      "SELECT value #>> '{}' FROM dbsync.settings WHERE key = 'daemon.redis_password'";
-  EXPECT_EQ(db_.value(stored_password), "pw-secret");
+  EXPECT_EQ(db_.value(stored_password), sealed);
   // A wrong password, a Redis that does not answer, TLS: refused, naming the field; nothing
   // saved.
   auto wrong = call("PUT", "/api/settings", json{{"redis_password", "nope"}});
   expect_error(wrong, 422, "invalid_value", "redis_password");
   EXPECT_EQ(wrong.text.find("nope"), std::string::npos) << wrong.text;
-  EXPECT_EQ(db_.value(stored_password), "pw-secret");
+  EXPECT_EQ(db_.value(stored_password), sealed);
   const std::string nobody = std::to_string(redis::testing::free_port());
   expect_error(
       call("PUT", "/api/settings", json{{"redis_url", "redis://127.0.0.1:" + nobody + "/0"}}), 422,

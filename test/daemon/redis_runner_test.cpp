@@ -1,9 +1,11 @@
 // dbsyncd's Redis stage against the local stack: with daemon.redis_url set, a manual sync's job
 // runs in dbsyncd and keeps its change set and conflicts in Redis (nothing in dbsync.stage or
 // dbsync.conflicts, the target untouched); conflicts are decided through RedisConflicts (the
-// module the API's resolve endpoints call), the job commits, the keys are deleted. Kill -9 while
-// the job waits; a Redis that goes away mid-run (the job pauses, then resumes); a stage whose
-// keys are gone before the commit (the job fails clearly).
+// module the API's resolve endpoints call), the job commits, its decided conflicts are copied to
+// dbsync.conflicts, the keys are deleted. Kill -9 while the job waits and mid-commit (each
+// conflict copied once); a Redis that goes away mid-run (the job pauses, then resumes); a stage
+// whose keys are gone before the commit (the job fails clearly); the janitor deleting the keys
+// of cancelled and failed jobs (also after Redis was down); the sealed Redis password.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -90,14 +92,16 @@ class DbsyncdRedisStage : public ::testing::Test {
     db_.sql("SELECT dbsync.add_datasource('master', 'local')");
   }
 
-  std::unique_ptr<DaemonProcess> start_daemon(std::vector<std::string> extra = {}) {
+  std::unique_ptr<DaemonProcess> start_daemon(std::vector<std::string> extra = {},
+                                              std::map<std::string, std::string> env = {}) {
     auto d = std::make_unique<DaemonProcess>();
     std::vector<std::string> args{"--listen=127.0.0.1:0", "--workers=4", "--db-connections=2",
                                   "--poll-seconds=1"};
     args.insert(args.end(), extra.begin(), extra.end());
-    d->start(
-        {{"DATABASE_URL", db_.url()}, {"DBSYNC_ADMIN_TOKEN", kToken}, {"DBSYNC_LOG_LEVEL", "info"}},
-        args);
+    env.insert({{"DATABASE_URL", db_.url()},
+                {"DBSYNC_ADMIN_TOKEN", kToken},
+                {"DBSYNC_LOG_LEVEL", "info"}});
+    d->start(env, args);
     EXPECT_GT(d->wait_listening(), 0) << d->stderr_text();
     return d;
   }
@@ -166,17 +170,39 @@ class DbsyncdRedisStage : public ::testing::Test {
     for (const std::string& k : keys_of(job_id, url)) cmd.push_back(k);
     return redis_int(url, cmd);
   }
+  // The keys go right after the job's final status commits (or at the janitor's next tick):
+  // how many remain after waiting up to `seconds` for them to go.
+  long long keys_after_waiting(const std::string& job_id, const std::string& url,
+                               int seconds = 10) {
+    long long n = existing_keys(job_id, url);
+    for (int i = 0; i < seconds * 10 && n != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      n = existing_keys(job_id, url);
+    }
+    return n;
+  }
+  // The job's conflicts as dbsync.conflict_list shows them, one line each in key order:
+  // "<key> <status> <resolution> <resolved_row title or -> <resolved_by> <resolved_at set>".
+  std::string catalog_conflicts(const std::string& job_id) {
+    return db_.value(
+        "SELECT string_agg(concat_ws(' ', key ->> 'id', status, resolution, "
+        "COALESCE(resolved_row ->> 'title', '-'), resolved_by, "
+        "(resolved_at IS NOT NULL)::text), '; ' ORDER BY (key ->> 'id')::int) "
+        "FROM dbsync.conflict_list WHERE job_id = " +
+        job_id);
+  }
 
   // A first run (target empty: only inserts, committed at once), then rows 1-3 changed on both
   // sides and row 4 on the source: the second job waits with 3 conflicts. Returns its id.
-  std::string run_until_conflicts(const std::string& sync) {
+  std::string run_until_conflicts(const std::string& sync, std::string url = {}) {
+    if (url.empty()) url = stack_redis_;
     std::string j1 = queue(sync);
     EXPECT_EQ(job(j1, "executor_kind"), "daemon");
     EXPECT_EQ(wait_status(j1, {"succeeded", "failed", "awaiting_resolution"}), "succeeded")
         << job(j1, "error");
     EXPECT_EQ(job(j1, "stage"), "redis");
     EXPECT_EQ(mismatches(), "0");
-    EXPECT_EQ(existing_keys(j1, stack_redis_), 0);
+    EXPECT_EQ(keys_after_waiting(j1, url), 0);
     db_.sql("UPDATE src SET name = 'src ' || id WHERE id <= 4");
     db_.sql("UPDATE dst SET title = 'dst ' || id WHERE id <= 3");
     std::string j2 = queue(sync);
@@ -186,9 +212,41 @@ class DbsyncdRedisStage : public ::testing::Test {
     return j2;
   }
 
+  // Waits until the job's column has `want` (up to `seconds`); returns its last value.
+  std::string wait_column(const std::string& id, const std::string& column, const std::string& want,
+                          int seconds = 20) {
+    std::string v;
+    for (int i = 0; i < seconds * 10; ++i) {
+      v = job(id, column);
+      if (v == want) return v;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return v;
+  }
+
+  struct Answer {
+    int status = 0;
+    std::string text;
+    json body;
+  };
+  Answer api(int port, const std::string& method, const std::string& path,
+             const json& body = nullptr) {
+    httplib::Client c("127.0.0.1", port);
+    c.set_bearer_token_auth(kToken);
+    httplib::Result r = method == "GET"   ? c.Get(path)
+                        : method == "PUT" ? c.Put(path, body.dump(), "application/json")
+                                          : c.Post(path, body.dump(), "application/json");
+    if (!r) return {};
+    return {r->status, r->body, json::parse(r->body, nullptr, false)};
+  }
+
   Database db_;
   std::string stack_redis_;
 };
+
+// Two SECRET_KEYs: the one the password is sealed with, and another.
+const std::string kKeyA = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+const std::string kKeyB = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
 
 TEST_F(DbsyncdRedisStage, FullCycleStagesInRedisDecidesAndCommits) {
   std::string sync = make_sync("manual", 10, 100);
@@ -208,7 +266,7 @@ TEST_F(DbsyncdRedisStage, FullCycleStagesInRedisDecidesAndCommits) {
   EXPECT_EQ(db_.value("SELECT string_agg(title, ',' ORDER BY id) FROM dst WHERE id <= 4"),
             "dst 1,dst 2,dst 3,item 4");
   std::vector<std::string> keys = keys_of(j, stack_redis_);
-  ASSERT_EQ(keys.size(), 6u);
+  ASSERT_EQ(keys.size(), 7u);
   EXPECT_EQ(keys[0].rfind("dbsync:", 0), 0u) << keys[0];
   EXPECT_NE(keys[0].find("{job:" + j + "}"), std::string::npos) << keys[0];
   EXPECT_GE(existing_keys(j, stack_redis_), 4);
@@ -273,7 +331,22 @@ TEST_F(DbsyncdRedisStage, FullCycleStagesInRedisDecidesAndCommits) {
   EXPECT_EQ(db_.value("SELECT count(*) FROM dst"), "10");
   EXPECT_EQ(job(j, "updated"), "3");
   EXPECT_EQ(job(j, "conflicts"), "3");
-  EXPECT_EQ(existing_keys(j, stack_redis_), 0);
+  // The decided conflicts outlive Redis: in the catalog with their decisions, once.
+  EXPECT_EQ(catalog_conflicts(j),
+            "1 resolved source - tester true; 2 resolved target - tester true; "
+            "3 resolved custom custom 3 tester true");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.conflicts WHERE job_id = " + j +
+                      " AND sync_id = " + sync +
+                      " AND kind = 'both_changed' AND "
+                      "conflicting = '{title}' AND source_row ->> 'title' = 'src ' || (key ->> "
+                      "'id') AND target_row ->> 'title' = 'dst ' || (key ->> 'id') AND "
+                      "length(record) > 0"),
+            "3");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.job_list WHERE id = " + j +
+                      " AND conflicts_pending = 0"),
+            "1");
+  EXPECT_EQ(keys_after_waiting(j, stack_redis_), 0);
+  EXPECT_EQ(job(j, "stage_cleared"), "t");
   // The baseline holds the decisions: a third run finds nothing to do.
   std::string j3 = queue(sync);
   EXPECT_EQ(wait_status(j3, {"succeeded", "failed", "awaiting_resolution"}), "succeeded");
@@ -357,11 +430,29 @@ TEST_F(DbsyncdRedisStage, FullCycleOverTheHttpApi) {
   ASSERT_EQ(wait_status(j, {"succeeded", "failed"}), "succeeded") << job(j, "error");
   EXPECT_EQ(db_.value("SELECT string_agg(title, ',' ORDER BY id) FROM dst WHERE id <= 4"),
             "src 1,mine 2,dst 3,src 4");
-  EXPECT_EQ(existing_keys(j, stack_redis_), 0);
-  // Done with Redis: the listing falls back to the catalog's (empty) conflicts.
-  auto [after_status, after] = call("GET", base + "/conflicts");
-  EXPECT_EQ(after_status, 200);
+  EXPECT_EQ(keys_after_waiting(j, stack_redis_), 0);
+  // Done with Redis: the listing falls back to the catalog's conflicts, where the decided ones
+  // were copied with the final status.
+  auto [after_status, after] = call("GET", base + "/conflicts?status=resolved");
+  ASSERT_EQ(after_status, 200) << after.dump();
   EXPECT_EQ(after["stage"], "catalog");
+  ASSERT_EQ(after["items"].size(), 3u) << after.dump();
+  std::map<int, json> by_key;
+  for (const json& c : after["items"]) by_key[c["key"]["id"].get<int>()] = c;
+  EXPECT_EQ(by_key[1]["resolution"], "source");
+  EXPECT_EQ(by_key[2]["resolution"], "custom");
+  EXPECT_EQ(by_key[2]["resolved_row"]["title"], "mine 2") << by_key[2].dump();
+  EXPECT_EQ(by_key[3]["resolution"], "target");
+  for (auto& [k, c] : by_key) {
+    EXPECT_EQ(c["status"], "resolved") << c.dump();
+    EXPECT_EQ(c["job_id"], std::stoll(j)) << c.dump();
+    EXPECT_EQ(c["resolved_by"].get<std::string>().rfind("api token ", 0), 0u) << c.dump();
+    EXPECT_TRUE(c["resolved_at"].is_string()) << c.dump();
+    EXPECT_EQ(c["source_row"]["title"], "src " + std::to_string(k)) << c.dump();
+  }
+  auto [none_status, none] = call("GET", base + "/conflicts?status=pending");
+  EXPECT_EQ(none_status, 200);
+  EXPECT_EQ(none["items"].size(), 0u) << none.dump();
 }
 
 TEST_F(DbsyncdRedisStage, Kill9WhileAwaitingResolutionLosesNothingAndAppliesOnce) {
@@ -381,7 +472,10 @@ TEST_F(DbsyncdRedisStage, Kill9WhileAwaitingResolutionLosesNothingAndAppliesOnce
   EXPECT_EQ(wait_status(j, {"succeeded", "failed"}), "succeeded") << job(j, "error");
   EXPECT_EQ(mismatches(), "0");
   EXPECT_EQ(job(j, "updated"), "4");
-  EXPECT_EQ(existing_keys(j, stack_redis_), 0);
+  EXPECT_EQ(keys_after_waiting(j, stack_redis_), 0);
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.conflicts WHERE job_id = " + j +
+                      " AND resolution = 'source' AND resolved_by = 'tester'"),
+            "3");
   std::string j3 = queue(sync);
   EXPECT_EQ(wait_status(j3, {"succeeded", "failed", "awaiting_resolution"}), "succeeded");
   EXPECT_EQ(job(j3, "updated"), "0");
@@ -448,7 +542,7 @@ TEST_F(DbsyncdRedisStage, RedisDownMidRunPausesTheJobWhichResumesWhenItIsBack) {
   EXPECT_EQ(mismatches(), "0");
   EXPECT_EQ(job(j, "error"), "<null>");
   EXPECT_EQ(job(j, "pauses"), "1");
-  EXPECT_EQ(existing_keys(j, server.url()), 0);
+  EXPECT_EQ(keys_after_waiting(j, server.url()), 0);
 }
 
 TEST_F(DbsyncdRedisStage, AResumedCommitNeverAppliesAnAppliedBatchAgain) {
@@ -473,7 +567,8 @@ TEST_F(DbsyncdRedisStage, AResumedCommitNeverAppliesAnAppliedBatchAgain) {
   EXPECT_EQ(mismatches(), "0");
   // Rows 1-3 applied by this commit; row 4 not again.
   EXPECT_EQ(job(j, "updated"), "3");
-  EXPECT_EQ(existing_keys(j, stack_redis_), 0);
+  EXPECT_EQ(keys_after_waiting(j, stack_redis_), 0);
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.conflicts WHERE job_id = " + j), "3");
 }
 
 TEST_F(DbsyncdRedisStage, AStageWhoseKeysAreGoneFailsTheCommitClearly) {
@@ -494,6 +589,235 @@ TEST_F(DbsyncdRedisStage, AStageWhoseKeysAreGoneFailsTheCommitClearly) {
   EXPECT_NE(err.find("is no longer in Redis"), std::string::npos) << err;
   EXPECT_EQ(db_.value("SELECT string_agg(title, ',' ORDER BY id) FROM dst WHERE id <= 4"),
             "dst 1,dst 2,dst 3,item 4");
+}
+
+// A commit killed (kill -9) after part of its changes were applied, resumed by another dbsyncd
+// after the lease: every change applied once, and each conflict copied to the catalog once, with
+// its decision, in the transaction of the final status.
+TEST_F(DbsyncdRedisStage, Kill9MidCommitResumesAndCopiesEachConflictOnce) {
+  std::string sync = make_sync("manual", 3000, 5);
+  set_redis(stack_redis_);
+  auto d = start_daemon({"--lease-seconds=3"});
+  std::string j1 = queue(sync);
+  ASSERT_EQ(wait_status(j1, {"succeeded", "failed", "awaiting_resolution"}, 120), "succeeded")
+      << job(j1, "error");
+  db_.sql("UPDATE src SET name = 'src ' || id");
+  db_.sql("UPDATE dst SET title = 'dst ' || id WHERE id <= 40");
+  std::string j = queue(sync);
+  ASSERT_EQ(wait_status(j, {"succeeded", "failed", "awaiting_resolution"}, 120),
+            "awaiting_resolution")
+      << job(j, "error");
+  RedisConflicts rc(db_.url(), nullptr);
+  auto all = rc.decide_all(std::stoll(sync), "source", "tester");
+  ASSERT_TRUE(all.is_ok()) << all.status().to_string();
+  EXPECT_EQ((*all)["decided"], 40);
+  // Killed mid-commit: some batches applied and committed, not all.
+  bool mid = false;
+  for (int i = 0; i < 3000 && !mid; ++i) {
+    mid = job(j, "status") == "committing" && std::stoll(job(j, "updated")) >= 200;
+    if (!mid) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  d->signal(SIGKILL);
+  d->wait_exit();
+  ASSERT_TRUE(mid) << job(j, "status") << " " << job(j, "updated") << " " << job(j, "error");
+  const long long applied = std::stoll(job(j, "updated"));
+  EXPECT_LT(applied, 3000) << "the commit ended before the kill";
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.conflicts WHERE job_id = " + j), "0");
+  EXPECT_EQ(job(j, "status"), "committing");
+  d = start_daemon({"--lease-seconds=3"});
+  ASSERT_EQ(wait_status(j, {"succeeded", "failed"}, 120), "succeeded") << job(j, "error");
+  EXPECT_EQ(job(j, "interruptions"), "1");
+  EXPECT_EQ(mismatches(), "0");
+  EXPECT_EQ(job(j, "updated"), "3000");
+  EXPECT_EQ(db_.value("SELECT count(*) || ' ' || count(DISTINCT key) FROM dbsync.conflicts "
+                      "WHERE job_id = " +
+                      j +
+                      " AND status = 'resolved' AND resolution = 'source' AND "
+                      "resolved_by = 'tester' AND resolved_at IS NOT NULL"),
+            "40 40");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.conflicts"), "40");
+  EXPECT_EQ(keys_after_waiting(j, stack_redis_), 0);
+  EXPECT_EQ(wait_column(j, "stage_cleared", "t"), "t");
+}
+
+// dbsync.cancel of a job awaiting decisions (no dbsyncd is running it): the janitor deletes its
+// keys within a few poll ticks and marks the job.
+TEST_F(DbsyncdRedisStage, AJobCancelledFromSqlLosesItsKeys) {
+  std::string sync = make_sync("manual", 10, 100);
+  set_redis(stack_redis_);
+  auto d = start_daemon();
+  std::string j = run_until_conflicts(sync);
+  ASSERT_FALSE(HasFailure()) << d->stderr_text();
+  EXPECT_GE(existing_keys(j, stack_redis_), 4);
+  EXPECT_EQ(job(j, "stage_cleared"), "f");
+  EXPECT_EQ(db_.value("SELECT dbsync.cancel(" + j + ")"), "cancelled");
+  EXPECT_EQ(keys_after_waiting(j, stack_redis_, 10), 0);
+  EXPECT_EQ(wait_column(j, "stage_cleared", "t"), "t");
+  EXPECT_NE(d->stderr_text().find("stage janitor: deleted the stage keys of finished jobs"),
+            std::string::npos)
+      << d->stderr_text();
+  EXPECT_EQ(db_.value("SELECT string_agg(title, ',' ORDER BY id) FROM dst WHERE id <= 4"),
+            "dst 1,dst 2,dst 3,item 4");
+}
+
+// A job that fails (its target is gone when its commit step starts): its keys are deleted too.
+TEST_F(DbsyncdRedisStage, AFailedJobLosesItsKeys) {
+  std::string sync = make_sync("manual", 10, 100);
+  set_redis(stack_redis_);
+  auto d = start_daemon();
+  std::string j = run_until_conflicts(sync);
+  ASSERT_FALSE(HasFailure()) << d->stderr_text();
+  d->signal(SIGKILL);
+  d->wait_exit();
+  RedisConflicts rc(db_.url(), nullptr);
+  auto all = rc.decide_all(std::stoll(sync), "source", "tester");
+  ASSERT_TRUE(all.is_ok()) << all.status().to_string();
+  EXPECT_EQ((*all)["job_requeued"], true);
+  db_.sql("ALTER TABLE dst RENAME TO dst_gone");
+  d = start_daemon();
+  EXPECT_EQ(wait_status(j, {"succeeded", "failed"}), "failed");
+  EXPECT_EQ(keys_after_waiting(j, stack_redis_, 10), 0);
+  EXPECT_EQ(wait_column(j, "stage_cleared", "t"), "t");
+}
+
+// Redis unreachable when the janitor runs: nothing fails, the job stays marked as having keys,
+// and they are deleted once Redis is back.
+TEST_F(DbsyncdRedisStage, TheJanitorDeletesTheKeysOnceRedisIsBack) {
+  LocalRedis server;
+  ASSERT_TRUE(server.start()) << "could not start redis-server on port " << server.port();
+  std::string sync = make_sync("manual", 10, 100);
+  set_redis(server.url());
+  auto d = start_daemon();
+  std::string j = run_until_conflicts(sync, server.url());
+  ASSERT_FALSE(HasFailure()) << d->stderr_text();
+  EXPECT_GE(existing_keys(j, server.url()), 4);
+  server.stop();
+  EXPECT_EQ(db_.value("SELECT dbsync.cancel(" + j + ")"), "cancelled");
+  bool warned = false;
+  for (int i = 0; i < 100 && !warned; ++i) {
+    warned = d->stderr_text().find("stage janitor: could not clean up") != std::string::npos;
+    if (!warned) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(warned) << d->stderr_text();
+  EXPECT_EQ(job(j, "stage_cleared"), "f");
+  EXPECT_EQ(job(j, "status"), "cancelled");
+  ASSERT_TRUE(server.start());
+  EXPECT_EQ(keys_after_waiting(j, server.url(), 90), 0);
+  EXPECT_EQ(wait_column(j, "stage_cleared", "t"), "t");
+}
+
+// The Redis password: stored sealed with SECRET_KEY (never in clear, never returned), unsealed
+// by the runner; another key or none is a clear error; without SECRET_KEY none is stored; a
+// clear password from before is still read and sealed by the next PUT.
+TEST_F(DbsyncdRedisStage, ThePasswordIsSealedWithTheSecretKey) {
+  LocalRedis server(std::string("s3cret-pw"));
+  ASSERT_TRUE(server.start()) << "could not start redis-server on port " << server.port();
+  std::string sync = make_sync("manual", 10, 100);
+  const std::string stored =
+      "SELECT jsonb_typeof(value) || ' ' || value::text FROM dbsync.settings WHERE key = "
+      "'daemon.redis_password'";
+  {
+    // Without SECRET_KEY: refused, nothing stored.
+    auto d = start_daemon();
+    const int port = d->wait_listening();
+    Answer a = api(port, "PUT", "/api/settings",
+                   json{{"redis_url", server.url()}, {"redis_password", "s3cret-pw"}});
+    EXPECT_EQ(a.status, 409) << a.text;
+    EXPECT_EQ(a.body["error"]["code"], "secret_key_missing") << a.text;
+    EXPECT_NE(a.text.find("SECRET_KEY"), std::string::npos) << a.text;
+    EXPECT_EQ(db_.value(stored), "<null>");
+    // Nor in the URL.
+    Answer in_url =
+        api(port, "PUT", "/api/settings",
+            json{{"redis_url",
+                  "redis://:s3cret-pw@127.0.0.1:" + std::to_string(server.port()) + "/0"}});
+    EXPECT_EQ(in_url.status, 409) << in_url.text;
+    EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.settings WHERE key LIKE 'daemon.%'"), "0");
+  }
+  auto d = start_daemon({}, {{"SECRET_KEY", kKeyA}});
+  int port = d->wait_listening();
+  Answer put = api(port, "PUT", "/api/settings",
+                   json{{"redis_url", server.url()}, {"redis_password", "s3cret-pw"}});
+  ASSERT_EQ(put.status, 200) << put.text;
+  EXPECT_EQ(put.body["redis_password"], "********");
+  std::string value = db_.value(stored);
+  EXPECT_EQ(value.rfind("object {\"sealed\": \"01", 0), 0u) << value;  // format version 1
+  EXPECT_EQ(value.find("s3cret-pw"), std::string::npos) << value;
+  Answer got = api(port, "GET", "/api/settings");
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body["redis_password"], "********");
+  EXPECT_EQ(got.body["redis_url"], server.url());
+  EXPECT_EQ(got.text.find("s3cret-pw"), std::string::npos) << got.text;
+  // The masked value sent back keeps it (checked with PING using the unsealed password).
+  EXPECT_EQ(api(port, "PUT", "/api/settings", json{{"redis_password", "********"}}).status, 200);
+  // The runner unseals it: a job staged in this Redis.
+  std::string j1 = queue(sync);
+  ASSERT_EQ(wait_status(j1, {"succeeded", "failed", "awaiting_resolution"}), "succeeded")
+      << job(j1, "error");
+  EXPECT_EQ(job(j1, "stage"), "redis");
+  EXPECT_EQ(mismatches(), "0");
+
+  // A password written in the URL is moved out of it and sealed the same way.
+  const std::string with_pw =
+      "redis://:s3cret-pw@127.0.0.1:" + std::to_string(server.port()) + "/0";
+  Answer moved =
+      api(port, "PUT", "/api/settings", json{{"redis_url", with_pw}, {"redis_password", nullptr}});
+  ASSERT_EQ(moved.status, 200) << moved.text;
+  EXPECT_EQ(moved.text.find("s3cret-pw"), std::string::npos) << moved.text;
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.settings WHERE value::text LIKE "
+                      "'%s3cret-pw%'"),
+            "0");
+  EXPECT_EQ(db_.value("SELECT jsonb_typeof(value) FROM dbsync.settings WHERE key = "
+                      "'daemon.redis_password'"),
+            "object");
+  d->signal(SIGTERM);
+  d->wait_exit();
+
+  // Another key: the job fails saying why.
+  d = start_daemon({}, {{"SECRET_KEY", kKeyB}});
+  db_.sql("UPDATE src SET name = 'again ' || id WHERE id = 1");
+  std::string j2 = queue(sync);
+  ASSERT_EQ(wait_status(j2, {"succeeded", "failed", "awaiting_resolution"}), "failed");
+  std::string err = job(j2, "error");
+  EXPECT_NE(err.find("cannot decrypt the Redis password"), std::string::npos) << err;
+  EXPECT_NE(err.find("SECRET_KEY"), std::string::npos) << err;
+  EXPECT_EQ(err.find("s3cret-pw"), std::string::npos) << err;
+  // The API says so too, instead of checking with a wrong password.
+  Answer unreadable =
+      api(d->wait_listening(), "PUT", "/api/settings", json{{"redis_url", server.url()}});
+  EXPECT_EQ(unreadable.status, 409) << unreadable.text;
+  EXPECT_EQ(unreadable.body["error"]["code"], "redis_password_unreadable") << unreadable.text;
+  d->signal(SIGTERM);
+  d->wait_exit();
+
+  // No key: the same, naming the setting.
+  d = start_daemon();
+  std::string j3 = queue(sync);
+  ASSERT_EQ(wait_status(j3, {"succeeded", "failed", "awaiting_resolution"}), "failed");
+  err = job(j3, "error");
+  EXPECT_NE(err.find("sealed with SECRET_KEY, which is not set"), std::string::npos) << err;
+  d->signal(SIGTERM);
+  d->wait_exit();
+
+  // A clear password stored before sealing existed: still read, sealed by the next PUT.
+  db_.sql(
+      "UPDATE dbsync.settings SET value = to_jsonb('s3cret-pw'::text) WHERE key = "
+      "'daemon.redis_password'");
+  db_.sql("UPDATE dbsync.settings SET value = to_jsonb('" + server.url() +
+          "'::text) WHERE key = 'daemon.redis_url'");
+  d = start_daemon({}, {{"SECRET_KEY", kKeyA}});
+  port = d->wait_listening();
+  std::string j4 = queue(sync);
+  ASSERT_EQ(wait_status(j4, {"succeeded", "failed", "awaiting_resolution"}), "succeeded")
+      << job(j4, "error");
+  EXPECT_EQ(mismatches(), "0");
+  EXPECT_EQ(db_.value(stored), "string \"s3cret-pw\"");
+  Answer resealed = api(port, "PUT", "/api/settings", json{{"redis_password", "********"}});
+  ASSERT_EQ(resealed.status, 200) << resealed.text;
+  value = db_.value(stored);
+  EXPECT_EQ(value.rfind("object {\"sealed\": ", 0), 0u) << value;
+  EXPECT_EQ(value.find("s3cret-pw"), std::string::npos) << value;
+  EXPECT_EQ(d->stderr_text().find("s3cret-pw"), std::string::npos);
 }
 
 }  // namespace
