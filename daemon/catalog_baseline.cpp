@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "adapters/postgres/pg_values.hpp"
+#include "common/catalog_sql.hpp"
 #include "engine/row_codec.hpp"
 
 namespace dbsync::daemon {
@@ -86,7 +87,38 @@ Result<std::unique_ptr<BaselineReader>> CatalogBaseline::scan(const KeyRange& ra
       new CatalogBaselineReader(txn_, sync_id_, std::move(after), std::move(upto), page_rows_));
 }
 
+void CatalogBaseline::audit_job(std::string job_id, const FieldMapper& mapper) {
+  audit_job_id_ = std::move(job_id);
+  audit_.emplace(mapper);
+}
+
+Status CatalogBaseline::write_audit(const std::vector<PlannedChange>& changes) {
+  if (!audit_) return Status::ok();
+  if (!audit_enabled_) {
+    Result<pg::PgResult> r = txn_.query(catalog_sql::kAuditEnabled, {PgParam::text(sync_id_)});
+    if (!r.is_ok()) return r.status().with_context("reading the sync's audit option");
+    audit_enabled_ = r->rows() > 0 && !r->is_null(0, 0) && r->get(0, 0) == "t";
+  }
+  if (!*audit_enabled_) return Status::ok();
+  const AuditBatch b = audit_->build(changes);
+  if (b.empty()) return Status::ok();
+  std::vector<PgParam> params{PgParam::text(audit_job_id_)};
+  for (const AuditSide* side : {&b.target, &b.source}) {
+    if (side->count == 0) {
+      params.insert(params.end(), 5, PgParam::null());
+      continue;
+    }
+    params.push_back(PgParam::text(std::to_string(static_cast<int64_t>(side->digest))));
+    params.push_back(PgParam::text(side->columns));
+    params.push_back(PgParam::text(side->keys));
+    params.push_back(PgParam::text(side->operations));
+    params.push_back(PgParam::text(side->fields));
+  }
+  return txn_.query(catalog_sql::kAuditInsert, params).status().with_context("writing the audit");
+}
+
 Status CatalogBaseline::apply(const std::vector<PlannedChange>& changes) {
+  DBSYNC_RETURN_IF_ERROR(write_audit(changes));
   // The last operation per key wins; keys found without a baseline entry are plain inserts (no
   // ON CONFLICT for the common first-sync case): the baseline is written in the job's
   // transaction together with its checkpoint, so no entry of this job can exist yet.

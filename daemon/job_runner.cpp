@@ -320,6 +320,7 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
   }
   JobTransaction txn(local_target ? sync.target->connection() : own);
   CatalogBaseline baseline(txn, sync.id, batch);
+  baseline.audit_job(num(job.id), m);
   Result<std::unique_ptr<Stage>> stage = stages(txn, job, sync, ctx);
   if (!stage.is_ok()) {
     txn.rollback();

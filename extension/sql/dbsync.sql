@@ -158,17 +158,26 @@ CREATE TABLE dbsync.stage (
 CREATE TRIGGER jobs_forget_stage AFTER DELETE ON dbsync.jobs
   FOR EACH ROW EXECUTE FUNCTION dbsync.forget_rows('stage', 'job_id');
 
--- audit: what each job applied, kept after the stage is gone.
+-- audit: what each job applied, kept after the stage is gone. One row per applied batch and
+-- side, written with the batch's baseline in the job's transaction (engine/audit.hpp): an
+-- initial load of a million rows adds a thousand rows here, not a million. The arrays run in
+-- step, one element per change; dbsync.audit_log shows one row per change.
 CREATE TABLE dbsync.audit (
-  id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  job_id    bigint NOT NULL REFERENCES dbsync.jobs (id) ON DELETE CASCADE,
-  key       jsonb NOT NULL,
-  side      text NOT NULL CHECK (side IN ('target', 'source')),
-  operation text NOT NULL CHECK (operation IN ('insert', 'update', 'delete', 'soft_delete')),
-  fields    text[] NOT NULL DEFAULT '{}',
-  at        timestamptz NOT NULL DEFAULT now()
+  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  job_id     bigint NOT NULL REFERENCES dbsync.jobs (id) ON DELETE CASCADE,
+  side       text NOT NULL CHECK (side IN ('target', 'source')),
+  at         timestamptz NOT NULL DEFAULT now(),
+  digest     bigint NOT NULL,             -- of the entries: a batch applied twice is kept once
+  columns    text[] NOT NULL,             -- the side's mapped columns: a null fields entry = all
+  keys       jsonb NOT NULL CHECK (jsonb_typeof(keys) = 'array'),  -- per change, the key
+  operations text[] NOT NULL,             -- per change: insert, update, delete, soft_delete
+  fields     jsonb NOT NULL CHECK (jsonb_typeof(fields) = 'array'),  -- per change: names or null
+  CHECK (cardinality(operations) = jsonb_array_length(keys)
+         AND jsonb_array_length(fields) = jsonb_array_length(keys)),
+  CHECK (operations <@ ARRAY['insert', 'update', 'delete', 'soft_delete'])
 );
-CREATE INDEX audit_job_idx ON dbsync.audit (job_id);
+CREATE UNIQUE INDEX audit_job_batch_idx ON dbsync.audit (job_id, side, digest);
+CREATE INDEX audit_at_idx ON dbsync.audit (at);  -- retention (dbsync.prune_audit)
 
 -- settings: Redis connection, API tokens (hashed) and the like, for the daemon.
 CREATE TABLE dbsync.settings (
@@ -409,9 +418,9 @@ CREATE FUNCTION dbsync.create_sync(
     mapping jsonb DEFAULT '{}', key text[] DEFAULT NULL, source_key text[] DEFAULT NULL,
     direction text DEFAULT 'one_way', strategy text DEFAULT 'source_wins',
     strategy_options jsonb DEFAULT '{}', delete_policy text DEFAULT 'propagate',
-    batch_size integer DEFAULT 1000, filter text DEFAULT NULL)
+    batch_size integer DEFAULT 1000, filter text DEFAULT NULL, audit boolean DEFAULT true)
   RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'dbsync_create_sync';
-COMMENT ON FUNCTION dbsync.create_sync(text, text, text, text, text, jsonb, text[], text[], text, text, jsonb, text, integer, text) IS
+COMMENT ON FUNCTION dbsync.create_sync(text, text, text, text, text, jsonb, text[], text[], text, text, jsonb, text, integer, text, boolean) IS
   'Saves a sync after validating it: tables, columns, expressions (with positions), unique keys, options. Returns its id.';
 
 CREATE FUNCTION dbsync.alter_sync(
@@ -419,9 +428,9 @@ CREATE FUNCTION dbsync.alter_sync(
     direction text DEFAULT NULL, strategy text DEFAULT NULL, strategy_options jsonb DEFAULT NULL,
     delete_policy text DEFAULT NULL, batch_size integer DEFAULT NULL, filter text DEFAULT NULL,
     source text DEFAULT NULL, source_table text DEFAULT NULL, target text DEFAULT NULL,
-    target_table text DEFAULT NULL)
+    target_table text DEFAULT NULL, audit boolean DEFAULT NULL)
   RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'dbsync_alter_sync';
-COMMENT ON FUNCTION dbsync.alter_sync(text, jsonb, text[], text[], text, text, jsonb, text, integer, text, text, text, text, text) IS
+COMMENT ON FUNCTION dbsync.alter_sync(text, jsonb, text[], text[], text, text, jsonb, text, integer, text, text, text, text, text, boolean) IS
   'Changes a sync (NULL: unchanged; key => ''{}'' and filter => '''' clear) and re-validates it; a changed mapping, key or table clears its baseline.';
 
 CREATE FUNCTION dbsync.drop_sync(name text) RETURNS void
@@ -780,6 +789,75 @@ CREATE FUNCTION dbsync.rows(datasource text, "table" text, after jsonb DEFAULT N
 COMMENT ON FUNCTION dbsync.rows(text, text, jsonb, integer) IS
   'Rows of a table of a datasource as JSON objects in primary key order, after the key in after (an object with the key columns, e.g. the last row of the previous page); at most lim (1..1000).';
 -- [end section: browse]
+
+-- ---------------------------------------------------------------------------------------
+-- The audit trail: dbsync.audit (above) one row per applied batch and side; the option that
+-- turns it off per sync; the view with one row per change; retention.
+-- [section: audit]
+-- create_sync(audit => false) / alter_sync(audit => ...): whether a sync's jobs keep an audit.
+ALTER TABLE dbsync.syncs ADD COLUMN audit boolean NOT NULL DEFAULT true;
+COMMENT ON COLUMN dbsync.syncs.audit IS
+  'Whether the sync''s jobs record what they apply in dbsync.audit (create_sync / alter_sync option audit).';
+
+-- One row per applied change: WHERE key = '{"id": 5}' gives a key's history (key and fields in
+-- the sync's mapped, target-side columns, whichever side the change went to). A search by key
+-- reads the audit rows it is given: narrow it by sync, job or time first on a large audit.
+CREATE VIEW dbsync.audit_log AS
+  SELECT a.job_id, j.sync_id, s.name AS sync, a.side, a.at, e.key, e.operation,
+         CASE WHEN e.fields OPERATOR(pg_catalog.=) 'null'::pg_catalog.jsonb THEN a.columns
+              ELSE ARRAY(SELECT f.t FROM pg_catalog.jsonb_array_elements_text(e.fields)
+                           WITH ORDINALITY AS f(t, n) ORDER BY f.n) END AS fields,
+         a.id AS audit_id, e.n AS position
+    FROM dbsync.audit a
+    JOIN dbsync.jobs j ON j.id OPERATOR(pg_catalog.=) a.job_id
+    JOIN dbsync.syncs s ON s.id OPERATOR(pg_catalog.=) j.sync_id
+    CROSS JOIN LATERAL ROWS FROM (pg_catalog.jsonb_array_elements(a.keys),
+                                  pg_catalog.unnest(a.operations),
+                                  pg_catalog.jsonb_array_elements(a.fields))
+      WITH ORDINALITY AS e(key, operation, fields, n);
+REVOKE ALL ON dbsync.audit_log FROM PUBLIC;
+GRANT SELECT ON dbsync.audit_log TO dbsync_admin;
+COMMENT ON VIEW dbsync.audit_log IS
+  'What jobs applied, one row per change: job, sync, side (target, or source for two-way write-backs), when, key, operation, fields written.';
+
+-- Retention: the settings key audit.keep_days (a whole number of days, default 30; 0 keeps
+-- everything). Deletes at most max_rows audit rows (batches) older than that, oldest first, and
+-- returns how many: the launcher calls it about once an hour, again at once while it returns
+-- max_rows, each call in a transaction of its own.
+CREATE FUNCTION dbsync.prune_audit(max_rows integer DEFAULT 1000) RETURNS bigint
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  setting jsonb;
+  keep_days integer := 30;
+  cutoff timestamptz;
+  n bigint;
+BEGIN
+  IF max_rows IS NULL OR max_rows < 1 THEN
+    RAISE EXCEPTION 'max_rows must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- search_path is pg_catalog, pg_temp: plain operators are the built-in ones.
+  SELECT st.value INTO setting FROM dbsync.settings st WHERE st.key = 'audit.keep_days';
+  IF setting IS NOT NULL THEN
+    IF jsonb_typeof(setting) <> 'number'
+       OR (setting #>> '{}') !~ '^[0-9]{1,6}$' THEN
+      RAISE EXCEPTION 'setting audit.keep_days must be a whole number of days (0: keep forever), not %', setting
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    keep_days := (setting #>> '{}')::integer;
+  END IF;
+  IF keep_days = 0 THEN
+    RETURN 0;
+  END IF;
+  cutoff := now() - make_interval(days => keep_days);
+  DELETE FROM dbsync.audit a WHERE a.id = ANY (ARRAY(
+    SELECT o.id FROM dbsync.audit o WHERE o.at < cutoff ORDER BY o.at LIMIT max_rows));
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END
+$$;
+COMMENT ON FUNCTION dbsync.prune_audit(integer) IS
+  'Deletes at most max_rows audit rows older than the setting audit.keep_days (default 30; 0 keeps everything); returns how many. The launcher runs it about once an hour.';
+-- [end section: audit]
 
 -- Last: nothing in the schema is executable by PUBLIC; operators get dbsync_admin.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA dbsync FROM PUBLIC;

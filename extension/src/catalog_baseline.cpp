@@ -3,6 +3,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/catalog_sql.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/status.hpp"
 #include "extension/src/pg/spi.hpp"
@@ -89,7 +90,37 @@ Result<std::unique_ptr<BaselineReader>> CatalogBaseline::scan(const KeyRange& ra
       new CatalogBaselineReader(sync_id_, std::move(after), std::move(upto), page_rows_));
 }
 
+void CatalogBaseline::audit_job(std::string job_id, const FieldMapper& mapper) {
+  audit_job_id_ = std::move(job_id);
+  audit_.emplace(mapper);
+}
+
+void CatalogBaseline::write_audit(const std::vector<PlannedChange>& changes) {
+  if (!audit_) return;
+  if (!audit_enabled_) {
+    pg::spi::Rows r = pg::spi::execute(catalog_sql::kAuditEnabled, {sync_id_});
+    audit_enabled_ = !r.empty() && r.text(0, 0) == "t";
+  }
+  if (!*audit_enabled_) return;
+  const AuditBatch b = audit_->build(changes);
+  if (b.empty()) return;
+  std::vector<Param> params{audit_job_id_};
+  for (const AuditSide* side : {&b.target, &b.source}) {
+    if (side->count == 0) {
+      params.insert(params.end(), 5, Param());
+      continue;
+    }
+    params.push_back(std::to_string(static_cast<int64_t>(side->digest)));
+    params.push_back(side->columns);
+    params.push_back(side->keys);
+    params.push_back(side->operations);
+    params.push_back(side->fields);
+  }
+  pg::spi::execute(catalog_sql::kAuditInsert, params);
+}
+
 Status CatalogBaseline::apply(const std::vector<PlannedChange>& changes) {
+  pg::spi::with_safe_search_path([&] { write_audit(changes); });
   // The last operation per key wins; keys found without a baseline entry are plain inserts (no
   // ON CONFLICT for the common first-sync case): the baseline is written in the job's
   // transaction together with its checkpoint, so no entry of this job can exist yet.

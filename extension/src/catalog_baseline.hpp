@@ -4,9 +4,11 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/audit.hpp"
 #include "engine/endpoints.hpp"
 
 namespace dbsync::ext {
@@ -20,18 +22,31 @@ namespace dbsync::ext {
 // apply() writes a batch with at most two statements, the keys and states bound as bytea[]
 // arrays: an upsert of the kSet entries and a delete of the kErase keys (the last operation per
 // key wins), inside the caller's transaction (nothing here commits).
+//
+// With audit_job() (a job's run or commit), apply() also records what the batch applied to
+// the target and the source in dbsync.audit (engine/audit.hpp; one statement, one row per
+// side), in the same transaction: an audit is committed exactly when its batch's baseline and
+// checkpoint are. Nothing is recorded when the sync has audit = false.
 class CatalogBaseline final : public Baseline {
  public:
   explicit CatalogBaseline(std::string sync_id, size_t page_rows = 1000);
 
   Result<std::unique_ptr<BaselineReader>> scan(const KeyRange& range) override;
   Status apply(const std::vector<PlannedChange>& changes) override;
+  // Records the audit of every applied batch under `job_id`; `mapper` (the sync's) names the
+  // columns and must outlive this baseline.
+  void audit_job(std::string job_id, const FieldMapper& mapper);
   // Written in the job's transaction, which the job runner commits in on_progress.
   bool commits_with_progress() const override { return true; }
 
  private:
+  void write_audit(const std::vector<PlannedChange>& changes);
+
   std::string sync_id_;
   size_t page_rows_;
+  std::string audit_job_id_;
+  std::optional<AuditBuilder> audit_;
+  std::optional<bool> audit_enabled_;  // the sync's audit option, read at the first batch
 };
 
 }  // namespace dbsync::ext

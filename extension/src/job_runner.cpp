@@ -181,6 +181,7 @@ void run_claimed_job(const ClaimedJob& job) {
     source_writer = k.source.remote ? static_cast<Target*>(k.source.remote.get())
                                     : &local_source_writer.emplace(*k.source.local, k.filter);
   CatalogBaseline baseline(k.id, batch);
+  baseline.audit_job(num(job.id), m);
   CatalogStage stage(num(job.id), num(job.sync_id), m);
   SyncEndpoints endpoints{source.get(), source_writer, target, &baseline, &stage, nullptr};
 

@@ -538,9 +538,11 @@ using namespace dbsync;  // NOLINT: the SQL entry points below
 using dbsync::pg::PgError;
 
 // dbsync.create_sync(name, source, source_table, target, target_table, mapping, key, source_key,
-//   direction, strategy, strategy_options, delete_policy, batch_size, filter) -> bigint
+//   direction, strategy, strategy_options, delete_policy, batch_size, filter, audit) -> bigint
 DBSYNC_FUNCTION(dbsync_create_sync) {
   ext::SyncConfig c = ext::config_from_args(fcinfo);
+  if (PG_ARGISNULL(14)) throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "audit must not be null");
+  const bool audit = PG_GETARG_BOOL(14);
   std::string id = pg::spi::session([&] {
     ext::CheckedSync k = ext::check_sync(c, true, !pg::caller_is_superuser());
     const std::string caller = std::to_string(pg::pg_call([] { return GetOuterUserId(); }));
@@ -551,12 +553,14 @@ DBSYNC_FUNCTION(dbsync_create_sync) {
       // Last: everything above only read.
       std::vector<pg::spi::Param> params = ext::row_params(c, k);
       params.push_back(caller);
+      params.push_back(audit ? "true" : "false");
       pg::spi::Rows r = pg::spi::execute(
           "INSERT INTO dbsync.syncs (name, source_id, source_table, target_id, target_table, "
           "mapping, "
           "source_key, target_key, filter, direction, strategy, strategy_options, delete_policy, "
-          "batch_size, created_by) VALUES ($1, $2::bigint, $3, $4::bigint, $5, $6::jsonb, "
-          "$7::text[], $8::text[], $9, $10, $11, $12::jsonb, $13, $14::integer, $15::oid) "
+          "batch_size, created_by, audit) VALUES ($1, $2::bigint, $3, $4::bigint, $5, $6::jsonb, "
+          "$7::text[], $8::text[], $9, $10, $11, $12::jsonb, $13, $14::integer, $15::oid, "
+          "$16::boolean) "
           "RETURNING id",
           params);
       return r.text(0, 0);
@@ -566,7 +570,7 @@ DBSYNC_FUNCTION(dbsync_create_sync) {
 }
 
 // dbsync.alter_sync(name, mapping, key, source_key, direction, strategy, strategy_options,
-//   delete_policy, batch_size, filter, source, source_table, target, target_table) -> void
+//   delete_policy, batch_size, filter, source, source_table, target, target_table, audit) -> void
 // NULL leaves a field as it is; key => '{}' and filter => '' clear them.
 DBSYNC_FUNCTION(dbsync_alter_sync) {
   std::string name = pg::text_arg(fcinfo, 0);
@@ -584,6 +588,8 @@ DBSYNC_FUNCTION(dbsync_alter_sync) {
   auto source_table = ext::opt_text_arg(fcinfo, 11);
   auto target = ext::opt_text_arg(fcinfo, 12);
   auto target_table = ext::opt_text_arg(fcinfo, 13);
+  pg::spi::Param audit;
+  if (!PG_ARGISNULL(14)) audit = PG_GETARG_BOOL(14) ? "true" : "false";
 
   pg::spi::session([&] {
     ext::StoredSync old = ext::load_sync(name, true);
@@ -629,13 +635,15 @@ DBSYNC_FUNCTION(dbsync_alter_sync) {
       std::vector<pg::spi::Param> params = ext::row_params(c, k);
       params.push_back(old.id);
       params.push_back(caller);
+      params.push_back(audit);
       pg::spi::execute(
           "UPDATE dbsync.syncs SET name = $1, source_id = $2::bigint, source_table = $3, "
           "target_id = $4::bigint, target_table = $5, mapping = $6::jsonb, source_key = "
           "$7::text[], "
           "target_key = $8::text[], filter = $9, direction = $10, strategy = $11, "
           "strategy_options = $12::jsonb, delete_policy = $13, batch_size = $14::integer, "
-          "created_by = $16::oid, updated_at = now() WHERE id = $15::bigint",
+          "created_by = $16::oid, audit = COALESCE($17::boolean, audit), updated_at = now() "
+          "WHERE id = $15::bigint",
           params);
       if (reset) {
         pg::spi::Rows d =

@@ -233,6 +233,29 @@ void fire_schedules() {
   pg::xact::commit();
 }
 
+// Audit retention (dbsync.prune_audit, setting audit.keep_days): about once an hour; while a
+// backlog lasts, one bounded chunk per launcher round, so the launcher keeps answering.
+constexpr long kAuditPruneIntervalMs = 3600L * 1000L;
+constexpr int kAuditPruneChunk = 1000;
+TimestampTz next_audit_prune = 0;
+
+void prune_audit() {
+  const TimestampTz now = pg::pg_call([] { return GetCurrentTimestamp(); });
+  if (now < next_audit_prune) return;
+  // Set before: a prune that fails (say, a bad setting) is tried again in an hour, not each round.
+  next_audit_prune = TimestampTzPlusMilliseconds(now, kAuditPruneIntervalMs);
+  pg::xact::begin();
+  pg::spi::Rows r =
+      pg::spi::query("SELECT dbsync.prune_audit($1::integer)", {num(kAuditPruneChunk)});
+  const int64 deleted = std::stoll(r.text(0, 0));
+  pg::xact::commit();
+  if (deleted >= kAuditPruneChunk) next_audit_prune = now;  // more to delete: next round
+  if (deleted > 0) {
+    std::string msg = "dbsync launcher: audit retention deleted " + num(deleted) + " audit rows";
+    pg::pg_call([&] { elog(LOG, "%s", msg.c_str()); });
+  }
+}
+
 int64 queued_worker_jobs() {
   pg::xact::begin();
   pg::spi::Rows r = pg::spi::query(
@@ -322,6 +345,7 @@ void launcher_loop() {
       answer_requests();
       requeue_orphans();
       fire_schedules();
+      prune_audit();
       int running = pool.running();
       int64 queued = queued_worker_jobs();
       int limit = std::min(settings.max_workers, kMaxExecutors);

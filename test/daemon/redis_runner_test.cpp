@@ -347,6 +347,13 @@ TEST_F(DbsyncdRedisStage, FullCycleStagesInRedisDecidesAndCommits) {
             "1");
   EXPECT_EQ(keys_after_waiting(j, stack_redis_), 0);
   EXPECT_EQ(job(j, "stage_cleared"), "t");
+  // The commit from Redis left its audit in the catalog, in the order staged: row 4's clean
+  // change (the run), then the decisions (row 2's "target" wrote nothing).
+  EXPECT_EQ(db_.value("SELECT string_agg(side || ' ' || (key->>'id') || ' ' || operation || ' ' "
+                      "|| array_to_string(fields, '|'), ',' ORDER BY audit_id, position) FROM "
+                      "dbsync.audit_log WHERE job_id = " +
+                      j),
+            "target 4 update title,target 1 update title,target 3 update title");
   // The baseline holds the decisions: a third run finds nothing to do.
   std::string j3 = queue(sync);
   EXPECT_EQ(wait_status(j3, {"succeeded", "failed", "awaiting_resolution"}), "succeeded");

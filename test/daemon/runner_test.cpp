@@ -182,6 +182,13 @@ TEST_F(DbsyncdJobRunner, LocalToLocalRunByTheDaemonWithExactRowsAndCounts) {
   EXPECT_EQ(job(j1, "phase"), "done");
   EXPECT_EQ(mismatches(), "0");
   EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.sync_state WHERE sync_id = " + sync), "1000");
+  // The audit: one row per applied batch (10 of 100), one audit_log row per insert, each
+  // writing every mapped column.
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.audit WHERE job_id = " + j1), "10");
+  EXPECT_EQ(db_.value("SELECT count(*) || ' ' || count(DISTINCT key) || ' ' || min(fields::text) "
+                      "|| ' ' || max(fields::text) FROM dbsync.audit_log WHERE job_id = " +
+                      j1 + " AND side = 'target' AND operation = 'insert' AND sync = 's1'"),
+            "1000 1000 {id,price,title} {id,price,title}");
 
   // A second run: 10 updates, 5 deletes, 3 inserts, the rest unchanged.
   db_.sql("UPDATE src SET price = price + 1 WHERE id <= 10");
@@ -196,6 +203,20 @@ TEST_F(DbsyncdJobRunner, LocalToLocalRunByTheDaemonWithExactRowsAndCounts) {
   EXPECT_EQ(mismatches(), "0");
   EXPECT_EQ(db_.value("SELECT count(*) FROM dst"), "998");
   EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.sync_state WHERE sync_id = " + sync), "998");
+  // Its audit: the 18 changes with their operations and changed fields, in key order.
+  EXPECT_EQ(db_.value("SELECT string_agg(operation || ':' || array_to_string(fields, '|'), ',' "
+                      "ORDER BY operation) FROM (SELECT DISTINCT operation, fields "
+                      "FROM dbsync.audit_log WHERE job_id = " +
+                      j2 + ") o"),
+            "delete:,insert:id|price|title,update:price");
+  EXPECT_EQ(db_.value("SELECT string_agg(key->>'id', ',' ORDER BY audit_id, position) FROM "
+                      "dbsync.audit_log WHERE job_id = " +
+                      j2 + " AND operation <> 'update'"),
+            "991,992,993,994,995,2001,2002,2003");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.audit_log WHERE job_id = " + j2 +
+                      " AND operation = 'update' AND fields = '{price}' AND (key->>'id')::int "
+                      "<= 10"),
+            "10");
   EXPECT_NE(d->stderr_text().find("\"event\":\"job claimed\""), std::string::npos);
 }
 
