@@ -5,6 +5,7 @@
 
 #include "adapters/postgres/pg_values.hpp"
 #include "engine/types.hpp"
+#include "engine/value_json.hpp"
 
 namespace dbsync::pg {
 
@@ -12,33 +13,62 @@ namespace {
 
 constexpr const char* kOpColumn = "\"dbsync$op\"";
 
+// How a scan fingerprints its rows: the xmin of each row version (tables only). A light scan
+// reads only the key columns and xmin; lookup() reads full rows by key in the scan's snapshot.
+struct ScanFingerprints {
+  bool on = false;
+  bool light = false;
+  std::string lookup_sql;  // $1: a JSON array of key objects
+  std::vector<const Column*> full_columns;
+  std::vector<std::string> key_names;
+};
+
+uint64_t parse_xid(std::string_view text) {
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
+
 class CursorReader : public RowReader {
   static constexpr int kAbsorbEvery = 256;  // rows between reads of the next page's bytes
 
  public:
   CursorReader(PgConnection conn, std::vector<const Column*> columns, size_t fetch,
-               std::string table)
+               std::string table, ScanFingerprints fps)
       : conn_(std::move(conn)),
         columns_(std::move(columns)),
         fetch_sql_("FETCH FORWARD " + std::to_string(fetch) + " FROM dbsync_scan"),
         fetch_(fetch),
-        table_(std::move(table)) {
+        table_(std::move(table)),
+        fps_(std::move(fps)) {
     row_.resize(columns_.size());
   }
+
+  uint64_t fingerprint() const override { return fp_; }
+  bool light() const override { return fps_.light; }
 
   Status next(const Row*& row) override {
     row = nullptr;
     if (pos_ >= page_.rows()) {
       if (done_) return Status::ok();
-      // The page was asked for when the previous one arrived (see below), or is asked now.
-      if (!pending_) {
-        Status sent = conn_.send(fetch_sql_);
-        if (!sent.is_ok()) return sent.with_context("reading " + table_);
+      if (ahead_) {
+        // A lookup received the page read ahead.
+        page_ = std::move(*ahead_);
+        ahead_.reset();
+      } else {
+        // The page was asked for when the previous one arrived (see below), or is asked now.
+        if (!pending_) {
+          Status sent = conn_.send(fetch_sql_);
+          if (!sent.is_ok()) return sent.with_context("reading " + table_);
+        }
+        pending_ = false;
+        Result<PgResult> page = conn_.receive();
+        if (!page.is_ok()) return page.status().with_context("reading " + table_);
+        page_ = std::move(page).value();
       }
-      pending_ = false;
-      Result<PgResult> page = conn_.receive();
-      if (!page.is_ok()) return page.status().with_context("reading " + table_);
-      page_ = std::move(page).value();
       pos_ = 0;
       if (static_cast<size_t>(page_.rows()) < fetch_) done_ = true;
       if (page_.rows() == 0) {
@@ -52,16 +82,8 @@ class CursorReader : public RowReader {
         pending_ = true;
       }
     }
-    for (size_t c = 0; c < columns_.size(); ++c) {
-      const int col = static_cast<int>(c);
-      if (page_.is_null(pos_, col)) {
-        row_[c] = Value();
-        continue;
-      }
-      Result<Value> v = value_from_text(page_.get(pos_, col), columns_[c]->type);
-      if (!v.is_ok()) return v.status().with_context(table_ + "." + columns_[c]->name);
-      row_[c] = std::move(v).value();
-    }
+    DBSYNC_RETURN_IF_ERROR(decode(page_, pos_, columns_, row_));
+    fp_ = fps_.on ? parse_xid(page_.get(pos_, static_cast<int>(columns_.size()))) : 0;
     ++pos_;
     if (pending_ && pos_ % kAbsorbEvery == 0) {
       Status st = conn_.absorb();
@@ -71,17 +93,71 @@ class CursorReader : public RowReader {
     return Status::ok();
   }
 
+  Status lookup(const std::vector<Row>& keys,
+                const std::function<Status(const Row&, uint64_t)>& fn) override {
+    if (!fps_.light) return RowReader::lookup(keys, fn);
+    if (keys.empty()) return Status::ok();
+    // The connection answers in order: take the page read ahead first (kept for next()).
+    if (pending_) {
+      pending_ = false;
+      Result<PgResult> page = conn_.receive();
+      if (!page.is_ok()) return page.status().with_context("reading " + table_);
+      ahead_ = std::move(page).value();
+    }
+    std::string json = "[";
+    for (size_t r = 0; r < keys.size(); ++r) {
+      json += r ? ",{" : "{";
+      for (size_t i = 0; i < fps_.key_names.size() && i < keys[r].size(); ++i) {
+        if (i) json += ',';
+        json += json_string(fps_.key_names[i]);
+        json += ':';
+        json += keys[r][i].is_null()
+                    ? std::string("null")
+                    : json_string(value_to_text(keys[r][i], fps_.full_columns[i]->type));
+      }
+      json += '}';
+    }
+    json += ']';
+    Result<PgResult> found = conn_.query(fps_.lookup_sql, {PgParam::text(json)});
+    if (!found.is_ok()) return found.status().with_context("reading changed rows of " + table_);
+    Row row(fps_.full_columns.size());
+    for (int r = 0; r < found->rows(); ++r) {
+      DBSYNC_RETURN_IF_ERROR(decode(*found, r, fps_.full_columns, row));
+      DBSYNC_RETURN_IF_ERROR(
+          fn(row, parse_xid(found->get(r, static_cast<int>(fps_.full_columns.size())))));
+    }
+    return Status::ok();
+  }
+
  private:
+  Status decode(const PgResult& result, int r, const std::vector<const Column*>& columns,
+                Row& out) const {
+    for (size_t c = 0; c < columns.size(); ++c) {
+      const int col = static_cast<int>(c);
+      if (result.is_null(r, col)) {
+        out[c] = Value();
+        continue;
+      }
+      Result<Value> v = value_from_text(result.get(r, col), columns[c]->type);
+      if (!v.is_ok()) return v.status().with_context(table_ + "." + columns[c]->name);
+      out[c] = std::move(v).value();
+    }
+    return Status::ok();
+  }
+
   PgConnection conn_;
   std::vector<const Column*> columns_;
   std::string fetch_sql_;
   size_t fetch_;
   std::string table_;
+  ScanFingerprints fps_;
   PgResult page_;
+  std::optional<PgResult> ahead_;  // the next page, received early by a lookup
   int pos_ = 0;
   bool done_ = false;
   bool pending_ = false;  // a FETCH was sent and its result not yet received
   Row row_;
+  uint64_t fp_ = 0;
 };
 
 std::atomic<unsigned> g_temp_counter{0};
@@ -113,9 +189,9 @@ Status PgTable::check_filter(const std::string& filter) {
   return Status::ok();
 }
 
-std::string PgTable::key_expr(size_t column) const {
+std::string PgTable::key_expr(size_t column, const std::string& qualifier) const {
   const Column& c = info_.schema.columns[column];
-  std::string q = quote_ident(c.name);
+  std::string q = qualifier + quote_ident(c.name);
   if (info_.collatable[column]) return q + " COLLATE \"C\"";
   // Text-like without a collation (enums...): order by their text, as compare_values does.
   if (c.type.kind == TypeKind::kText && !c.type.is_uuid) return "(" + q + "::text) COLLATE \"C\"";
@@ -127,15 +203,29 @@ Result<std::unique_ptr<RowReader>> PgTable::scan(const ScanRequest& request) {
   if (request.columns.empty() || request.key_count > request.columns.size())
     return error(ErrorCode::kInvalidArgument,
                  "scan of " + info_.name.display() + ": bad column request");
-  std::vector<std::string> select;
+  ScanFingerprints fps;
+  fps.on = fingerprints();
+  fps.light = fps.on && request.light && request.key_count > 0;
+  std::vector<std::string> select, full_select, key_cols;
   std::vector<const Column*> columns;
-  for (size_t c : request.columns) {
+  for (size_t i = 0; i < request.columns.size(); ++i) {
+    const size_t c = request.columns[i];
     if (c >= ncols)
       return error(ErrorCode::kInvalidArgument,
                    "scan of " + info_.name.display() + ": no column " + std::to_string(c));
-    select.push_back(quote_ident(info_.schema.columns[c].name));
-    columns.push_back(&info_.schema.columns[c]);
+    const std::string q = quote_ident(info_.schema.columns[c].name);
+    full_select.push_back(q);
+    fps.full_columns.push_back(&info_.schema.columns[c]);
+    if (i < request.key_count || !fps.light) {
+      select.push_back(q);
+      columns.push_back(&info_.schema.columns[c]);
+    }
+    if (i < request.key_count) {
+      key_cols.push_back(q);
+      fps.key_names.push_back(info_.schema.columns[c].name);
+    }
   }
+  if (fps.on) select.push_back("xmin");
   std::vector<std::string> keys;
   for (size_t i = 0; i < request.key_count; ++i) keys.push_back(key_expr(request.columns[i]));
   const std::string key_tuple = "(" + join(keys, ", ") + ")";
@@ -164,6 +254,22 @@ Result<std::unique_ptr<RowReader>> PgTable::scan(const ScanRequest& request) {
   if (request.range.upto) DBSYNC_RETURN_IF_ERROR(bound(*request.range.upto, "<="));
 
   if (filter_ && !filter_->empty()) where.push_back("(\n" + *filter_ + "\n)");
+  if (fps.light) {
+    // Per key (its text back into the key columns' own types through the table's row type), the
+    // row by its key and then the filter: OFFSET 0 keeps the planner from filtering the whole
+    // table first.
+    std::vector<std::string> u_cols, order;
+    for (const std::string& c : key_cols) u_cols.push_back("\"dbsync$keys\"." + c);
+    for (size_t i = 0; i < request.key_count; ++i)
+      order.push_back(key_expr(request.columns[i], "\"dbsync$row\"."));
+    fps.lookup_sql = "SELECT \"dbsync$row\".* FROM pg_catalog.json_populate_recordset(NULL::" +
+                     info_.name.quoted() +
+                     ", $1::pg_catalog.json) AS \"dbsync$keys\" CROSS JOIN LATERAL (SELECT " +
+                     join(full_select, ", ") + ", xmin FROM " + info_.name.quoted() + " WHERE (" +
+                     join(key_cols, ", ") + ") = (" + join(u_cols, ", ") + ")" +
+                     (filter_ && !filter_->empty() ? " AND (\n" + *filter_ + "\n)" : "") +
+                     " OFFSET 0) AS \"dbsync$row\" ORDER BY " + join(order, ", ");
+  }
   std::string sql = "DECLARE dbsync_scan NO SCROLL CURSOR FOR SELECT " + join(select, ", ") +
                     " FROM " + info_.name.quoted();
   if (!where.empty()) sql += " WHERE " + join(where, " AND ");
@@ -175,8 +281,8 @@ Result<std::unique_ptr<RowReader>> PgTable::scan(const ScanRequest& request) {
   Result<PgResult> declared = conn->query(sql, params);
   if (!declared.is_ok()) return declared.status().with_context("scanning " + info_.name.display());
   size_t fetch = std::clamp<size_t>(request.batch_hint, 100, 100000);
-  return std::unique_ptr<RowReader>(
-      new CursorReader(std::move(conn).value(), std::move(columns), fetch, info_.name.display()));
+  return std::unique_ptr<RowReader>(new CursorReader(std::move(conn).value(), std::move(columns),
+                                                     fetch, info_.name.display(), std::move(fps)));
 }
 
 Result<int64_t> PgTable::estimate_rows() {
@@ -210,6 +316,16 @@ void PgTable::abandon_in_flight() {
   in_flight_.reset();
   (void)conn_.copy_in_receive();
   conn_.rollback_quietly();
+}
+
+Status PgTable::begin_batch() {
+  written_fp_ = 0;
+  DBSYNC_RETURN_IF_ERROR(conn_.exec("BEGIN"));
+  if (!fingerprints()) return Status::ok();
+  // The rows this transaction writes carry its id as their xmin (32 bits of txid_current).
+  DBSYNC_ASSIGN_OR_RETURN(PgResult r, conn_.query("SELECT pg_catalog.txid_current() % 4294967296"));
+  if (r.rows() == 1 && !r.is_null(0, 0)) written_fp_ = parse_xid(r.get(0, 0));
+  return Status::ok();
 }
 
 Status PgTable::start_apply(const ChangeBatch& batch) {
@@ -383,7 +499,7 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
       pos = end + 1;
     }
     const std::string copy = "COPY " + target + " (" + join(all_cols, ", ") + ") FROM STDIN";
-    Status st = conn_.exec("BEGIN");
+    Status st = begin_batch();
     if (st.is_ok() && pipelined_) {
       // Committed by finish_apply(); start_apply() keeps the batch for its fallback.
       st = conn_.copy_in_send(copy, direct);
@@ -400,7 +516,7 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
     if (st.code() != ErrorCode::kConflict) return st;
   }
 
-  DBSYNC_RETURN_IF_ERROR(conn_.exec("BEGIN"));
+  DBSYNC_RETURN_IF_ERROR(begin_batch());
   DBSYNC_RETURN_IF_ERROR(conn_.copy_in("COPY " + temp + " FROM STDIN", buf));
   // Deletes first: a deleted row may hold a unique value that an inserted row takes over.
   if (n_del) {

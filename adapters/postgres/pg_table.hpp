@@ -51,8 +51,14 @@ class PgTable : public Target {
   Status start_apply(const ChangeBatch& batch) override;
   Status finish_apply() override;
   Status pump() override;
+  // Rows of a table carry their row version's xmin as fingerprint; the last batch's rows the
+  // id of the transaction that wrote them.
+  uint64_t written_fingerprint() const override { return written_fp_; }
 
  private:
+  bool fingerprints() const { return info_.relkind == 'r' || info_.relkind == 'm'; }
+  Status begin_batch();  // BEGIN, and the transaction's id when rows carry fingerprints
+  uint64_t written_fp_ = 0;
   PgTable(std::string conninfo, ConnectOptions options, PgConnection conn, TableInfo info)
       : conninfo_(std::move(conninfo)),
         options_(options),
@@ -60,7 +66,7 @@ class PgTable : public Target {
         info_(std::move(info)) {}
 
   // The ORDER BY / range expression of a key column (byte order for text).
-  std::string key_expr(size_t column) const;
+  std::string key_expr(size_t column, const std::string& qualifier = "") const;
   Status ensure_temp_table(const std::vector<size_t>& layout);
   Status apply_in_transaction(const ChangeBatch& batch, const std::vector<size_t>& layout);
   struct BatchCounts {

@@ -5,6 +5,7 @@
 
 #include "engine/schema.hpp"
 #include "engine/status.hpp"
+#include "engine/value_json.hpp"
 #include "extension/src/pg/spi.hpp"
 
 namespace dbsync::ext {
@@ -15,18 +16,61 @@ using pg::spi::Param;
 // One stream of pages. The two page queries (the first page, and "after the previous page's
 // last key") are prepared once per scan and kept, so committing between pages (the job runner
 // does) does not lose them; they are freed when the scan ends or the reader is destroyed.
+// With fingerprints (a table's rows: their xmin), a light reader's pages hold only the key
+// columns, and lookup() reads full rows by key (json_populate_recordset over the table's own
+// row type turns the keys' text back into the key columns' types).
+struct Fingerprints {
+  bool on = false;         // pages read xmin
+  bool light = false;      // pages read only the key columns
+  std::string lookup_sql;  // $1: a JSON array of key objects
+  std::vector<const Column*> full_columns;
+  std::vector<std::string> key_names;
+};
+
 class LocalRowReader final : public RowReader {
  public:
   LocalRowReader(std::string first_sql, std::string next_sql, std::vector<Param> first_params,
                  std::vector<Param> upto_params, std::vector<const Column*> columns,
-                 size_t key_count, size_t page_rows)
+                 size_t key_count, size_t page_rows, Fingerprints fps)
       : first_sql_(std::move(first_sql)),
         next_sql_(std::move(next_sql)),
         first_params_(std::move(first_params)),
         upto_params_(std::move(upto_params)),
         columns_(std::move(columns)),
         key_count_(key_count),
-        page_rows_(page_rows) {}
+        page_rows_(page_rows),
+        fps_(std::move(fps)) {}
+
+  uint64_t fingerprint() const override { return fp_; }
+  bool light() const override { return fps_.light; }
+
+  Status lookup(const std::vector<Row>& keys,
+                const std::function<Status(const Row&, uint64_t)>& fn) override {
+    if (!fps_.light) return RowReader::lookup(keys, fn);
+    if (keys.empty()) return Status::ok();
+    std::string json = "[";
+    for (size_t r = 0; r < keys.size(); ++r) {
+      json += r ? ",{" : "{";
+      for (size_t i = 0; i < fps_.key_names.size() && i < keys[r].size(); ++i) {
+        if (i) json += ',';
+        json += json_string(fps_.key_names[i]);
+        json += ':';
+        json += keys[r][i].is_null() ? "null" : json_string(keys[r][i].to_string());
+      }
+      json += '}';
+    }
+    json += ']';
+    pg::spi::with_safe_search_path([&] {
+      if (!lookup_plan_.prepared()) lookup_plan_.prepare(fps_.lookup_sql, 1);
+      pg::spi::run_values(lookup_plan_, {Param(std::move(json))}, 0, fps_.full_columns, 0,
+                          lookup_page_, true);
+    });
+    for (size_t r = 0; r < lookup_page_.size(); ++r) {
+      if (!lookup_page_.errors[r].is_ok()) return lookup_page_.errors[r];
+      DBSYNC_RETURN_IF_ERROR(fn(lookup_page_.rows[r], lookup_page_.fingerprints[r]));
+    }
+    return Status::ok();
+  }
 
   Status next(const Row*& row) override {
     row = nullptr;
@@ -42,6 +86,7 @@ class LocalRowReader final : public RowReader {
         return error(ErrorCode::kInvalidArgument,
                      "key column '" + columns_[i]->name + "' is NULL in a row of the table");
     if (!page_.errors[r].is_ok()) return page_.errors[r];
+    fp_ = fps_.on ? page_.fingerprints[r] : 0;
     row = &values;
     return Status::ok();
   }
@@ -63,7 +108,7 @@ class LocalRowReader final : public RowReader {
     started_ = true;
     pg::spi::with_safe_search_path([&] {
       if (!plan->prepared()) plan->prepare(*sql, static_cast<int>(params.size()));
-      pg::spi::run_values(*plan, params, 0, columns_, key_count_, page_);
+      pg::spi::run_values(*plan, params, 0, columns_, key_count_, page_, fps_.on);
     });
     pos_ = 0;
     if (page_.size() < page_rows_) {
@@ -78,8 +123,10 @@ class LocalRowReader final : public RowReader {
   std::vector<const Column*> columns_;
   size_t key_count_;
   size_t page_rows_;
-  pg::spi::KeptPlan first_plan_, next_plan_;
-  pg::spi::ValuePage page_;
+  Fingerprints fps_;
+  pg::spi::KeptPlan first_plan_, next_plan_, lookup_plan_;
+  pg::spi::ValuePage page_, lookup_page_;
+  uint64_t fp_ = 0;
   size_t pos_ = 0;
   bool started_ = false, done_ = false;
 };
@@ -122,15 +169,28 @@ Result<std::unique_ptr<RowReader>> LocalSource::scan(const ScanRequest& request)
     if (*end && (*end)->size() < k)
       return error(ErrorCode::kInternal, "scan of " + table_.qualified + ": a short range key");
 
+  // Row versions of a table or materialized view carry an xmin: the fingerprint.
+  Fingerprints fps;
+  fps.on = table_.relkind == 'r' || table_.relkind == 'm';
+  fps.light = fps.on && request.light;
   std::vector<const Column*> columns;
-  std::vector<std::string> select, key_exprs;
+  std::vector<std::string> select, full_select, key_exprs, key_names, key_cols;
   for (size_t i = 0; i < request.columns.size(); ++i) {
     size_t idx = request.columns[i];
-    columns.push_back(&schema.columns[idx]);
     std::string q = pg::quote_ident(schema.columns[idx].name);
-    select.push_back(q);
-    if (i < k) key_exprs.push_back(q + (table_.collatable[idx] ? " COLLATE \"C\"" : ""));
+    fps.full_columns.push_back(&schema.columns[idx]);
+    full_select.push_back(q);
+    if (i < k || !fps.light) {
+      columns.push_back(&schema.columns[idx]);
+      select.push_back(q);
+    }
+    if (i < k) {
+      key_exprs.push_back(q + (table_.collatable[idx] ? " COLLATE \"C\"" : ""));
+      key_cols.push_back(q);
+      fps.key_names.push_back(schema.columns[idx].name);
+    }
   }
+  if (fps.on) select.push_back("xmin");
   // ($1, $2, ...) cast to the key columns' own types, compared in the keys' collations.
   auto bound_key = [&](size_t first_param) {
     std::vector<std::string> items;
@@ -167,12 +227,30 @@ Result<std::unique_ptr<RowReader>> LocalSource::scan(const ScanRequest& request)
     std::string check = "SELECT 1 FROM " + table_.qualified + " WHERE (\n" + *filter_ + "\n)";
     pg::spi::with_safe_search_path([&] { pg::spi::check_single_statement(check); });
   }
+  if (fps.light) {
+    // Per key (its text back into the key columns' own types through the table's row type), the
+    // row by its key and then the filter: OFFSET 0 keeps the planner from filtering the whole
+    // table first.
+    std::vector<std::string> u_cols, order;
+    for (size_t i = 0; i < k; ++i) {
+      const size_t idx = request.columns[i];
+      u_cols.push_back("\"dbsync$keys\"." + key_cols[i]);
+      order.push_back("\"dbsync$row\"." + key_cols[i] +
+                      (table_.collatable[idx] ? " COLLATE \"C\"" : ""));
+    }
+    fps.lookup_sql =
+        "SELECT \"dbsync$row\".* FROM pg_catalog.json_populate_recordset(NULL::" +
+        table_.qualified + ", $1::pg_catalog.json) AS \"dbsync$keys\" CROSS JOIN LATERAL (SELECT " +
+        join(full_select) + ", xmin FROM " + table_.qualified + " WHERE (" + join(key_cols) +
+        ") = (" + join(u_cols) + ")" + (filter_ ? " AND (\n" + *filter_ + "\n)" : "") +
+        " OFFSET 0) AS \"dbsync$row\" ORDER BY " + join(order);
+  }
   std::vector<Param> first_params, upto_params;
   if (request.range.after) first_params = key_params(*request.range.after, k);
   if (request.range.upto) upto_params = key_params(*request.range.upto, k);
   return std::unique_ptr<RowReader>(new LocalRowReader(
       build(request.range.after.has_value()), build(true), std::move(first_params),
-      std::move(upto_params), std::move(columns), k, page_rows));
+      std::move(upto_params), std::move(columns), k, page_rows, std::move(fps)));
 }
 
 Result<int64_t> LocalSource::estimate_rows() {

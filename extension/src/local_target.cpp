@@ -10,6 +10,10 @@
 #include "extension/src/pg/spi.hpp"
 
 extern "C" {
+#include "access/xact.h"
+}
+
+extern "C" {
 #include "catalog/pg_type.h"
 }
 
@@ -44,6 +48,15 @@ Result<std::unique_ptr<RowReader>> LocalTarget::scan(const ScanRequest& request)
 Result<int64_t> LocalTarget::estimate_rows() { return reader_.estimate_rows(); }
 
 Status LocalTarget::apply(const ChangeBatch& batch) {
+  written_fp_ = 0;
+  Status st = apply_batch(batch);
+  // The rows just written carry this transaction's id as their xmin (nothing here runs in a
+  // subtransaction). Reading the id needs no call that can fail.
+  if (st.is_ok() && table_.relkind == 'r') written_fp_ = GetTopTransactionIdIfAny();
+  return st;
+}
+
+Status LocalTarget::apply_batch(const ChangeBatch& batch) {
   if (batch.items.empty()) return Status::ok();
   const Schema& schema = table_.schema;
   const size_t ncols = schema.columns.size();

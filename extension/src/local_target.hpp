@@ -39,8 +39,12 @@ class LocalTarget final : public Target {
   Result<std::unique_ptr<RowReader>> scan(const ScanRequest& request) override;
   Result<int64_t> estimate_rows() override;
   Status apply(const ChangeBatch& batch) override;
+  // The id of the transaction that wrote the last batch (the rows' xmin); 0 when unknown.
+  uint64_t written_fingerprint() const override { return written_fp_; }
 
  private:
+  Status apply_batch(const ChangeBatch& batch);
+  uint64_t written_fp_ = 0;
   const pg::LocalTable& table_;
   LocalSource reader_;
 };

@@ -332,20 +332,23 @@ ReadAs read_as(Oid type, const TypeSpec& spec) {
 }  // namespace
 
 void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
-                const std::vector<const Column*>& columns, size_t key_text_columns,
-                ValuePage& out) {
+                const std::vector<const Column*>& columns, size_t key_text_columns, ValuePage& out,
+                bool fingerprint_column) {
   out.rows.clear();
   out.errors.clear();
   out.last_key_text.clear();
+  out.fingerprints.clear();
   const uint64_t n = plan.run(params, limit);
   SPITupleTable* table = SPI_tuptable;
   if (table == nullptr) return;
   TupleDesc desc = table->tupdesc;
-  const int ncols = desc->natts;
-  if (static_cast<size_t>(ncols) != columns.size())
-    throw PgError(ERRCODE_INTERNAL_ERROR, "a page query returned " + std::to_string(ncols) +
-                                              " columns, expected " +
-                                              std::to_string(columns.size()));
+  const int natts = desc->natts;
+  const int ncols = natts - (fingerprint_column ? 1 : 0);
+  if (static_cast<size_t>(ncols) != columns.size() ||
+      (fingerprint_column && TupleDescAttr(desc, ncols)->atttypid != XIDOID))
+    throw PgError(ERRCODE_INTERNAL_ERROR,
+                  "a page query returned " + std::to_string(natts) + " columns, expected " +
+                      std::to_string(columns.size()) + (fingerprint_column ? " and an xid" : ""));
 
   // Per page: how to read each column, output functions, and a context reset per row.
   std::vector<ReadAs> how(columns.size());
@@ -366,8 +369,8 @@ void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
     }
   }
 
-  std::vector<Datum> datums(columns.size());
-  std::unique_ptr<bool[]> isnull(new bool[columns.size() + 1]);
+  std::vector<Datum> datums(static_cast<size_t>(natts));
+  std::unique_ptr<bool[]> isnull(new bool[static_cast<size_t>(natts) + 1]);
   std::vector<const char*> text_data(columns.size());
   std::vector<int> text_len(columns.size());
   const ReadAs* how_p = how.data();
@@ -379,6 +382,7 @@ void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
 
   out.rows.resize(n);
   out.errors.resize(n);
+  if (fingerprint_column) out.fingerprints.resize(n);
   for (uint64_t r = 0; r < n; ++r) {
     HeapTuple tuple = table->vals[r];
     pg_call([&] {
@@ -400,6 +404,8 @@ void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
       }
       MemoryContextSwitchTo(old);
     });
+    if (fingerprint_column)
+      out.fingerprints[r] = isnull[ncols] ? 0 : DatumGetTransactionId(datums[ncols]);
     Row& row = out.rows[r];
     row.resize(columns.size());
     Status st;

@@ -184,6 +184,8 @@ struct ValuePage {
   // The first key_text_columns values of the last row as PostgreSQL prints them (they bind
   // back as exactly the same values: the next keyset page starts after them).
   std::vector<Param> last_key_text;
+  // With a fingerprint column: each row's xmin (the query's last column, of type xid).
+  std::vector<uint64_t> fingerprints;
   size_t size() const { return rows.size(); }
 };
 
@@ -191,8 +193,11 @@ struct ValuePage {
 // PostgreSQL (deform, detoast, output functions); int2/4/8, float4/8, bool, text and varchar
 // are read from their Datums, other types through their output function and value_from_text
 // (the same values the text path gives).
+// `fingerprint_column`: the query has one more column, last, an xid (xmin) read into
+// out.fingerprints.
 void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
-                const std::vector<const Column*>& columns, size_t key_text_columns, ValuePage& out);
+                const std::vector<const Column*>& columns, size_t key_text_columns, ValuePage& out,
+                bool fingerprint_column = false);
 
 // bytea as PostgreSQL prints it under with_safe_search_path (hex) and back.
 std::string bytea_hex(const std::string& bytes);
