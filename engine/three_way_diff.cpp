@@ -217,7 +217,7 @@ Status ThreeWayDiff::next(const DiffItem*& item) {
   return Status::ok();
 }
 
-// Reads keys into the window until it holds `window_` keys to read in full, or 16 times as many
+// Reads keys into the window until it holds `window_` keys to read in full, or 4 times as many
 // keys in all, or the streams end; then reads the changed rows in full, a lookup per side.
 Status ThreeWayDiff::fill_window() {
   pending_used_ = pending_next_ = 0;
@@ -236,7 +236,7 @@ Status ThreeWayDiff::fill_window() {
   };
 
   while (!streams_done_ && src_keys.size() < window_ && tgt_keys.size() < window_ &&
-         pending_used_ < window_ * 16) {
+         pending_used_ < window_ * 4) {
     if (src_consumed_) DBSYNC_RETURN_IF_ERROR(advance_source());
     if (tgt_consumed_) DBSYNC_RETURN_IF_ERROR(advance_target());
     if (base_consumed_) DBSYNC_RETURN_IF_ERROR(advance_baseline());

@@ -49,7 +49,7 @@ struct DiffItem {
 class ThreeWayDiff {
  public:
   // `window`: with a light reader, at most this many keys are read in full at a time (and at
-  // most 16 times as many keys are held while looking for them).
+  // most 4 times as many keys are held while looking for them).
   ThreeWayDiff(const FieldMapper& mapper, RowReader& source, RowReader& target,
                BaselineReader& baseline, int64_t now_micros, size_t window = 1000);
 

@@ -277,7 +277,10 @@ Result<std::unique_ptr<RowReader>> PgTable::scan(const ScanRequest& request) {
 
   Result<PgConnection> conn = PgConnection::connect(conninfo_, options_);
   if (!conn.is_ok()) return conn.status().with_context("scanning " + info_.name.display());
-  DBSYNC_RETURN_IF_ERROR(conn->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  // No JIT: compiling the scan's and lookups' plans costs more than it saves (SET LOCAL: a
+  // transaction-pooling proxy may hand the session to others).
+  DBSYNC_RETURN_IF_ERROR(
+      conn->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL jit = off"));
   Result<PgResult> declared = conn->query(sql, params);
   if (!declared.is_ok()) return declared.status().with_context("scanning " + info_.name.display());
   size_t fetch = std::clamp<size_t>(request.batch_hint, 100, 100000);
@@ -320,7 +323,7 @@ void PgTable::abandon_in_flight() {
 
 Status PgTable::begin_batch() {
   written_fp_ = 0;
-  DBSYNC_RETURN_IF_ERROR(conn_.exec("BEGIN"));
+  DBSYNC_RETURN_IF_ERROR(conn_.exec("BEGIN; SET LOCAL jit = off"));
   if (!fingerprints()) return Status::ok();
   // The rows this transaction writes carry its id as their xmin (32 bits of txid_current).
   DBSYNC_ASSIGN_OR_RETURN(PgResult r, conn_.query("SELECT pg_catalog.txid_current() % 4294967296"));

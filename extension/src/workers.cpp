@@ -27,6 +27,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "utils/guc.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -594,6 +595,9 @@ extern "C" void dbsync_launcher_main(Datum) {
 extern "C" void dbsync_executor_main(Datum arg) {
   ext::setup_signals();
   BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
+  // Executors run many short statements (pages, lookups, baseline batches) whose estimated cost
+  // can pass jit_above_cost: compiling them costs more than running them.
+  SetConfigOption("jit", "off", PGC_USERSET, PGC_S_SESSION);
   pgstat_report_appname("dbsync executor");
   dbsync::pg::use_backend_socket_wait();  // remote ends wait on the latch too
   ext::worker_main("dbsync executor", [] { ext::executor_loop(); });
