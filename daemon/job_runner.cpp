@@ -47,15 +47,24 @@ int64_t now_unix_micros() {
 // applies it on the same connection, whose COMMIT then commits them all together.
 class DeferredTarget final : public Target {
  public:
-  explicit DeferredTarget(pg::PgTable& table) : table_(table) {}
+  DeferredTarget(pg::PgTable& table, JobTransaction& txn) : table_(table), txn_(txn) {}
   Result<std::unique_ptr<RowReader>> scan(const ScanRequest& request) override {
     return table_.scan(request);
   }
   Result<int64_t> estimate_rows() override { return table_.estimate_rows(); }
   Status apply(const ChangeBatch& batch) override {
     pending_.push_back(batch);
+    // The rows are written in the job's transaction: they will carry its id as their xmin.
+    written_fp_ = 0;
+    if (table_.has_fingerprints()) {
+      Result<pg::PgResult> r = txn_.query("SELECT pg_catalog.txid_current() % 4294967296");
+      if (!r.is_ok()) return r.status().with_context("applying to the target");
+      if (r->rows() == 1 && !r->is_null(0, 0))
+        written_fp_ = std::strtoull(std::string(r->get(0, 0)).c_str(), nullptr, 10);
+    }
     return Status::ok();
   }
+  uint64_t written_fingerprint() const override { return written_fp_; }
   bool has_pending() const { return !pending_.empty(); }
   Status flush() {
     Status st = Status::ok();
@@ -70,7 +79,9 @@ class DeferredTarget final : public Target {
 
  private:
   pg::PgTable& table_;
+  JobTransaction& txn_;
   std::vector<ChangeBatch> pending_;
+  uint64_t written_fp_ = 0;
 };
 
 using catalog_sql::kJobCountColumns;
@@ -346,7 +357,7 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
   }
   std::optional<DeferredTarget> deferred;
   Target* target = sync.target.get();
-  if (local_target) target = &deferred.emplace(*sync.target);
+  if (local_target) target = &deferred.emplace(*sync.target, txn);
   Target* source_writer = nullptr;
   if (sync.policy.direction == Direction::kTwoWay) source_writer = sync.source.get();
   SyncEndpoints endpoints{sync.source.get(), source_writer, target,

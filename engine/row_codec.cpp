@@ -281,11 +281,15 @@ class Reader {
     return row();
   }
   std::vector<uint64_t> hashes() {
-    size_t n = count(8);
     std::vector<uint64_t> h;
+    hashes_into(h);
+    return h;
+  }
+  void hashes_into(std::vector<uint64_t>& h) {  // reuses h's storage
+    size_t n = count(8);
+    h.clear();
     h.reserve(n);
     for (size_t i = 0; i < n && ok_; ++i) h.push_back(u64());
-    return h;
   }
   FieldSet fields() {
     uint64_t n = varint();
@@ -301,24 +305,28 @@ class Reader {
   BaselineEntry baseline(bool with_key) {
     BaselineEntry e;
     if (with_key) e.key = row();
+    baseline_into(e);
+    return e;
+  }
+  void baseline_into(BaselineEntry& e) {  // all but the key; reuses e's storage
     uint8_t flags = u8();
     if (flags > 15) fail();
     e.source_present = flags & 1;
     e.target_present = flags & 2;
+    e.source_fp = e.target_fp = 0;
     if (flags & 8) {
       e.source_fp = varint();
       e.target_fp = varint();
     }
     e.source_hash = u64();
-    e.source_fields = hashes();
+    hashes_into(e.source_fields);
     if (flags & 4) {
       e.target_hash = e.source_hash;
       e.target_fields = e.source_fields;
     } else {
       e.target_hash = u64();
-      e.target_fields = hashes();
+      hashes_into(e.target_fields);
     }
-    return e;
   }
   void fail() {
     ok_ = false;
@@ -526,6 +534,13 @@ std::string encode_baseline(const BaselineEntry& e) {
   std::string out;
   Writer(out).baseline(e, false);
   return out;
+}
+
+Status decode_baseline_into(std::string_view bytes, BaselineEntry& entry) {
+  Reader r(bytes);
+  r.baseline_into(entry);
+  if (!r.ok() || !r.done()) return corrupt("baseline entry");
+  return Status::ok();
 }
 
 Result<BaselineEntry> decode_baseline(std::string_view bytes, Row key) {

@@ -25,6 +25,8 @@ std::string encode_conflict(const ConflictRecord& conflict);
 Result<ConflictRecord> decode_conflict(std::string_view bytes);
 std::string encode_baseline(const BaselineEntry& entry);  // without the key
 Result<BaselineEntry> decode_baseline(std::string_view bytes, Row key);
+// The same into an entry whose storage is reused (a reader's current entry); the key is left.
+Status decode_baseline_into(std::string_view bytes, BaselineEntry& entry);
 
 // What a batch writes to a baseline table, the last operation per key winning: keys
 // (encode_sortable_key) with states (encode_baseline) that are new to the baseline (found

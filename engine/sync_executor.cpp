@@ -295,6 +295,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
 
   ThreeWayDiff diff(mapper_, **src, **tgt, base, options.now_micros, options.batch_size);
   std::vector<PlannedChange> batch;
+  std::vector<PlannedChange> refreshes;  // baseline entries that learn new fingerprints
   std::vector<ConflictRecord> pending;
   batch.reserve(options.batch_size);
   ConflictResolver::Outcome outcome;
@@ -334,6 +335,11 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
     if (!pending.empty()) {
       DBSYNC_RETURN_IF_ERROR(endpoints_.stage->put_conflicts(pending));
       pending.clear();
+    }
+    if (!refreshes.empty()) {
+      Status st = endpoints_.baseline->apply(refreshes);
+      if (!st.is_ok()) return st.with_context("updating the baseline");
+      refreshes.clear();
     }
     if (last_key) progress.checkpoint = last_key;
     if (last_source_key) progress.source_checkpoint = last_source_key;
@@ -385,6 +391,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
         } else if (item->refresh_fingerprints && !outcome.pending) {
           // Unchanged, but a row was rewritten (or the baseline predates fingerprints): the
           // baseline learns the fingerprints, so the next run passes over the row unread.
+          // Written at the next flush whether the job stages or not: it changes no hash.
           PlannedChange refresh;
           refresh.kind = DiffKind::kUnchanged;
           refresh.key = item->key;
@@ -392,7 +399,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
           refresh.baseline = *item->baseline;
           refresh.baseline.key = item->key;
           set_fingerprints(*item, refresh);
-          batch.push_back(std::move(refresh));
+          refreshes.push_back(std::move(refresh));
         }
       }
     }
@@ -409,7 +416,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
       last_source_key.emplace(item->source_raw->begin(),
                               item->source_raw->begin() + static_cast<std::ptrdiff_t>(k));
     if (batch.size() >= options.batch_size || rows_since_flush >= options.batch_size * 8 ||
-        pending.size() >= options.batch_size) {
+        pending.size() >= options.batch_size || refreshes.size() >= options.batch_size) {
       if (Status fs = flush(); !fs.is_ok()) return fail(fs);
       rows_since_flush = 0;
     }

@@ -54,6 +54,7 @@ class PgTable : public Target {
   // Rows of a table carry their row version's xmin as fingerprint; the last batch's rows the
   // id of the transaction that wrote them.
   uint64_t written_fingerprint() const override { return written_fp_; }
+  bool has_fingerprints() const { return fingerprints(); }
 
  private:
   bool fingerprints() const { return info_.relkind == 'r' || info_.relkind == 'm'; }

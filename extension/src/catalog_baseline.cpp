@@ -37,9 +37,9 @@ class CatalogBaselineReader final : public BaselineReader {
       return error(ErrorCode::kInternal, "dbsync.sync_state: a NULL key or state");
     Result<Row> key = decode_sortable_key(*page_.at(r, 0));
     if (!key.is_ok()) return key.status().with_context("dbsync.sync_state key");
-    Result<BaselineEntry> decoded = decode_baseline(*page_.at(r, 1), std::move(key).value());
-    if (!decoded.is_ok()) return decoded.status().with_context("dbsync.sync_state state");
-    current_ = std::move(decoded).value();
+    current_.key = std::move(key).value();
+    if (Status st = decode_baseline_into(*page_.at(r, 1), current_); !st.is_ok())
+      return st.with_context("dbsync.sync_state state");
     entry = &current_;
     return Status::ok();
   }
