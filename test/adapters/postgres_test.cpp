@@ -347,6 +347,100 @@ TEST_F(PgScan, ReadAheadKeepsOrderAndAnAbandonedScanIsHarmless) {
   EXPECT_EQ(scan_all(*t, {0}, 1, {}, 700).size(), 2999u);
 }
 
+// Fingerprints: every row carries its xmin; a light scan reads keys and fingerprints only, and
+// looks changed rows up by key in the scan's own snapshot.
+TEST_F(PgScan, LightScansCarryXminAndLookRowsUpByKey) {
+  sql("CREATE TABLE " + table("fp") + " (region text, id bigint, label text, hidden boolean " +
+      "NOT NULL DEFAULT false, PRIMARY KEY (region, id))");
+  sql("INSERT INTO " + table("fp") +
+      " SELECT r, i, r || i FROM unnest(ARRAY['north','North','süd']) r, "
+      "generate_series(1, 400) i");
+  auto t = open_table(table("fp"));
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->has_fingerprints());
+
+  Result<std::unique_ptr<RowReader>> full = t->scan({{0, 1, 2}, 2, {}, 100});
+  ASSERT_TRUE(full.is_ok()) << full.status().to_string();
+  EXPECT_FALSE((*full)->light());
+  const Row* row = nullptr;
+  ASSERT_TRUE((*full)->next(row).is_ok() && row);
+  EXPECT_EQ(row->size(), 3u);
+  EXPECT_NE((*full)->fingerprint(), 0u);
+
+  ScanRequest req{{0, 1, 2}, 2, {}, 100};
+  req.light = true;
+  t->set_filter("NOT hidden");
+  sql("UPDATE " + table("fp") + " SET hidden = true WHERE region = 'süd' AND id = 3");
+  Result<std::unique_ptr<RowReader>> light = t->scan(req);
+  ASSERT_TRUE(light.is_ok()) << light.status().to_string();
+  RowReader& r = **light;
+  ASSERT_TRUE(r.light());
+  std::vector<Row> keys;
+  std::vector<uint64_t> fps;
+  for (int i = 0; i < 250; ++i) {  // into the third page: one read ahead is pending
+    ASSERT_TRUE(r.next(row).is_ok() && row);
+    ASSERT_EQ(row->size(), 2u) << "a light row holds the key only";
+    if (i % 50 == 7) {
+      keys.push_back(*row);
+      fps.push_back(r.fingerprint());
+    }
+  }
+  // Changed and deleted after the scan began: the lookup reads the scan's snapshot.
+  sql("UPDATE " + table("fp") + " SET label = 'later' WHERE region = 'North' AND id = 8");
+  sql("DELETE FROM " + table("fp") + " WHERE region = 'North' AND id = 58");
+  keys.push_back({txt("süd"), num(3)});      // filtered out: not found
+  keys.push_back({txt("süd"), num(99999)});  // never there
+  std::sort(keys.begin(), keys.end(),
+            [](const Row& a, const Row& b) { return compare_keys(a, b) < 0; });
+  std::vector<Row> found;
+  std::vector<uint64_t> found_fps;
+  Status st = r.lookup(keys, [&](const Row& full_row, uint64_t fp) {
+    found.push_back(full_row);
+    found_fps.push_back(fp);
+    return Status::ok();
+  });
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  ASSERT_EQ(found.size(), keys.size() - 2);
+  for (size_t i = 0; i < found.size(); ++i) {
+    EXPECT_EQ(found[i].size(), 3u);
+    EXPECT_EQ(found[i][2].str(), found[i][0].str() + std::to_string(found[i][1].as_int()));
+    EXPECT_NE(found_fps[i], 0u);
+    if (i) {
+      EXPECT_LT(compare_keys(Row{found[i - 1][0], found[i - 1][1]}, Row{found[i][0], found[i][1]}),
+                0);
+    }
+  }
+  // The scan goes on after the lookup, in order, to the end (the page read ahead was kept).
+  size_t rest = 0;
+  for (;;) {
+    ASSERT_TRUE(r.next(row).is_ok());
+    if (!row) break;
+    ++rest;
+  }
+  EXPECT_EQ(250 + rest, 1199u);  // 1200 rows, one hidden
+
+  // A batch's rows carry the id of the transaction that wrote them: its written fingerprint.
+  ChangeBatch b;
+  b.key_columns = {0, 1};
+  b.columns = {0, 1, 2};
+  b.items.push_back({RowOp::kUpdate, {txt("north"), num(5)}, {txt("north"), num(5), txt("x")}});
+  b.items.push_back({RowOp::kInsert, {txt("west"), num(1)}, {txt("west"), num(1), txt("w")}});
+  ASSERT_TRUE(t->apply(b).is_ok());
+  const uint64_t written = t->written_fingerprint();
+  ASSERT_NE(written, 0u);
+  Result<PgResult> xmins = conn_.query("SELECT DISTINCT xmin::text FROM " + table("fp") +
+                                       " WHERE (region, id) IN (('north', 5), ('west', 1))");
+  ASSERT_TRUE(xmins.is_ok());
+  ASSERT_EQ(xmins->rows(), 1);
+  EXPECT_EQ(std::to_string(written), std::string(xmins->get(0, 0)));
+  std::vector<Row> again;
+  Result<std::unique_ptr<RowReader>> after =
+      t->scan({{0, 1}, 2, {KeyRange{Row{txt("north"), num(4)}, Row{txt("north"), num(5)}}}, 100});
+  ASSERT_TRUE(after.is_ok());
+  ASSERT_TRUE((*after)->next(row).is_ok() && row);
+  EXPECT_EQ((*after)->fingerprint(), written);
+}
+
 // ---------------------------------------------------------------- apply
 
 class PgApply : public PgTest {};
@@ -586,6 +680,19 @@ TEST_F(PgApply, HostileIdentifiersAreHarmless) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][1].str(), "x\"; DROP TABLE t; --");
   EXPECT_EQ(count("SELECT count(*) FROM " + table("t")), 0);  // still there
+  // A light scan's lookup: the key column's name goes into JSON and SQL, quoted for each.
+  ScanRequest light{{0, 1, 2}, 1, {}, 100};
+  light.light = true;
+  Result<std::unique_ptr<RowReader>> lr = t->scan(light);
+  ASSERT_TRUE(lr.is_ok()) << lr.status().to_string();
+  std::vector<Row> looked;
+  Status ls = (*lr)->lookup({{num(1)}}, [&](const Row& r, uint64_t) {
+    looked.push_back(r);
+    return Status::ok();
+  });
+  ASSERT_TRUE(ls.is_ok()) << ls.to_string();
+  ASSERT_EQ(looked.size(), 1u);
+  EXPECT_EQ(looked[0][2].str(), "V");
   Result<Schema> s = describe_table(conn_, table(evil));
   EXPECT_TRUE(s.is_ok());
   // Baseline and stage in a schema with a hostile name.
