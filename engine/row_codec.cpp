@@ -1,5 +1,6 @@
 #include "engine/row_codec.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -552,20 +553,38 @@ Result<BaselineEntry> decode_baseline(std::string_view bytes, Row key) {
 }
 
 BaselineWrites baseline_writes(const std::vector<PlannedChange>& changes) {
-  std::map<std::string, const PlannedChange*> last;
-  for (const PlannedChange& c : changes)
-    if (c.baseline_op != BaselineOp::kKeep) last[encode_sortable_key(c.key)] = &c;
+  // A batch from the differ comes in strictly ascending key order: one pass. Otherwise (a batch
+  // of decisions, say) the last operation per key wins.
+  std::vector<std::pair<std::string, const PlannedChange*>> last;
+  last.reserve(changes.size());
+  bool ascending = true;
+  for (const PlannedChange& c : changes) {
+    if (c.baseline_op == BaselineOp::kKeep) continue;
+    std::string key = encode_sortable_key(c.key);
+    if (!last.empty() && !(last.back().first < key)) ascending = false;
+    last.emplace_back(std::move(key), &c);
+  }
+  if (!ascending) {
+    std::stable_sort(last.begin(), last.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    size_t out = 0;
+    for (size_t i = 0; i < last.size(); ++i) {
+      if (i + 1 < last.size() && last[i + 1].first == last[i].first) continue;  // a later one wins
+      last[out++] = std::move(last[i]);
+    }
+    last.resize(out);
+  }
   BaselineWrites w;
   for (auto& [key, c] : last) {
     if (c->baseline_op == BaselineOp::kSet &&
         (c->kind == DiffKind::kSourceInserted || c->kind == DiffKind::kTargetInserted)) {
-      w.new_keys.push_back(key);
+      w.new_keys.push_back(std::move(key));
       w.new_states.push_back(encode_baseline(c->baseline));
     } else if (c->baseline_op == BaselineOp::kSet) {
-      w.set_keys.push_back(key);
+      w.set_keys.push_back(std::move(key));
       w.set_states.push_back(encode_baseline(c->baseline));
     } else {
-      w.erase_keys.push_back(key);
+      w.erase_keys.push_back(std::move(key));
     }
   }
   return w;
