@@ -385,6 +385,12 @@ std::string encode_sortable_key(const Row& key) {
 
 Result<Row> decode_sortable_key(std::string_view s) {
   Row key;
+  DBSYNC_RETURN_IF_ERROR(decode_sortable_key_into(s, key));
+  return key;
+}
+
+Status decode_sortable_key_into(std::string_view s, Row& key) {
+  key.clear();
   size_t pos = 0;
   std::string buf;
   auto bad = [] { return error(ErrorCode::kInvalidArgument, "corrupt sortable key"); };
@@ -446,7 +452,7 @@ Result<Row> decode_sortable_key(std::string_view s) {
         break;
     }
   }
-  return key;
+  return Status::ok();
 }
 
 void encode_row(const Row& row, std::string& out) { Writer(out).row(row); }
@@ -570,7 +576,8 @@ BaselineWrites baseline_writes(const std::vector<PlannedChange>& changes) {
     size_t out = 0;
     for (size_t i = 0; i < last.size(); ++i) {
       if (i + 1 < last.size() && last[i + 1].first == last[i].first) continue;  // a later one wins
-      last[out++] = std::move(last[i]);
+      if (out != i) last[out] = std::move(last[i]);  // never a self-move: it would empty the key
+      ++out;
     }
     last.resize(out);
   }

@@ -17,6 +17,8 @@ namespace dbsync {
 
 std::string encode_sortable_key(const Row& key);
 Result<Row> decode_sortable_key(std::string_view bytes);
+// The same into a row whose storage is reused.
+Status decode_sortable_key_into(std::string_view bytes, Row& key);
 
 void encode_row(const Row& row, std::string& out);
 std::string encode_change(const PlannedChange& change);

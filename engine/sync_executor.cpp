@@ -412,9 +412,11 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
                                                            "); the last: " + row_error.message()));
     }
     if (item->key_mapped) last_key = item->key;
-    if (item->source_raw)
-      last_source_key.emplace(item->source_raw->begin(),
+    if (item->source_raw) {
+      if (!last_source_key) last_source_key.emplace();
+      last_source_key->assign(item->source_raw->begin(),
                               item->source_raw->begin() + static_cast<std::ptrdiff_t>(k));
+    }
     if (batch.size() >= options.batch_size || rows_since_flush >= options.batch_size * 8 ||
         pending.size() >= options.batch_size || refreshes.size() >= options.batch_size) {
       if (Status fs = flush(); !fs.is_ok()) return fail(fs);

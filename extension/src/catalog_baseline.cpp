@@ -33,12 +33,11 @@ class CatalogBaselineReader final : public BaselineReader {
       if (page_.empty()) return Status::ok();
     }
     size_t r = pos_++;
-    if (!page_.at(r, 0) || !page_.at(r, 1))
+    if (page_.is_null(r, 0) || page_.is_null(r, 1))
       return error(ErrorCode::kInternal, "dbsync.sync_state: a NULL key or state");
-    Result<Row> key = decode_sortable_key(*page_.at(r, 0));
-    if (!key.is_ok()) return key.status().with_context("dbsync.sync_state key");
-    current_.key = std::move(key).value();
-    if (Status st = decode_baseline_into(*page_.at(r, 1), current_); !st.is_ok())
+    if (Status st = decode_sortable_key_into(page_.at(r, 0), current_.key); !st.is_ok())
+      return st.with_context("dbsync.sync_state key");
+    if (Status st = decode_baseline_into(page_.at(r, 1), current_); !st.is_ok())
       return st.with_context("dbsync.sync_state state");
     entry = &current_;
     return Status::ok();
@@ -47,7 +46,8 @@ class CatalogBaselineReader final : public BaselineReader {
  private:
   void fetch() {
     // The previous page's last key (raw bytes: read without the hex text form).
-    if (!page_.empty()) after_literal_ = pg::spi::bytea_hex(*page_.at(page_.size() - 1, 0));
+    if (!page_.empty())
+      after_literal_ = pg::spi::bytea_hex(std::string(page_.at(page_.size() - 1, 0)));
     std::vector<Param> params{sync_id_};
     std::string sql = "SELECT key, state FROM dbsync.sync_state WHERE sync_id = $1::bigint";
     if (after_literal_) {
@@ -62,7 +62,7 @@ class CatalogBaselineReader final : public BaselineReader {
     // stops after a page, whatever it guesses about the table (a bitmap scan plus a sort would
     // read every remaining key for every page).
     sql += " ORDER BY sync_id, key LIMIT " + std::to_string(page_rows_);
-    page_ = pg::spi::with_safe_search_path([&] { return pg::spi::execute_bytes(sql, params); });
+    pg::spi::with_safe_search_path([&] { pg::spi::execute_bytes_into(sql, params, page_); });
     pos_ = 0;
     if (page_.size() < page_rows_) done_ = true;
   }
@@ -71,7 +71,7 @@ class CatalogBaselineReader final : public BaselineReader {
   std::optional<std::string> upto_;
   std::optional<std::string> after_literal_;  // as a bytea literal
   size_t page_rows_;
-  pg::spi::Rows page_;
+  pg::spi::BytesPage page_;
   size_t pos_ = 0;
   bool done_ = false;
   BaselineEntry current_;

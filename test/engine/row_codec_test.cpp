@@ -160,15 +160,17 @@ TEST(RowCodec, BaselineWritesKeepTheLastOperationPerKeyInKeyOrder) {
   EXPECT_EQ(a.set_keys[0], encode_sortable_key({Value::integer(3)}));
   EXPECT_EQ(a.erase_keys, std::vector<std::string>{encode_sortable_key({Value::integer(4)})});
   // Out of order with a key twice (a batch of decisions): sorted, the later operation wins.
-  BaselineWrites b = baseline_writes({change(9, BaselineOp::kSet, DiffKind::kSourceChanged, 1),
+  BaselineWrites b = baseline_writes({change(1, BaselineOp::kSet, DiffKind::kSourceChanged, 1),
+                                      change(9, BaselineOp::kSet, DiffKind::kSourceChanged, 1),
                                       change(5, BaselineOp::kSet, DiffKind::kSourceChanged, 5),
                                       change(9, BaselineOp::kErase, DiffKind::kBothDeleted, 0),
                                       change(7, BaselineOp::kSet, DiffKind::kSourceChanged, 7),
                                       change(5, BaselineOp::kSet, DiffKind::kSourceChanged, 55)});
-  ASSERT_EQ(b.set_keys.size(), 2u);
-  EXPECT_EQ(b.set_keys[0], encode_sortable_key({Value::integer(5)}));
-  EXPECT_EQ(b.set_keys[1], encode_sortable_key({Value::integer(7)}));
-  Result<BaselineEntry> five = decode_baseline(b.set_states[0], {Value::integer(5)});
+  ASSERT_EQ(b.set_keys.size(), 3u);
+  EXPECT_EQ(b.set_keys[0], encode_sortable_key({Value::integer(1)}));
+  EXPECT_EQ(b.set_keys[1], encode_sortable_key({Value::integer(5)}));
+  EXPECT_EQ(b.set_keys[2], encode_sortable_key({Value::integer(7)}));
+  Result<BaselineEntry> five = decode_baseline(b.set_states[1], {Value::integer(5)});
   ASSERT_TRUE(five.is_ok());
   EXPECT_EQ(five->source_hash, 55u);
   EXPECT_EQ(b.erase_keys, std::vector<std::string>{encode_sortable_key({Value::integer(9)})});

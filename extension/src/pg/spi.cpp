@@ -334,13 +334,15 @@ ReadAs read_as(Oid type, const TypeSpec& spec) {
 void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
                 const std::vector<const Column*>& columns, size_t key_text_columns, ValuePage& out,
                 bool fingerprint_column) {
-  out.rows.clear();
-  out.errors.clear();
+  out.errors.clear();  // rows are kept: their storage is reused by the next page
   out.last_key_text.clear();
   out.fingerprints.clear();
   const uint64_t n = plan.run(params, limit);
   SPITupleTable* table = SPI_tuptable;
-  if (table == nullptr) return;
+  if (table == nullptr) {
+    out.rows.clear();
+    return;
+  }
   TupleDesc desc = table->tupdesc;
   const int natts = desc->natts;
   const int ncols = natts - (fingerprint_column ? 1 : 0);
@@ -548,6 +550,52 @@ Rows execute_bytes(const std::string& sql, const std::vector<Param>& params) {
   }
   pg_call([&] { SPI_freetuptable(table); });
   return out;
+}
+
+void execute_bytes_into(const std::string& sql, const std::vector<Param>& params, BytesPage& out) {
+  out.data.clear();
+  out.cells.clear();
+  out.nulls.clear();
+  out.ncols = 0;
+  run_with_text_params(sql, params, 0);
+  SPITupleTable* table = SPI_tuptable;
+  if (table == nullptr) return;
+  TupleDesc desc = table->tupdesc;
+  const int ncols = desc->natts;
+  for (int c = 0; c < ncols; ++c)
+    if (TupleDescAttr(desc, c)->atttypid != BYTEAOID)
+      throw PgError(ERRCODE_INTERNAL_ERROR, "execute_bytes: a column is not bytea");
+  out.ncols = static_cast<size_t>(ncols);
+  const uint64_t n = SPI_processed;
+  out.cells.reserve(n * out.ncols);
+  out.nulls.reserve(n * out.ncols);
+  std::vector<Datum> datums(out.ncols);
+  std::unique_ptr<bool[]> isnull(new bool[out.ncols]);
+  std::vector<const char*> ptrs(out.ncols);
+  std::vector<size_t> lens(out.ncols);
+  Datum* datums_p = datums.data();
+  bool* isnull_p = isnull.get();
+  const char** ptrs_p = ptrs.data();
+  size_t* lens_p = lens.data();
+  for (uint64_t r = 0; r < n; ++r) {
+    HeapTuple tuple = table->vals[r];
+    pg_call([&] {
+      heap_deform_tuple(tuple, desc, datums_p, isnull_p);
+      for (int c = 0; c < ncols; ++c) {
+        ptrs_p[c] = nullptr;
+        if (isnull_p[c]) continue;
+        bytea* b = DatumGetByteaPP(datums_p[c]);
+        ptrs_p[c] = VARDATA_ANY(b);
+        lens_p[c] = VARSIZE_ANY_EXHDR(b);
+      }
+    });
+    for (size_t c = 0; c < out.ncols; ++c) {
+      out.nulls.push_back(ptrs[c] == nullptr);
+      out.cells.emplace_back(out.data.size(), ptrs[c] ? lens[c] : 0);
+      if (ptrs[c]) out.data.append(ptrs[c], lens[c]);
+    }
+  }
+  pg_call([&] { SPI_freetuptable(table); });
 }
 
 Rows query(const std::string& sql, const std::vector<Param>& params) {
