@@ -93,7 +93,11 @@ json ApiServer::openapi() {
       {"schedule",
        {{"type", "string"},
         {"nullable", true},
-        {"description", "cron (5 fields, @daily, TZ=Zone prefix); null: on demand"}}}};
+        {"description", "cron (5 fields, @daily, TZ=Zone prefix); null: on demand"}}},
+      {"audit",
+       {{"type", "boolean"},
+        {"description",
+         "whether the sync's jobs record what they apply (dbsync.audit); default true"}}}};
   s["SyncConfigCreate"] = {
       {"type", "object"},
       {"additionalProperties", false},
@@ -260,6 +264,36 @@ json ApiServer::openapi() {
           {"properties",
            {{"decision", ref("Decision")},
             {"ids", {{"type", "array"}, {"items", {{"type", "integer"}}}}}}}});
+  s["AuditEntry"] = {
+      {"type", "object"},
+      {"description", "a row of dbsync.audit_log: one applied change"},
+      {"properties",
+       {{"job_id", {{"type", "integer"}}},
+        {"sync_id", {{"type", "integer"}}},
+        {"side", {{"type", "string"}, {"enum", {"target", "source"}}}},
+        {"at", str},
+        {"key", obj},
+        {"operation",
+         {{"type", "string"}, {"enum", {"insert", "update", "delete", "soft_delete"}}}},
+        {"fields", strs},
+        {"audit_id", {{"type", "integer"}}},
+        {"position", {{"type", "integer"}}}}}};
+  json audit_list = list("AuditEntry");
+  audit_list["properties"]["next_after"] = {
+      {"type", "string"},
+      {"nullable", true},
+      {"description", "the cursor of the next page (audit_id:position); null on the last"}};
+  json audit_limit = qparam("limit", "integer", "1..1000, default 100");
+  json audit_after =
+      qparam("after", "string", "cursor audit_id:position: the next page starts after it");
+  p["/api/sync-configs/{id}/audit"]["parameters"] = {
+      id_param("id"), qparam("job", "integer", "only this job's"), audit_limit, audit_after};
+  p["/api/sync-configs/{id}/audit"]["get"] =
+      op("What the sync's jobs applied, one entry per change, oldest first (keyset paging)", "200",
+         audit_list);
+  p["/api/jobs/{id}/audit"]["parameters"] = {id_param("id"), audit_limit, audit_after};
+  p["/api/jobs/{id}/audit"]["get"] =
+      op("What a job applied, one entry per change (keyset paging)", "200", audit_list);
   p["/api/datasources/{id}/tables"]["parameters"] = {
       id_param("id"), qparam("limit", "integer", "1..1000, default 100"),
       qparam("after_schema", "string", "with after_name: the next page (next)"),

@@ -816,7 +816,8 @@ void ApiServer::routes() {
       {"delete_policy", F::kString},
       {"batch_size", F::kInteger},
       {"filter", F::kString, false, true},
-      {"schedule", F::kString, false, true}};
+      {"schedule", F::kString, false, true},
+      {"audit", F::kBoolean}};
   // Named arguments for the fields present (names are ours, values bound).
   auto sync_args = [](const json& body, std::vector<DbParam>& params, bool skip_name) {
     std::string args;
@@ -838,6 +839,10 @@ void ApiServer::routes() {
         case F::kInteger:
           expr = ph + "::integer";
           params.push_back(v.dump());
+          break;
+        case F::kBoolean:
+          expr = ph + "::boolean";
+          params.push_back(v.get<bool>() ? "true" : "false");
           break;
         default:
           expr = ph + "::text";
@@ -1109,6 +1114,74 @@ void ApiServer::routes() {
     if (static_cast<long long>(items.size()) == limit) next = items.back()["id"];
     return Reply::json(200, {{"items", items}, {"next_before", next}});
   });
+
+  // ---- the audit trail: dbsync.audit_log (one row per applied change), keyset pages by
+  // (audit_id, position); the cursor is "audit_id:position" (next_after of the previous page).
+  // At most limit + 1 audit rows (batches) are expanded per page: each holds one change at least.
+  auto audit_page = [](RequestContext& ctx, const DbParam& sync_id, const DbParam& job_id) {
+    TRY(limit, limit_param(ctx.req, 100, 1000));
+    long long after_audit = 0, after_pos = 0;
+    if (ctx.req.has_param("after")) {
+      const std::string a = ctx.req.get_param_value("after");
+      const size_t colon = a.find(':');
+      std::optional<long long> id, pos;
+      if (colon != std::string::npos) {
+        id = parse_id(a.substr(0, colon));
+        pos = parse_id(a.substr(colon + 1));
+      }
+      if (!id || !pos)
+        return Reply::error(bad_field(422, "invalid_value", "after",
+                                      "after must be a cursor audit_id:position (next_after)"));
+      after_audit = *id;
+      after_pos = *pos;
+    }
+    DB_OR_RETURN(ctx, db);
+    TRY(items, rows_json(*db,
+                         "SELECT jsonb_build_object('job_id', l.job_id, 'sync_id', l.sync_id, "
+                         "'side', l.side, 'at', l.at, 'key', l.key, 'operation', l.operation, "
+                         "'fields', to_jsonb(l.fields), 'audit_id', l.audit_id, 'position', "
+                         "l.position) FROM dbsync.audit_log l"
+                         " WHERE l.audit_id = ANY (ARRAY("
+                         "   SELECT a.id FROM dbsync.audit a JOIN dbsync.jobs j ON j.id = a.job_id"
+                         "    WHERE ($1::bigint IS NULL OR j.sync_id = $1)"
+                         "      AND ($2::bigint IS NULL OR a.job_id = $2) AND a.id >= $3::bigint"
+                         "    ORDER BY a.id LIMIT $5::bigint + 1))"
+                         "   AND (l.audit_id, l.position) > ($3::bigint, $4::bigint)"
+                         " ORDER BY l.audit_id, l.position LIMIT $5::bigint",
+                         {sync_id, job_id, std::to_string(after_audit), std::to_string(after_pos),
+                          std::to_string(limit)}));
+    json next = nullptr;
+    if (static_cast<long long>(items.size()) == limit && limit > 0)
+      next = std::to_string(items.back()["audit_id"].get<long long>()) + ":" +
+             std::to_string(items.back()["position"].get<long long>());
+    return Reply::json(200, {{"items", items}, {"next_after", next}});
+  };
+  add("GET", R"(/api/sync-configs/([^/]+)/audit)", "/api/sync-configs/{id}/audit",
+      [audit_page](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        if (!parse_id(id)) return Reply::error(not_found("sync config", id));
+        if (auto e = check_params(ctx.req, {"limit", "after", "job"})) return Reply::error(*e);
+        TRY(job, id_param(ctx.req, "job"));
+        {
+          DB_OR_RETURN(ctx, db);
+          TRY(name, name_of(*db, "syncs", "sync config", id));
+          (void)name;
+        }
+        return audit_page(ctx, id, job ? DbParam(std::to_string(*job)) : std::nullopt);
+      });
+  add("GET", R"(/api/jobs/([^/]+)/audit)", "/api/jobs/{id}/audit",
+      [audit_page](RequestContext& ctx) {
+        std::string id = ctx.req.matches[1];
+        if (!parse_id(id)) return Reply::error(not_found("job", id));
+        if (auto e = check_params(ctx.req, {"limit", "after"})) return Reply::error(*e);
+        {
+          DB_OR_RETURN(ctx, db);
+          TRY(found,
+              rows_json(*db, "SELECT to_jsonb(id) FROM dbsync.jobs WHERE id = $1::bigint", {id}));
+          if (found.empty()) return Reply::error(not_found("job", id));
+        }
+        return audit_page(ctx, std::nullopt, id);
+      });
 
   // ---- live progress: server-sent events (one hub polls the catalog for every stream)
   add("GET", R"(/api/jobs/([^/]+)/events)", "/api/jobs/{id}/events", [this](RequestContext& ctx) {

@@ -464,11 +464,18 @@ CREATE FUNCTION dbsync.preview(sync text, lim integer DEFAULT 10) RETURNS SETOF 
 COMMENT ON FUNCTION dbsync.preview(text, integer) IS
   'The first lim rows of a sync''s local source in key order, mapped; a row that fails is {"_error": ...}.';
 
+-- The audit trail's option (section audit), here so that dbsync.sync_list shows it:
+-- create_sync(audit => false) / alter_sync(audit => ...): whether a sync's jobs keep an audit.
+ALTER TABLE dbsync.syncs ADD COLUMN audit boolean NOT NULL DEFAULT true;
+COMMENT ON COLUMN dbsync.syncs.audit IS
+  'Whether the sync''s jobs record what they apply in dbsync.audit (create_sync / alter_sync option audit).';
+
 -- What operators see of the syncs: names instead of ids, the baseline's size, the last job.
 CREATE VIEW dbsync.sync_list AS
   SELECT s.id, s.name, src.name AS source, s.source_table, tgt.name AS target, s.target_table,
          s.mapping, s.target_key AS key, s.source_key, s.direction, s.strategy,
          s.strategy_options, s.delete_policy, s.batch_size, s.filter, s.schedule, s.enabled,
+         s.audit,
          (SELECT pg_catalog.count(*) FROM dbsync.sync_state b WHERE b.sync_id OPERATOR(pg_catalog.=) s.id) AS baseline_keys,
          j.id AS last_job, j.status AS last_status, j.finished_at AS last_finished_at,
          s.created_at, s.updated_at
@@ -546,6 +553,9 @@ COMMENT ON COLUMN dbsync.jobs.stage_mark IS
 ALTER TABLE dbsync.jobs ADD COLUMN stage_cleared boolean NOT NULL DEFAULT false;
 COMMENT ON COLUMN dbsync.jobs.stage_cleared IS
   'A finished redis job''s keys are gone from Redis (deleted by dbsyncd after its final status, or by its janitor for jobs that ended otherwise, e.g. dbsync.cancel). False for a finished redis job: its keys may remain, and dbsyncd''s janitor deletes them.';
+-- dbsyncd's janitor (sweep_redis_stages) polls for finished redis jobs whose keys remain: few
+-- rows, found without reading the whole jobs table.
+CREATE INDEX jobs_redis_uncleared_idx ON dbsync.jobs (id) WHERE stage = 'redis' AND NOT stage_cleared;
 COMMENT ON COLUMN dbsync.jobs.pauses IS
   'How many times dbsyncd paused the job because its Redis stage was unreachable (the retry backoff doubles with each).';
 COMMENT ON COLUMN dbsync.jobs.step IS
@@ -794,10 +804,7 @@ COMMENT ON FUNCTION dbsync.rows(text, text, jsonb, integer) IS
 -- The audit trail: dbsync.audit (above) one row per applied batch and side; the option that
 -- turns it off per sync; the view with one row per change; retention.
 -- [section: audit]
--- create_sync(audit => false) / alter_sync(audit => ...): whether a sync's jobs keep an audit.
-ALTER TABLE dbsync.syncs ADD COLUMN audit boolean NOT NULL DEFAULT true;
-COMMENT ON COLUMN dbsync.syncs.audit IS
-  'Whether the sync''s jobs record what they apply in dbsync.audit (create_sync / alter_sync option audit).';
+-- The option audit (dbsync.syncs.audit) is added in the syncs section: dbsync.sync_list shows it.
 
 -- One row per applied change: WHERE key = '{"id": 5}' gives a key's history (key and fields in
 -- the sync's mapped, target-side columns, whichever side the change went to). A search by key

@@ -1520,6 +1520,157 @@ TEST_F(DbsyncdApi, ConflictsAreListedFilteredAndPaged) {
       "conflict");
 }
 
+// The sync option audit: set at creation, shown by GET, changed by PUT; a wrong type is 422
+// naming it, and the extension's rule (alter_sync) is the one applied.
+TEST_F(DbsyncdApi, SyncConfigAuditOptionRoundTrip) {
+  make_sync("items");  // the tables and the datasource
+  json body = {{"name", "quiet"},
+               {"source", "here"},
+               {"source_table", "public.src"},
+               {"target", "here"},
+               {"target_table", "public.dst"},
+               {"mapping", {{"id", "id"}, {"title", "@name"}}},
+               {"audit", false}};
+  auto made = call("POST", "/api/sync-configs", body);
+  ASSERT_EQ(made.status, 201) << made.text;
+  EXPECT_EQ(made.body["audit"], json(false)) << made.text;
+  std::string path = "/api/sync-configs/" + std::to_string(made.body.value("id", 0LL));
+  EXPECT_EQ(call("GET", path).body["audit"], json(false));
+  EXPECT_EQ(db_.value("SELECT audit FROM dbsync.syncs WHERE name = 'quiet'"), "f");
+  // The default is true; the list shows the field too.
+  auto list = call("GET", "/api/sync-configs");
+  ASSERT_EQ(list.body["items"].size(), 2u) << list.text;
+  EXPECT_EQ(list.body["items"][0].value("name", ""), "items");
+  EXPECT_EQ(list.body["items"][0]["audit"], json(true));
+  EXPECT_EQ(list.body["items"][1]["audit"], json(false));
+
+  auto on = call("PUT", path, json{{"audit", true}});
+  ASSERT_EQ(on.status, 200) << on.text;
+  EXPECT_EQ(on.body["audit"], json(true));
+  EXPECT_EQ(db_.value("SELECT audit FROM dbsync.syncs WHERE name = 'quiet'"), "t");
+  // A PUT without it leaves it alone.
+  auto other = call("PUT", path, json{{"batch_size", 10}});
+  ASSERT_EQ(other.status, 200) << other.text;
+  EXPECT_EQ(other.body["audit"], json(true));
+  ASSERT_EQ(call("PUT", path, json{{"audit", false}}).status, 200);
+  EXPECT_EQ(call("GET", path).body["audit"], json(false));
+
+  for (const json& bad : {json("false"), json(0), json(1), json(nullptr), json::array()}) {
+    expect_error(call("PUT", path, json{{"audit", bad}}), 422, "invalid_type", "audit");
+    json create = body;
+    create["name"] = "again";
+    create["audit"] = bad;
+    expect_error(call("POST", "/api/sync-configs", create), 422, "invalid_type", "audit");
+  }
+  EXPECT_EQ(call("GET", path).body["audit"], json(false));
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.syncs"), "2");
+}
+
+// An audit batch as the job runner writes it (engine/audit.hpp): one row per batch and side,
+// the arrays in step. Returns its id.
+long long insert_audit(TestDatabase& db, long long job, int digest, const json& keys,
+                       const std::vector<std::string>& ops, const json& fields,
+                       const std::string& side = "target") {
+  std::string arr = "ARRAY[";
+  for (size_t i = 0; i < ops.size(); ++i) arr += (i ? ",'" : "'") + ops[i] + "'";
+  arr += "]::text[]";
+  return std::stoll(
+      db.value("INSERT INTO dbsync.audit (job_id, side, digest, columns, keys, operations, fields) "
+               "VALUES (" +
+               std::to_string(job) + ", '" + side + "', " + std::to_string(digest) +
+               ", ARRAY['id','title'], '" + keys.dump() + "'::jsonb, " + arr + ", '" +
+               fields.dump() + "'::jsonb) RETURNING id"));
+}
+
+TEST_F(DbsyncdApi, AuditIsListedByJobAndSyncWithKeysetPages) {
+  long long sync = make_sync("items");
+  long long other = make_sync("others");
+  long long job1 = queue_job_row(db_, sync);
+  db_.sql("UPDATE dbsync.jobs SET status = 'succeeded', finished_at = now() WHERE id = " +
+          std::to_string(job1));
+  long long job2 = queue_job_row(db_, sync);
+  long long foreign_job = queue_job_row(db_, other);
+  long long a1 =
+      insert_audit(db_, job1, 1, json::array({{{"id", 1}}, {{"id", 2}}, {{"id", 3}}}),
+                   {"insert", "insert", "insert"}, json::array({nullptr, nullptr, nullptr}));
+  long long a2 = insert_audit(db_, job2, 2, json::array({{{"id", 2}}, {{"id", 3}}}),
+                              {"update", "delete"}, json::array({json::array({"title"}), nullptr}));
+  insert_audit(db_, foreign_job, 3, json::array({{{"id", 9}}}), {"insert"}, json::array({nullptr}));
+  const std::string base = "/api/sync-configs/" + std::to_string(sync) + "/audit";
+
+  auto all = call("GET", base);
+  ASSERT_EQ(all.status, 200) << all.text;
+  ASSERT_EQ(all.body["items"].size(), 5u) << all.text;
+  EXPECT_TRUE(all.body["next_after"].is_null());
+  const json& first = all.body["items"][0];
+  EXPECT_EQ(first.value("job_id", 0LL), job1);
+  EXPECT_EQ(first.value("side", ""), "target");
+  EXPECT_EQ(first["key"], json({{"id", 1}}));
+  EXPECT_EQ(first.value("operation", ""), "insert");
+  EXPECT_EQ(first["fields"], json::array({"id", "title"}));  // null: every mapped column
+  EXPECT_TRUE(first["at"].is_string());
+  const json& upd = all.body["items"][3];
+  EXPECT_EQ(upd.value("job_id", 0LL), job2);
+  EXPECT_EQ(upd.value("operation", ""), "update");
+  EXPECT_EQ(upd["fields"], json::array({"title"}));
+  EXPECT_EQ(all.body["items"][4].value("operation", ""), "delete");
+  for (const json& it : all.body["items"]) EXPECT_NE(it["key"], json({{"id", 9}})) << it;
+
+  // Pages of 2 cross the batches: 1,2 | 3 (end of batch 1), 2 (batch 2) | 3.
+  auto p1 = call("GET", base + "?limit=2");
+  ASSERT_EQ(p1.status, 200) << p1.text;
+  ASSERT_EQ(p1.body["items"].size(), 2u);
+  EXPECT_EQ(p1.body["next_after"], json(std::to_string(a1) + ":2"));
+  auto p2 = call("GET", base + "?limit=2&after=" + p1.body["next_after"].get<std::string>());
+  ASSERT_EQ(p2.body["items"].size(), 2u) << p2.text;
+  EXPECT_EQ(p2.body["items"][0]["key"], json({{"id", 3}}));
+  EXPECT_EQ(p2.body["items"][0].value("job_id", 0LL), job1);
+  EXPECT_EQ(p2.body["items"][1].value("audit_id", 0LL), a2);
+  EXPECT_EQ(p2.body["items"][1]["key"], json({{"id", 2}}));
+  EXPECT_EQ(p2.body["next_after"], json(std::to_string(a2) + ":1"));
+  auto p3 = call("GET", base + "?limit=2&after=" + p2.body["next_after"].get<std::string>());
+  ASSERT_EQ(p3.body["items"].size(), 1u) << p3.text;
+  EXPECT_EQ(p3.body["items"][0].value("operation", ""), "delete");
+  EXPECT_TRUE(p3.body["next_after"].is_null());
+
+  // Filter by job, and the job's own route.
+  auto j1 = call("GET", base + "?job=" + std::to_string(job1));
+  ASSERT_EQ(j1.body["items"].size(), 3u) << j1.text;
+  EXPECT_EQ(call("GET", base + "?job=" + std::to_string(foreign_job)).body["items"].size(), 0u);
+  auto by_job = call("GET", "/api/jobs/" + std::to_string(job2) + "/audit");
+  ASSERT_EQ(by_job.status, 200) << by_job.text;
+  ASSERT_EQ(by_job.body["items"].size(), 2u);
+  EXPECT_EQ(by_job.body["items"][0].value("operation", ""), "update");
+  auto jp = call("GET", "/api/jobs/" + std::to_string(job2) + "/audit?limit=1");
+  ASSERT_EQ(jp.body["items"].size(), 1u);
+  auto jp2 = call("GET", "/api/jobs/" + std::to_string(job2) +
+                             "/audit?limit=1&after=" + jp.body["next_after"].get<std::string>());
+  ASSERT_EQ(jp2.body["items"].size(), 1u) << jp2.text;
+  EXPECT_EQ(jp2.body["items"][0].value("operation", ""), "delete");
+  auto foreign = call("GET", "/api/jobs/" + std::to_string(foreign_job) + "/audit");
+  ASSERT_EQ(foreign.body["items"].size(), 1u);
+  EXPECT_EQ(foreign.body["items"][0]["key"], json({{"id", 9}}));
+
+  // Unknown ids: 404; bad parameters: 422 naming them; no token: 401.
+  expect_error(call("GET", "/api/sync-configs/99999/audit"), 404, "not_found");
+  expect_error(call("GET", "/api/sync-configs/x/audit"), 404, "not_found");
+  expect_error(call("GET", "/api/jobs/99999/audit"), 404, "not_found");
+  expect_error(call("GET", "/api/jobs/0/audit"), 404, "not_found");
+  expect_error(call("GET", base + "?limit=0"), 422, "invalid_value", "limit");
+  expect_error(call("GET", base + "?limit=1001"), 422, "invalid_value", "limit");
+  expect_error(call("GET", base + "?after=5"), 422, "invalid_value", "after");
+  expect_error(call("GET", base + "?after=1:x"), 422, "invalid_value", "after");
+  expect_error(call("GET", base + "?after=%27%3B--:1"), 422, "invalid_value", "after");
+  expect_error(call("GET", base + "?job=x"), 422, "invalid_value", "job");
+  expect_error(call("GET", base + "?sort=at"), 422, "unknown_parameter", "sort");
+  expect_error(call("GET", "/api/jobs/" + std::to_string(job1) + "/audit?job=1"), 422,
+               "unknown_parameter", "job");
+  expect_error(call("GET", base, "", {}), 401, "unauthorized");
+  expect_error(call("GET", "/api/jobs/" + std::to_string(job1) + "/audit", "",
+                    {{"Authorization", "Bearer wrong"}}),
+               401, "unauthorized");
+}
+
 TEST_F(DbsyncdApi, ResolveBadInputGets4xxNamingTheField) {
   long long sync = make_sync();
   long long job = queue_job_row(db_, sync);
