@@ -454,8 +454,8 @@ Result<int64_t> sweep_redis_stages(pg::PgConnection& master, const secrets::Key*
   std::optional<redis::RedisStageOptions> options;
   for (;;) {
     Result<pg::PgResult> r = master.query(
-        "SELECT id::text FROM dbsync.jobs WHERE stage = 'redis' AND NOT stage_cleared "
-        "AND status IN ('succeeded', 'failed', 'cancelled') ORDER BY id LIMIT $1::int",
+        "SELECT j.id::text FROM dbsync.jobs AS j WHERE stage = 'redis' AND NOT stage_cleared "
+        "AND status IN ('succeeded', 'failed', 'cancelled') ORDER BY j.id LIMIT $1::int",
         {PgParam::text(std::to_string(limit))});
     if (!r.is_ok()) return r.status().with_context("finding finished Redis jobs");
     const int rows = r->rows();
