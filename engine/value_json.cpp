@@ -57,4 +57,21 @@ Result<Value> value_from_json(const nlohmann::json& j, const TypeSpec& t) {
   return coerce(std::move(v), t);
 }
 
+std::string keys_json(const std::vector<std::string>& names, const std::vector<Row>& keys,
+                      const std::function<std::string(size_t, const Value&)>& text) {
+  std::string json = "[";
+  for (size_t r = 0; r < keys.size(); ++r) {
+    json += r ? ",{" : "{";
+    for (size_t i = 0; i < names.size() && i < keys[r].size(); ++i) {
+      if (i) json += ',';
+      json += json_string(names[i]);
+      json += ':';
+      json += keys[r][i].is_null() ? std::string("null") : json_string(text(i, keys[r][i]));
+    }
+    json += '}';
+  }
+  json += ']';
+  return json;
+}
+
 }  // namespace dbsync

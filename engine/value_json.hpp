@@ -2,8 +2,10 @@
 // one rendering for the extension and dbsyncd.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <vector>
 
 #include "engine/field_mapper.hpp"
 #include "engine/status.hpp"
@@ -21,6 +23,12 @@ std::string render_value(const Value& v);
 
 // A row in the mapped (target) layout as a JSON object of target columns.
 std::string render_row(const FieldMapper& m, const Row& row);
+
+// Keys as a JSON array of objects, column name -> the key value's text (`text(i, v)` for the
+// i-th key column; NULL as null): what json_populate_recordset reads back into the key columns'
+// own types through a table's row type.
+std::string keys_json(const std::vector<std::string>& names, const std::vector<Row>& keys,
+                      const std::function<std::string(size_t, const Value&)>& text);
 
 // A value of type `t` from JSON (a custom row's field): strings are read as the type's text,
 // objects and arrays as JSON, numbers and booleans coerced.

@@ -104,20 +104,9 @@ class CursorReader : public RowReader {
       if (!page.is_ok()) return page.status().with_context("reading " + table_);
       ahead_ = std::move(page).value();
     }
-    std::string json = "[";
-    for (size_t r = 0; r < keys.size(); ++r) {
-      json += r ? ",{" : "{";
-      for (size_t i = 0; i < fps_.key_names.size() && i < keys[r].size(); ++i) {
-        if (i) json += ',';
-        json += json_string(fps_.key_names[i]);
-        json += ':';
-        json += keys[r][i].is_null()
-                    ? std::string("null")
-                    : json_string(value_to_text(keys[r][i], fps_.full_columns[i]->type));
-      }
-      json += '}';
-    }
-    json += ']';
+    const std::string json = keys_json(fps_.key_names, keys, [&](size_t i, const Value& v) {
+      return value_to_text(v, fps_.full_columns[i]->type);
+    });
     Result<PgResult> found = conn_.query(fps_.lookup_sql, {PgParam::text(json)});
     if (!found.is_ok()) return found.status().with_context("reading changed rows of " + table_);
     Row row(fps_.full_columns.size());

@@ -48,18 +48,8 @@ class LocalRowReader final : public RowReader {
                 const std::function<Status(const Row&, uint64_t)>& fn) override {
     if (!fps_.light) return RowReader::lookup(keys, fn);
     if (keys.empty()) return Status::ok();
-    std::string json = "[";
-    for (size_t r = 0; r < keys.size(); ++r) {
-      json += r ? ",{" : "{";
-      for (size_t i = 0; i < fps_.key_names.size() && i < keys[r].size(); ++i) {
-        if (i) json += ',';
-        json += json_string(fps_.key_names[i]);
-        json += ':';
-        json += keys[r][i].is_null() ? "null" : json_string(keys[r][i].to_string());
-      }
-      json += '}';
-    }
-    json += ']';
+    std::string json =
+        keys_json(fps_.key_names, keys, [](size_t, const Value& v) { return v.to_string(); });
     pg::spi::with_safe_search_path([&] {
       if (!lookup_plan_.prepared()) lookup_plan_.prepare(fps_.lookup_sql, 1);
       pg::spi::run_values(lookup_plan_, {Param(std::move(json))}, 0, fps_.full_columns, 0,
