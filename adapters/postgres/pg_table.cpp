@@ -393,6 +393,21 @@ Status PgTable::apply_in_transaction(const ChangeBatch& batch, const std::vector
   return write_copy_buffer(batch, layout, n, true);
 }
 
+void PgTable::add_insert_ops() {
+  // The rare fallback of a direct COPY (a key that exists already): each line gains its op.
+  std::string& with_ops = spare_buffer_;
+  with_ops.clear();
+  with_ops.reserve(copy_buffer_.size() + copy_buffer_.size() / 16);
+  for (size_t pos = 0; pos < copy_buffer_.size();) {
+    size_t end = copy_buffer_.find('\n', pos);
+    with_ops += "i\t";
+    with_ops.append(copy_buffer_, pos, end + 1 - pos);
+    pos = end + 1;
+  }
+  copy_buffer_.swap(with_ops);
+  buffer_has_ops_ = true;
+}
+
 Status PgTable::build_copy_buffer(const ChangeBatch& batch, const std::vector<size_t>& layout,
                                   BatchCounts& counts) {
   const size_t nkeys = batch.key_columns.size();
@@ -404,6 +419,12 @@ Status PgTable::build_copy_buffer(const ChangeBatch& batch, const std::vector<si
   }
 
   size_t n_ins = 0, n_upd = 0, n_del = 0, n_soft = 0, n_restore = 0;
+  // An insert-only batch is built in the table's own layout (no op column): the form a direct
+  // COPY takes, built once; the temp-table path adds the op column if it ever needs it.
+  bool insert_only = true;
+  for (const ChangeBatch::Item& item : batch.items)
+    insert_only &= item.op == RowOp::kInsert || item.op == RowOp::kNone;
+  buffer_has_ops_ = !insert_only;
   std::string& buf = copy_buffer_;
   buf.clear();
   for (const ChangeBatch::Item& item : batch.items) {
@@ -439,9 +460,9 @@ Status PgTable::build_copy_buffer(const ChangeBatch& batch, const std::vector<si
                                                     " has " + std::to_string(item.values.size()) +
                                                     " values, expected " +
                                                     std::to_string(batch.columns.size()));
-    buf.push_back(op);
+    if (buffer_has_ops_) buf.push_back(op);
     for (size_t i = 0; i < layout.size(); ++i) {
-      buf.push_back('\t');
+      if (buffer_has_ops_ || i > 0) buf.push_back('\t');
       const TypeSpec& type = info_.schema.columns[layout[i]].type;
       if (i < nkeys)
         append_copy_field(buf, item.key[i], type);
@@ -482,14 +503,7 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
     // Only inserts (a first sync): COPY straight into the table, as fast as a load gets. A key
     // that exists already (a batch re-applied after a crash) fails the COPY with a unique
     // violation: then the batch takes the general path below, which updates such rows.
-    std::string& direct = direct_buffer_;
-    direct.clear();
-    direct.reserve(buf.size());
-    for (size_t pos = 0; pos < buf.size();) {
-      size_t end = buf.find('\n', pos);
-      direct.append(buf, pos + 2, end + 1 - (pos + 2));  // the line without its "i\t"
-      pos = end + 1;
-    }
+    const std::string& direct = buf;  // built without the op column (build_copy_buffer)
     const std::string copy = "COPY " + target + " (" + join(all_cols, ", ") + ") FROM STDIN";
     Status st = begin_batch();
     if (st.is_ok() && pipelined_) {
@@ -508,6 +522,7 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
     if (st.code() != ErrorCode::kConflict) return st;
   }
 
+  if (!buffer_has_ops_) add_insert_ops();
   DBSYNC_RETURN_IF_ERROR(begin_batch());
   DBSYNC_RETURN_IF_ERROR(conn_.copy_in("COPY " + temp + " FROM STDIN", buf));
   // Deletes first: a deleted row may hold a unique value that an inserted row takes over.

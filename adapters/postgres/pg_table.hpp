@@ -73,12 +73,14 @@ class PgTable : public Target {
   struct BatchCounts {
     size_t inserts = 0, updates = 0, deletes = 0, soft_deletes = 0, restores = 0;
   };
-  // The batch in COPY text form (an op column, then `layout`) into copy_buffer_.
+  // The batch in COPY text form (an op column, then `layout`) into copy_buffer_; an
+  // insert-only batch without the op column (buffer_has_ops_ false).
   Status build_copy_buffer(const ChangeBatch& batch, const std::vector<size_t>& layout,
                            BatchCounts& counts);
   // Writes copy_buffer_ in one transaction: an insert-only batch straight into the table when
   // `direct_inserts` (left in flight when pipelined_), otherwise through the temp table.
   // `batch` gives the keys, columns and soft-delete values; its items are not read.
+  void add_insert_ops();  // an insert-only copy_buffer_ gains the op column ('i')
   Status write_copy_buffer(const ChangeBatch& batch, const std::vector<size_t>& layout,
                            const BatchCounts& counts, bool direct_inserts);
 
@@ -99,7 +101,8 @@ class PgTable : public Target {
   };
   std::optional<InFlight> in_flight_;
   std::string copy_buffer_;
-  std::string direct_buffer_;  // an insert-only batch in the table's own COPY layout
+  bool buffer_has_ops_ = true;  // false: an insert-only batch in the table's own COPY layout
+  std::string spare_buffer_;    // add_insert_ops()
 };
 
 }  // namespace dbsync::pg

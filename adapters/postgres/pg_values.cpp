@@ -1,7 +1,10 @@
 #include "adapters/postgres/pg_values.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "engine/timeutil.hpp"
 
@@ -69,41 +72,71 @@ std::string value_to_text(const Value& v, const TypeSpec& t) {
   return v.to_string();
 }
 
+namespace {
+
+// The special bytes of COPY text: \b \t \n \v \f \r (8 to 13) and the backslash.
+constexpr bool copy_special(unsigned char c) { return (c >= 8 && c <= 13) || c == '\\'; }
+
+// Whether any of the 8 bytes of `w` is special (bit tricks of "hasless"/"haszero": a byte's high
+// bit set in the result marks a match; bytes >= 0x80, UTF-8, never match).
+inline bool any_copy_special(uint64_t w) {
+  constexpr uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  const uint64_t low7 = w & ~highs;
+  // 7 < byte < 14, for bytes below 0x80: (low7 + (128 - 14)) has its high bit clear and
+  // (low7 + (127 - 7)) has it set; a byte >= 0x80 is excluded by ~w.
+  const uint64_t in_range = ((ones * (127 + 14) - low7) & ~w & (low7 + ones * (127 - 7))) & highs;
+  const uint64_t x = w ^ (ones * '\\');
+  const uint64_t backslash = (x - ones) & ~x & highs;
+  return (in_range | backslash) != 0;
+}
+
+}  // namespace
+
 void append_copy_escaped(std::string& out, std::string_view text) {
-  // Runs of ordinary bytes are appended whole; only the few special ones are escaped.
-  auto special = [](char c) {
-    return c == '\\' || c == '\t' || c == '\n' || c == '\r' || c == '\b' || c == '\f' || c == '\v';
-  };
-  size_t start = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (!special(c)) continue;
-    out.append(text.data() + start, i - start);
-    start = i + 1;
+  // Runs of ordinary bytes are appended whole, eight bytes tested at a time; only the few
+  // special ones are escaped.
+  const char* p = text.data();
+  const size_t n = text.size();
+  size_t start = 0, i = 0;
+  for (;;) {
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (any_copy_special(w)) break;
+      i += 8;
+    }
+    const size_t stop = std::min(n, i + 8);
+    while (i < stop && !copy_special(static_cast<unsigned char>(p[i]))) ++i;
+    if (i == n) break;
+    if (i == stop) continue;  // a false alarm of the word test cannot happen, but be safe
+    out.append(p + start, i - start);
+    const char c = p[i];
+    start = ++i;
+    out.push_back('\\');
     switch (c) {
       case '\\':
-        out += "\\\\";
+        out.push_back('\\');
         break;
       case '\t':
-        out += "\\t";
+        out.push_back('t');
         break;
       case '\n':
-        out += "\\n";
+        out.push_back('n');
         break;
       case '\r':
-        out += "\\r";
+        out.push_back('r');
         break;
       case '\b':
-        out += "\\b";
+        out.push_back('b');
         break;
       case '\f':
-        out += "\\f";
+        out.push_back('f');
         break;
       default:
-        out += "\\v";
+        out.push_back('v');
     }
   }
-  out.append(text.data() + start, text.size() - start);
+  out.append(p + start, n - start);
 }
 
 void append_copy_field(std::string& out, const Value& v, const TypeSpec& t) {

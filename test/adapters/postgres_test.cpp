@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <random>
 
 #include "adapters/postgres/pg_connection.hpp"
 #include "adapters/postgres/pg_schema.hpp"
@@ -98,6 +99,54 @@ TEST(PgValues, CopyEscapingAndParsingRoundTrip) {
             "1970-01-01 00:00:00+00");
   EXPECT_EQ(value_to_text(Value::timestamp(1500000), *parse_type("timestamp", Dialect::kPostgres)),
             "1970-01-01 00:00:01.500000");
+}
+
+TEST(PgValues, CopyEscapingMatchesTheByteByByteRuleOnRandomText) {
+  // The escaper tests eight bytes at a time: every special byte at every offset of a word, among
+  // UTF-8 and control bytes that are not special (7, 14, 0x5b, 0x5d, 0xdc), must be escaped.
+  auto reference = [](std::string_view in) {
+    std::string out;
+    for (char c : in) {
+      switch (c) {
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\v':
+          out += "\\v";
+          break;
+        default:
+          out.push_back(c);
+      }
+    }
+    return out;
+  };
+  const std::string alphabet("ab\\\t\n\r\b\f\v\x07\x0e\x5b\x5d\xdc\xe2\x80\xa6 ", 19);
+  std::mt19937 rng(7);
+  for (int round = 0; round < 2000; ++round) {
+    std::string in;
+    const size_t len = rng() % 40;
+    const bool sparse = round % 2 == 0;  // mostly plain bytes: long runs between specials
+    for (size_t i = 0; i < len; ++i)
+      in.push_back(sparse && rng() % 8 ? 'x' : alphabet[rng() % alphabet.size()]);
+    std::string out = "prefix:";
+    append_copy_escaped(out, in);
+    ASSERT_EQ(out, "prefix:" + reference(in)) << "round " << round;
+  }
 }
 
 // ---------------------------------------------------------------- connections
