@@ -447,21 +447,29 @@ Status PgConnection::pump() {
   return Status::ok();
 }
 
-Status PgConnection::copy_in_send(std::string_view copy_sql, std::string_view data) {
+Status PgConnection::copy_in_send(std::string_view copy_sql, std::string_view data,
+                                  PgResult* prelude, bool end) {
   if (!conn_) return error(ErrorCode::kUnavailable, "not connected");
   std::string text(copy_sql);
   if (PQsendQuery(conn_, text.c_str()) != 1) return connection_error("COPY failed");
   DBSYNC_RETURN_IF_ERROR(flush());
-  DBSYNC_RETURN_IF_ERROR(await_result());
-  {
+  for (;;) {
+    DBSYNC_RETURN_IF_ERROR(await_result());
     ResultOwner r(PQgetResult(conn_));
-    if (!r.r || PQresultStatus(r.r) != PGRES_COPY_IN) {
-      Status st = result_status(r.r, PGRES_COPY_IN);
-      if (st.is_ok()) st = error(ErrorCode::kInternal, "COPY did not start");
+    const ExecStatusType st = r.r ? PQresultStatus(r.r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COPY_IN) break;
+    if (r.r && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+      // A statement before the COPY.
+      if (st == PGRES_TUPLES_OK && prelude) *prelude = PgResult(r.release());
+      continue;
+    }
+    Status out = result_status(r.r, PGRES_COPY_IN);
+    if (out.is_ok()) out = error(ErrorCode::kInternal, "COPY did not start");
+    if (r.r) {
       Status rest = drain(PGRES_COMMAND_OK, nullptr);
       (void)rest;
-      return st;
     }
+    return out;
   }
   constexpr size_t kChunk = 1 << 20;
   for (size_t at = 0; at < data.size();) {
@@ -476,8 +484,13 @@ Status PgConnection::copy_in_send(std::string_view copy_sql, std::string_view da
     }
     at += n;
   }
+  return end ? copy_in_end() : Status::ok();
+}
+
+Status PgConnection::copy_in_end(const char* failure) {
+  if (!conn_) return error(ErrorCode::kUnavailable, "not connected");
   for (;;) {
-    int rc = PQputCopyEnd(conn_, nullptr);
+    int rc = PQputCopyEnd(conn_, failure);
     if (rc < 0) return connection_error("COPY failed");
     if (rc == 1) break;
     DBSYNC_RETURN_IF_ERROR(wait(true, true));

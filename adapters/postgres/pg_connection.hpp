@@ -139,7 +139,16 @@ class PgConnection {
   // copy_in() in two halves: copy_in_send() starts the COPY and queues all of `data` (sending
   // what the socket takes without waiting); pump() sends more of it now and then;
   // copy_in_receive() sends the rest and waits for the COPY's result.
-  Status copy_in_send(std::string_view copy_sql, std::string_view data);
+  // `copy_sql` may be a script in the simple protocol that holds one COPY FROM STDIN, with
+  // statements before it (their results come first: the last row set is kept in `prelude`) and
+  // after it (run once the data ends; copy_in_receive() returns the first error of any): a
+  // batch's BEGIN, COPY and COMMIT in one round trip. With `end` false the COPY is left open
+  // for copy_in_end(): what follows it in the script runs only then.
+  Status copy_in_send(std::string_view copy_sql, std::string_view data, PgResult* prelude = nullptr,
+                      bool end = true);
+  // Ends the data of a COPY FROM STDIN; with `failure`, fails the COPY with that message
+  // (the statements after it in the script are skipped; the transaction is aborted).
+  Status copy_in_end(const char* failure = nullptr);
   Status copy_in_receive();
   Status pump();
   // COPY ... TO STDOUT: calls `line` with each data row (text format, without the newline).

@@ -306,6 +306,7 @@ Status PgTable::ensure_temp_table(const std::vector<size_t>& layout) {
 void PgTable::abandon_in_flight() {
   if (!in_flight_) return;
   in_flight_.reset();
+  (void)conn_.copy_in_end("batch abandoned");
   (void)conn_.copy_in_receive();
   conn_.rollback_quietly();
 }
@@ -341,8 +342,8 @@ Status PgTable::finish_apply() {
   if (!in_flight_) return Status::ok();
   InFlight sent = std::move(*in_flight_);
   in_flight_.reset();
-  Status st = conn_.copy_in_receive();
-  if (st.is_ok()) st = conn_.exec("COMMIT");
+  Status st = conn_.copy_in_end();  // then the script's COMMIT runs
+  if (st.is_ok()) st = conn_.copy_in_receive();
   if (st.is_ok()) return st;
   conn_.rollback_quietly();
   // A key that exists already (a batch re-applied after a crash): the general path, from the
@@ -504,19 +505,24 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
     // that exists already (a batch re-applied after a crash) fails the COPY with a unique
     // violation: then the batch takes the general path below, which updates such rows.
     const std::string& direct = buf;  // built without the op column (build_copy_buffer)
-    const std::string copy = "COPY " + target + " (" + join(all_cols, ", ") + ") FROM STDIN";
-    Status st = begin_batch();
+    // The whole batch in one round trip: BEGIN, the written fingerprint, COPY, COMMIT.
+    written_fp_ = 0;
+    std::string script = "BEGIN; SET LOCAL jit = off; ";
+    if (fingerprints()) script += "SELECT pg_catalog.txid_current() % 4294967296; ";
+    script += "COPY " + target + " (" + join(all_cols, ", ") + ") FROM STDIN; COMMIT";
+    PgResult txid;
+    // Pipelined, the COPY stays open: finish_apply() ends it (and so commits), a batch
+    // abandoned instead fails it (and so rolls back).
+    Status st = conn_.copy_in_send(script, direct, &txid, !pipelined_);
+    if (st.is_ok() && fingerprints() && txid.rows() == 1 && !txid.is_null(0, 0))
+      written_fp_ = parse_xid(txid.get(0, 0));
     if (st.is_ok() && pipelined_) {
-      // Committed by finish_apply(); start_apply() keeps the batch for its fallback.
-      st = conn_.copy_in_send(copy, direct);
-      if (st.is_ok()) {
-        in_flight_ = InFlight{batch.key_columns, batch.columns, layout, counts};
-        return st;
-      }
-    } else if (st.is_ok()) {
-      st = conn_.copy_in(copy, direct);
+      // Committed once finish_apply() has received the result; start_apply() keeps the batch
+      // for its fallback.
+      in_flight_ = InFlight{batch.key_columns, batch.columns, layout, counts};
+      return st;
     }
-    if (st.is_ok()) st = conn_.exec("COMMIT");
+    if (st.is_ok()) st = conn_.copy_in_receive();
     if (st.is_ok()) return st;
     conn_.rollback_quietly();
     if (st.code() != ErrorCode::kConflict) return st;
