@@ -25,18 +25,36 @@ class AuditingBaseline : public MemoryBaseline {
   std::vector<AuditBatch> batches;
 };
 
+// The operation name of a letter of AuditSide::operations, as dbsync.audit_log shows it.
+std::string operation_name(char code) {
+  switch (code) {
+    case 'i':
+      return "insert";
+    case 'u':
+      return "update";
+    case 'd':
+      return "delete";
+    case 's':
+      return "soft_delete";
+  }
+  ADD_FAILURE() << "unknown operation letter " << code;
+  return "?";
+}
+
 // One side's entries as (key, operation, fields) JSON rows, as dbsync.audit_log shows them
-// (fields null = every column of the side).
+// (fields null, as a whole or an entry = every column of the side).
 std::vector<json> entries(const AuditSide& side) {
   std::vector<json> out;
   if (side.count == 0) return out;
-  json keys = json::parse(side.keys), ops = json::parse(side.operations),
-       fields = json::parse(side.fields), columns = json::parse(side.columns);
+  json keys = json::parse(side.keys), fields = json::parse(side.fields),
+       columns = json::parse(side.columns);
   EXPECT_EQ(keys.size(), side.count);
-  EXPECT_EQ(ops.size(), side.count);
-  EXPECT_EQ(fields.size(), side.count);
-  for (size_t i = 0; i < side.count; ++i)
-    out.push_back({keys[i], ops[i], fields[i].is_null() ? columns : fields[i]});
+  EXPECT_EQ(side.operations.size(), side.count);
+  EXPECT_TRUE(fields.is_null() || fields.size() == side.count) << side.fields;
+  for (size_t i = 0; i < side.count; ++i) {
+    const json f = fields.is_null() ? fields : fields[i];
+    out.push_back({keys[i], operation_name(side.operations[i]), f.is_null() ? columns : f});
+  }
   return out;
 }
 
@@ -80,7 +98,7 @@ TEST(AuditBuilder, OneEntryPerChangePerSideWithOperationsAndFields) {
   ASSERT_FALSE(a.empty());
   EXPECT_EQ(a.target.count, 5u);
   EXPECT_EQ(a.target.keys, R"([{"id": 1}, {"id": 2}, {"id": 3}, {"id": 4}, {"id": 8}])");
-  EXPECT_EQ(a.target.operations, R"(["insert", "update", "delete", "soft_delete", "update"])");
+  EXPECT_EQ(a.target.operations, "iudsu");  // insert, update, delete, soft_delete, update
   // An insert writes every column (null); an update its changed fields; an update that does not
   // say which fields changed, every column.
   EXPECT_EQ(a.target.fields, R"([null, ["post_title", "status"], [], [], null])");
@@ -88,9 +106,43 @@ TEST(AuditBuilder, OneEntryPerChangePerSideWithOperationsAndFields) {
 
   EXPECT_EQ(a.source.count, 3u);
   EXPECT_EQ(a.source.keys, R"([{"id": 6}, {"id": 7}, {"id": 8}])");
-  EXPECT_EQ(a.source.operations, R"(["update", "insert", "delete"])");
+  EXPECT_EQ(a.source.operations, "uid");
   EXPECT_EQ(a.source.fields, R"([["price"], null, []])");
   EXPECT_EQ(a.source.columns, R"(["id", "post_title", "price", "status"])");
+}
+
+TEST(AuditBuilder, FieldsNullAsAWholeWhenEveryChangeWroteEveryColumn) {
+  SyncFixture f;
+  f.compile();
+  AuditBuilder b(*f.mapper);
+  // A batch of inserts (an initial load): one null instead of one per change.
+  AuditBatch a = b.build({change(1, RowOp::kInsert), change(2, RowOp::kInsert)});
+  EXPECT_EQ(a.target.operations, "ii");
+  EXPECT_EQ(a.target.fields, "null");
+  EXPECT_EQ(a.target.keys, R"([{"id": 1}, {"id": 2}])");
+  // An update that does not say which fields changed writes every column too.
+  a = b.build({change(1, RowOp::kInsert), change(2, RowOp::kUpdate)});
+  EXPECT_EQ(a.target.operations, "iu");
+  EXPECT_EQ(a.target.fields, "null");
+  // One change that did not write every column: an entry per change.
+  a = b.build({change(1, RowOp::kInsert), change(2, RowOp::kDelete)});
+  EXPECT_EQ(a.target.fields, "[null, []]");
+  PlannedChange upd = change(3, RowOp::kUpdate);
+  upd.changed.reset(f.mapper->mapped_count());
+  upd.changed.set(2);
+  a = b.build({change(1, RowOp::kInsert), upd});
+  EXPECT_EQ(a.target.fields, R"([null, ["price"]])");
+  // Either form is kept apart by the digest.
+  EXPECT_NE(b.build({change(1, RowOp::kInsert)}).target.digest,
+            b.build({change(1, RowOp::kDelete)}).target.digest);
+}
+
+TEST(AuditBuilder, OperationLetters) {
+  EXPECT_EQ(audit_operation_code(RowOp::kInsert), 'i');
+  EXPECT_EQ(audit_operation_code(RowOp::kUpdate), 'u');
+  EXPECT_EQ(audit_operation_code(RowOp::kDelete), 'd');
+  EXPECT_EQ(audit_operation_code(RowOp::kSoftDelete), 's');
+  EXPECT_EQ(audit_operation_code(RowOp::kNone), 0);
 }
 
 TEST(AuditBuilder, NothingAppliedNothingRecorded) {
