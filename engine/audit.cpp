@@ -25,21 +25,33 @@ char audit_operation_code(RowOp op) {
   return 0;
 }
 
+std::string audit_text_array(const std::vector<std::string>& names) {
+  std::string out = "{";
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char ch : names[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 AuditBuilder::AuditBuilder(const FieldMapper& mapper) : mapper_(mapper) {
   const size_t n = mapper.mapped_count();
   quoted_.reserve(n);
   reversible_.reserve(n);
-  target_columns_ = "[";
-  source_columns_ = "[";
+  std::vector<std::string> source_names;
   for (size_t i = 0; i < n; ++i) {
     quoted_.push_back(json_string(mapper.mapped_columns()[i]));
     reversible_.push_back(mapper.reversible(i));
-    target_columns_ += (i ? ", " : "") + quoted_.back();
-    if (reversible_.back())
-      source_columns_ += (source_columns_.size() > 1 ? ", " : "") + quoted_.back();
+    if (reversible_.back()) source_names.push_back(mapper.mapped_columns()[i]);
   }
-  target_columns_ += "]";
-  source_columns_ += "]";
+  target_columns_ = audit_text_array(mapper.mapped_columns());
+  source_columns_ = audit_text_array(source_names);
 }
 
 void AuditBuilder::add(AuditSide& side, const PlannedChange& c, RowOp op, bool source_side) const {

@@ -19,7 +19,8 @@ namespace dbsync {
 // initial load's batch of 5000 inserts costs a JSON syntax check, not a jsonb conversion.
 struct AuditSide {
   size_t count = 0;        // changes on this side; 0: nothing to record
-  std::string columns;     // JSON array of the side's column names (a null fields entry = all)
+  std::string columns;     // the side's column names as a text[] literal, every element quoted
+                           // ({"id","title"}; a null fields entry = all of them)
   std::string keys;        // JSON array, per change the key as an object (mapped key columns)
   std::string operations;  // per change one letter (audit_operation_code): "iiu" for 2 inserts,
                            // an update
@@ -34,6 +35,10 @@ struct AuditBatch {
   AuditSide source;  // two-way syncs: what flowed back
   bool empty() const { return target.count == 0 && source.count == 0; }
 };
+
+// `names` as a PostgreSQL text[] literal, every element quoted ("NULL" is a name, not a null),
+// backslash and double quote escaped: {"id","a \"b\""}.
+std::string audit_text_array(const std::vector<std::string>& names);
 
 // "insert", "update", "delete", "soft_delete" ("none" for RowOp::kNone).
 const char* audit_operation_name(RowOp op);

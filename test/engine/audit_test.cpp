@@ -41,13 +41,32 @@ std::string operation_name(char code) {
   return "?";
 }
 
+// A text[] literal as AuditSide::columns writes it (every element quoted) as a JSON array.
+json parse_text_array(const std::string& lit) {
+  json out = json::array();
+  EXPECT_TRUE(lit.size() >= 2 && lit.front() == '{' && lit.back() == '}') << lit;
+  size_t i = 1;
+  while (i + 1 < lit.size()) {
+    EXPECT_EQ(lit[i], '"') << lit;
+    std::string name;
+    for (++i; i + 1 < lit.size() && lit[i] != '"'; ++i) {
+      if (lit[i] == '\\') ++i;
+      name += lit[i];
+    }
+    out.push_back(name);
+    i += 1;  // the closing quote
+    if (lit[i] == ',') ++i;
+  }
+  return out;
+}
+
 // One side's entries as (key, operation, fields) JSON rows, as dbsync.audit_log shows them
 // (fields null, as a whole or an entry = every column of the side).
 std::vector<json> entries(const AuditSide& side) {
   std::vector<json> out;
   if (side.count == 0) return out;
   json keys = json::parse(side.keys), fields = json::parse(side.fields),
-       columns = json::parse(side.columns);
+       columns = parse_text_array(side.columns);
   EXPECT_EQ(keys.size(), side.count);
   EXPECT_EQ(side.operations.size(), side.count);
   EXPECT_TRUE(fields.is_null() || fields.size() == side.count) << side.fields;
@@ -102,13 +121,13 @@ TEST(AuditBuilder, OneEntryPerChangePerSideWithOperationsAndFields) {
   // An insert writes every column (null); an update its changed fields; an update that does not
   // say which fields changed, every column.
   EXPECT_EQ(a.target.fields, R"([null, ["post_title", "status"], [], [], null])");
-  EXPECT_EQ(a.target.columns, R"(["id", "post_title", "price", "status"])");
+  EXPECT_EQ(a.target.columns, R"({"id","post_title","price","status"})");
 
   EXPECT_EQ(a.source.count, 3u);
   EXPECT_EQ(a.source.keys, R"([{"id": 6}, {"id": 7}, {"id": 8}])");
   EXPECT_EQ(a.source.operations, "uid");
   EXPECT_EQ(a.source.fields, R"([["price"], null, []])");
-  EXPECT_EQ(a.source.columns, R"(["id", "post_title", "price", "status"])");
+  EXPECT_EQ(a.source.columns, R"({"id","post_title","price","status"})");
 }
 
 TEST(AuditBuilder, FieldsNullAsAWholeWhenEveryChangeWroteEveryColumn) {
@@ -182,7 +201,7 @@ TEST(AuditBuilder, ComputedColumnsAreNotSourceColumns) {
   back.changed.set(1);  // computed: never written back
   back.changed.set(2);
   AuditBatch a = b.build({back});
-  EXPECT_EQ(a.source.columns, R"(["id", "price"])");
+  EXPECT_EQ(a.source.columns, R"({"id","price"})");
   EXPECT_EQ(a.source.fields, R"([["price"]])");
 }
 
@@ -205,6 +224,15 @@ TEST(AuditBuilder, HostileNamesAndTextKeysAreValidJson) {
   json keys = json::parse(a.target.keys);
   EXPECT_EQ(keys, json::parse(R"([{"k\"; DROP TABLE t; --": "a \"quoted\"\nkey"}])"));
   EXPECT_EQ(json::parse(a.target.fields), json::parse(R"([["x\\\"y"]])"));
+  EXPECT_EQ(a.target.columns, R"({"k\"; DROP TABLE t; --","x\\\"y"})");
+  EXPECT_EQ(parse_text_array(a.target.columns), json::array({"k\"; DROP TABLE t; --", "x\\\"y"}));
+}
+
+TEST(AuditBuilder, ColumnsAreATextArrayLiteralWithEveryElementQuoted) {
+  EXPECT_EQ(audit_text_array({}), "{}");
+  EXPECT_EQ(audit_text_array({"id", "NULL", "", "a,b", "{c}", " d "}),
+            R"({"id","NULL","","a,b","{c}"," d "})");
+  EXPECT_EQ(audit_text_array({"q\"uote", "back\\slash"}), R"({"q\"uote","back\\slash"})");
 }
 
 TEST(AuditBuilder, ExecutorBatchesInitialLoadThenChanges) {
