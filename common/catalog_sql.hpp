@@ -17,22 +17,18 @@ inline constexpr const char* kAuditEnabled =
     "SELECT s.audit FROM dbsync.syncs s WHERE s.id OPERATOR(pg_catalog.=) "
     "$1::pg_catalog.text::pg_catalog.int8";
 
-// The audit of one applied batch (engine/audit.hpp, AuditBatch), one row per side, in one
-// statement: $1 the job id; $2..$6 the target side's digest, columns, keys, operations and
-// fields, $7..$11 the source side's (all text; a side's keys NULL when it has no change). A
-// batch applied again (a stage batch applied twice across a crash) has the same digest and is
-// not recorded twice.
+// The audit of one side of one applied batch (engine/audit.hpp, AuditSide): $1 the job id, $2
+// the side ('target' or 'source'), $3 the digest, $4 columns (a text[] literal), $5 keys, $6
+// operations, $7 fields; all text. A simple INSERT, sent once per side with changes: keys and
+// fields go in as json (a syntax check, no jsonb tree), the rest as they come, so a batch of
+// 5000 changes costs little more than copying it. A batch applied again (a stage batch applied
+// twice across a crash) has the same digest and is not recorded twice.
 inline constexpr const char* kAuditInsert =
     "INSERT INTO dbsync.audit (job_id, side, digest, columns, keys, operations, fields) "
-    "SELECT $1::pg_catalog.text::pg_catalog.int8, v.side, v.digest::pg_catalog.int8, "
-    "ARRAY(SELECT e.t FROM pg_catalog.jsonb_array_elements_text(v.columns::pg_catalog.jsonb) "
-    "WITH ORDINALITY AS e(t, n) ORDER BY e.n), v.keys::pg_catalog.jsonb, "
-    "ARRAY(SELECT e.t FROM pg_catalog.jsonb_array_elements_text(v.ops::pg_catalog.jsonb) "
-    "WITH ORDINALITY AS e(t, n) ORDER BY e.n), v.fields::pg_catalog.jsonb "
-    "FROM (VALUES ('target', $2::pg_catalog.text, $3::pg_catalog.text, $4::pg_catalog.text, "
-    "$5::pg_catalog.text, $6::pg_catalog.text), ('source', $7::pg_catalog.text, "
-    "$8::pg_catalog.text, $9::pg_catalog.text, $10::pg_catalog.text, $11::pg_catalog.text)) "
-    "AS v(side, digest, columns, keys, ops, fields) WHERE v.keys IS NOT NULL "
+    "VALUES ($1::pg_catalog.text::pg_catalog.int8, $2::pg_catalog.text, "
+    "$3::pg_catalog.text::pg_catalog.int8, $4::pg_catalog.text::pg_catalog.text[], "
+    "$5::pg_catalog.text::pg_catalog.json, $6::pg_catalog.text, "
+    "$7::pg_catalog.text::pg_catalog.json) "
     "ON CONFLICT (job_id, side, digest) DO NOTHING";
 
 }  // namespace dbsync::catalog_sql

@@ -102,19 +102,19 @@ Status CatalogBaseline::write_audit(const std::vector<PlannedChange>& changes) {
   if (!*audit_enabled_) return Status::ok();
   const AuditBatch b = audit_->build(changes);
   if (b.empty()) return Status::ok();
-  std::vector<PgParam> params{PgParam::text(audit_job_id_)};
-  for (const AuditSide* side : {&b.target, &b.source}) {
-    if (side->count == 0) {
-      params.insert(params.end(), 5, PgParam::null());
-      continue;
-    }
-    params.push_back(PgParam::text(std::to_string(static_cast<int64_t>(side->digest))));
-    params.push_back(PgParam::text(side->columns));
-    params.push_back(PgParam::text(side->keys));
-    params.push_back(PgParam::text(side->operations));
-    params.push_back(PgParam::text(side->fields));
+  for (const auto& [name, side] :
+       {std::pair{"target", &b.target}, std::pair{"source", &b.source}}) {
+    if (side->count == 0) continue;
+    DBSYNC_RETURN_IF_ERROR(
+        txn_.query(catalog_sql::kAuditInsert,
+                   {PgParam::text(audit_job_id_), PgParam::text(name),
+                    PgParam::text(std::to_string(static_cast<int64_t>(side->digest))),
+                    PgParam::text(side->columns), PgParam::text(side->keys),
+                    PgParam::text(side->operations), PgParam::text(side->fields)})
+            .status()
+            .with_context("writing the audit"));
   }
-  return txn_.query(catalog_sql::kAuditInsert, params).status().with_context("writing the audit");
+  return Status::ok();
 }
 
 Status CatalogBaseline::apply(const std::vector<PlannedChange>& changes) {

@@ -9,21 +9,49 @@ namespace dbsync {
 
 const char* audit_operation_name(RowOp op) { return row_op_name(op); }
 
+char audit_operation_code(RowOp op) {
+  switch (op) {
+    case RowOp::kInsert:
+      return 'i';
+    case RowOp::kUpdate:
+      return 'u';
+    case RowOp::kDelete:
+      return 'd';
+    case RowOp::kSoftDelete:
+      return 's';
+    case RowOp::kNone:
+      break;
+  }
+  return 0;
+}
+
+std::string audit_text_array(const std::vector<std::string>& names) {
+  std::string out = "{";
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char ch : names[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 AuditBuilder::AuditBuilder(const FieldMapper& mapper) : mapper_(mapper) {
   const size_t n = mapper.mapped_count();
   quoted_.reserve(n);
   reversible_.reserve(n);
-  target_columns_ = "[";
-  source_columns_ = "[";
+  std::vector<std::string> source_names;
   for (size_t i = 0; i < n; ++i) {
     quoted_.push_back(json_string(mapper.mapped_columns()[i]));
     reversible_.push_back(mapper.reversible(i));
-    target_columns_ += (i ? ", " : "") + quoted_.back();
-    if (reversible_.back())
-      source_columns_ += (source_columns_.size() > 1 ? ", " : "") + quoted_.back();
+    if (reversible_.back()) source_names.push_back(mapper.mapped_columns()[i]);
   }
-  target_columns_ += "]";
-  source_columns_ += "]";
+  target_columns_ = audit_text_array(mapper.mapped_columns());
+  source_columns_ = audit_text_array(source_names);
 }
 
 void AuditBuilder::add(AuditSide& side, const PlannedChange& c, RowOp op, bool source_side) const {
@@ -41,10 +69,7 @@ void AuditBuilder::add(AuditSide& side, const PlannedChange& c, RowOp op, bool s
   }
   side.keys += '}';
 
-  side.operations += sep;
-  side.operations += '"';
-  side.operations += audit_operation_name(op);
-  side.operations += '"';
+  side.operations += audit_operation_code(op);
 
   side.fields += sep;
   if (op == RowOp::kDelete || op == RowOp::kSoftDelete) {
@@ -57,6 +82,7 @@ void AuditBuilder::add(AuditSide& side, const PlannedChange& c, RowOp op, bool s
       op == RowOp::kUpdate && c.changed.any() && (!source_side || c.target_op == RowOp::kNone);
   if (!known) {
     side.fields += "null";
+    ++side.all_fields;
     return;
   }
   side.fields += '[';
@@ -74,8 +100,10 @@ void AuditBuilder::add(AuditSide& side, const PlannedChange& c, RowOp op, bool s
 void AuditBuilder::finish(AuditSide& side) {
   if (side.count == 0) return;
   side.keys += ']';
-  side.operations += ']';
   side.fields += ']';
+  // Every entry null (each change wrote every column: a batch of inserts): JSON null instead
+  // of one null per change.
+  if (side.all_fields == side.count) side.fields = "null";
   // Chained: each part seeds the next one's hash.
   uint64_t h = 0;
   for (const std::string* part : {&side.keys, &side.operations, &side.fields})

@@ -14,14 +14,20 @@
 
 namespace dbsync {
 
-// One side of a batch as JSON texts, bound as parameters of one INSERT.
+// One side of a batch as texts bound as parameters of one INSERT, in forms the server stores
+// without building a tree (dbsync.audit: keys and fields json, operations one letter each): an
+// initial load's batch of 5000 inserts costs a JSON syntax check, not a jsonb conversion.
 struct AuditSide {
   size_t count = 0;        // changes on this side; 0: nothing to record
-  std::string columns;     // JSON array of the side's column names (a null fields entry = all)
+  std::string columns;     // the side's column names as a text[] literal, every element quoted
+                           // ({"id","title"}; a null fields entry = all of them)
   std::string keys;        // JSON array, per change the key as an object (mapped key columns)
-  std::string operations;  // JSON array, per change insert, update, delete or soft_delete
-  std::string fields;      // JSON array, per change the field names written, or null for all
+  std::string operations;  // per change one letter (audit_operation_code): "iiu" for 2 inserts,
+                           // an update
+  std::string fields;      // JSON array, per change the field names written or null for all;
+                           // JSON null when every entry is null (a batch of inserts)
   uint64_t digest = 0;     // of keys, operations and fields: the same batch again matches
+  size_t all_fields = 0;   // changes that wrote every column (a null fields entry)
 };
 
 struct AuditBatch {
@@ -30,8 +36,16 @@ struct AuditBatch {
   bool empty() const { return target.count == 0 && source.count == 0; }
 };
 
+// `names` as a PostgreSQL text[] literal, every element quoted ("NULL" is a name, not a null),
+// backslash and double quote escaped: {"id","a \"b\""}.
+std::string audit_text_array(const std::vector<std::string>& names);
+
 // "insert", "update", "delete", "soft_delete" ("none" for RowOp::kNone).
 const char* audit_operation_name(RowOp op);
+
+// The letter dbsync.audit.operations stores per change: 'i' insert, 'u' update, 'd' delete,
+// 's' soft_delete (dbsync.audit_log shows the names); 0 for RowOp::kNone.
+char audit_operation_code(RowOp op);
 
 // Builds the audit of batches of one sync. Keys are the target key in the mapped layout on
 // both sides (the key dbsync.conflicts and the baseline use), so one key's history reads the

@@ -28,8 +28,10 @@ SELECT has_table_privilege('public', 'dbsync.audit', 'SELECT') AS public_reads_a
        has_table_privilege('dbsync_admin', 'dbsync.audit_log', 'SELECT') AS admin_reads_log,
        has_function_privilege('public', 'dbsync.prune_audit(integer)', 'EXECUTE') AS public_prunes;
 
--- 3. Rows as a job writes them (one per batch and side; the arrays in step): the view shows one
--- row per change, a null fields entry as every column of the side.
+-- 3. Rows as a job writes them (one per batch and side; keys, operations and fields in step):
+-- the view shows one row per change, with the operation's name, a null fields entry as every
+-- column of the side, and so does fields null as a whole (every change wrote every column: what
+-- a batch of inserts stores).
 INSERT INTO dbsync.jobs (sync_id, trigger, status, finished_at)
   SELECT id, 'sql', 'succeeded', now() FROM dbsync.syncs WHERE name = 'au_on';
 CREATE FUNCTION pg_temp.job() RETURNS bigint LANGUAGE sql AS $$
@@ -37,31 +39,44 @@ CREATE FUNCTION pg_temp.job() RETURNS bigint LANGUAGE sql AS $$
 $$;
 INSERT INTO dbsync.audit (job_id, side, digest, columns, keys, operations, fields) VALUES
   (pg_temp.job(), 'target', 1, '{id,name,price}', '[{"id": 1}, {"id": 2}, {"id": 3}]',
-   '{insert,update,delete}', '[null, ["price"], []]'),
-  (pg_temp.job(), 'source', 1, '{id,name,price}', '[{"id": 2}]', '{soft_delete}', '[[]]');
+   'iud', '[null, ["price"], []]'),
+  (pg_temp.job(), 'source', 1, '{id,name,price}', '[{"id": 2}]', 's', '[[]]'),
+  (pg_temp.job(), 'target', 6, '{id,name}', '[{"id": 4}, {"id": 5}]', 'ii', 'null');
 SELECT sync, side, key, operation, fields, position FROM dbsync.audit_log
   ORDER BY audit_id, position;
 SELECT side, operation, fields FROM dbsync.audit_log WHERE key = '{"id": 2}' ORDER BY side DESC;
+SELECT pg_typeof(key) AS key_type, pg_typeof(operation) AS operation_type,
+       pg_typeof(fields) AS fields_type, pg_typeof(position) AS position_type
+  FROM dbsync.audit_log LIMIT 1;
 -- The same batch and side again (a staged batch applied twice across a crash) is kept once:
--- the job runners insert with ON CONFLICT on the digest. Nonsense is refused.
+-- the job runners insert with ON CONFLICT on the digest. Nonsense is refused: fields out of
+-- step with operations, an unknown operation letter or none, another side, keys or fields not
+-- an array (fields may be null as a whole), JSON that does not parse. (The keys' count is not
+-- checked: that would parse a batch's keys twice; see dbsync.audit.)
 INSERT INTO dbsync.audit (job_id, side, digest, columns, keys, operations, fields) VALUES
-  (pg_temp.job(), 'target', 1, '{id}', '[{"id": 1}]', '{insert}', '[null]')
+  (pg_temp.job(), 'target', 1, '{id}', '[{"id": 1}]', 'i', 'null')
   ON CONFLICT (job_id, side, digest) DO NOTHING;
 SELECT count(*) AS audit_rows FROM dbsync.audit;
 \set VERBOSITY terse
 INSERT INTO dbsync.audit (job_id, side, digest, columns, keys, operations, fields) VALUES
-  (pg_temp.job(), 'target', 2, '{id}', '[{"id": 1}, {"id": 2}]', '{insert}', '[null, null]');
+  (pg_temp.job(), 'target', 2, '{id}', '[{"id": 1}, {"id": 2}]', 'ii', '[null]');
 INSERT INTO dbsync.audit (job_id, side, digest, columns, keys, operations, fields) VALUES
-  (pg_temp.job(), 'target', 3, '{id}', '[{"id": 1}]', '{upsert}', '[null]');
+  (pg_temp.job(), 'target', 3, '{id}', '[{"id": 1}]', 'x', '[null]');
 INSERT INTO dbsync.audit (job_id, side, digest, columns, keys, operations, fields) VALUES
-  (pg_temp.job(), 'elsewhere', 4, '{id}', '[{"id": 1}]', '{insert}', '[null]');
+  (pg_temp.job(), 'target', 3, '{id}', '[]', '', '[]');
 INSERT INTO dbsync.audit (job_id, side, digest, columns, keys, operations, fields) VALUES
-  (pg_temp.job(), 'target', 5, '{id}', '{"id": 1}', '{insert}', '[null]');
+  (pg_temp.job(), 'elsewhere', 4, '{id}', '[{"id": 1}]', 'i', '[null]');
+INSERT INTO dbsync.audit (job_id, side, digest, columns, keys, operations, fields) VALUES
+  (pg_temp.job(), 'target', 5, '{id}', '{"id": 1}', 'i', '[null]');
+INSERT INTO dbsync.audit (job_id, side, digest, columns, keys, operations, fields) VALUES
+  (pg_temp.job(), 'target', 5, '{id}', '[{"id": 1}]', 'i', '"all"');
+INSERT INTO dbsync.audit (job_id, side, digest, columns, keys, operations, fields) VALUES
+  (pg_temp.job(), 'target', 5, '{id}', '[{"id": 1}', 'i', '[null]');
 \set VERBOSITY default
 
 -- 4. Retention: audit.keep_days (default 30; 0 keeps everything), at most max_rows per call.
 INSERT INTO dbsync.audit (job_id, side, digest, columns, keys, operations, fields, at)
-  SELECT pg_temp.job(), 'target', 100 + i, '{id}', '[{"id": 9}]', '{update}', '[["id"]]',
+  SELECT pg_temp.job(), 'target', 100 + i, '{id}', '[{"id": 9}]', 'u', '[["id"]]',
          now() - make_interval(days => 30 + i)
     FROM generate_series(1, 5) i;
 SELECT dbsync.prune_audit(3) AS deleted;
@@ -83,7 +98,7 @@ DELETE FROM dbsync.settings WHERE key = 'audit.keep_days';
 
 -- 5. A deleted job (or sync) takes its audit with it.
 INSERT INTO dbsync.audit (job_id, side, digest, columns, keys, operations, fields) VALUES
-  (pg_temp.job(), 'target', 7, '{id}', '[{"id": 1}]', '{insert}', '[null]');
+  (pg_temp.job(), 'target', 7, '{id}', '[{"id": 1}]', 'i', '[null]');
 SELECT dbsync.drop_sync('au_on');
 SELECT count(*) AS audit_rows FROM dbsync.audit;
 SELECT dbsync.drop_sync('au_off');

@@ -160,8 +160,14 @@ CREATE TRIGGER jobs_forget_stage AFTER DELETE ON dbsync.jobs
 
 -- audit: what each job applied, kept after the stage is gone. One row per applied batch and
 -- side, written with the batch's baseline in the job's transaction (engine/audit.hpp): an
--- initial load of a million rows adds a thousand rows here, not a million. The arrays run in
--- step, one element per change; dbsync.audit_log shows one row per change.
+-- initial load of a million rows adds a thousand rows here, not a million. keys, operations and
+-- fields run in step, one element per change; dbsync.audit_log shows one row per change.
+-- Cheap to write in bulk (bench/extension/bench-sync's initial load: the audit insert went from
+-- 12% to about 3% of the executor's CPU): keys and fields are json (their syntax checked, no
+-- jsonb tree: jsonb_in of 5000 keys per batch cost more than everything else in the write),
+-- operations one letter per change, the checks look at letters and small values, lz4 compresses
+-- what is toasted (where the server has it). Reads (rare) convert: the view gives jsonb keys,
+-- operation names and text[] fields.
 CREATE TABLE dbsync.audit (
   id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   job_id     bigint NOT NULL REFERENCES dbsync.jobs (id) ON DELETE CASCADE,
@@ -169,13 +175,28 @@ CREATE TABLE dbsync.audit (
   at         timestamptz NOT NULL DEFAULT now(),
   digest     bigint NOT NULL,             -- of the entries: a batch applied twice is kept once
   columns    text[] NOT NULL,             -- the side's mapped columns: a null fields entry = all
-  keys       jsonb NOT NULL CHECK (jsonb_typeof(keys) = 'array'),  -- per change, the key
-  operations text[] NOT NULL,             -- per change: insert, update, delete, soft_delete
-  fields     jsonb NOT NULL CHECK (jsonb_typeof(fields) = 'array'),  -- per change: names or null
-  CHECK (cardinality(operations) = jsonb_array_length(keys)
-         AND jsonb_array_length(fields) = jsonb_array_length(keys)),
-  CHECK (operations <@ ARRAY['insert', 'update', 'delete', 'soft_delete'])
+  keys       json NOT NULL CHECK (json_typeof(keys) = 'array'),  -- per change, the key object
+  -- per change a letter: i insert, u update, d delete, s soft_delete ('iiud': 2 inserts, ...)
+  operations text NOT NULL CHECK (operations ~ '^[iuds]+$'),
+  -- per change the names written, or null for all (every name in columns); the json null when
+  -- every change wrote every column (a batch of inserts)
+  fields     json NOT NULL CHECK (json_typeof(fields) IN ('array', 'null')),
+  -- The keys' count is not checked against the operations': json_array_length would parse the
+  -- batch's keys a second time (json_in checks their syntax), a fifth of the write's cost.
+  -- The job runners append a change's key and letter together (engine/audit.cpp); a row out of
+  -- step would show NULL keys or operations in dbsync.audit_log, not break it.
+  CHECK (json_typeof(fields) = 'null' OR json_array_length(fields) = octet_length(operations))
 );
+-- Where the server is built with lz4 (Debian's and most are): several times cheaper than pglz
+-- on the toasted keys and fields; elsewhere the default stays.
+DO $$
+BEGIN
+  ALTER TABLE dbsync.audit ALTER COLUMN keys SET COMPRESSION lz4,
+    ALTER COLUMN operations SET COMPRESSION lz4, ALTER COLUMN fields SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+  NULL;
+END
+$$;
 CREATE UNIQUE INDEX audit_job_batch_idx ON dbsync.audit (job_id, side, digest);
 CREATE INDEX audit_at_idx ON dbsync.audit (at);  -- retention (dbsync.prune_audit)
 
@@ -810,18 +831,27 @@ COMMENT ON FUNCTION dbsync.rows(text, text, jsonb, integer) IS
 -- the sync's mapped, target-side columns, whichever side the change went to). A search by key
 -- reads the audit rows it is given: narrow it by sync, job or time first on a large audit.
 CREATE VIEW dbsync.audit_log AS
-  SELECT a.job_id, j.sync_id, s.name AS sync, a.side, a.at, e.key, e.operation,
-         CASE WHEN e.fields OPERATOR(pg_catalog.=) 'null'::pg_catalog.jsonb THEN a.columns
-              ELSE ARRAY(SELECT f.t FROM pg_catalog.jsonb_array_elements_text(e.fields)
+  SELECT a.job_id, j.sync_id, s.name AS sync, a.side, a.at, e.key::pg_catalog.jsonb AS key,
+         CASE WHEN e.op OPERATOR(pg_catalog.=) 'i' THEN 'insert'
+              WHEN e.op OPERATOR(pg_catalog.=) 'u' THEN 'update'
+              WHEN e.op OPERATOR(pg_catalog.=) 'd' THEN 'delete'
+              WHEN e.op OPERATOR(pg_catalog.=) 's' THEN 'soft_delete' END AS operation,
+         CASE WHEN e.fields IS NULL
+                   OR pg_catalog.json_typeof(e.fields) OPERATOR(pg_catalog.=) 'null' THEN a.columns
+              ELSE ARRAY(SELECT f.t FROM pg_catalog.json_array_elements_text(e.fields)
                            WITH ORDINALITY AS f(t, n) ORDER BY f.n) END AS fields,
          a.id AS audit_id, e.n AS position
     FROM dbsync.audit a
     JOIN dbsync.jobs j ON j.id OPERATOR(pg_catalog.=) a.job_id
     JOIN dbsync.syncs s ON s.id OPERATOR(pg_catalog.=) j.sync_id
-    CROSS JOIN LATERAL ROWS FROM (pg_catalog.jsonb_array_elements(a.keys),
-                                  pg_catalog.unnest(a.operations),
-                                  pg_catalog.jsonb_array_elements(a.fields))
-      WITH ORDINALITY AS e(key, operation, fields, n);
+    -- fields null as a whole (every change wrote every column): no elements, padded with NULL
+    CROSS JOIN LATERAL ROWS FROM (
+        pg_catalog.json_array_elements(a.keys),
+        pg_catalog.unnest(pg_catalog.string_to_array(a.operations, NULL)),
+        pg_catalog.json_array_elements(
+          CASE WHEN pg_catalog.json_typeof(a.fields) OPERATOR(pg_catalog.=) 'array'
+               THEN a.fields END))
+      WITH ORDINALITY AS e(key, op, fields, n);
 REVOKE ALL ON dbsync.audit_log FROM PUBLIC;
 GRANT SELECT ON dbsync.audit_log TO dbsync_admin;
 COMMENT ON VIEW dbsync.audit_log IS

@@ -104,19 +104,14 @@ void CatalogBaseline::write_audit(const std::vector<PlannedChange>& changes) {
   if (!*audit_enabled_) return;
   const AuditBatch b = audit_->build(changes);
   if (b.empty()) return;
-  std::vector<Param> params{audit_job_id_};
-  for (const AuditSide* side : {&b.target, &b.source}) {
-    if (side->count == 0) {
-      params.insert(params.end(), 5, Param());
-      continue;
-    }
-    params.push_back(std::to_string(static_cast<int64_t>(side->digest)));
-    params.push_back(side->columns);
-    params.push_back(side->keys);
-    params.push_back(side->operations);
-    params.push_back(side->fields);
+  for (const auto& [name, side] :
+       {std::pair{"target", &b.target}, std::pair{"source", &b.source}}) {
+    if (side->count == 0) continue;
+    pg::spi::execute(
+        catalog_sql::kAuditInsert,
+        {audit_job_id_, std::string(name), std::to_string(static_cast<int64_t>(side->digest)),
+         side->columns, side->keys, side->operations, side->fields});
   }
-  pg::spi::execute(catalog_sql::kAuditInsert, params);
 }
 
 Status CatalogBaseline::apply(const std::vector<PlannedChange>& changes) {

@@ -25,18 +25,55 @@ class AuditingBaseline : public MemoryBaseline {
   std::vector<AuditBatch> batches;
 };
 
+// The operation name of a letter of AuditSide::operations, as dbsync.audit_log shows it.
+std::string operation_name(char code) {
+  switch (code) {
+    case 'i':
+      return "insert";
+    case 'u':
+      return "update";
+    case 'd':
+      return "delete";
+    case 's':
+      return "soft_delete";
+  }
+  ADD_FAILURE() << "unknown operation letter " << code;
+  return "?";
+}
+
+// A text[] literal as AuditSide::columns writes it (every element quoted) as a JSON array.
+json parse_text_array(const std::string& lit) {
+  json out = json::array();
+  EXPECT_TRUE(lit.size() >= 2 && lit.front() == '{' && lit.back() == '}') << lit;
+  size_t i = 1;
+  while (i + 1 < lit.size()) {
+    EXPECT_EQ(lit[i], '"') << lit;
+    std::string name;
+    for (++i; i + 1 < lit.size() && lit[i] != '"'; ++i) {
+      if (lit[i] == '\\') ++i;
+      name += lit[i];
+    }
+    out.push_back(name);
+    i += 1;  // the closing quote
+    if (lit[i] == ',') ++i;
+  }
+  return out;
+}
+
 // One side's entries as (key, operation, fields) JSON rows, as dbsync.audit_log shows them
-// (fields null = every column of the side).
+// (fields null, as a whole or an entry = every column of the side).
 std::vector<json> entries(const AuditSide& side) {
   std::vector<json> out;
   if (side.count == 0) return out;
-  json keys = json::parse(side.keys), ops = json::parse(side.operations),
-       fields = json::parse(side.fields), columns = json::parse(side.columns);
+  json keys = json::parse(side.keys), fields = json::parse(side.fields),
+       columns = parse_text_array(side.columns);
   EXPECT_EQ(keys.size(), side.count);
-  EXPECT_EQ(ops.size(), side.count);
-  EXPECT_EQ(fields.size(), side.count);
-  for (size_t i = 0; i < side.count; ++i)
-    out.push_back({keys[i], ops[i], fields[i].is_null() ? columns : fields[i]});
+  EXPECT_EQ(side.operations.size(), side.count);
+  EXPECT_TRUE(fields.is_null() || fields.size() == side.count) << side.fields;
+  for (size_t i = 0; i < side.count; ++i) {
+    const json f = fields.is_null() ? fields : fields[i];
+    out.push_back({keys[i], operation_name(side.operations[i]), f.is_null() ? columns : f});
+  }
   return out;
 }
 
@@ -80,17 +117,51 @@ TEST(AuditBuilder, OneEntryPerChangePerSideWithOperationsAndFields) {
   ASSERT_FALSE(a.empty());
   EXPECT_EQ(a.target.count, 5u);
   EXPECT_EQ(a.target.keys, R"([{"id": 1}, {"id": 2}, {"id": 3}, {"id": 4}, {"id": 8}])");
-  EXPECT_EQ(a.target.operations, R"(["insert", "update", "delete", "soft_delete", "update"])");
+  EXPECT_EQ(a.target.operations, "iudsu");  // insert, update, delete, soft_delete, update
   // An insert writes every column (null); an update its changed fields; an update that does not
   // say which fields changed, every column.
   EXPECT_EQ(a.target.fields, R"([null, ["post_title", "status"], [], [], null])");
-  EXPECT_EQ(a.target.columns, R"(["id", "post_title", "price", "status"])");
+  EXPECT_EQ(a.target.columns, R"({"id","post_title","price","status"})");
 
   EXPECT_EQ(a.source.count, 3u);
   EXPECT_EQ(a.source.keys, R"([{"id": 6}, {"id": 7}, {"id": 8}])");
-  EXPECT_EQ(a.source.operations, R"(["update", "insert", "delete"])");
+  EXPECT_EQ(a.source.operations, "uid");
   EXPECT_EQ(a.source.fields, R"([["price"], null, []])");
-  EXPECT_EQ(a.source.columns, R"(["id", "post_title", "price", "status"])");
+  EXPECT_EQ(a.source.columns, R"({"id","post_title","price","status"})");
+}
+
+TEST(AuditBuilder, FieldsNullAsAWholeWhenEveryChangeWroteEveryColumn) {
+  SyncFixture f;
+  f.compile();
+  AuditBuilder b(*f.mapper);
+  // A batch of inserts (an initial load): one null instead of one per change.
+  AuditBatch a = b.build({change(1, RowOp::kInsert), change(2, RowOp::kInsert)});
+  EXPECT_EQ(a.target.operations, "ii");
+  EXPECT_EQ(a.target.fields, "null");
+  EXPECT_EQ(a.target.keys, R"([{"id": 1}, {"id": 2}])");
+  // An update that does not say which fields changed writes every column too.
+  a = b.build({change(1, RowOp::kInsert), change(2, RowOp::kUpdate)});
+  EXPECT_EQ(a.target.operations, "iu");
+  EXPECT_EQ(a.target.fields, "null");
+  // One change that did not write every column: an entry per change.
+  a = b.build({change(1, RowOp::kInsert), change(2, RowOp::kDelete)});
+  EXPECT_EQ(a.target.fields, "[null, []]");
+  PlannedChange upd = change(3, RowOp::kUpdate);
+  upd.changed.reset(f.mapper->mapped_count());
+  upd.changed.set(2);
+  a = b.build({change(1, RowOp::kInsert), upd});
+  EXPECT_EQ(a.target.fields, R"([null, ["price"]])");
+  // Either form is kept apart by the digest.
+  EXPECT_NE(b.build({change(1, RowOp::kInsert)}).target.digest,
+            b.build({change(1, RowOp::kDelete)}).target.digest);
+}
+
+TEST(AuditBuilder, OperationLetters) {
+  EXPECT_EQ(audit_operation_code(RowOp::kInsert), 'i');
+  EXPECT_EQ(audit_operation_code(RowOp::kUpdate), 'u');
+  EXPECT_EQ(audit_operation_code(RowOp::kDelete), 'd');
+  EXPECT_EQ(audit_operation_code(RowOp::kSoftDelete), 's');
+  EXPECT_EQ(audit_operation_code(RowOp::kNone), 0);
 }
 
 TEST(AuditBuilder, NothingAppliedNothingRecorded) {
@@ -130,7 +201,7 @@ TEST(AuditBuilder, ComputedColumnsAreNotSourceColumns) {
   back.changed.set(1);  // computed: never written back
   back.changed.set(2);
   AuditBatch a = b.build({back});
-  EXPECT_EQ(a.source.columns, R"(["id", "price"])");
+  EXPECT_EQ(a.source.columns, R"({"id","price"})");
   EXPECT_EQ(a.source.fields, R"([["price"]])");
 }
 
@@ -153,6 +224,15 @@ TEST(AuditBuilder, HostileNamesAndTextKeysAreValidJson) {
   json keys = json::parse(a.target.keys);
   EXPECT_EQ(keys, json::parse(R"([{"k\"; DROP TABLE t; --": "a \"quoted\"\nkey"}])"));
   EXPECT_EQ(json::parse(a.target.fields), json::parse(R"([["x\\\"y"]])"));
+  EXPECT_EQ(a.target.columns, R"({"k\"; DROP TABLE t; --","x\\\"y"})");
+  EXPECT_EQ(parse_text_array(a.target.columns), json::array({"k\"; DROP TABLE t; --", "x\\\"y"}));
+}
+
+TEST(AuditBuilder, ColumnsAreATextArrayLiteralWithEveryElementQuoted) {
+  EXPECT_EQ(audit_text_array({}), "{}");
+  EXPECT_EQ(audit_text_array({"id", "NULL", "", "a,b", "{c}", " d "}),
+            R"({"id","NULL","","a,b","{c}"," d "})");
+  EXPECT_EQ(audit_text_array({"q\"uote", "back\\slash"}), R"({"q\"uote","back\\slash"})");
 }
 
 TEST(AuditBuilder, ExecutorBatchesInitialLoadThenChanges) {

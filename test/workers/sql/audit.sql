@@ -19,7 +19,7 @@ $$;
 -- 1. The initial load: five inserts in batches of two are three audit rows, five changes; an
 -- insert writes every mapped column.
 SELECT status, inserted FROM dbsync.run('audited');
-SELECT side, cardinality(operations) AS changes, columns FROM dbsync.audit
+SELECT side, length(operations) AS changes, columns FROM dbsync.audit
   WHERE job_id = pg_temp.last_job('audited') ORDER BY id;
 SELECT sync, side, key, operation, fields FROM dbsync.audit_log
   WHERE job_id = pg_temp.last_job('audited') ORDER BY audit_id, position;
