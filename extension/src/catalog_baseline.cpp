@@ -107,10 +107,11 @@ void CatalogBaseline::write_audit(const std::vector<PlannedChange>& changes) {
   for (const auto& [name, side] :
        {std::pair{"target", &b.target}, std::pair{"source", &b.source}}) {
     if (side->count == 0) continue;
-    pg::spi::execute(
-        catalog_sql::kAuditInsert,
-        {audit_job_id_, std::string(name), std::to_string(static_cast<int64_t>(side->digest)),
-         side->columns, side->keys, side->operations, side->fields});
+    // Prepared once per job (parsing and planning it per batch cost about 1% of a load).
+    if (!audit_plan_.prepared()) audit_plan_.prepare(catalog_sql::kAuditInsert, 7);
+    audit_plan_.run({audit_job_id_, std::string(name),
+                     std::to_string(static_cast<int64_t>(side->digest)), side->columns,
+                     side->keys, side->operations, side->fields});
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "engine/audit.hpp"
 #include "engine/endpoints.hpp"
+#include "extension/src/pg/spi.hpp"
 
 namespace dbsync::ext {
 
@@ -47,6 +48,7 @@ class CatalogBaseline final : public Baseline {
   std::string audit_job_id_;
   std::optional<AuditBuilder> audit_;
   std::optional<bool> audit_enabled_;  // the sync's audit option, read at the first batch
+  pg::spi::KeptPlan audit_plan_;       // catalog_sql::kAuditInsert
 };
 
 }  // namespace dbsync::ext
