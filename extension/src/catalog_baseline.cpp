@@ -62,9 +62,19 @@ class CatalogBaselineReader final : public BaselineReader {
     // stops after a page, whatever it guesses about the table (a bitmap scan plus a sort would
     // read every remaining key for every page).
     sql += " ORDER BY sync_id, key LIMIT " + std::to_string(page_rows_);
-    pg::spi::with_safe_search_path([&] { pg::spi::execute_bytes_into(sql, params, page_); });
+    // Planned once per shape and scan: the first page's (maybe without a lower bound), then the
+    // one of every later page.
+    pg::spi::KeptPlan& plan = after_literal_ ? after_plan_ : first_plan_;
+    pg::spi::with_safe_search_path([&] {
+      if (!plan.prepared()) plan.prepare(sql, static_cast<int>(params.size()));
+      pg::spi::run_bytes_into(plan, params, page_);
+    });
     pos_ = 0;
-    if (page_.size() < page_rows_) done_ = true;
+    if (page_.size() < page_rows_) {
+      done_ = true;
+      first_plan_.free();
+      after_plan_.free();
+    }
   }
 
   std::string sync_id_;
@@ -72,6 +82,7 @@ class CatalogBaselineReader final : public BaselineReader {
   std::optional<std::string> after_literal_;  // as a bytea literal
   size_t page_rows_;
   pg::spi::BytesPage page_;
+  pg::spi::KeptPlan first_plan_, after_plan_;
   size_t pos_ = 0;
   bool done_ = false;
   BaselineEntry current_;

@@ -552,12 +552,10 @@ Rows execute_bytes(const std::string& sql, const std::vector<Param>& params) {
   return out;
 }
 
-void execute_bytes_into(const std::string& sql, const std::vector<Param>& params, BytesPage& out) {
-  out.data.clear();
-  out.cells.clear();
-  out.nulls.clear();
-  out.ncols = 0;
-  run_with_text_params(sql, params, 0);
+namespace {
+
+// SPI_tuptable (bytea columns only) into `out`, then freed.
+void read_bytes_page(BytesPage& out) {
   SPITupleTable* table = SPI_tuptable;
   if (table == nullptr) return;
   TupleDesc desc = table->tupdesc;
@@ -596,6 +594,27 @@ void execute_bytes_into(const std::string& sql, const std::vector<Param>& params
     }
   }
   pg_call([&] { SPI_freetuptable(table); });
+}
+
+void clear_bytes_page(BytesPage& out) {
+  out.data.clear();
+  out.cells.clear();
+  out.nulls.clear();
+  out.ncols = 0;
+}
+
+}  // namespace
+
+void execute_bytes_into(const std::string& sql, const std::vector<Param>& params, BytesPage& out) {
+  clear_bytes_page(out);
+  run_with_text_params(sql, params, 0);
+  read_bytes_page(out);
+}
+
+void run_bytes_into(KeptPlan& plan, const std::vector<Param>& params, BytesPage& out) {
+  clear_bytes_page(out);
+  plan.run(params);
+  read_bytes_page(out);
 }
 
 Rows query(const std::string& sql, const std::vector<Param>& params) {

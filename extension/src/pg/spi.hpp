@@ -134,6 +134,9 @@ struct BytesPage {
   }
 };
 void execute_bytes_into(const std::string& sql, const std::vector<Param>& params, BytesPage& out);
+class KeptPlan;
+// The same with a kept plan (KeptPlan below): a statement run page after page, planned once.
+void run_bytes_into(KeptPlan& plan, const std::vector<Param>& params, BytesPage& out);
 
 // execute() under with_safe_search_path: the extension's own catalog queries.
 Rows query(const std::string& sql, const std::vector<Param>& params = {});
