@@ -121,8 +121,8 @@ void CatalogBaseline::write_audit(const std::vector<PlannedChange>& changes) {
     // Prepared once per job (parsing and planning it per batch cost about 1% of a load).
     if (!audit_plan_.prepared()) audit_plan_.prepare(catalog_sql::kAuditInsert, 7);
     audit_plan_.run({audit_job_id_, std::string(name),
-                     std::to_string(static_cast<int64_t>(side->digest)), side->columns,
-                     side->keys, side->operations, side->fields});
+                     std::to_string(static_cast<int64_t>(side->digest)), side->columns, side->keys,
+                     side->operations, side->fields});
   }
 }
 
