@@ -6,6 +6,7 @@
 #include "engine/schema.hpp"
 #include "engine/status.hpp"
 #include "engine/value_json.hpp"
+#include "extension/src/pg/index_scan.hpp"
 #include "extension/src/pg/spi.hpp"
 
 namespace dbsync::ext {
@@ -29,17 +30,24 @@ struct Fingerprints {
 
 class LocalRowReader final : public RowReader {
  public:
-  LocalRowReader(std::string first_sql, std::string next_sql, std::vector<Param> first_params,
-                 std::vector<Param> upto_params, std::vector<const Column*> columns,
-                 size_t key_count, size_t page_rows, Fingerprints fps)
+  // `direct`: pages are read straight from an index (pg::index_scan) while it can serve them,
+  // through SPI from the first page it cannot on. The bounds are then in their columns' output
+  // forms.
+  LocalRowReader(std::string first_sql, std::string next_sql,
+                 std::optional<std::vector<Param>> after, std::optional<std::vector<Param>> upto,
+                 std::vector<const Column*> columns, size_t key_count, size_t page_rows,
+                 Fingerprints fps, std::optional<pg::index_scan::Spec> direct)
       : first_sql_(std::move(first_sql)),
         next_sql_(std::move(next_sql)),
-        first_params_(std::move(first_params)),
-        upto_params_(std::move(upto_params)),
+        has_after_(after.has_value()),
+        has_upto_(upto.has_value()),
+        first_params_(after ? std::move(*after) : std::vector<Param>{}),
+        upto_params_(upto ? std::move(*upto) : std::vector<Param>{}),
         columns_(std::move(columns)),
         key_count_(key_count),
         page_rows_(page_rows),
-        fps_(std::move(fps)) {}
+        fps_(std::move(fps)),
+        direct_(std::move(direct)) {}
 
   uint64_t fingerprint() const override { return fp_; }
   bool light() const override { return fps_.light; }
@@ -86,6 +94,7 @@ class LocalRowReader final : public RowReader {
     std::vector<Param> params;
     pg::spi::KeptPlan* plan = &first_plan_;
     const std::string* sql = &first_sql_;
+    const bool has_after = started_ || has_after_;
     if (started_) {
       // The last key of the previous page, as PostgreSQL printed it: it reads back exactly.
       params = page_.last_key_text;
@@ -94,13 +103,25 @@ class LocalRowReader final : public RowReader {
     } else {
       params = first_params_;
     }
-    params.insert(params.end(), upto_params_.begin(), upto_params_.end());
     started_ = true;
+    pos_ = 0;
+    if (direct_) {
+      bool read = pg::spi::with_safe_search_path([&] {
+        return pg::index_scan::read_page(*direct_, has_after ? &params : nullptr,
+                                         has_upto_ ? &upto_params_ : nullptr, page_rows_, columns_,
+                                         fps_.on, page_);
+      });
+      if (read) {
+        if (page_.size() < page_rows_) done_ = true;
+        return;
+      }
+      direct_.reset();  // the index cannot serve this page (any more): SPI from here on
+    }
+    params.insert(params.end(), upto_params_.begin(), upto_params_.end());
     pg::spi::with_safe_search_path([&] {
       if (!plan->prepared()) plan->prepare(*sql, static_cast<int>(params.size()));
       pg::spi::run_values(*plan, params, 0, columns_, key_count_, page_, fps_.on);
     });
-    pos_ = 0;
     if (page_.size() < page_rows_) {
       done_ = true;
       first_plan_.free();
@@ -109,11 +130,13 @@ class LocalRowReader final : public RowReader {
   }
 
   std::string first_sql_, next_sql_;
+  bool has_after_, has_upto_;
   std::vector<Param> first_params_, upto_params_;
   std::vector<const Column*> columns_;
   size_t key_count_;
   size_t page_rows_;
   Fingerprints fps_;
+  std::optional<pg::index_scan::Spec> direct_;
   pg::spi::KeptPlan first_plan_, next_plan_, lookup_plan_;
   pg::spi::ValuePage page_, lookup_page_;
   uint64_t fp_ = 0;
@@ -235,12 +258,53 @@ Result<std::unique_ptr<RowReader>> LocalSource::scan(const ScanRequest& request)
         ") = (" + join(u_cols) + ")" + (filter_ ? " AND (\n" + *filter_ + "\n)" : "") +
         " OFFSET 0) AS \"dbsync$row\" ORDER BY " + join(order);
   }
-  std::vector<Param> first_params, upto_params;
-  if (request.range.after) first_params = key_params(*request.range.after, k);
-  if (request.range.upto) upto_params = key_params(*request.range.upto, k);
+  std::optional<std::vector<Param>> after, upto;
+  if (request.range.after) after = key_params(*request.range.after, k);
+  if (request.range.upto) upto = key_params(*request.range.upto, k);
+
+  // The direct index scan, when it gives exactly the SPI query's rows in its order.
+  std::optional<pg::index_scan::Spec> direct;
+  if (pg::index_scan::mode != pg::index_scan::kOff) {
+    std::string why;
+    auto has_null = [](const std::optional<std::vector<Param>>& bound) {
+      if (!bound) return false;
+      for (const Param& p : *bound)
+        if (!p) return true;
+      return false;
+    };
+    if (filter_)
+      why = "the sync has a filter";
+    else if (!fps.on)
+      why = "not a table or a materialized view";
+    else if (has_null(after) || has_null(upto))
+      why = "a range bound holds NULL";
+    else if ((direct = pg::index_scan::make_spec(static_cast<Oid>(std::stoul(table_.oid)), columns,
+                                                 k, why)))
+      why = pg::index_scan::unsuitable(*direct);
+    if (!why.empty()) direct.reset();
+    if (!direct && pg::index_scan::mode == pg::index_scan::kRequire)
+      throw pg::PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "dbsync.direct_scan is \"require\" but " + table_.qualified +
+                            " cannot be read from an index: " + why);
+    if (direct) {
+      // Range bounds cast to the key columns' types as the SPI query casts them (type modifiers
+      // included), printed back: the index scan reads its bounds with the types' input functions.
+      std::vector<std::string> casts;
+      for (size_t i = 0; i < k; ++i)
+        casts.push_back("CAST($" + std::to_string(i + 1) + " AS " +
+                        table_.sql_types[request.columns[i]] + ")");
+      for (auto* bound : {&after, &upto}) {
+        if (!*bound) continue;
+        pg::spi::Rows r = pg::spi::with_safe_search_path(
+            [&] { return pg::spi::execute("SELECT " + join(casts), **bound); });
+        if (r.size() != 1) throw pg::PgError(ERRCODE_INTERNAL_ERROR, "a range bound did not cast");
+        **bound = r.rows[0];
+      }
+    }
+  }
   return std::unique_ptr<RowReader>(new LocalRowReader(
-      build(request.range.after.has_value()), build(true), std::move(first_params),
-      std::move(upto_params), std::move(columns), k, page_rows, std::move(fps)));
+      build(request.range.after.has_value()), build(true), std::move(after), std::move(upto),
+      std::move(columns), k, page_rows, std::move(fps), std::move(direct)));
 }
 
 Result<int64_t> LocalSource::estimate_rows() {

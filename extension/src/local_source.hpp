@@ -19,6 +19,9 @@ namespace dbsync::ext {
 // scan ends or its reader is destroyed; rows are read from their Datums (spi::run_values). Text
 // keys are compared and ordered COLLATE "C": byte order, the engine's. A key column holding NULL
 // fails the scan (a NULL cannot be placed in the key order a keyset page continues from).
+// Without a filter, a page of a table is read straight from a btree index on the key instead
+// (pg::index_scan: no SPI, no executor, no tuple copies) when the index gives exactly the same
+// rows in the same order; the GUC dbsync.direct_scan (off / on / require) is for tests.
 //
 // Readers run inside the caller's SPI session and must not outlive it. Errors from PostgreSQL
 // (and our own SQL-level PgErrors) are thrown for the caller's guard; a value the engine cannot

@@ -1,6 +1,7 @@
 // Module entry: settings (GUCs) and whether the library was preloaded.
 #include "extension/src/module.hpp"
 
+#include "extension/src/pg/index_scan.hpp"
 #include "extension/src/workers.hpp"
 
 extern "C" {
@@ -38,6 +39,7 @@ extern "C" void _PG_init(void) {
       "dbsync.secret_key_file",
       "File holding the key (32 bytes, hex or raw) that encrypts datasource secrets.", nullptr,
       &settings.secret_key_file, "", PGC_SUSET, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+  dbsync::pg::index_scan::define_guc();
   MarkGUCPrefixReserved("dbsync");
   dbsync::ext::preloaded = process_shared_preload_libraries_in_progress;
   // The launcher and the shared memory it shares with backends (plain C calls in there too).

@@ -299,12 +299,7 @@ uint64_t KeptPlan::run(const std::vector<Param>& params, long limit) {
   return SPI_processed;
 }
 
-namespace {
-
-// How a result column is read.
-enum class ReadAs : uint8_t { kInt2, kInt4, kInt8, kFloat4, kFloat8, kBool, kText, kOutput };
-
-ReadAs read_as(Oid type, const TypeSpec& spec) {
+RowConverter::ReadAs RowConverter::read_as(Oid type, const TypeSpec& spec) {
   switch (type) {
     case INT2OID:
       return spec.kind == TypeKind::kInt ? ReadAs::kInt2 : ReadAs::kOutput;
@@ -329,7 +324,109 @@ ReadAs read_as(Oid type, const TypeSpec& spec) {
   }
 }
 
-}  // namespace
+void RowConverter::begin(const Oid* types, const std::vector<const Column*>& columns,
+                         size_t key_text_columns) {
+  columns_ = &columns;
+  const size_t ncols = columns.size();
+  how_.assign(ncols, ReadAs::kOutput);
+  output_.assign(ncols, FmgrInfo{});
+  text_.assign(ncols, nullptr);
+  text_len_.assign(ncols, 0);
+  page_cxt_ = create_context("dbsync page");
+  row_cxt_ = create_context("dbsync page row", page_cxt_);
+  MemoryContext page_cxt = page_cxt_;
+  for (size_t c = 0; c < ncols; ++c) {
+    Oid type = types[c];
+    how_[c] = read_as(type, columns[c]->type);
+    if (how_[c] == ReadAs::kOutput || c < key_text_columns) {
+      FmgrInfo* f = &output_[c];
+      pg_call([&] {
+        Oid func;
+        bool varlena;
+        getTypeOutputInfo(type, &func, &varlena);
+        fmgr_info_cxt(func, f, page_cxt);
+      });
+    }
+  }
+}
+
+void RowConverter::extract(const Datum* datums, const bool* isnull) {
+  const size_t ncols = how_.size();
+  const ReadAs* how = how_.data();
+  FmgrInfo* output = output_.data();
+  const char** text = text_.data();
+  int* text_len = text_len_.data();
+  MemoryContextReset(row_cxt_);
+  MemoryContext old = MemoryContextSwitchTo(row_cxt_);
+  for (size_t c = 0; c < ncols; ++c) {
+    text[c] = nullptr;
+    if (isnull[c]) continue;
+    if (how[c] == ReadAs::kText) {
+      struct varlena* t = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(datums[c]));
+      text[c] = VARDATA_ANY(t);
+      text_len[c] = static_cast<int>(VARSIZE_ANY_EXHDR(t));
+    } else if (how[c] == ReadAs::kOutput) {
+      text[c] = OutputFunctionCall(&output[c], datums[c]);
+      text_len[c] = static_cast<int>(strlen(text[c]));
+    }
+  }
+  MemoryContextSwitchTo(old);
+}
+
+const char* RowConverter::print_key(size_t c, Datum value) {
+  MemoryContext old = MemoryContextSwitchTo(row_cxt_);
+  const char* s = OutputFunctionCall(&output_[c], value);
+  MemoryContextSwitchTo(old);
+  return s;
+}
+
+Status RowConverter::convert(const Datum* datums, const bool* isnull, Row& row) const {
+  const std::vector<const Column*>& columns = *columns_;
+  row.resize(columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) {
+    if (isnull[c]) {
+      row[c] = Value::null();
+      continue;
+    }
+    Result<Value> v = Value::null();
+    switch (how_[c]) {
+      case ReadAs::kInt2:
+        v = coerce(Value::integer(DatumGetInt16(datums[c])), columns[c]->type);
+        break;
+      case ReadAs::kInt4:
+        v = coerce(Value::integer(DatumGetInt32(datums[c])), columns[c]->type);
+        break;
+      case ReadAs::kInt8:
+        v = coerce(Value::integer(DatumGetInt64(datums[c])), columns[c]->type);
+        break;
+      case ReadAs::kFloat4:
+        v = coerce(Value::floating(static_cast<double>(DatumGetFloat4(datums[c]))),
+                   columns[c]->type);
+        break;
+      case ReadAs::kFloat8:
+        v = coerce(Value::floating(DatumGetFloat8(datums[c])), columns[c]->type);
+        break;
+      case ReadAs::kBool:
+        v = coerce(Value::boolean(DatumGetBool(datums[c])), columns[c]->type);
+        break;
+      case ReadAs::kText:
+      case ReadAs::kOutput:
+        v = value_from_text(std::string_view(text_[c], static_cast<size_t>(text_len_[c])),
+                            columns[c]->type);
+        break;
+    }
+    if (!v.is_ok()) return v.status().with_context("column '" + columns[c]->name + "'");
+    row[c] = std::move(v).value();
+  }
+  return Status::ok();
+}
+
+void RowConverter::end() {
+  if (page_cxt_ == nullptr) return;
+  MemoryContext cxt = page_cxt_;
+  page_cxt_ = row_cxt_ = nullptr;
+  delete_context(cxt);
+}
 
 void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
                 const std::vector<const Column*>& columns, size_t key_text_columns, ValuePage& out,
@@ -352,35 +449,16 @@ void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
                   "a page query returned " + std::to_string(natts) + " columns, expected " +
                       std::to_string(columns.size()) + (fingerprint_column ? " and an xid" : ""));
 
-  // Per page: how to read each column, output functions, and a context reset per row.
-  std::vector<ReadAs> how(columns.size());
-  std::vector<FmgrInfo> output(columns.size());
-  MemoryContext page_cxt = create_context("dbsync page");
-  MemoryContext row_cxt = create_context("dbsync page row", page_cxt);
-  for (int c = 0; c < ncols; ++c) {
-    Oid type = TupleDescAttr(desc, c)->atttypid;
-    how[c] = read_as(type, columns[c]->type);
-    if (how[c] == ReadAs::kOutput || static_cast<size_t>(c) < key_text_columns) {
-      FmgrInfo* f = &output[c];
-      pg_call([&] {
-        Oid func;
-        bool varlena;
-        getTypeOutputInfo(type, &func, &varlena);
-        fmgr_info_cxt(func, f, page_cxt);
-      });
-    }
-  }
+  std::vector<Oid> types(columns.size());
+  for (int c = 0; c < ncols; ++c) types[c] = TupleDescAttr(desc, c)->atttypid;
+  RowConverter conv;
+  conv.begin(types.data(), columns, key_text_columns);
 
   std::vector<Datum> datums(static_cast<size_t>(natts));
   std::unique_ptr<bool[]> isnull(new bool[static_cast<size_t>(natts) + 1]);
-  std::vector<const char*> text_data(columns.size());
-  std::vector<int> text_len(columns.size());
-  const ReadAs* how_p = how.data();
-  FmgrInfo* output_p = output.data();
   Datum* datums_p = datums.data();
   bool* isnull_p = isnull.get();
-  const char** text_p = text_data.data();
-  int* text_len_p = text_len.data();
+  RowConverter* conv_p = &conv;
 
   out.rows.resize(n);
   out.errors.resize(n);
@@ -388,67 +466,12 @@ void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
   for (uint64_t r = 0; r < n; ++r) {
     HeapTuple tuple = table->vals[r];
     pg_call([&] {
-      MemoryContextReset(row_cxt);
-      MemoryContext old = MemoryContextSwitchTo(row_cxt);
       heap_deform_tuple(tuple, desc, datums_p, isnull_p);
-      for (int c = 0; c < ncols; ++c) {
-        text_p[c] = nullptr;
-        if (isnull_p[c]) continue;
-        if (how_p[c] == ReadAs::kText) {
-          struct varlena* t =
-              pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(datums_p[c]));
-          text_p[c] = VARDATA_ANY(t);
-          text_len_p[c] = static_cast<int>(VARSIZE_ANY_EXHDR(t));
-        } else if (how_p[c] == ReadAs::kOutput) {
-          text_p[c] = OutputFunctionCall(&output_p[c], datums_p[c]);
-          text_len_p[c] = static_cast<int>(strlen(text_p[c]));
-        }
-      }
-      MemoryContextSwitchTo(old);
+      conv_p->extract(datums_p, isnull_p);
     });
     if (fingerprint_column)
       out.fingerprints[r] = isnull[ncols] ? 0 : DatumGetTransactionId(datums[ncols]);
-    Row& row = out.rows[r];
-    row.resize(columns.size());
-    Status st;
-    for (size_t c = 0; c < columns.size() && st.is_ok(); ++c) {
-      if (isnull[c]) {
-        row[c] = Value::null();
-        continue;
-      }
-      Result<Value> v = Value::null();
-      switch (how[c]) {
-        case ReadAs::kInt2:
-          v = coerce(Value::integer(DatumGetInt16(datums[c])), columns[c]->type);
-          break;
-        case ReadAs::kInt4:
-          v = coerce(Value::integer(DatumGetInt32(datums[c])), columns[c]->type);
-          break;
-        case ReadAs::kInt8:
-          v = coerce(Value::integer(DatumGetInt64(datums[c])), columns[c]->type);
-          break;
-        case ReadAs::kFloat4:
-          v = coerce(Value::floating(static_cast<double>(DatumGetFloat4(datums[c]))),
-                     columns[c]->type);
-          break;
-        case ReadAs::kFloat8:
-          v = coerce(Value::floating(DatumGetFloat8(datums[c])), columns[c]->type);
-          break;
-        case ReadAs::kBool:
-          v = coerce(Value::boolean(DatumGetBool(datums[c])), columns[c]->type);
-          break;
-        case ReadAs::kText:
-        case ReadAs::kOutput:
-          v = value_from_text(std::string_view(text_data[c], static_cast<size_t>(text_len[c])),
-                              columns[c]->type);
-          break;
-      }
-      if (!v.is_ok())
-        st = v.status().with_context("column '" + columns[c]->name + "'");
-      else
-        row[c] = std::move(v).value();
-    }
-    out.errors[r] = std::move(st);
+    out.errors[r] = conv.convert(datums_p, isnull_p, out.rows[r]);
   }
 
   // The last row's key as printed, for the next page's bound.
@@ -456,15 +479,11 @@ void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
     HeapTuple tuple = table->vals[n - 1];
     for (size_t c = 0; c < key_text_columns && c < columns.size(); ++c) {
       const int attnum = static_cast<int>(c) + 1;
-      FmgrInfo* f = &output[c];
       const char* printed = pg_call([&] {
         bool null;
         Datum d = SPI_getbinval(tuple, desc, attnum, &null);
         if (null) return static_cast<const char*>(nullptr);
-        MemoryContext old = MemoryContextSwitchTo(row_cxt);
-        const char* s = OutputFunctionCall(f, d);
-        MemoryContextSwitchTo(old);
-        return s;
+        return conv_p->print_key(c, d);
       });
       if (printed == nullptr)
         out.last_key_text.emplace_back(std::nullopt);
@@ -473,7 +492,7 @@ void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
     }
   }
   pg_call([&] { SPI_freetuptable(table); });
-  delete_context(page_cxt);
+  conv.end();
 }
 
 std::string bytea_hex(const std::string& bytes) {

@@ -208,10 +208,46 @@ struct ValuePage {
   size_t size() const { return rows.size(); }
 };
 
-// Runs `plan` and converts its rows to values of `columns` types. Each row costs one call into
-// PostgreSQL (deform, detoast, output functions); int2/4/8, float4/8, bool, text and varchar
+// Converts rows of Datums to engine values of `columns` types, the same way for every reader of
+// the master's rows (SPI pages and direct index scans): int2/4/8, float4/8, bool, text and varchar
 // are read from their Datums, other types through their output function and value_from_text
-// (the same values the text path gives).
+// (the same values the text path gives). Per page: begin(), then per row extract() (inside a
+// pg_call: detoasting and output functions into a context reset per row) and convert() (C++
+// only, while the row's Datums are still valid), then end().
+class RowConverter {
+ public:
+  RowConverter() = default;
+  RowConverter(const RowConverter&) = delete;
+  RowConverter& operator=(const RowConverter&) = delete;
+
+  // `types[c]`: the PostgreSQL type of column c. Output functions are also looked up for the
+  // first `key_text_columns` columns (print_key). Creates the page's memory contexts under the
+  // current one (an ERROR deletes them with it).
+  void begin(const Oid* types, const std::vector<const Column*>& columns, size_t key_text_columns);
+  // Plain C calls only: for use inside a pg_call lambda.
+  void extract(const Datum* datums, const bool* isnull);
+  Status convert(const Datum* datums, const bool* isnull, Row& row) const;
+  // Plain C calls only (inside a pg_call): column c's value as its output function prints it,
+  // allocated in the row context (valid until the next extract or end()).
+  const char* print_key(size_t c, Datum value);
+  // A context that lives until end(): for whatever else a page allocates.
+  MemoryContext page_context() const { return page_cxt_; }
+  void end();
+
+ private:
+  enum class ReadAs : uint8_t { kInt2, kInt4, kInt8, kFloat4, kFloat8, kBool, kText, kOutput };
+  static ReadAs read_as(Oid type, const TypeSpec& spec);
+
+  const std::vector<const Column*>* columns_ = nullptr;
+  std::vector<ReadAs> how_;
+  std::vector<FmgrInfo> output_;
+  std::vector<const char*> text_;
+  std::vector<int> text_len_;
+  MemoryContext page_cxt_ = nullptr, row_cxt_ = nullptr;
+};
+
+// Runs `plan` and converts its rows to values of `columns` types (RowConverter). Each row costs
+// one call into PostgreSQL (deform, detoast, output functions).
 // `fingerprint_column`: the query has one more column, last, an xid (xmin) read into
 // out.fingerprints.
 void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
