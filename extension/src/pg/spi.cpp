@@ -6,10 +6,16 @@ extern "C" {
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
 }
 
 namespace dbsync::pg::spi {
@@ -299,7 +305,135 @@ uint64_t KeptPlan::run(const std::vector<Param>& params, long limit) {
   return SPI_processed;
 }
 
-RowConverter::ReadAs RowConverter::read_as(Oid type, const TypeSpec& spec) {
+namespace {
+
+// jsonb straight to the engine's canonical JSON text (engine/json_canonical: compact, object keys
+// in byte order), for the documents its fast form covers: strings that need no escaping, whole
+// numbers of at most 18 digits, true, false, null, at most 32 levels deep. Anything else returns
+// false and is read through jsonb's output text, as before, so both give the same text. Plain C
+// (called inside a pg_call); allocates in the current (row) context.
+constexpr int kJsonbMaxDepth = 32;
+
+struct JsonbMember {
+  const char* key;
+  int key_len;
+  int begin, end;  // the value's canonical text in the output
+};
+
+int jsonb_member_order(const void* a, const void* b) {
+  const auto* x = static_cast<const JsonbMember*>(a);
+  const auto* y = static_cast<const JsonbMember*>(b);
+  const int n = x->key_len < y->key_len ? x->key_len : y->key_len;
+  const int c = memcmp(x->key, y->key, static_cast<size_t>(n));
+  if (c != 0) return c;
+  return x->key_len < y->key_len ? -1 : (x->key_len > y->key_len ? 1 : 0);
+}
+
+bool jsonb_plain_string(const char* s, int len) {
+  for (int i = 0; i < len; ++i) {
+    const unsigned char ch = static_cast<unsigned char>(s[i]);
+    if (ch < 0x20 || ch == '"' || ch == '\\') return false;
+  }
+  return true;  // the database's encoding (UTF-8, checked by the caller) is valid by construction
+}
+
+bool jsonb_canonical_value(JsonbValue* v, StringInfo out, int depth);
+
+bool jsonb_canonical_container(JsonbContainer* container, StringInfo out, int depth) {
+  if (depth > kJsonbMaxDepth) return false;
+  JsonbIterator* it = JsonbIteratorInit(container);
+  JsonbValue v;
+  JsonbIteratorToken tok = JsonbIteratorNext(&it, &v, true);
+  if (tok == WJB_BEGIN_ARRAY) {
+    const bool raw_scalar = v.val.array.rawScalar;
+    if (!raw_scalar) appendStringInfoChar(out, '[');
+    bool first = true;
+    while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_ELEM) {
+      if (!first) appendStringInfoChar(out, ',');
+      first = false;
+      if (!jsonb_canonical_value(&v, out, depth)) return false;
+    }
+    if (!raw_scalar) appendStringInfoChar(out, ']');
+    return true;
+  }
+  if (tok != WJB_BEGIN_OBJECT) return false;
+  const int pairs = v.val.object.nPairs;
+  auto* members = static_cast<JsonbMember*>(palloc(sizeof(JsonbMember) * (pairs > 0 ? pairs : 1)));
+  const int start = out->len;
+  int n = 0;
+  while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_KEY) {
+    if (n >= pairs || !jsonb_plain_string(v.val.string.val, v.val.string.len)) return false;
+    JsonbMember& m = members[n++];
+    m.key = v.val.string.val;
+    m.key_len = v.val.string.len;
+    if (JsonbIteratorNext(&it, &v, true) != WJB_VALUE) return false;
+    m.begin = out->len;
+    if (!jsonb_canonical_value(&v, out, depth)) return false;
+    m.end = out->len;
+  }
+  // jsonb keeps keys shortest first; the canonical form wants byte order (jsonb's are unique).
+  qsort(members, static_cast<size_t>(n), sizeof(JsonbMember), jsonb_member_order);
+  StringInfoData sorted;
+  initStringInfo(&sorted);
+  appendStringInfoChar(&sorted, '{');
+  for (int i = 0; i < n; ++i) {
+    if (i > 0) appendStringInfoChar(&sorted, ',');
+    appendStringInfoChar(&sorted, '"');
+    appendBinaryStringInfo(&sorted, members[i].key, members[i].key_len);
+    appendBinaryStringInfo(&sorted, "\":", 2);
+    appendBinaryStringInfo(&sorted, out->data + members[i].begin,
+                           members[i].end - members[i].begin);
+  }
+  appendStringInfoChar(&sorted, '}');
+  out->len = start;
+  out->data[start] = '\0';
+  appendBinaryStringInfo(out, sorted.data, sorted.len);
+  return true;
+}
+
+bool jsonb_canonical_value(JsonbValue* v, StringInfo out, int depth) {
+  switch (v->type) {
+    case jbvBinary:
+      return jsonb_canonical_container(v->val.binary.data, out, depth + 1);
+    case jbvNull:
+      appendBinaryStringInfo(out, "null", 4);
+      return true;
+    case jbvBool:
+      if (v->val.boolean)
+        appendBinaryStringInfo(out, "true", 4);
+      else
+        appendBinaryStringInfo(out, "false", 5);
+      return true;
+    case jbvString:
+      if (!jsonb_plain_string(v->val.string.val, v->val.string.len)) return false;
+      appendStringInfoChar(out, '"');
+      appendBinaryStringInfo(out, v->val.string.val, v->val.string.len);
+      appendStringInfoChar(out, '"');
+      return true;
+    case jbvNumeric: {
+      // As jsonb prints it; only a whole number of at most 18 digits (no "-0", no leading 0).
+      const char* s =
+          DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+      const char* d = s[0] == '-' ? s + 1 : s;
+      const size_t digits = strlen(d);
+      if (digits == 0 || digits > 18 || (d[0] == '0' && (digits > 1 || d != s))) return false;
+      for (size_t i = 0; i < digits; ++i)
+        if (d[i] < '0' || d[i] > '9') return false;
+      appendStringInfoString(out, s);
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+// Days and microseconds between PostgreSQL's epoch (2000-01-01) and the Unix epoch.
+constexpr int32_t kPgEpochDays = 10957;
+constexpr int64_t kPgEpochMicros = int64_t{kPgEpochDays} * 86400 * 1000000;
+
+}  // namespace
+
+RowConverter::ReadAs RowConverter::read_as(Oid type, const TypeSpec& spec, bool utf8) {
   switch (type) {
     case INT2OID:
       return spec.kind == TypeKind::kInt ? ReadAs::kInt2 : ReadAs::kOutput;
@@ -319,6 +453,17 @@ RowConverter::ReadAs RowConverter::read_as(Oid type, const TypeSpec& spec) {
     case TEXTOID:
     case VARCHAROID:
       return ReadAs::kText;  // the Datum's bytes are the output text
+    case TIMESTAMPTZOID:
+      return spec.kind == TypeKind::kTimestamp && spec.with_time_zone ? ReadAs::kTimestamp
+                                                                      : ReadAs::kOutput;
+    case TIMESTAMPOID:
+      // The wall time's microseconds as if in UTC: what its printed text parses back to.
+      return spec.kind == TypeKind::kTimestamp && !spec.with_time_zone ? ReadAs::kTimestamp
+                                                                       : ReadAs::kOutput;
+    case DATEOID:
+      return spec.kind == TypeKind::kDate ? ReadAs::kDate : ReadAs::kOutput;
+    case JSONBOID:
+      return spec.kind == TypeKind::kJson && utf8 ? ReadAs::kJsonb : ReadAs::kOutput;
     default:
       return ReadAs::kOutput;
   }
@@ -332,13 +477,17 @@ void RowConverter::begin(const Oid* types, const std::vector<const Column*>& col
   output_.assign(ncols, FmgrInfo{});
   text_.assign(ncols, nullptr);
   text_len_.assign(ncols, 0);
+  canonical_.assign(ncols, 0);
   page_cxt_ = create_context("dbsync page");
   row_cxt_ = create_context("dbsync page row", page_cxt_);
   MemoryContext page_cxt = page_cxt_;
+  const bool utf8 = pg_call([] { return GetDatabaseEncoding() == PG_UTF8; });
   for (size_t c = 0; c < ncols; ++c) {
     Oid type = types[c];
-    how_[c] = read_as(type, columns[c]->type);
-    if (how_[c] == ReadAs::kOutput || c < key_text_columns) {
+    how_[c] = read_as(type, columns[c]->type, utf8);
+    // The output function too for values read through their text (the kinds read from the
+    // Datum fall back to it for what they do not cover).
+    if (how_[c] >= ReadAs::kTimestamp || c < key_text_columns) {
       FmgrInfo* f = &output_[c];
       pg_call([&] {
         Oid func;
@@ -358,14 +507,50 @@ void RowConverter::extract(const Datum* datums, const bool* isnull) {
   int* text_len = text_len_.data();
   MemoryContextReset(row_cxt_);
   MemoryContext old = MemoryContextSwitchTo(row_cxt_);
+  uint8_t* canonical = canonical_.data();
   for (size_t c = 0; c < ncols; ++c) {
     text[c] = nullptr;
+    canonical[c] = 0;
     if (isnull[c]) continue;
-    if (how[c] == ReadAs::kText) {
-      struct varlena* t = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(datums[c]));
-      text[c] = VARDATA_ANY(t);
-      text_len[c] = static_cast<int>(VARSIZE_ANY_EXHDR(t));
-    } else if (how[c] == ReadAs::kOutput) {
+    bool through_text = false;
+    switch (how[c]) {
+      case ReadAs::kText: {
+        struct varlena* t = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(datums[c]));
+        text[c] = VARDATA_ANY(t);
+        text_len[c] = static_cast<int>(VARSIZE_ANY_EXHDR(t));
+        break;
+      }
+      case ReadAs::kTimestamp: {
+        // Infinity, and the last years of PostgreSQL's range, past the engine's: as text.
+        const Timestamp t = DatumGetTimestamp(datums[c]);
+        through_text = TIMESTAMP_NOT_FINITE(t) || t > INT64_MAX - kPgEpochMicros;
+        break;
+      }
+      case ReadAs::kDate: {
+        const DateADT d = DatumGetDateADT(datums[c]);
+        through_text = DATE_NOT_FINITE(d) || d > INT32_MAX - kPgEpochDays;
+        break;
+      }
+      case ReadAs::kJsonb: {
+        Jsonb* jb = DatumGetJsonbP(datums[c]);
+        StringInfoData buf;
+        initStringInfo(&buf);
+        if (jsonb_canonical_container(&jb->root, &buf, 0)) {
+          text[c] = buf.data;
+          text_len[c] = buf.len;
+          canonical[c] = 1;
+        } else {
+          through_text = true;
+        }
+        break;
+      }
+      case ReadAs::kOutput:
+        through_text = true;
+        break;
+      default:
+        break;
+    }
+    if (through_text) {
       text[c] = OutputFunctionCall(&output[c], datums[c]);
       text_len[c] = static_cast<int>(strlen(text[c]));
     }
@@ -408,6 +593,31 @@ Status RowConverter::convert(const Datum* datums, const bool* isnull, Row& row) 
         break;
       case ReadAs::kBool:
         v = coerce(Value::boolean(DatumGetBool(datums[c])), columns[c]->type);
+        break;
+      case ReadAs::kTimestamp:
+        if (text_[c] != nullptr) {
+          v = value_from_text(std::string_view(text_[c], static_cast<size_t>(text_len_[c])),
+                              columns[c]->type);
+        } else {
+          v = coerce(Value::timestamp(DatumGetTimestamp(datums[c]) + kPgEpochMicros),
+                     columns[c]->type);
+        }
+        break;
+      case ReadAs::kDate:
+        if (text_[c] != nullptr)
+          v = value_from_text(std::string_view(text_[c], static_cast<size_t>(text_len_[c])),
+                              columns[c]->type);
+        else
+          v = coerce(Value::date(DatumGetDateADT(datums[c]) + kPgEpochDays), columns[c]->type);
+        break;
+      case ReadAs::kJsonb:
+        if (canonical_[c])
+          v = coerce(
+              Value::json_unchecked(std::string(text_[c], static_cast<size_t>(text_len_[c]))),
+              columns[c]->type);
+        else
+          v = value_from_text(std::string_view(text_[c], static_cast<size_t>(text_len_[c])),
+                              columns[c]->type);
         break;
       case ReadAs::kText:
       case ReadAs::kOutput:

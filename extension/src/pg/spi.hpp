@@ -235,14 +235,29 @@ class RowConverter {
   void end();
 
  private:
-  enum class ReadAs : uint8_t { kInt2, kInt4, kInt8, kFloat4, kFloat8, kBool, kText, kOutput };
-  static ReadAs read_as(Oid type, const TypeSpec& spec);
+  // kTimestamp, kDate, kJsonb: from the Datum itself where it can (finite values; jsonb within
+  // the canonical fast form: plain strings, integers), else through the output text.
+  enum class ReadAs : uint8_t {
+    kInt2,
+    kInt4,
+    kInt8,
+    kFloat4,
+    kFloat8,
+    kBool,
+    kText,
+    kTimestamp,
+    kDate,
+    kJsonb,
+    kOutput
+  };
+  static ReadAs read_as(Oid type, const TypeSpec& spec, bool utf8);
 
   const std::vector<const Column*>* columns_ = nullptr;
   std::vector<ReadAs> how_;
   std::vector<FmgrInfo> output_;
-  std::vector<const char*> text_;
+  std::vector<const char*> text_;  // per column: the output text, or canonical JSON text
   std::vector<int> text_len_;
+  std::vector<uint8_t> canonical_;  // kJsonb: text_ holds canonical JSON (not output text)
   MemoryContext page_cxt_ = nullptr, row_cxt_ = nullptr;
 };
 
