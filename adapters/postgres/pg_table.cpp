@@ -298,7 +298,9 @@ Status PgTable::ensure_temp_table(const std::vector<size_t>& layout) {
   DBSYNC_RETURN_IF_ERROR(conn_.exec(
       "DROP TABLE IF EXISTS pg_temp." + quote_ident(temp_name_) + "; CREATE TEMP TABLE " +
       quote_ident(temp_name_) + " ON COMMIT DELETE ROWS AS SELECT NULL::\"char\" AS " + kOpColumn +
-      ", " + join(cols, ", ") + " FROM " + info_.name.quoted() + " WITH NO DATA"));
+      ", " + join(cols, ", ") + " FROM " + info_.name.quoted() +
+      " WITH NO DATA; ALTER TABLE pg_temp." + quote_ident(temp_name_) + " ALTER COLUMN " +
+      kOpColumn + " SET DEFAULT 'i'"));
   temp_layout_ = layout;
   return Status::ok();
 }
@@ -394,6 +396,42 @@ Status PgTable::apply_in_transaction(const ChangeBatch& batch, const std::vector
   return write_copy_buffer(batch, layout, n, true);
 }
 
+bool PgTable::build_binary_buffer(const ChangeBatch& batch, const std::vector<size_t>& layout,
+                                  const std::vector<int>& from_values, BatchCounts& counts) {
+  // Every column's type needs a binary form (pg_values: BinaryKind), found once per layout.
+  if (binary_layout_ != layout) {
+    binary_layout_ = layout;
+    binary_kinds_.clear();
+    for (size_t c : layout) {
+      const std::string udt = c < info_.udt.size() ? info_.udt[c] : std::string();
+      binary_kinds_.push_back(binary_kind(udt, info_.schema.columns[c].type));
+    }
+  }
+  for (BinaryKind k : binary_kinds_)
+    if (k == BinaryKind::kNone) return false;
+  const size_t nkeys = batch.key_columns.size();
+  std::string& buf = copy_buffer_;
+  buf.clear();
+  append_copy_binary_header(buf);
+  size_t n_ins = 0;
+  for (const ChangeBatch::Item& item : batch.items) {
+    if (item.op != RowOp::kInsert) continue;
+    if (item.key.size() != nkeys || item.values.size() != batch.columns.size()) return false;
+    ++n_ins;
+    buf.push_back(static_cast<char>(layout.size() >> 8));
+    buf.push_back(static_cast<char>(layout.size() & 0xff));
+    for (size_t i = 0; i < layout.size(); ++i) {
+      const Value& v = i < nkeys ? item.key[i] : item.values[static_cast<size_t>(from_values[i])];
+      // A value of another kind than the column's binary form: the whole batch goes as text.
+      if (!append_binary_field(buf, v, binary_kinds_[i])) return false;
+    }
+  }
+  append_copy_binary_trailer(buf);
+  counts = BatchCounts{n_ins, 0, 0, 0, 0};
+  buffer_binary_ = true;
+  return true;
+}
+
 void PgTable::add_insert_ops() {
   // The rare fallback of a direct COPY (a key that exists already): each line gains its op.
   std::string& with_ops = spare_buffer_;
@@ -426,6 +464,8 @@ Status PgTable::build_copy_buffer(const ChangeBatch& batch, const std::vector<si
   for (const ChangeBatch::Item& item : batch.items)
     insert_only &= item.op == RowOp::kInsert || item.op == RowOp::kNone;
   buffer_has_ops_ = !insert_only;
+  buffer_binary_ = false;
+  if (insert_only && build_binary_buffer(batch, layout, from_values, counts)) return Status::ok();
   std::string& buf = copy_buffer_;
   buf.clear();
   for (const ChangeBatch::Item& item : batch.items) {
@@ -509,7 +549,8 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
     written_fp_ = 0;
     std::string script = "BEGIN; SET LOCAL jit = off; ";
     if (fingerprints()) script += "SELECT pg_catalog.txid_current() % 4294967296; ";
-    script += "COPY " + target + " (" + join(all_cols, ", ") + ") FROM STDIN; COMMIT";
+    script += "COPY " + target + " (" + join(all_cols, ", ") + ") FROM STDIN" +
+              (buffer_binary_ ? " (FORMAT binary)" : "") + "; COMMIT";
     PgResult txid;
     // Pipelined, the COPY stays open: finish_apply() ends it (and so commits), a batch
     // abandoned instead fails it (and so rolls back).
@@ -528,9 +569,13 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
     if (st.code() != ErrorCode::kConflict) return st;
   }
 
-  if (!buffer_has_ops_) add_insert_ops();
+  std::string into_temp = "COPY " + temp + " FROM STDIN";
+  if (buffer_binary_)  // inserts only, without the op column: it defaults to 'i'
+    into_temp = "COPY " + temp + " (" + join(all_cols, ", ") + ") FROM STDIN (FORMAT binary)";
+  else if (!buffer_has_ops_)
+    add_insert_ops();
   DBSYNC_RETURN_IF_ERROR(begin_batch());
-  DBSYNC_RETURN_IF_ERROR(conn_.copy_in("COPY " + temp + " FROM STDIN", buf));
+  DBSYNC_RETURN_IF_ERROR(conn_.copy_in(into_temp, buf));
   // Deletes first: a deleted row may hold a unique value that an inserted row takes over.
   if (n_del) {
     DBSYNC_RETURN_IF_ERROR(conn_.exec("DELETE FROM " + target + " AS t USING " + temp +

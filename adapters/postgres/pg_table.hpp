@@ -10,6 +10,7 @@
 
 #include "adapters/postgres/pg_connection.hpp"
 #include "adapters/postgres/pg_schema.hpp"
+#include "adapters/postgres/pg_values.hpp"
 #include "engine/endpoints.hpp"
 
 namespace dbsync::pg {
@@ -81,6 +82,10 @@ class PgTable : public Target {
   // `direct_inserts` (left in flight when pipelined_), otherwise through the temp table.
   // `batch` gives the keys, columns and soft-delete values; its items are not read.
   void add_insert_ops();  // an insert-only copy_buffer_ gains the op column ('i')
+  // An insert-only batch in COPY's binary format into copy_buffer_ (buffer_binary_), when every
+  // column of `layout` has a binary form and every value fits it; false: build text.
+  bool build_binary_buffer(const ChangeBatch& batch, const std::vector<size_t>& layout,
+                           const std::vector<int>& from_values, BatchCounts& counts);
   Status write_copy_buffer(const ChangeBatch& batch, const std::vector<size_t>& layout,
                            const BatchCounts& counts, bool direct_inserts);
 
@@ -102,7 +107,10 @@ class PgTable : public Target {
   std::optional<InFlight> in_flight_;
   std::string copy_buffer_;
   bool buffer_has_ops_ = true;  // false: an insert-only batch in the table's own COPY layout
-  std::string spare_buffer_;    // add_insert_ops()
+  bool buffer_binary_ = false;  // copy_buffer_ is in the binary format (inserts only, no ops)
+  std::vector<size_t> binary_layout_;  // the layout binary_kinds_ were found for
+  std::vector<BinaryKind> binary_kinds_;
+  std::string spare_buffer_;  // add_insert_ops()
 };
 
 }  // namespace dbsync::pg

@@ -257,4 +257,253 @@ std::string encode_bytea_array(const std::vector<std::string>& items) {
   return out;
 }
 
+// ---------------------------------------------------------------- COPY binary format
+
+namespace {
+
+// Between the Unix epoch and PostgreSQL's (2000-01-01).
+constexpr int32_t kPgEpochDays = 10957;
+constexpr int64_t kPgEpochMicros = int64_t{kPgEpochDays} * 86400 * 1000000;
+
+void put_be16(std::string& out, uint16_t v) {
+  out.push_back(static_cast<char>(v >> 8));
+  out.push_back(static_cast<char>(v & 0xff));
+}
+void put_be64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+void put_length(std::string& out, size_t n) { append_be32(out, static_cast<uint32_t>(n)); }
+
+// numeric's binary form (numeric_recv): digit count, weight, sign, display scale, then base
+// 10000 digits, from a decimal's text ("-12.50", "7"). False for anything else.
+bool append_numeric(std::string& out, std::string_view s) {
+  bool negative = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  const size_t dot = s.find('.');
+  std::string_view ip = s.substr(0, dot);
+  std::string_view fp = dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
+  if (ip.empty() && fp.empty()) return false;
+  for (std::string_view part : {ip, fp})
+    for (char c : part)
+      if (c < '0' || c > '9') return false;
+  if (fp.size() > 16383) return false;  // numeric's largest display scale
+  while (ip.size() > 1 && ip[0] == '0') ip.remove_prefix(1);
+  std::vector<uint16_t> digits;
+  const size_t int_groups = (ip.size() + 3) / 4;
+  digits.reserve(int_groups + (fp.size() + 3) / 4);
+  for (size_t g = 0; g < int_groups; ++g) {
+    // The groups end 4 * (int_groups - 1 - g) digits before the point.
+    const size_t end = ip.size() - 4 * (int_groups - 1 - g);
+    const size_t begin = end >= 4 ? end - 4 : 0;
+    uint16_t d = 0;
+    for (size_t i = begin; i < end; ++i) d = static_cast<uint16_t>(d * 10 + (ip[i] - '0'));
+    digits.push_back(d);
+  }
+  int weight = static_cast<int>(int_groups) - 1;
+  for (size_t g = 0; g < fp.size(); g += 4) {
+    uint16_t d = 0;
+    for (size_t i = g; i < g + 4; ++i)
+      d = static_cast<uint16_t>(d * 10 + (i < fp.size() ? fp[i] - '0' : 0));
+    digits.push_back(d);
+  }
+  size_t first = 0;
+  while (first < digits.size() && digits[first] == 0) {
+    ++first;
+    --weight;
+  }
+  size_t last = digits.size();
+  while (last > first && digits[last - 1] == 0) --last;
+  if (first == last) {  // zero
+    weight = 0;
+    negative = false;
+  }
+  const size_t n = last - first;
+  if (n > 0x7fff || weight < -0x8000 || weight > 0x7fff) return false;
+  put_length(out, 8 + 2 * n);
+  put_be16(out, static_cast<uint16_t>(n));
+  put_be16(out, static_cast<uint16_t>(static_cast<int16_t>(weight)));
+  put_be16(out, negative ? 0x4000 : 0x0000);
+  put_be16(out, static_cast<uint16_t>(fp.size()));
+  for (size_t i = first; i < last; ++i) put_be16(out, digits[i]);
+  return true;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool append_uuid(std::string& out, std::string_view s) {
+  unsigned char bytes[16];
+  size_t n = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '-') continue;
+    if (n >= 32) return false;
+    const int h = hex_value(s[i]);
+    if (h < 0) return false;
+    if (n % 2 == 0)
+      bytes[n / 2] = static_cast<unsigned char>(h << 4);
+    else
+      bytes[n / 2] |= static_cast<unsigned char>(h);
+    ++n;
+  }
+  if (n != 32) return false;
+  put_length(out, 16);
+  out.append(reinterpret_cast<const char*>(bytes), 16);
+  return true;
+}
+
+}  // namespace
+
+BinaryKind binary_kind(std::string_view udt, const TypeSpec& t) {
+  struct Entry {
+    std::string_view udt;
+    TypeKind kind;
+    BinaryKind binary;
+  };
+  static constexpr Entry kEntries[] = {
+      {"int2", TypeKind::kInt, BinaryKind::kInt2},
+      {"int4", TypeKind::kInt, BinaryKind::kInt4},
+      {"int8", TypeKind::kInt, BinaryKind::kInt8},
+      {"float4", TypeKind::kFloat, BinaryKind::kFloat4},
+      {"float8", TypeKind::kFloat, BinaryKind::kFloat8},
+      {"bool", TypeKind::kBool, BinaryKind::kBool},
+      {"text", TypeKind::kText, BinaryKind::kText},
+      {"varchar", TypeKind::kText, BinaryKind::kText},
+      {"bpchar", TypeKind::kText, BinaryKind::kText},
+      {"bytea", TypeKind::kBytes, BinaryKind::kBytea},
+      {"numeric", TypeKind::kDecimal, BinaryKind::kNumeric},
+      {"timestamp", TypeKind::kTimestamp, BinaryKind::kTimestamp},
+      {"timestamptz", TypeKind::kTimestamp, BinaryKind::kTimestamp},
+      {"date", TypeKind::kDate, BinaryKind::kDate},
+      {"time", TypeKind::kTime, BinaryKind::kTime},
+      {"json", TypeKind::kJson, BinaryKind::kJson},
+      {"jsonb", TypeKind::kJson, BinaryKind::kJsonb},
+      {"uuid", TypeKind::kText, BinaryKind::kUuid},
+  };
+  for (const Entry& e : kEntries)
+    if (e.udt == udt) return e.kind == t.kind ? e.binary : BinaryKind::kNone;
+  return BinaryKind::kNone;
+}
+
+void append_copy_binary_header(std::string& out) {
+  static constexpr char kSignature[] = "PGCOPY\n\377\r\n";  // and its NUL
+  out.append(kSignature, sizeof kSignature);
+  append_be32(out, 0);  // flags: no OIDs
+  append_be32(out, 0);  // no header extension
+}
+
+void append_copy_binary_trailer(std::string& out) { put_be16(out, 0xffff); }
+
+bool append_binary_field(std::string& out, const Value& v, BinaryKind kind) {
+  if (v.is_null()) {
+    append_be32(out, 0xffffffffu);
+    return true;
+  }
+  const size_t mark = out.size();
+  auto fail = [&] {
+    out.resize(mark);
+    return false;
+  };
+  switch (kind) {
+    case BinaryKind::kInt2:
+    case BinaryKind::kInt4:
+    case BinaryKind::kInt8: {
+      if (v.type() != ValueType::kInt) return fail();
+      const int64_t i = v.as_int();
+      if (kind == BinaryKind::kInt2) {
+        if (i < INT16_MIN || i > INT16_MAX) return fail();
+        put_length(out, 2);
+        put_be16(out, static_cast<uint16_t>(static_cast<int16_t>(i)));
+      } else if (kind == BinaryKind::kInt4) {
+        if (i < INT32_MIN || i > INT32_MAX) return fail();
+        put_length(out, 4);
+        append_be32(out, static_cast<uint32_t>(static_cast<int32_t>(i)));
+      } else {
+        put_length(out, 8);
+        put_be64(out, static_cast<uint64_t>(i));
+      }
+      return true;
+    }
+    case BinaryKind::kFloat4: {
+      if (v.type() != ValueType::kFloat) return fail();
+      const float f = static_cast<float>(v.as_float());
+      uint32_t bits;
+      std::memcpy(&bits, &f, 4);
+      put_length(out, 4);
+      append_be32(out, bits);
+      return true;
+    }
+    case BinaryKind::kFloat8: {
+      if (v.type() != ValueType::kFloat) return fail();
+      const double d = v.as_float();
+      uint64_t bits;
+      std::memcpy(&bits, &d, 8);
+      put_length(out, 8);
+      put_be64(out, bits);
+      return true;
+    }
+    case BinaryKind::kBool:
+      if (v.type() != ValueType::kBool) return fail();
+      put_length(out, 1);
+      out.push_back(v.as_bool() ? 1 : 0);
+      return true;
+    case BinaryKind::kText:
+      if (v.type() != ValueType::kText) return fail();
+      put_length(out, v.str().size());
+      out += v.str();
+      return true;
+    case BinaryKind::kBytea:
+      if (v.type() != ValueType::kBytes) return fail();
+      put_length(out, v.str().size());
+      out += v.str();
+      return true;
+    case BinaryKind::kNumeric:
+      if (v.type() == ValueType::kDecimal) return append_numeric(out, v.str()) || fail();
+      if (v.type() == ValueType::kInt)
+        return append_numeric(out, std::to_string(v.as_int())) || fail();
+      return fail();
+    case BinaryKind::kTimestamp: {
+      if (v.type() != ValueType::kTimestamp) return fail();
+      const int64_t micros = v.micros();
+      if (micros < INT64_MIN + kPgEpochMicros) return fail();
+      put_length(out, 8);
+      put_be64(out, static_cast<uint64_t>(micros - kPgEpochMicros));
+      return true;
+    }
+    case BinaryKind::kDate: {
+      if (v.type() != ValueType::kDate) return fail();
+      const int64_t days = v.as_int() - kPgEpochDays;
+      if (days < INT32_MIN || days > INT32_MAX) return fail();
+      put_length(out, 4);
+      append_be32(out, static_cast<uint32_t>(static_cast<int32_t>(days)));
+      return true;
+    }
+    case BinaryKind::kTime:
+      if (v.type() != ValueType::kTime) return fail();
+      put_length(out, 8);
+      put_be64(out, static_cast<uint64_t>(v.micros()));
+      return true;
+    case BinaryKind::kJson:
+    case BinaryKind::kJsonb:
+      if (v.type() != ValueType::kJson) return fail();
+      put_length(out, v.str().size() + (kind == BinaryKind::kJsonb ? 1 : 0));
+      if (kind == BinaryKind::kJsonb) out.push_back(1);  // jsonb's binary format version
+      out += v.str();
+      return true;
+    case BinaryKind::kUuid:
+      if (v.type() != ValueType::kText) return fail();
+      return append_uuid(out, v.str()) || fail();
+    case BinaryKind::kNone:
+      break;
+  }
+  return fail();
+}
+
 }  // namespace dbsync::pg

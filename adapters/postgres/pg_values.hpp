@@ -2,6 +2,7 @@
 // parsing a line), parameter text, and binary bytea[] parameters.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,35 @@ struct CopyLine {
   std::vector<bool> is_null;
 };
 Status parse_copy_line(std::string_view line, size_t expected_fields, CopyLine& out);
+
+// COPY's binary format, for the columns whose type has one here (by the type's name in
+// pg_type, `udt`: a domain, an enum, an array... have none, and a batch with such a column goes
+// as text). The engine's values of those kinds map one to one onto the binary forms.
+enum class BinaryKind : uint8_t {
+  kNone,
+  kInt2,
+  kInt4,
+  kInt8,
+  kFloat4,
+  kFloat8,
+  kBool,
+  kText,  // text, varchar, bpchar, name: the UTF-8 bytes
+  kBytea,
+  kNumeric,
+  kTimestamp,  // timestamp and timestamptz: microseconds since 2000-01-01 (UTC)
+  kDate,
+  kTime,
+  kJson,
+  kJsonb,
+  kUuid,
+};
+BinaryKind binary_kind(std::string_view udt, const TypeSpec& t);
+// COPY binary's signature, flags and header extension; and the trailer.
+void append_copy_binary_header(std::string& out);
+void append_copy_binary_trailer(std::string& out);
+// One field (its length, then its bytes; -1 for NULL). False, with `out` as it was, when the
+// value is not of the kind the column's binary form takes (the caller then writes text).
+bool append_binary_field(std::string& out, const Value& v, BinaryKind kind);
 
 // A one-dimensional bytea[] in PostgreSQL's binary array format (for a binary parameter).
 std::string encode_bytea_array(const std::vector<std::string>& items);
