@@ -568,6 +568,11 @@ const char* RowConverter::print_key(size_t c, Datum value) {
 Status RowConverter::convert(const Datum* datums, const bool* isnull, Row& row) const {
   const std::vector<const Column*>& columns = *columns_;
   row.resize(columns.size());
+  // Column c's value from its output text (text_[c]).
+  auto from_text = [&](size_t c) {
+    return value_from_text(std::string_view(text_[c], static_cast<size_t>(text_len_[c])),
+                           columns[c]->type);
+  };
   for (size_t c = 0; c < columns.size(); ++c) {
     if (isnull[c]) {
       row[c] = Value::null();
@@ -596,8 +601,7 @@ Status RowConverter::convert(const Datum* datums, const bool* isnull, Row& row) 
         break;
       case ReadAs::kTimestamp:
         if (text_[c] != nullptr) {
-          v = value_from_text(std::string_view(text_[c], static_cast<size_t>(text_len_[c])),
-                              columns[c]->type);
+          v = from_text(c);
         } else {
           v = coerce(Value::timestamp(DatumGetTimestamp(datums[c]) + kPgEpochMicros),
                      columns[c]->type);
@@ -605,8 +609,7 @@ Status RowConverter::convert(const Datum* datums, const bool* isnull, Row& row) 
         break;
       case ReadAs::kDate:
         if (text_[c] != nullptr)
-          v = value_from_text(std::string_view(text_[c], static_cast<size_t>(text_len_[c])),
-                              columns[c]->type);
+          v = from_text(c);
         else
           v = coerce(Value::date(DatumGetDateADT(datums[c]) + kPgEpochDays), columns[c]->type);
         break;
@@ -616,13 +619,11 @@ Status RowConverter::convert(const Datum* datums, const bool* isnull, Row& row) 
               Value::json_unchecked(std::string(text_[c], static_cast<size_t>(text_len_[c]))),
               columns[c]->type);
         else
-          v = value_from_text(std::string_view(text_[c], static_cast<size_t>(text_len_[c])),
-                              columns[c]->type);
+          v = from_text(c);
         break;
       case ReadAs::kText:
       case ReadAs::kOutput:
-        v = value_from_text(std::string_view(text_[c], static_cast<size_t>(text_len_[c])),
-                            columns[c]->type);
+        v = from_text(c);
         break;
     }
     if (!v.is_ok()) return v.status().with_context("column '" + columns[c]->name + "'");
