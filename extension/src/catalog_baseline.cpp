@@ -6,6 +6,7 @@
 #include "common/catalog_sql.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/status.hpp"
+#include "extension/src/pg/bulk_insert.hpp"
 #include "extension/src/pg/spi.hpp"
 
 extern "C" {
@@ -137,7 +138,10 @@ Status CatalogBaseline::apply(const std::vector<PlannedChange>& changes) {
   MemoryContext cxt = pg::spi::create_context("dbsync baseline apply");
   pg::spi::with_safe_search_path([&] {
     pg::spi::TypedParam sync = pg::spi::text_param(sync_id_, cxt);
-    if (!new_keys.empty()) {
+    // New keys (a first sync's baseline, mostly) as COPY writes rows; SQL if that cannot be.
+    const bool bulk_done =
+        new_keys.empty() || pg::bulk::insert_sync_state(std::stoll(sync_id_), new_keys, new_states);
+    if (!bulk_done) {
       pg::spi::execute_typed(
           "INSERT INTO dbsync.sync_state (sync_id, key, state) "
           "SELECT $1::pg_catalog.text::pg_catalog.int8, u.k, u.s "
