@@ -10,8 +10,29 @@ std::vector<uint64_t> hashes_of(const Row& row, size_t n) {
   return h;
 }
 
-// The baseline after a change: what each side holds once the change is applied.
-void finish(PlannedChange& p, const Row* source_after, const Row* target_after, size_t n) {
+// A row's hashes: those the differ already computed when `row` is one of the item's own rows
+// (classify hashed both rows, and their fields when a row hash differed from the baseline).
+struct RowHashes {
+  uint64_t row = 0;
+  std::vector<uint64_t> fields;
+};
+RowHashes hashes(const Row& row, size_t n, const DiffItem* item) {
+  if (item && &row == &item->source)
+    return {item->source_hash, item->fields_hashed ? item->source_hashes : hashes_of(row, n)};
+  if (item && &row == &item->target)
+    return {item->target_hash, item->fields_hashed ? item->target_hashes : hashes_of(row, n)};
+  return {hash_row(row, n), hashes_of(row, n)};
+}
+uint64_t row_hash(const Row& row, size_t n, const DiffItem* item) {
+  if (item && &row == &item->source) return item->source_hash;
+  if (item && &row == &item->target) return item->target_hash;
+  return hash_row(row, n);
+}
+
+// The baseline after a change: what each side holds once the change is applied. `item`: the
+// differ's item whose rows `source_after`/`target_after` may be (their hashes are reused).
+void finish(PlannedChange& p, const Row* source_after, const Row* target_after, size_t n,
+            const DiffItem* item = nullptr) {
   if (!source_after && !target_after) {
     p.baseline_op = BaselineOp::kErase;
     return;
@@ -20,16 +41,37 @@ void finish(PlannedChange& p, const Row* source_after, const Row* target_after, 
   p.baseline.key = p.key;
   p.baseline.source_present = source_after != nullptr;
   p.baseline.target_present = target_after != nullptr;
-  p.baseline.source_fields = source_after ? hashes_of(*source_after, n) : std::vector<uint64_t>{};
-  p.baseline.source_hash = source_after ? hash_row(*source_after, n) : 0;
+  if (source_after) {
+    RowHashes h = hashes(*source_after, n, item);
+    p.baseline.source_hash = h.row;
+    p.baseline.source_fields = std::move(h.fields);
+  } else {
+    p.baseline.source_hash = 0;
+    p.baseline.source_fields.clear();
+  }
   if (target_after == source_after ||
-      (source_after && target_after && p.baseline.source_hash == hash_row(*target_after, n))) {
+      (source_after && target_after &&
+       p.baseline.source_hash == row_hash(*target_after, n, item))) {
     p.baseline.target_fields = p.baseline.source_fields;
     p.baseline.target_hash = p.baseline.source_hash;
+  } else if (target_after) {
+    RowHashes h = hashes(*target_after, n, item);
+    p.baseline.target_hash = h.row;
+    p.baseline.target_fields = std::move(h.fields);
   } else {
-    p.baseline.target_fields = target_after ? hashes_of(*target_after, n) : std::vector<uint64_t>{};
-    p.baseline.target_hash = target_after ? hash_row(*target_after, n) : 0;
+    p.baseline.target_hash = 0;
+    p.baseline.target_fields.clear();
   }
+}
+
+// dst = src, in storage from `spare` when dst has none: element-wise copies into values that
+// already hold strings of the right sizes cost no allocation.
+void copy_row(Row& dst, const Row& src, std::vector<Row>* spare) {
+  if (dst.capacity() == 0 && spare && !spare->empty()) {
+    dst = std::move(spare->back());
+    spare->pop_back();
+  }
+  dst = src;
 }
 
 std::string field_list(const FieldSet& fields, const FieldMapper& mapper) {
@@ -368,20 +410,20 @@ Status ConflictResolver::plan_change(const DiffItem& item, Outcome& out) const {
 
   switch (item.kind) {
     case DiffKind::kInStep:
-      finish(p, &item.source, &item.target, n);
+      finish(p, &item.source, &item.target, n, &item);
       return Status::ok();
     case DiffKind::kSourceInserted:
       p.target_op = RowOp::kInsert;
-      p.target_values = item.source;
+      copy_row(p.target_values, item.source, out.spare_rows);
       p.changed.reset(n);
       for (size_t i = 0; i < n; ++i) p.changed.set(i);
-      finish(p, &item.source, &item.source, n);
+      finish(p, &item.source, &item.source, n, &item);
       return Status::ok();
     case DiffKind::kSourceChanged: {
       if (!item.has_target) {
         p.target_op = RowOp::kInsert;
-        p.target_values = item.source;
-        finish(p, &item.source, &item.source, n);
+        copy_row(p.target_values, item.source, out.spare_rows);
+        finish(p, &item.source, &item.source, n, &item);
         return Status::ok();
       }
       Row want(item.target.begin(), item.target.begin() + static_cast<std::ptrdiff_t>(n));
@@ -391,7 +433,7 @@ Status ConflictResolver::plan_change(const DiffItem& item, Outcome& out) const {
         p.target_op = RowOp::kUpdate;
         p.target_values = want;
       }
-      finish(p, &item.source, &want, n);
+      finish(p, &item.source, &want, n, &item);
       return Status::ok();
     }
     case DiffKind::kBothDeleted:

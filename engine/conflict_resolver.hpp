@@ -21,6 +21,9 @@ class ConflictResolver {
     PlannedChange change;                   // what to do now (may be empty)
     std::optional<ConflictRecord> pending;  // left for a person (manual, or a fallback)
     bool conflict = false;                  // a conflict (or, one-way, a target drift) was seen
+    // Rows whose storage (values and their strings) a change's target row may take over instead
+    // of allocating its own: the caller gives back the rows of batches it has applied.
+    std::vector<Row>* spare_rows = nullptr;
   };
 
   // Plans one key. Fails only for a webhook transport problem with no fallback, or when a row

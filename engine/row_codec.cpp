@@ -111,8 +111,10 @@ class Writer {
     out_.push_back(static_cast<char>(v));
   }
   void i64(int64_t v) { varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
-  void u64(uint64_t v) {
-    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+  void u64(uint64_t v) {  // little-endian, 8 bytes
+    char b[8];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (i * 8)) & 0xff);
+    out_.append(b, 8);
   }
   void str(std::string_view s) {
     varint(s.size());
@@ -159,7 +161,11 @@ class Writer {
   }
   void hashes(const std::vector<uint64_t>& h) {
     varint(h.size());
-    for (uint64_t x : h) u64(x);
+    const size_t at = out_.size();
+    out_.resize(at + 8 * h.size());
+    char* p = out_.data() + at;
+    for (uint64_t x : h)
+      for (int i = 0; i < 8; ++i) *p++ = static_cast<char>((x >> (i * 8)) & 0xff);
   }
   void fields(const FieldSet& f) {
     varint(f.size());
@@ -539,6 +545,7 @@ Result<ConflictRecord> decode_conflict(std::string_view bytes) {
 
 std::string encode_baseline(const BaselineEntry& e) {
   std::string out;
+  out.reserve(32 + 8 * e.source_fields.size());  // most entries: both sides alike
   Writer(out).baseline(e, false);
   return out;
 }

@@ -146,7 +146,8 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
                            int64_t now_micros, bool* in_flight) {
   if (in_flight) *in_flight = false;
   const size_t k = mapper_.key_count();
-  ChangeBatch target;
+  ChangeBatch& target = target_batch_;
+  target.items.clear();
   target.key_columns.assign(
       mapper_.mapped_target_columns().begin(),
       mapper_.mapped_target_columns().begin() + static_cast<std::ptrdiff_t>(k));
@@ -212,6 +213,12 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
     const uint64_t fp = endpoints_.target->written_fingerprint();
     for (PlannedChange& c : changes)
       if (writes_row(c.target_op) && c.baseline_op == BaselineOp::kSet) c.baseline.target_fp = fp;
+    // The target keeps nothing of the batch once started: its rows go back for reuse (at most a
+    // batch's worth, the memory the batch held anyway).
+    for (ChangeBatch::Item& it : target.items)
+      if (it.values.capacity() != 0 && spare_rows_.size() < changes.size())
+        spare_rows_.push_back(std::move(it.values));
+    target.items.clear();
   }
   if (!source.items.empty()) {
     if (!endpoints_.source_writer)
@@ -299,6 +306,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
   std::vector<ConflictRecord> pending;
   batch.reserve(options.batch_size);
   ConflictResolver::Outcome outcome;
+  outcome.spare_rows = &spare_rows_;
   std::optional<Row> last_key, last_source_key;
 
   // A target batch in flight (pipelined) and the progress that reports it: the batch's

@@ -83,6 +83,10 @@ class SyncExecutor {
   int target_soft_column_ = -1;
   int source_soft_column_ = -1;
   std::vector<size_t> source_write_columns_;  // source schema indexes of reversible columns
+  // Reused from batch to batch, so that a steady run allocates little per row: the target
+  // batch (its items' array), and the rows of applied batches for the next changes to fill.
+  ChangeBatch target_batch_;
+  std::vector<Row> spare_rows_;
 };
 
 // The value a soft delete writes into a column of this type: true, now(), today or 1.
