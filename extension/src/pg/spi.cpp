@@ -317,7 +317,7 @@ constexpr int kJsonbMaxDepth = 32;
 struct JsonbMember {
   const char* key;
   int key_len;
-  int begin, end;  // the value's canonical text in the output
+  JsonbValue value;  // a scalar, or jbvBinary: a nested container, read when it is written
 };
 
 int jsonb_member_order(const void* a, const void* b) {
@@ -359,35 +359,31 @@ bool jsonb_canonical_container(JsonbContainer* container, StringInfo out, int de
   if (tok != WJB_BEGIN_OBJECT) return false;
   const int pairs = v.val.object.nPairs;
   auto* members = static_cast<JsonbMember*>(palloc(sizeof(JsonbMember) * (pairs > 0 ? pairs : 1)));
-  const int start = out->len;
   int n = 0;
+  // The members first (their values point into the document), then written in order.
   while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_KEY) {
     if (n >= pairs || !jsonb_plain_string(v.val.string.val, v.val.string.len)) return false;
     JsonbMember& m = members[n++];
     m.key = v.val.string.val;
     m.key_len = v.val.string.len;
-    if (JsonbIteratorNext(&it, &v, true) != WJB_VALUE) return false;
-    m.begin = out->len;
-    if (!jsonb_canonical_value(&v, out, depth)) return false;
-    m.end = out->len;
+    if (JsonbIteratorNext(&it, &m.value, true) != WJB_VALUE) return false;
   }
   // jsonb keeps keys shortest first; the canonical form wants byte order (jsonb's are unique).
-  qsort(members, static_cast<size_t>(n), sizeof(JsonbMember), jsonb_member_order);
-  StringInfoData sorted;
-  initStringInfo(&sorted);
-  appendStringInfoChar(&sorted, '{');
+  // Often the two agree already (keys of one length, or lengths and bytes ascending together).
+  bool in_order = true;
+  for (int i = 1; i < n && in_order; ++i)
+    in_order = jsonb_member_order(&members[i - 1], &members[i]) < 0;
+  if (!in_order) qsort(members, static_cast<size_t>(n), sizeof(JsonbMember), jsonb_member_order);
+  appendStringInfoChar(out, '{');
   for (int i = 0; i < n; ++i) {
-    if (i > 0) appendStringInfoChar(&sorted, ',');
-    appendStringInfoChar(&sorted, '"');
-    appendBinaryStringInfo(&sorted, members[i].key, members[i].key_len);
-    appendBinaryStringInfo(&sorted, "\":", 2);
-    appendBinaryStringInfo(&sorted, out->data + members[i].begin,
-                           members[i].end - members[i].begin);
+    if (i > 0) appendStringInfoChar(out, ',');
+    appendStringInfoChar(out, '"');
+    appendBinaryStringInfo(out, members[i].key, members[i].key_len);
+    appendBinaryStringInfo(out, "\":", 2);
+    if (!jsonb_canonical_value(&members[i].value, out, depth)) return false;
   }
-  appendStringInfoChar(&sorted, '}');
-  out->len = start;
-  out->data[start] = '\0';
-  appendBinaryStringInfo(out, sorted.data, sorted.len);
+  appendStringInfoChar(out, '}');
+  pfree(members);
   return true;
 }
 
