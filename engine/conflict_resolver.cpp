@@ -64,14 +64,19 @@ void finish(PlannedChange& p, const Row* source_after, const Row* target_after, 
   }
 }
 
-// dst = src, in storage from `spare` when dst has none: element-wise copies into values that
-// already hold strings of the right sizes cost no allocation.
-void copy_row(Row& dst, const Row& src, std::vector<Row>* spare) {
-  if (dst.capacity() == 0 && spare && !spare->empty()) {
-    dst = std::move(spare->back());
-    spare->pop_back();
+// The change's target row becomes the item's mapped source row (after finish(), which hashes
+// it in place). Taken when the caller allows (out.source_row), else copied; either way into
+// storage from out.spare_rows when there is some, so a steady run allocates no rows: element-
+// wise copies into values that already hold strings of the right sizes cost no allocation.
+void set_target_row(PlannedChange& p, const DiffItem& item, ConflictResolver::Outcome& out) {
+  if (p.target_values.capacity() == 0 && out.spare_rows && !out.spare_rows->empty()) {
+    p.target_values = std::move(out.spare_rows->back());
+    out.spare_rows->pop_back();
   }
-  dst = src;
+  if (out.source_row == &item.source)
+    p.target_values.swap(*out.source_row);
+  else
+    p.target_values = item.source;
 }
 
 std::string field_list(const FieldSet& fields, const FieldMapper& mapper) {
@@ -414,16 +419,16 @@ Status ConflictResolver::plan_change(const DiffItem& item, Outcome& out) const {
       return Status::ok();
     case DiffKind::kSourceInserted:
       p.target_op = RowOp::kInsert;
-      copy_row(p.target_values, item.source, out.spare_rows);
       p.changed.reset(n);
       for (size_t i = 0; i < n; ++i) p.changed.set(i);
       finish(p, &item.source, &item.source, n, &item);
+      set_target_row(p, item, out);
       return Status::ok();
     case DiffKind::kSourceChanged: {
       if (!item.has_target) {
         p.target_op = RowOp::kInsert;
-        copy_row(p.target_values, item.source, out.spare_rows);
         finish(p, &item.source, &item.source, n, &item);
+        set_target_row(p, item, out);
         return Status::ok();
       }
       Row want(item.target.begin(), item.target.begin() + static_cast<std::ptrdiff_t>(n));

@@ -24,6 +24,9 @@ class ConflictResolver {
     // Rows whose storage (values and their strings) a change's target row may take over instead
     // of allocating its own: the caller gives back the rows of batches it has applied.
     std::vector<Row>* spare_rows = nullptr;
+    // The item's own mapped source row (&item.source), when the caller lets a change take it
+    // instead of copying it: the item gets spare storage back (its next row is copied into it).
+    Row* source_row = nullptr;
   };
 
   // Plans one key. Fails only for a webhook transport problem with no fallback, or when a row

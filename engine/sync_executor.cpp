@@ -376,7 +376,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
       out.state = JobState::kCancelled;
       return out;
     }
-    const DiffItem* item = nullptr;
+    DiffItem* item = nullptr;
     Status st = diff.next(item);
     if (!st.is_ok()) return fail(st);
     if (!item) break;
@@ -385,6 +385,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
 
     Status row_error = item->kind == DiffKind::kRowError ? item->error : Status::ok();
     if (row_error.is_ok()) {
+      outcome.source_row = &item->source;  // nothing below reads it again
       row_error = resolver_.plan(*item, outcome);
       if (row_error.is_ok()) {
         if (outcome.conflict) ++progress.conflicts;

@@ -147,7 +147,7 @@ void ThreeWayDiff::note_refresh() {
        (item_.has_target && item_.target_fp != 0 && item_.target_fp != b->target_fp));
 }
 
-Status ThreeWayDiff::next(const DiffItem*& item) {
+Status ThreeWayDiff::next(DiffItem*& item) {
   item = nullptr;
   item_.error = Status::ok();
   item_.source_raw = nullptr;

@@ -55,7 +55,15 @@ class ThreeWayDiff {
 
   // The next key's item, or nullptr at the end. A failed stream or a stream out of key order
   // is an error for the whole run.
-  Status next(const DiffItem*& item);
+  Status next(DiffItem*& item);
+  // The same, read-only. (The caller of the other may take the item's rows, swapping them for
+  // rows of its own: the next call refills them.)
+  Status next(const DiffItem*& item) {
+    DiffItem* p = nullptr;
+    Status st = next(p);
+    item = p;
+    return st;
+  }
 
  private:
   Status advance_source();
