@@ -166,7 +166,27 @@ SELECT * FROM dbsync.preview('dc', 3);
 RESET dbsync.direct_scan;
 SELECT * FROM ds.compare('dc');
 
--- 7. Row-level security and privileges are the SPI query's business: under them, SPI pages.
+-- 7. numeric read from its Datum: the same digits and display scale as numeric's text (what
+-- preview shows is the value's text, as jsonb keeps it), under SPI pages and the index scan.
+CREATE TABLE ds.num (id integer PRIMARY KEY, n numeric, p numeric(10,2));
+CREATE TABLE ds.num_copy (LIKE ds.num INCLUDING ALL);
+INSERT INTO ds.num VALUES (1, 0, 1.5), (2, -0.5, 100), (3, 0.05, -0.05),
+  (4, 123456789012345678901234567890.123456789, 99999999.99), (5, 1e-100, 0), (6, 1e100, NULL),
+  (7, NULL, -1.1), (8, 1.50, 0.01), (9, -12345.678900, 10000), (10, 10000, -0.001),
+  (11, 0.000100, 12.345), (12, -1e-100, 0.005), (13, 9999.9999, 1), (14, -0.00, -99999999.99),
+  (15, ('-1.' || repeat('0', 80) || '1')::numeric, 3.14159);
+SELECT dbsync.create_sync('num', 'ds_master', 'ds.num', 'ds_master', 'ds.num_copy',
+  batch_size => 4) > 0 AS created;
+SET dbsync.direct_scan = require;
+SELECT r->'id' AS id, r->'n' AS n, r->'p' AS p FROM dbsync.preview('num', 20) r
+ WHERE (r->>'id')::int IN (2, 4, 8, 9, 10, 13, 14);
+SELECT count(*) AS rows, count(*) FILTER (WHERE (r->>'n', r->>'p') IS DISTINCT FROM
+         (s.n::text, s.p::text)) AS differing
+  FROM dbsync.preview('num', 20) r JOIN ds.num s ON s.id = (r->>'id')::int;
+RESET dbsync.direct_scan;
+SELECT * FROM ds.compare('num');
+
+-- 8. Row-level security and privileges are the SPI query's business: under them, SPI pages.
 CREATE ROLE ds_reader;
 GRANT dbsync_admin TO ds_reader;
 GRANT USAGE ON SCHEMA ds TO ds_reader;
@@ -192,7 +212,7 @@ REVOKE ALL ON ds.b_copy FROM ds_reader;
 REVOKE ALL ON SCHEMA ds FROM ds_reader;
 DROP ROLE ds_reader;
 
--- 8. Only a superuser sets the switch.
+-- 9. Only a superuser sets the switch.
 CREATE ROLE ds_plain;
 SET ROLE ds_plain;
 SELECT regress.try($$SET dbsync.direct_scan = off$$) AS plain_user_sets;
@@ -200,6 +220,7 @@ SHOW dbsync.direct_scan;
 RESET ROLE;
 DROP ROLE ds_plain;
 
-SELECT dbsync.drop_sync(name) FROM unnest(ARRAY['i', 'b', 't', 'td', 'l', 'r', 'd', 'f', 'h', 'dc']) name;
+SELECT dbsync.drop_sync(name)
+  FROM unnest(ARRAY['i', 'b', 't', 'td', 'l', 'r', 'd', 'f', 'h', 'dc', 'num']) name;
 DROP SCHEMA ds CASCADE;
 DELETE FROM dbsync.datasources WHERE name = 'ds_master';

@@ -48,12 +48,25 @@ namespace {
 
 // Everything below, up to read_page, is plain C called inside pg_call lambdas.
 
+// Whether `ind` is a btree index that scans may use now (its state flags change as CREATE and
+// DROP INDEX CONCURRENTLY go on).
+bool index_usable(Relation ind) {
+  if (ind->rd_rel->relam != BTREE_AM_OID) return false;
+  Form_pg_index form = ind->rd_index;
+  return form->indisvalid && form->indisready && form->indislive;
+}
+
+// The version of `ind`'s pg_index row (the relcache keeps it up to date): another value means
+// another row, a state change or an index that took over the OID of a dropped one.
+uint32_t index_row_version(Relation ind) {
+  return HeapTupleHeaderGetXmin(ind->rd_indextuple->t_data);
+}
+
 // Whether `ind` gives the rows of `rel` in the order of the SPI page query's ORDER BY on the key
 // columns `keys` (attribute numbers).
 bool index_fits(Relation rel, Relation ind, const int16_t* keys, int k) {
-  if (ind->rd_rel->relam != BTREE_AM_OID) return false;
+  if (!index_usable(ind)) return false;
   Form_pg_index form = ind->rd_index;
-  if (!form->indisvalid || !form->indisready || !form->indislive) return false;
   if (form->indnkeyatts < k) return false;
   if (!heap_attisnull(ind->rd_indextuple, Anum_pg_index_indpred, nullptr)) return false;
   bool isnull = false;
@@ -75,9 +88,13 @@ bool index_fits(Relation rel, Relation ind, const int16_t* keys, int k) {
 
 // The index (opened, AccessShareLock) that serves a scan of `rel`'s columns, or null with the
 // reason in *why. Every index looked at stays locked to the end of the transaction, as the
-// planner leaves them.
+// planner leaves them. `chosen_before` (the spec's memory, updated here): the index an earlier
+// page used is taken again without checking its definition, which never changes (pg_index's
+// key columns, operator classes, options, collations and predicate are fixed at creation), while
+// it is still one of the table's indexes, usable, and its pg_index row the same version;
+// otherwise every index is looked at, as on the first page.
 Relation choose_index(Relation rel, const int16_t* attnums, const Oid* types, int ncols, int k,
-                      const char** why) {
+                      Spec::ChosenIndex* chosen_before, const char** why) {
   const char relkind = rel->rd_rel->relkind;
   if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW) {
     *why = "not a table or a materialized view";
@@ -112,18 +129,30 @@ Relation choose_index(Relation rel, const int16_t* attnums, const Oid* types, in
   }
   List* indexes = RelationGetIndexList(rel);
   Relation chosen = nullptr;
-  for (int i = 0; i < list_length(indexes) && chosen == nullptr; ++i) {
-    Relation ind = index_open(list_nth_oid(indexes, i), AccessShareLock);
-    if (index_fits(rel, ind, attnums, k))
+  if (OidIsValid(chosen_before->index) && list_member_oid(indexes, chosen_before->index)) {
+    Relation ind = index_open(chosen_before->index, AccessShareLock);
+    if (index_row_version(ind) == chosen_before->row_version && index_usable(ind))
       chosen = ind;
     else
       index_close(ind, NoLock);
   }
+  for (int i = 0; i < list_length(indexes) && chosen == nullptr; ++i) {
+    Relation ind = index_open(list_nth_oid(indexes, i), AccessShareLock);
+    if (index_fits(rel, ind, attnums, k)) {
+      chosen = ind;
+      chosen_before->index = RelationGetRelid(ind);
+      chosen_before->row_version = index_row_version(ind);
+    } else {
+      index_close(ind, NoLock);
+    }
+  }
   list_free(indexes);
-  if (chosen == nullptr)
+  if (chosen == nullptr) {
+    chosen_before->index = InvalidOid;
     *why =
         "no btree index on the key columns (in order, ascending, default operator classes, "
         "\"C\" collation)";
+  }
   return chosen;
 }
 
@@ -216,8 +245,9 @@ std::optional<Spec> make_spec(Oid relid, const std::vector<const Column*>& colum
   return spec;
 }
 
-std::string unsuitable(const Spec& spec) {
+std::string unsuitable(Spec& spec) {
   const char* why = nullptr;
+  Spec::ChosenIndex* chosen = &spec.chosen;
   const Oid relid = spec.relid;
   const int16_t* attnums = spec.attnums.data();
   const Oid* types = spec.types.data();
@@ -225,14 +255,14 @@ std::string unsuitable(const Spec& spec) {
   const int k = static_cast<int>(spec.key_count);
   pg_call([&] {
     Relation rel = table_open(relid, AccessShareLock);
-    Relation ind = choose_index(rel, attnums, types, ncols, k, &why);
+    Relation ind = choose_index(rel, attnums, types, ncols, k, chosen, &why);
     if (ind) index_close(ind, NoLock);
     table_close(rel, NoLock);
   });
   return why ? std::string(why) : std::string();
 }
 
-bool read_page(const Spec& spec, const std::vector<spi::Param>* after,
+bool read_page(Spec& spec, const std::vector<spi::Param>* after,
                const std::vector<spi::Param>* upto, size_t limit,
                const std::vector<const Column*>& columns, bool fingerprints, spi::ValuePage& out) {
   const int k = static_cast<int>(spec.key_count);
@@ -253,12 +283,13 @@ bool read_page(const Spec& spec, const std::vector<spi::Param>* after,
   const Oid relid = spec.relid;
   const int16_t* attnums = spec.attnums.data();
   const Oid* types = spec.types.data();
+  Spec::ChosenIndex* chosen = &spec.chosen;
   Scan scan;
   Scan* s = &scan;
   const char* why = nullptr;
   pg_call([&] {
     s->rel = table_open(relid, AccessShareLock);
-    s->ind = choose_index(s->rel, attnums, types, ncols, k, &why);
+    s->ind = choose_index(s->rel, attnums, types, ncols, k, chosen, &why);
     if (s->ind == nullptr) close_scan(s);
   });
   if (scan.ind == nullptr) return false;

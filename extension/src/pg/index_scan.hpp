@@ -10,10 +10,11 @@
 // collatable columns, a collation that orders as "C". A multi-column bound is a row comparison
 // scan key (SK_ROW_HEADER), as the executor builds for ROW(...) > ROW(...).
 //
-// Nothing is kept between pages (a job commits between batches): each page locks and opens the
-// table (AccessShareLock, held to the end of the transaction as a query's is), chooses the
-// index again, scans under a fresh snapshot taken as SPI takes it (the transaction snapshot
-// after a command counter increment) and closes everything. An ERROR inside leaves the cleanup
+// Nothing but the chosen index's OID is kept between pages (a job commits between batches):
+// each page locks and opens the table (AccessShareLock, held to the end of the transaction as a
+// query's is), checks the table and the index chosen before again (or chooses anew), scans under
+// a fresh snapshot taken as SPI takes it (the transaction snapshot after a command counter
+// increment) and closes everything. An ERROR inside leaves the cleanup
 // to the transaction abort (resource owner), and the caller must not call again before it.
 #pragma once
 
@@ -35,12 +36,18 @@ extern int mode;
 void define_guc();
 
 // What a scan reads: the table, and the attribute numbers and types of the page's columns (key
-// columns first), fixed when the scan starts.
+// columns first), fixed when the scan starts; and the index chosen for its last page.
 struct Spec {
   Oid relid = InvalidOid;
   std::vector<int16_t> attnums;
   std::vector<Oid> types;
   size_t key_count = 0;
+  // Set by unsuitable() and read_page(): the next page takes this index again while it is still
+  // the table's, usable, and its pg_index row (row_version: its xmin) unchanged.
+  struct ChosenIndex {
+    Oid index = InvalidOid;
+    uint32_t row_version = 0;
+  } chosen;
 };
 
 // The spec of `columns` (by name) of table `relid`, or why there is none (a view, a dropped
@@ -49,8 +56,8 @@ std::optional<Spec> make_spec(Oid relid, const std::vector<const Column*>& colum
                               size_t key_count, std::string& why_not);
 
 // Why the direct scan cannot read `spec` now ("" when it can). Locks the table
-// (AccessShareLock).
-std::string unsuitable(const Spec& spec);
+// (AccessShareLock); remembers the index chosen in spec.chosen.
+std::string unsuitable(Spec& spec);
 
 // One page: at most `limit` rows with key > `after` (when given) and key <= `upto` (when given),
 // in key order, converted as spi::run_values converts them (the bounds are text in the key
@@ -60,7 +67,7 @@ std::string unsuitable(const Spec& spec);
 // (the only case in which a keyset reader continues). Returns false, having read nothing, when
 // the direct scan cannot serve this page (an index dropped since the scan started, privileges
 // revoked...): the caller reads it through SPI.
-bool read_page(const Spec& spec, const std::vector<spi::Param>* after,
+bool read_page(Spec& spec, const std::vector<spi::Param>* after,
                const std::vector<spi::Param>* upto, size_t limit,
                const std::vector<const Column*>& columns, bool fingerprints, spi::ValuePage& out);
 

@@ -1,6 +1,9 @@
 #include "extension/src/pg/spi.hpp"
 
+#include <cstring>
 #include <memory>
+
+#include "engine/decimal.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -427,6 +430,113 @@ bool jsonb_canonical_value(JsonbValue* v, StringInfo out, int depth) {
 constexpr int32_t kPgEpochDays = 10957;
 constexpr int64_t kPgEpochMicros = int64_t{kPgEpochDays} * 86400 * 1000000;
 
+// numeric as stored (numeric.c keeps the struct private; the layout is the on-disk format, which
+// pg_upgrade carries over): after the varlena header a 16-bit word whose top two bits say the form.
+//  - 0x8000 short: bit 0x2000 the sign, bits 0x1F80 the display scale, bits 0x007F the weight
+//    (a 7-bit two's complement number), then the digits;
+//  - 0x0000 / 0x4000 long (positive / negative): the low 14 bits the display scale, then an
+//    int16 weight, then the digits;
+//  - 0xC000 special: NaN and the infinities (read through the output text).
+// The digits are int16 in base 10000, most significant first; the first has weight `weight`
+// (a power of 10000). Stored values have no leading zero digit (zero has no digits at all).
+struct NumericParts {
+  const char* digits;  // ndigits int16 values, possibly unaligned
+  int ndigits;
+  int weight;
+  int dscale;
+  bool negative;
+};
+
+constexpr uint16_t kNumericFormMask = 0xC000, kNumericNegative = 0x4000, kNumericShort = 0x8000,
+                   kNumericSpecial = 0xC000;
+constexpr int kNumericBase = 10000;
+
+int16_t numeric_digit(const char* digits, int i) {
+  int16_t d;
+  memcpy(&d, digits + 2 * i, sizeof d);
+  return d;
+}
+
+// The parts of a finite numeric whose bytes (after the varlena header) are `data`; false for a
+// special value or anything that is not a well-formed stored numeric.
+bool numeric_parts(const char* data, size_t len, NumericParts* out) {
+  uint16_t header;
+  if (len < sizeof header) return false;
+  memcpy(&header, data, sizeof header);
+  size_t header_len = sizeof header;
+  const uint16_t form = header & kNumericFormMask;
+  if (form == kNumericSpecial) return false;
+  if (form == kNumericShort) {
+    out->negative = (header & 0x2000) != 0;
+    out->dscale = (header & 0x1F80) >> 7;
+    out->weight = (header & 0x0040) ? static_cast<int>(header & 0x003F) - 64 : header & 0x003F;
+  } else {
+    int16_t weight;
+    if (len < header_len + sizeof weight) return false;
+    memcpy(&weight, data + header_len, sizeof weight);
+    header_len += sizeof weight;
+    out->negative = form == kNumericNegative;
+    out->dscale = header & 0x3FFF;
+    out->weight = weight;
+  }
+  if ((len - header_len) % 2 != 0) return false;
+  out->digits = data + header_len;
+  out->ndigits = static_cast<int>((len - header_len) / 2);
+  return true;
+}
+
+// Whether numeric_text() prints `n` as numeric_out does (then decimal::parse would give the same
+// canonical text): digits in range, no leading zero digit, within the engine's limits.
+bool numeric_direct(const NumericParts& n) {
+  for (int i = 0; i < n.ndigits; ++i) {
+    const int16_t d = numeric_digit(n.digits, i);
+    if (d < 0 || d >= kNumericBase || (i == 0 && d == 0)) return false;
+  }
+  if (n.dscale > decimal::kMaxScale) return false;
+  if (n.ndigits > 0 && n.weight >= 0) {
+    const int16_t first = numeric_digit(n.digits, 0);
+    const int first_len = first >= 1000 ? 4 : first >= 100 ? 3 : first >= 10 ? 2 : 1;
+    if (first_len + 4 * static_cast<int64_t>(n.weight) > decimal::kMaxIntegerDigits) return false;
+  }
+  return true;
+}
+
+// The engine's canonical decimal text of `n` (see engine/decimal.hpp): numeric_out's digits (the
+// integer part, then exactly dscale fraction digits: trailing zeros kept, digits past the scale
+// cut off), no sign on zero. C++ only (convert()).
+std::string numeric_text(const NumericParts& n) {
+  std::string out;
+  const int int_groups = n.ndigits > 0 && n.weight >= 0 ? n.weight + 1 : 0;
+  const int frac_groups = (n.dscale + 3) / 4;
+  out.reserve(2 + 4 * static_cast<size_t>(int_groups + frac_groups));
+  out.push_back('-');  // dropped again below for a positive value or one that prints as zero
+  bool nonzero = false;
+  char group[4];
+  auto put_group = [&](int g, bool strip_leading) {
+    int d = g >= 0 && g < n.ndigits ? numeric_digit(n.digits, g) : 0;
+    for (int i = 3; i >= 0; --i, d /= 10) group[i] = static_cast<char>('0' + d % 10);
+    int from = 0;
+    if (strip_leading)
+      while (from < 3 && group[from] == '0') ++from;
+    out.append(group + from, static_cast<size_t>(4 - from));
+  };
+  if (int_groups == 0) {
+    out.push_back('0');
+  } else {
+    nonzero = true;  // the first digit is not zero (numeric_direct)
+    for (int g = 0; g < int_groups; ++g) put_group(g, g == 0);
+  }
+  if (n.dscale > 0) {
+    out.push_back('.');
+    const size_t point = out.size();
+    for (int j = 0; j < frac_groups; ++j) put_group(n.weight + 1 + j, false);
+    out.resize(point + static_cast<size_t>(n.dscale));
+    if (!nonzero) nonzero = out.find_first_not_of('0', point) != std::string::npos;
+  }
+  if (!n.negative || !nonzero) out.erase(0, 1);
+  return out;
+}
+
 }  // namespace
 
 RowConverter::ReadAs RowConverter::read_as(Oid type, const TypeSpec& spec, bool utf8) {
@@ -460,6 +570,8 @@ RowConverter::ReadAs RowConverter::read_as(Oid type, const TypeSpec& spec, bool 
       return spec.kind == TypeKind::kDate ? ReadAs::kDate : ReadAs::kOutput;
     case JSONBOID:
       return spec.kind == TypeKind::kJson && utf8 ? ReadAs::kJsonb : ReadAs::kOutput;
+    case NUMERICOID:
+      return spec.kind == TypeKind::kDecimal ? ReadAs::kNumeric : ReadAs::kOutput;
     default:
       return ReadAs::kOutput;
   }
@@ -534,6 +646,19 @@ void RowConverter::extract(const Datum* datums, const bool* isnull) {
         if (jsonb_canonical_container(&jb->root, &buf, 0)) {
           text[c] = buf.data;
           text_len[c] = buf.len;
+          canonical[c] = 1;
+        } else {
+          through_text = true;
+        }
+        break;
+      }
+      case ReadAs::kNumeric: {
+        // The digits straight from the Datum; NaN and the infinities through the text.
+        struct varlena* v = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(datums[c]));
+        NumericParts parts{};
+        if (numeric_parts(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), &parts) && numeric_direct(parts)) {
+          text[c] = VARDATA_ANY(v);
+          text_len[c] = static_cast<int>(VARSIZE_ANY_EXHDR(v));
           canonical[c] = 1;
         } else {
           through_text = true;
@@ -616,6 +741,15 @@ Status RowConverter::convert(const Datum* datums, const bool* isnull, Row& row) 
               columns[c]->type);
         else
           v = from_text(c);
+        break;
+      case ReadAs::kNumeric:
+        if (canonical_[c]) {
+          NumericParts parts{};
+          (void)numeric_parts(text_[c], static_cast<size_t>(text_len_[c]), &parts);  // as extract
+          v = coerce(Value::decimal_unchecked(numeric_text(parts)), columns[c]->type);
+        } else {
+          v = from_text(c);
+        }
         break;
       case ReadAs::kText:
       case ReadAs::kOutput:

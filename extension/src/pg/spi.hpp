@@ -210,8 +210,9 @@ struct ValuePage {
 
 // Converts rows of Datums to engine values of `columns` types, the same way for every reader of
 // the master's rows (SPI pages and direct index scans): int2/4/8, float4/8, bool, text and varchar
-// are read from their Datums, other types through their output function and value_from_text
-// (the same values the text path gives). Per page: begin(), then per row extract() (inside a
+// are read from their Datums, timestamps, dates, jsonb and numeric from their Datums where they
+// can, other types through their output function and value_from_text (the same values the text
+// path gives). Per page: begin(), then per row extract() (inside a
 // pg_call: detoasting and output functions into a context reset per row) and convert() (C++
 // only, while the row's Datums are still valid), then end().
 class RowConverter {
@@ -235,8 +236,9 @@ class RowConverter {
   void end();
 
  private:
-  // kTimestamp, kDate, kJsonb: from the Datum itself where it can (finite values; jsonb within
-  // the canonical fast form: plain strings, integers), else through the output text.
+  // kTimestamp, kDate, kJsonb, kNumeric: from the Datum itself where it can (finite values;
+  // jsonb within the canonical fast form: plain strings, integers), else through the output
+  // text. Every kind from kTimestamp on has its output function looked up (the fallback).
   enum class ReadAs : uint8_t {
     kInt2,
     kInt4,
@@ -248,6 +250,7 @@ class RowConverter {
     kTimestamp,
     kDate,
     kJsonb,
+    kNumeric,
     kOutput
   };
   static ReadAs read_as(Oid type, const TypeSpec& spec, bool utf8);
@@ -257,7 +260,9 @@ class RowConverter {
   std::vector<FmgrInfo> output_;
   std::vector<const char*> text_;  // per column: the output text, or canonical JSON text
   std::vector<int> text_len_;
-  std::vector<uint8_t> canonical_;  // kJsonb: text_ holds canonical JSON (not output text)
+  // kJsonb: text_ holds canonical JSON; kNumeric: text_ holds the numeric's bytes after its
+  // varlena header (not output text).
+  std::vector<uint8_t> canonical_;
   MemoryContext page_cxt_ = nullptr, row_cxt_ = nullptr;
 };
 
