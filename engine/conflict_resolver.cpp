@@ -4,24 +4,23 @@ namespace dbsync {
 
 namespace {
 
-std::vector<uint64_t> hashes_of(const Row& row, size_t n) {
-  std::vector<uint64_t> h(n);
-  for (size_t i = 0; i < n; ++i) h[i] = hash_value(row[i]);
-  return h;
-}
-
-// A row's hashes: those the differ already computed when `row` is one of the item's own rows
-// (classify hashed both rows, and their fields when a row hash differed from the baseline).
-struct RowHashes {
-  uint64_t row = 0;
-  std::vector<uint64_t> fields;
-};
-RowHashes hashes(const Row& row, size_t n, const DiffItem* item) {
-  if (item && &row == &item->source)
-    return {item->source_hash, item->fields_hashed ? item->source_hashes : hashes_of(row, n)};
-  if (item && &row == &item->target)
-    return {item->target_hash, item->fields_hashed ? item->target_hashes : hashes_of(row, n)};
-  return {hash_row(row, n), hashes_of(row, n)};
+// A row's hashes into `fields` (its storage reused) and the returned row hash: those the differ
+// already computed when `row` is one of the item's own rows (classify hashed both rows, and
+// their fields when a row hash differed from the baseline).
+uint64_t hashes_into(const Row& row, size_t n, const DiffItem* item,
+                     std::vector<uint64_t>& fields) {
+  const bool source = item && &row == &item->source;
+  const bool target = item && &row == &item->target;
+  if ((source || target) && item->fields_hashed) {
+    const std::vector<uint64_t>& known = source ? item->source_hashes : item->target_hashes;
+    fields.assign(known.begin(), known.end());
+  } else {
+    fields.resize(n);
+    for (size_t i = 0; i < n; ++i) fields[i] = hash_value(row[i]);
+  }
+  if (source) return item->source_hash;
+  if (target) return item->target_hash;
+  return hash_row(row, n);
 }
 uint64_t row_hash(const Row& row, size_t n, const DiffItem* item) {
   if (item && &row == &item->source) return item->source_hash;
@@ -37,30 +36,26 @@ void finish(PlannedChange& p, const Row* source_after, const Row* target_after, 
     p.baseline_op = BaselineOp::kErase;
     return;
   }
+  BaselineEntry& b = p.baseline;
   p.baseline_op = BaselineOp::kSet;
-  p.baseline.key = p.key;
-  p.baseline.source_present = source_after != nullptr;
-  p.baseline.target_present = target_after != nullptr;
+  b.key = p.key;
+  b.source_present = source_after != nullptr;
+  b.target_present = target_after != nullptr;
   if (source_after) {
-    RowHashes h = hashes(*source_after, n, item);
-    p.baseline.source_hash = h.row;
-    p.baseline.source_fields = std::move(h.fields);
+    b.source_hash = hashes_into(*source_after, n, item, b.source_fields);
   } else {
-    p.baseline.source_hash = 0;
-    p.baseline.source_fields.clear();
+    b.source_hash = 0;
+    b.source_fields.clear();
   }
   if (target_after == source_after ||
-      (source_after && target_after &&
-       p.baseline.source_hash == row_hash(*target_after, n, item))) {
-    p.baseline.target_fields = p.baseline.source_fields;
-    p.baseline.target_hash = p.baseline.source_hash;
+      (source_after && target_after && b.source_hash == row_hash(*target_after, n, item))) {
+    b.target_fields = b.source_fields;
+    b.target_hash = b.source_hash;
   } else if (target_after) {
-    RowHashes h = hashes(*target_after, n, item);
-    p.baseline.target_hash = h.row;
-    p.baseline.target_fields = std::move(h.fields);
+    b.target_hash = hashes_into(*target_after, n, item, b.target_fields);
   } else {
-    p.baseline.target_hash = 0;
-    p.baseline.target_fields.clear();
+    b.target_hash = 0;
+    b.target_fields.clear();
   }
 }
 
@@ -69,7 +64,7 @@ void finish(PlannedChange& p, const Row* source_after, const Row* target_after, 
 // storage from out.spare_rows when there is some, so a steady run allocates no rows: element-
 // wise copies into values that already hold strings of the right sizes cost no allocation.
 void set_target_row(PlannedChange& p, const DiffItem& item, ConflictResolver::Outcome& out) {
-  if (p.target_values.capacity() == 0 && out.spare_rows && !out.spare_rows->empty()) {
+  if (p.target_values.empty() && out.spare_rows && !out.spare_rows->empty()) {
     p.target_values = std::move(out.spare_rows->back());
     out.spare_rows->pop_back();
   }
@@ -399,15 +394,12 @@ Status ConflictResolver::plan_change(const DiffItem& item, Outcome& out) const {
   out.pending.reset();
   out.conflict = false;
   PlannedChange& p = out.change;
+  // A change may be one reused from an applied batch: reset, its vectors keep their storage.
+  p.reset();
   if (item.kind == DiffKind::kUnchanged || item.kind == DiffKind::kRowError) {
-    // The common case costs no allocation: an empty change.
-    p.kind = item.kind;
-    p.target_op = p.source_op = RowOp::kNone;
-    p.baseline_op = BaselineOp::kKeep;
-    p.restore_soft = false;
+    p.kind = item.kind;  // the common case: an empty change
     return Status::ok();
   }
-  p = PlannedChange{};
   p.kind = item.kind;
   p.key = item.key;
   const size_t n = mapper_.mapped_count();

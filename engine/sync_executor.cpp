@@ -146,8 +146,7 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
                            int64_t now_micros, bool* in_flight) {
   if (in_flight) *in_flight = false;
   const size_t k = mapper_.key_count();
-  ChangeBatch& target = target_batch_;
-  target.items.clear();
+  ChangeBatch& target = target_batch_;  // its items are reused: their keys keep their storage
   target.key_columns.assign(
       mapper_.mapped_target_columns().begin(),
       mapper_.mapped_target_columns().begin() + static_cast<std::ptrdiff_t>(k));
@@ -173,14 +172,18 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
   }
 
   int64_t ins = 0, upd = 0, del = 0, s_ins = 0, s_upd = 0, s_del = 0;
-  target.items.reserve(changes.size());
+  size_t used = 0;
   for (PlannedChange& c : changes) {
     if (c.target_op != RowOp::kNone) {
-      target.items.push_back({c.target_op, c.key,
-                              c.target_op == RowOp::kInsert || c.target_op == RowOp::kUpdate
-                                  ? std::move(c.target_values)
-                                  : Row{},
-                              c.restore_soft && target_soft_column_ >= 0});
+      if (used == target.items.size()) target.items.emplace_back();
+      ChangeBatch::Item& it = target.items[used++];
+      it.op = c.target_op;
+      it.key = c.key;
+      if (c.target_op == RowOp::kInsert || c.target_op == RowOp::kUpdate)
+        it.values = std::move(c.target_values);
+      else
+        it.values.clear();
+      it.restore = c.restore_soft && target_soft_column_ >= 0;
       if (c.target_op == RowOp::kInsert)
         ++ins;
       else if (c.target_op == RowOp::kUpdate)
@@ -202,6 +205,7 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
         ++s_del;
     }
   }
+  target.items.resize(used);
   if (!target.items.empty()) {
     // Pipelined only when nothing else of the batch depends on the target's answer first.
     const bool pipeline =
@@ -216,9 +220,8 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
     // The target keeps nothing of the batch once started: its rows go back for reuse (at most a
     // batch's worth, the memory the batch held anyway).
     for (ChangeBatch::Item& it : target.items)
-      if (it.values.capacity() != 0 && spare_rows_.size() < changes.size())
+      if (!it.values.empty() && spare_rows_.size() < changes.size())
         spare_rows_.push_back(std::move(it.values));
-    target.items.clear();
   }
   if (!source.items.empty()) {
     if (!endpoints_.source_writer)
@@ -307,6 +310,13 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
   batch.reserve(options.batch_size);
   ConflictResolver::Outcome outcome;
   outcome.spare_rows = &spare_rows_;
+  // Applied changes are planned into again (PlannedChange::reset keeps their storage): at most
+  // a batch's worth is kept.
+  auto recycle = [&](std::vector<PlannedChange>& done) {
+    for (PlannedChange& c : done)
+      if (spare_changes_.size() < options.batch_size) spare_changes_.push_back(std::move(c));
+    done.clear();
+  };
   std::optional<Row> last_key, last_source_key;
 
   // A target batch in flight (pipelined) and the progress that reports it: the batch's
@@ -323,7 +333,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
     if (!st.is_ok()) return st.with_context("applying to the target");
     if (!in_flight_baseline.empty()) {
       st = endpoints_.baseline->apply(in_flight_baseline);
-      in_flight_baseline.clear();
+      recycle(in_flight_baseline);
       if (!st.is_ok()) return st.with_context("updating the baseline");
     }
     if (options.on_progress) options.on_progress(in_flight_progress);
@@ -338,7 +348,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
         DBSYNC_RETURN_IF_ERROR(apply(batch, progress, options.now_micros, &in_flight));
       if (in_flight && !endpoints_.baseline->commits_with_progress())
         in_flight_baseline.swap(batch);
-      batch.clear();
+      recycle(batch);
     }
     if (!pending.empty()) {
       DBSYNC_RETURN_IF_ERROR(endpoints_.stage->put_conflicts(pending));
@@ -397,6 +407,10 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
         if (!outcome.change.empty()) {
           set_fingerprints(*item, outcome.change);
           batch.push_back(std::move(outcome.change));
+          if (!spare_changes_.empty()) {
+            outcome.change = std::move(spare_changes_.back());
+            spare_changes_.pop_back();
+          }
         } else if (item->refresh_fingerprints && !outcome.pending) {
           // Unchanged, but a row was rewritten (or the baseline predates fingerprints): the
           // baseline learns the fingerprints, so the next run passes over the row unread.

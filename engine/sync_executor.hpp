@@ -84,9 +84,11 @@ class SyncExecutor {
   int source_soft_column_ = -1;
   std::vector<size_t> source_write_columns_;  // source schema indexes of reversible columns
   // Reused from batch to batch, so that a steady run allocates little per row: the target
-  // batch (its items' array), and the rows of applied batches for the next changes to fill.
+  // batch (its items), the rows of applied batches for the next changes to fill, and the
+  // changes themselves.
   ChangeBatch target_batch_;
   std::vector<Row> spare_rows_;
+  std::vector<PlannedChange> spare_changes_;  // changes of applied batches, to plan into
 };
 
 // The value a soft delete writes into a column of this type: true, now(), today or 1.

@@ -58,6 +58,16 @@ struct BaselineEntry {
   // unknown. Equal to the one read now: the side is unchanged, whatever its values.
   uint64_t source_fp = 0;
   uint64_t target_fp = 0;
+
+  // As a new entry, keeping the storage of its vectors (for reuse from row to row).
+  void reset() {
+    key.clear();
+    source_present = target_present = true;
+    source_hash = target_hash = 0;
+    source_fields.clear();
+    target_fields.clear();
+    source_fp = target_fp = 0;
+  }
 };
 
 // XXH3-64 over the first `count` values of a row: for each value its type tag, its length
@@ -100,6 +110,22 @@ struct PlannedChange {
   BaselineEntry baseline;
   FieldSet changed;           // mapped fields the change writes (for the audit)
   bool restore_soft = false;  // the source row is back: clear the target's soft-delete column
+
+  // As a new change, keeping the storage of its vectors (a run reuses the changes of the
+  // batches it has applied, so that planning a row allocates little).
+  void reset() {
+    kind = DiffKind::kUnchanged;
+    key.clear();
+    target_op = RowOp::kNone;
+    target_values.clear();
+    source_op = RowOp::kNone;
+    source_key.clear();
+    source_values.clear();
+    baseline_op = BaselineOp::kKeep;
+    baseline.reset();
+    changed.reset(0);
+    restore_soft = false;
+  }
 
   bool empty() const {
     return target_op == RowOp::kNone && source_op == RowOp::kNone &&
