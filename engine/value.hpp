@@ -65,6 +65,15 @@ class Value {
   // Moves the text/bytes/decimal/JSON string out (the value keeps its type, its string is left
   // empty): lets coercion reuse a string without copying it.
   std::string take_str() { return std::move(s_); }
+  // Makes this value the text (kText) or canonical JSON (kJson) `s`, unchecked, in the storage
+  // its string already has: a row read into again and again allocates nothing for strings no
+  // longer than the ones before.
+  void assign_str(ValueType type, std::string_view s) {
+    type_ = type == ValueType::kJson ? ValueType::kJson : ValueType::kText;
+    i_ = 0;
+    f_ = 0;
+    s_.assign(s.data(), s.size());
+  }
 
   // Any numeric value as a double (decimal and int converted); 0 for non-numbers.
   double to_double() const;

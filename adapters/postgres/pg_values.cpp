@@ -13,8 +13,9 @@ namespace dbsync::pg {
 namespace {
 
 void append_be32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((v >> shift) & 0xff));
+  const char b[4] = {static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff),
+                     static_cast<char>((v >> 8) & 0xff), static_cast<char>(v & 0xff)};
+  out.append(b, 4);  // one append, not four (each checks the capacity and ends the string)
 }
 
 std::string float_text(double d) {
@@ -266,12 +267,13 @@ constexpr int32_t kPgEpochDays = 10957;
 constexpr int64_t kPgEpochMicros = int64_t{kPgEpochDays} * 86400 * 1000000;
 
 void put_be16(std::string& out, uint16_t v) {
-  out.push_back(static_cast<char>(v >> 8));
-  out.push_back(static_cast<char>(v & 0xff));
+  const char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v & 0xff)};
+  out.append(b, 2);
 }
 void put_be64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((v >> shift) & 0xff));
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (56 - 8 * i)) & 0xff);
+  out.append(b, 8);
 }
 void put_length(std::string& out, size_t n) { append_be32(out, static_cast<uint32_t>(n)); }
 

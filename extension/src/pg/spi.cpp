@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "engine/decimal.hpp"
+#include "engine/field_mapper.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -735,12 +736,15 @@ Status RowConverter::convert(const Datum* datums, const bool* isnull, Row& row) 
           v = coerce(Value::date(DatumGetDateADT(datums[c]) + kPgEpochDays), columns[c]->type);
         break;
       case ReadAs::kJsonb:
-        if (canonical_[c])
-          v = coerce(
-              Value::json_unchecked(std::string(text_[c], static_cast<size_t>(text_len_[c]))),
-              columns[c]->type);
-        else
-          v = from_text(c);
+        if (canonical_[c]) {
+          Value& dst = row[c];  // as kText: into the row's own string
+          dst.assign_str(ValueType::kJson,
+                         std::string_view(text_[c], static_cast<size_t>(text_len_[c])));
+          if (Status st = coerce_in_place(dst, columns[c]->type, {}); !st.is_ok())
+            return st.with_context("column '" + columns[c]->name + "'");
+          continue;
+        }
+        v = from_text(c);
         break;
       case ReadAs::kNumeric:
         if (canonical_[c]) {
@@ -752,6 +756,18 @@ Status RowConverter::convert(const Datum* datums, const bool* isnull, Row& row) 
         }
         break;
       case ReadAs::kText:
+        if (columns[c]->type.kind == TypeKind::kText) {
+          // Into the row's own value, whose string keeps its storage from page to page; the
+          // same checks as the text path (coerce: a varchar's length).
+          Value& dst = row[c];
+          dst.assign_str(ValueType::kText,
+                         std::string_view(text_[c], static_cast<size_t>(text_len_[c])));
+          if (Status st = coerce_in_place(dst, columns[c]->type, {}); !st.is_ok())
+            return st.with_context("column '" + columns[c]->name + "'");
+          continue;
+        }
+        v = from_text(c);
+        break;
       case ReadAs::kOutput:
         v = from_text(c);
         break;
