@@ -311,6 +311,77 @@ uint64_t KeptPlan::run(const std::vector<Param>& params, long limit) {
 
 namespace {
 
+// numeric as stored (numeric.c keeps the struct private; the layout is the on-disk format, which
+// pg_upgrade carries over): after the varlena header a 16-bit word whose top two bits say the form.
+//  - 0x8000 short: bit 0x2000 the sign, bits 0x1F80 the display scale, bits 0x007F the weight
+//    (a 7-bit two's complement number), then the digits;
+//  - 0x0000 / 0x4000 long (positive / negative): the low 14 bits the display scale, then an
+//    int16 weight, then the digits;
+//  - 0xC000 special: NaN and the infinities (read through the output text).
+// The digits are int16 in base 10000, most significant first; the first has weight `weight`
+// (a power of 10000). Stored values have no leading zero digit (zero has no digits at all).
+struct NumericParts {
+  const char* digits;  // ndigits int16 values, possibly unaligned
+  int ndigits;
+  int weight;
+  int dscale;
+  bool negative;
+};
+
+constexpr uint16_t kNumericFormMask = 0xC000, kNumericNegative = 0x4000, kNumericShort = 0x8000,
+                   kNumericSpecial = 0xC000;
+constexpr int kNumericBase = 10000;
+
+int16_t numeric_digit(const char* digits, int i) {
+  int16_t d;
+  memcpy(&d, digits + 2 * i, sizeof d);
+  return d;
+}
+
+// The parts of a finite numeric whose bytes (after the varlena header) are `data`; false for a
+// special value or anything that is not a well-formed stored numeric.
+bool numeric_parts(const char* data, size_t len, NumericParts* out) {
+  uint16_t header;
+  if (len < sizeof header) return false;
+  memcpy(&header, data, sizeof header);
+  size_t header_len = sizeof header;
+  const uint16_t form = header & kNumericFormMask;
+  if (form == kNumericSpecial) return false;
+  if (form == kNumericShort) {
+    out->negative = (header & 0x2000) != 0;
+    out->dscale = (header & 0x1F80) >> 7;
+    out->weight = (header & 0x0040) ? static_cast<int>(header & 0x003F) - 64 : header & 0x003F;
+  } else {
+    int16_t weight;
+    if (len < header_len + sizeof weight) return false;
+    memcpy(&weight, data + header_len, sizeof weight);
+    header_len += sizeof weight;
+    out->negative = form == kNumericNegative;
+    out->dscale = header & 0x3FFF;
+    out->weight = weight;
+  }
+  if ((len - header_len) % 2 != 0) return false;
+  out->digits = data + header_len;
+  out->ndigits = static_cast<int>((len - header_len) / 2);
+  return true;
+}
+
+// Whether numeric_text() prints `n` as numeric_out does (then decimal::parse would give the same
+// canonical text): digits in range, no leading zero digit, within the engine's limits.
+bool numeric_direct(const NumericParts& n) {
+  for (int i = 0; i < n.ndigits; ++i) {
+    const int16_t d = numeric_digit(n.digits, i);
+    if (d < 0 || d >= kNumericBase || (i == 0 && d == 0)) return false;
+  }
+  if (n.dscale > decimal::kMaxScale) return false;
+  if (n.ndigits > 0 && n.weight >= 0) {
+    const int16_t first = numeric_digit(n.digits, 0);
+    const int first_len = first >= 1000 ? 4 : first >= 100 ? 3 : first >= 10 ? 2 : 1;
+    if (first_len + 4 * static_cast<int64_t>(n.weight) > decimal::kMaxIntegerDigits) return false;
+  }
+  return true;
+}
+
 // jsonb straight to the engine's canonical JSON text (engine/json_canonical: compact, object keys
 // in byte order), for the documents its fast form covers: strings that need no escaping, whole
 // numbers of at most 18 digits, true, false, null, at most 32 levels deep. Anything else returns
@@ -411,15 +482,33 @@ bool jsonb_canonical_value(JsonbValue* v, StringInfo out, int depth) {
       appendStringInfoChar(out, '"');
       return true;
     case jbvNumeric: {
-      // As jsonb prints it; only a whole number of at most 18 digits (no "-0", no leading 0).
-      const char* s =
-          DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
-      const char* d = s[0] == '-' ? s + 1 : s;
-      const size_t digits = strlen(d);
-      if (digits == 0 || digits > 18 || (d[0] == '0' && (digits > 1 || d != s))) return false;
-      for (size_t i = 0; i < digits; ++i)
-        if (d[i] < '0' || d[i] > '9') return false;
-      appendStringInfoString(out, s);
+      // As jsonb prints it (numeric_out), from the stored digits; only a whole number (display
+      // scale 0) of at most 18 digits.
+      const auto* num = reinterpret_cast<const struct varlena*>(v->val.numeric);
+      NumericParts n{};
+      if (VARATT_IS_EXTERNAL(num) || VARATT_IS_COMPRESSED(num) ||
+          !numeric_parts(VARDATA_ANY(num), VARSIZE_ANY_EXHDR(num), &n) || !numeric_direct(n) ||
+          n.dscale != 0 || n.weight >= 5 || n.ndigits > n.weight + 1)
+        return false;
+      if (n.ndigits == 0) {  // zero (stored without digits or sign)
+        appendStringInfoChar(out, '0');
+        return true;
+      }
+      char buf[24];
+      int len = 0;
+      if (n.negative) buf[len++] = '-';
+      const int first = len;
+      for (int g = 0; g <= n.weight; ++g) {  // base-10000 groups; missing ones are zeros
+        int d = g < n.ndigits ? numeric_digit(n.digits, g) : 0;
+        char group[4];
+        for (int i = 3; i >= 0; --i, d /= 10) group[i] = static_cast<char>('0' + d % 10);
+        int from = 0;
+        if (g == 0)
+          while (from < 3 && group[from] == '0') ++from;
+        for (int i = from; i < 4; ++i) buf[len++] = group[i];
+      }
+      if (len - first > 18) return false;
+      appendBinaryStringInfo(out, buf, len);
       return true;
     }
     default:
@@ -430,77 +519,6 @@ bool jsonb_canonical_value(JsonbValue* v, StringInfo out, int depth) {
 // Days and microseconds between PostgreSQL's epoch (2000-01-01) and the Unix epoch.
 constexpr int32_t kPgEpochDays = 10957;
 constexpr int64_t kPgEpochMicros = int64_t{kPgEpochDays} * 86400 * 1000000;
-
-// numeric as stored (numeric.c keeps the struct private; the layout is the on-disk format, which
-// pg_upgrade carries over): after the varlena header a 16-bit word whose top two bits say the form.
-//  - 0x8000 short: bit 0x2000 the sign, bits 0x1F80 the display scale, bits 0x007F the weight
-//    (a 7-bit two's complement number), then the digits;
-//  - 0x0000 / 0x4000 long (positive / negative): the low 14 bits the display scale, then an
-//    int16 weight, then the digits;
-//  - 0xC000 special: NaN and the infinities (read through the output text).
-// The digits are int16 in base 10000, most significant first; the first has weight `weight`
-// (a power of 10000). Stored values have no leading zero digit (zero has no digits at all).
-struct NumericParts {
-  const char* digits;  // ndigits int16 values, possibly unaligned
-  int ndigits;
-  int weight;
-  int dscale;
-  bool negative;
-};
-
-constexpr uint16_t kNumericFormMask = 0xC000, kNumericNegative = 0x4000, kNumericShort = 0x8000,
-                   kNumericSpecial = 0xC000;
-constexpr int kNumericBase = 10000;
-
-int16_t numeric_digit(const char* digits, int i) {
-  int16_t d;
-  memcpy(&d, digits + 2 * i, sizeof d);
-  return d;
-}
-
-// The parts of a finite numeric whose bytes (after the varlena header) are `data`; false for a
-// special value or anything that is not a well-formed stored numeric.
-bool numeric_parts(const char* data, size_t len, NumericParts* out) {
-  uint16_t header;
-  if (len < sizeof header) return false;
-  memcpy(&header, data, sizeof header);
-  size_t header_len = sizeof header;
-  const uint16_t form = header & kNumericFormMask;
-  if (form == kNumericSpecial) return false;
-  if (form == kNumericShort) {
-    out->negative = (header & 0x2000) != 0;
-    out->dscale = (header & 0x1F80) >> 7;
-    out->weight = (header & 0x0040) ? static_cast<int>(header & 0x003F) - 64 : header & 0x003F;
-  } else {
-    int16_t weight;
-    if (len < header_len + sizeof weight) return false;
-    memcpy(&weight, data + header_len, sizeof weight);
-    header_len += sizeof weight;
-    out->negative = form == kNumericNegative;
-    out->dscale = header & 0x3FFF;
-    out->weight = weight;
-  }
-  if ((len - header_len) % 2 != 0) return false;
-  out->digits = data + header_len;
-  out->ndigits = static_cast<int>((len - header_len) / 2);
-  return true;
-}
-
-// Whether numeric_text() prints `n` as numeric_out does (then decimal::parse would give the same
-// canonical text): digits in range, no leading zero digit, within the engine's limits.
-bool numeric_direct(const NumericParts& n) {
-  for (int i = 0; i < n.ndigits; ++i) {
-    const int16_t d = numeric_digit(n.digits, i);
-    if (d < 0 || d >= kNumericBase || (i == 0 && d == 0)) return false;
-  }
-  if (n.dscale > decimal::kMaxScale) return false;
-  if (n.ndigits > 0 && n.weight >= 0) {
-    const int16_t first = numeric_digit(n.digits, 0);
-    const int first_len = first >= 1000 ? 4 : first >= 100 ? 3 : first >= 10 ? 2 : 1;
-    if (first_len + 4 * static_cast<int64_t>(n.weight) > decimal::kMaxIntegerDigits) return false;
-  }
-  return true;
-}
 
 // The engine's canonical decimal text of `n` (see engine/decimal.hpp): numeric_out's digits (the
 // integer part, then exactly dscale fraction digits: trailing zeros kept, digits past the scale

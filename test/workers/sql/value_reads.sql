@@ -29,7 +29,11 @@ INSERT INTO wvr.src VALUES
   (8, NULL, NULL, NULL, NULL, 'null'),
   (9, NULL, NULL, NULL, NULL, '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["deep"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]'),
   (10, NULL, NULL, NULL, NULL, '{"k": {"k": {"k": [{"b": null, "a": "1"}, 123456789012345678]}}}'),
-  (11, NULL, NULL, NULL, NULL, '[123456789012345678, 1234567890123456789, -123456789012345678]');
+  (11, NULL, NULL, NULL, NULL, '[123456789012345678, 1234567890123456789, -123456789012345678]'),
+  -- whole numbers from jsonb's stored digits: base-10000 groups with zeros inside and after
+  -- them, signs, exponents; scales and 19 digits through the text
+  (12, NULL, NULL, NULL, NULL,
+   '[10000, 100000000, -10000, 9999, 0, 1e4, 20000.0, 1000000000000000000, 100020003, -7e17, 0.0]');
 -- numeric: the digits and the display scale as numeric_out prints them (trailing zeros kept),
 -- weights far below and above the point, both header forms (short, and long for a weight or
 -- scale beyond the short form's), and zero.
