@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "engine/decimal.hpp"
 #include "engine/field_mapper.hpp"
@@ -713,12 +714,19 @@ Status RowConverter::convert(const Datum* datums, const bool* isnull, Row& row) 
     return value_from_text(std::string_view(text_[c], static_cast<size_t>(text_len_[c])),
                            columns[c]->type);
   };
+  // Column c's text (kText) or canonical JSON (kJson) into the row's own value, whose string
+  // keeps its storage from page to page; coerced as the text path would (a varchar's length).
+  auto into_row = [&](size_t c, ValueType type) {
+    row[c].assign_str(type, std::string_view(text_[c], static_cast<size_t>(text_len_[c])));
+    return coerce_in_place(row[c], columns[c]->type, {});
+  };
   for (size_t c = 0; c < columns.size(); ++c) {
     if (isnull[c]) {
       row[c] = Value::null();
       continue;
     }
     Result<Value> v = Value::null();
+    std::optional<Status> in_place;  // set when the value was read into row[c] itself
     switch (how_[c]) {
       case ReadAs::kInt2:
         v = coerce(Value::integer(DatumGetInt16(datums[c])), columns[c]->type);
@@ -755,12 +763,8 @@ Status RowConverter::convert(const Datum* datums, const bool* isnull, Row& row) 
         break;
       case ReadAs::kJsonb:
         if (canonical_[c]) {
-          Value& dst = row[c];  // as kText: into the row's own string
-          dst.assign_str(ValueType::kJson,
-                         std::string_view(text_[c], static_cast<size_t>(text_len_[c])));
-          if (Status st = coerce_in_place(dst, columns[c]->type, {}); !st.is_ok())
-            return st.with_context("column '" + columns[c]->name + "'");
-          continue;
+          in_place = into_row(c, ValueType::kJson);
+          break;
         }
         v = from_text(c);
         break;
@@ -775,20 +779,18 @@ Status RowConverter::convert(const Datum* datums, const bool* isnull, Row& row) 
         break;
       case ReadAs::kText:
         if (columns[c]->type.kind == TypeKind::kText) {
-          // Into the row's own value, whose string keeps its storage from page to page; the
-          // same checks as the text path (coerce: a varchar's length).
-          Value& dst = row[c];
-          dst.assign_str(ValueType::kText,
-                         std::string_view(text_[c], static_cast<size_t>(text_len_[c])));
-          if (Status st = coerce_in_place(dst, columns[c]->type, {}); !st.is_ok())
-            return st.with_context("column '" + columns[c]->name + "'");
-          continue;
+          in_place = into_row(c, ValueType::kText);
+          break;
         }
         v = from_text(c);
         break;
       case ReadAs::kOutput:
         v = from_text(c);
         break;
+    }
+    if (in_place) {
+      if (!in_place->is_ok()) return in_place->with_context("column '" + columns[c]->name + "'");
+      continue;
     }
     if (!v.is_ok()) return v.status().with_context("column '" + columns[c]->name + "'");
     row[c] = std::move(v).value();
