@@ -383,6 +383,20 @@ bool numeric_direct(const NumericParts& n) {
   return true;
 }
 
+// Base-10000 digit group `g` of `n` (0 past the stored digits) as its 4 characters into `out`;
+// with `strip_leading`, without its leading zeros (the first group). Returns the characters
+// written. Plain C (jsonb numbers inside a pg_call, numeric_text).
+int numeric_group(const NumericParts& n, int g, bool strip_leading, char* out) {
+  int d = g >= 0 && g < n.ndigits ? numeric_digit(n.digits, g) : 0;
+  char group[4];
+  for (int i = 3; i >= 0; --i, d /= 10) group[i] = static_cast<char>('0' + d % 10);
+  int from = 0;
+  if (strip_leading)
+    while (from < 3 && group[from] == '0') ++from;
+  memcpy(out, group + from, static_cast<size_t>(4 - from));
+  return 4 - from;
+}
+
 // jsonb straight to the engine's canonical JSON text (engine/json_canonical: compact, object keys
 // in byte order), for the documents its fast form covers: strings that need no escaping, whole
 // numbers of at most 18 digits, true, false, null, at most 32 levels deep. Anything else returns
@@ -499,15 +513,8 @@ bool jsonb_canonical_value(JsonbValue* v, StringInfo out, int depth) {
       int len = 0;
       if (n.negative) buf[len++] = '-';
       const int first = len;
-      for (int g = 0; g <= n.weight; ++g) {  // base-10000 groups; missing ones are zeros
-        int d = g < n.ndigits ? numeric_digit(n.digits, g) : 0;
-        char group[4];
-        for (int i = 3; i >= 0; --i, d /= 10) group[i] = static_cast<char>('0' + d % 10);
-        int from = 0;
-        if (g == 0)
-          while (from < 3 && group[from] == '0') ++from;
-        for (int i = from; i < 4; ++i) buf[len++] = group[i];
-      }
+      for (int g = 0; g <= n.weight; ++g)  // base-10000 groups; missing ones are zeros
+        len += numeric_group(n, g, g == 0, buf + len);
       if (len - first > 18) return false;
       appendBinaryStringInfo(out, buf, len);
       return true;
@@ -531,14 +538,9 @@ std::string numeric_text(const NumericParts& n) {
   out.reserve(2 + 4 * static_cast<size_t>(int_groups + frac_groups));
   out.push_back('-');  // dropped again below for a positive value or one that prints as zero
   bool nonzero = false;
-  char group[4];
   auto put_group = [&](int g, bool strip_leading) {
-    int d = g >= 0 && g < n.ndigits ? numeric_digit(n.digits, g) : 0;
-    for (int i = 3; i >= 0; --i, d /= 10) group[i] = static_cast<char>('0' + d % 10);
-    int from = 0;
-    if (strip_leading)
-      while (from < 3 && group[from] == '0') ++from;
-    out.append(group + from, static_cast<size_t>(4 - from));
+    char group[4];
+    out.append(group, static_cast<size_t>(numeric_group(n, g, strip_leading, group)));
   };
   if (int_groups == 0) {
     out.push_back('0');
