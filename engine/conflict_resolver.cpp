@@ -98,6 +98,8 @@ ConflictRecord ConflictResolver::record_of(const DiffItem& item) const {
     c.target = Row(item.target.begin(),
                    item.target.begin() + static_cast<std::ptrdiff_t>(mapper_.mapped_count()));
   if (item.baseline) c.baseline = *item.baseline;
+  c.source_fp = item.has_source ? item.source_fp : 0;
+  c.target_fp = item.has_target ? item.target_fp : 0;
   c.source_changed = item.source_changed;
   c.target_changed = item.target_changed;
   c.conflicting = item.conflicting;
@@ -502,6 +504,9 @@ Result<PlannedChange> ConflictResolver::resolve(const ConflictRecord& c, Decisio
       skip(c, p);
       break;
   }
+  // The decision was made on the rows the record shows: it writes only those row versions.
+  set_expectations(p, c.source_fp, c.source_raw ? &*c.source_raw : nullptr, c.target_fp,
+                   c.target ? &*c.target : nullptr);
   return p;
 }
 

@@ -67,17 +67,34 @@ class Source {
 // the key; a soft delete sets `soft_delete_column` to `soft_delete_value`, and an update with
 // `restore` sets it back to `soft_restore_value`.
 //
-// Applying must be idempotent, because a staged batch applied just before a crash is applied
-// again: an insert of a key that exists updates that row instead of failing.
+// THE WRITE CONTRACT (every Target keeps it; the executor suite proves it on the in-memory
+// endpoints, the adapters' tests on the real servers):
+//  - A write never overwrites a row version the job did not read. An update, delete or soft
+//    delete is applied only while the row is still the version the job read: its fingerprint
+//    equals Item::expect_fp (PostgreSQL: the row's xmin), or, when expect_fp is 0, its values in
+//    `expect_columns` equal Item::expect (ends without row versions compare the values read).
+//    With neither (expect_fp 0 and expect empty) the job did not read the row and the write is
+//    unconditional (a decision recorded before this contract existed).
+//  - An insert writes only a key that does not exist. A key that exists with exactly the
+//    inserted values (a staged batch applied again after a crash) counts as written; one with
+//    other values (a row that appeared since the read, or one the sync's filter hides) is left.
+//  - A delete of a row that is gone already counts as done.
+//  - Items left unwritten are not an error: the batch goes on, and skipped() lists them. The
+//    executor keeps their baseline as it was, so the next run reads those rows again and
+//    decides them anew (as a change, or as a conflict when both sides moved).
+// So a concurrent edit, on either side, is never lost: at worst it becomes a conflict.
 struct ChangeBatch {
   struct Item {
     RowOp op = RowOp::kNone;
     Row key;
     Row values;
     bool restore = false;
+    uint64_t expect_fp = 0;  // the row's fingerprint as read (updates and deletes), 0: unknown
+    Row expect;              // or its values as read, in expect_columns (empty: unknown)
   };
-  std::vector<size_t> key_columns;  // schema indexes
-  std::vector<size_t> columns;      // schema indexes of Item::values
+  std::vector<size_t> key_columns;     // schema indexes
+  std::vector<size_t> columns;         // schema indexes of Item::values
+  std::vector<size_t> expect_columns;  // schema indexes of Item::expect
   int soft_delete_column = -1;
   Value soft_delete_value;
   Value soft_restore_value;
@@ -102,10 +119,17 @@ class Target : public Source {
   virtual Status finish_apply() { return Status::ok(); }
   virtual Status pump() { return Status::ok(); }
 
+  // The items of the last batch applied (apply, or start_apply and finish_apply) that were left
+  // unwritten under the write contract (ChangeBatch): indexes into its items, ascending.
+  virtual const std::vector<size_t>& skipped() const { return skipped_; }
+
   // The fingerprint (RowReader::fingerprint) that rows written by the last apply or start_apply
   // carry, 0 when unknown: PostgreSQL tables give the id of the transaction that wrote them.
   // The baseline remembers it, so the next run knows those rows unchanged without reading them.
   virtual uint64_t written_fingerprint() const { return 0; }
+
+ protected:
+  std::vector<size_t> skipped_;  // what skipped() returns: implementations fill it per batch
 };
 
 class BaselineReader {

@@ -346,8 +346,8 @@ class Reader {
   bool ok_ = true;
 };
 
-constexpr uint8_t kChangeVersion = 2;
-constexpr uint8_t kConflictVersion = 1;
+constexpr uint8_t kChangeVersion = 3;    // 3: the write contract's expectations
+constexpr uint8_t kConflictVersion = 2;  // 2: the rows' fingerprints
 
 Status corrupt(const char* what) {
   return error(ErrorCode::kInvalidArgument, std::string("corrupt staged ") + what);
@@ -478,12 +478,18 @@ std::string encode_change(const PlannedChange& c) {
   if (c.baseline_op == BaselineOp::kSet) w.baseline(c.baseline, false);
   w.fields(c.changed);
   w.u8(c.restore_soft ? 1 : 0);
+  w.u64(c.expect_target_fp);
+  w.row(c.expect_target);
+  w.u64(c.expect_source_fp);
+  w.row(c.expect_source);
   return out;
 }
 
 Result<PlannedChange> decode_change(std::string_view bytes) {
   Reader r(bytes);
-  if (r.u8() != kChangeVersion) return corrupt("change (unknown version)");
+  // Version 2 (before the write contract) has no expectations: its writes are unconditional.
+  const uint8_t version = r.u8();
+  if (version != kChangeVersion && version != 2) return corrupt("change (unknown version)");
   PlannedChange c;
   c.kind = static_cast<DiffKind>(r.u8());
   c.key = r.row();
@@ -500,6 +506,12 @@ Result<PlannedChange> decode_change(std::string_view bytes) {
   c.changed = r.fields();
   uint8_t flags = r.u8();
   c.restore_soft = flags & 1;
+  if (version >= 3) {
+    c.expect_target_fp = r.u64();
+    c.expect_target = r.row();
+    c.expect_source_fp = r.u64();
+    c.expect_source = r.row();
+  }
   if (!r.ok() || !r.done() || flags > 1 || c.kind > DiffKind::kRowError ||
       c.target_op > RowOp::kSoftDelete || c.source_op > RowOp::kSoftDelete ||
       c.baseline_op > BaselineOp::kErase)
@@ -522,12 +534,15 @@ std::string encode_conflict(const ConflictRecord& c) {
   w.fields(c.target_changed);
   w.fields(c.conflicting);
   w.str(c.reason);
+  w.u64(c.source_fp);
+  w.u64(c.target_fp);
   return out;
 }
 
 Result<ConflictRecord> decode_conflict(std::string_view bytes) {
   Reader r(bytes);
-  if (r.u8() != kConflictVersion) return corrupt("conflict (unknown version)");
+  const uint8_t version = r.u8();  // version 1: no fingerprints (decisions write unconditionally)
+  if (version != kConflictVersion && version != 1) return corrupt("conflict (unknown version)");
   ConflictRecord c;
   c.kind = static_cast<DiffKind>(r.u8());
   c.key = r.row();
@@ -539,6 +554,10 @@ Result<ConflictRecord> decode_conflict(std::string_view bytes) {
   c.target_changed = r.fields();
   c.conflicting = r.fields();
   c.reason = r.str();
+  if (version >= 2) {
+    c.source_fp = r.u64();
+    c.target_fp = r.u64();
+  }
   if (!r.ok() || !r.done() || c.kind > DiffKind::kRowError) return corrupt("conflict");
   return c;
 }

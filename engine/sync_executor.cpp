@@ -142,6 +142,26 @@ Result<SyncExecutor> SyncExecutor::create(const FieldMapper& mapper, const SyncP
   return x;
 }
 
+int64_t SyncExecutor::leave_skipped(std::vector<PlannedChange>& changes,
+                                    const std::vector<size_t>& item_change,
+                                    const std::vector<size_t>& skipped, bool source_side) {
+  int64_t n = 0;
+  for (size_t i : skipped) {
+    if (i >= item_change.size()) continue;
+    PlannedChange& c = changes[item_change[i]];
+    (source_side ? c.source_op : c.target_op) = RowOp::kNone;
+    // The baseline stays as it was for this key: the next run reads the row again and decides.
+    c.baseline_op = BaselineOp::kKeep;
+    ++n;
+    if (on_moved_)
+      on_moved_(c.key, error(ErrorCode::kConflict,
+                             std::string("the ") + (source_side ? "source" : "target") +
+                                 " row changed while the job ran: it was not overwritten, the "
+                                 "next run decides it again"));
+  }
+  return n;
+}
+
 Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progress,
                            int64_t now_micros, bool* in_flight) {
   if (in_flight) *in_flight = false;
@@ -171,9 +191,13 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
             now_micros));
   }
 
-  int64_t ins = 0, upd = 0, del = 0, s_ins = 0, s_upd = 0, s_del = 0;
+  target.expect_columns = target.columns;
+  source.expect_columns = mapper_.source_projection();
   size_t used = 0;
-  for (PlannedChange& c : changes) {
+  target_changes_.clear();
+  std::vector<size_t> source_changes;
+  for (size_t ci = 0; ci < changes.size(); ++ci) {
+    PlannedChange& c = changes[ci];
     if (c.target_op != RowOp::kNone) {
       if (used == target.items.size()) target.items.emplace_back();
       ChangeBatch::Item& it = target.items[used++];
@@ -184,25 +208,22 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
       else
         it.values.clear();
       it.restore = c.restore_soft && target_soft_column_ >= 0;
-      if (c.target_op == RowOp::kInsert)
-        ++ins;
-      else if (c.target_op == RowOp::kUpdate)
-        ++upd;
-      else
-        ++del;
+      it.expect_fp = c.expect_target_fp;
+      it.expect.swap(c.expect_target);
+      c.expect_target.clear();
+      target_changes_.push_back(ci);
     }
     if (c.source_op != RowOp::kNone) {
-      source.items.push_back({c.source_op, c.source_key,
-                              c.source_op == RowOp::kInsert || c.source_op == RowOp::kUpdate
-                                  ? std::move(c.source_values)
-                                  : Row{},
-                              false});
-      if (c.source_op == RowOp::kInsert)
-        ++s_ins;
-      else if (c.source_op == RowOp::kUpdate)
-        ++s_upd;
-      else
-        ++s_del;
+      ChangeBatch::Item it{c.source_op,
+                           c.source_key,
+                           c.source_op == RowOp::kInsert || c.source_op == RowOp::kUpdate
+                               ? std::move(c.source_values)
+                               : Row{},
+                           false,
+                           c.expect_source_fp,
+                           std::move(c.expect_source)};
+      source.items.push_back(std::move(it));
+      source_changes.push_back(ci);
     }
   }
   target.items.resize(used);
@@ -213,7 +234,11 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
     Status st =
         pipeline ? endpoints_.target->start_apply(target) : endpoints_.target->apply(target);
     if (!st.is_ok()) return st.with_context("applying to the target");
-    if (pipeline) *in_flight = true;
+    if (pipeline)
+      *in_flight = true;
+    else
+      progress.errors +=
+          leave_skipped(changes, target_changes_, endpoints_.target->skipped(), false);
     const uint64_t fp = endpoints_.target->written_fingerprint();
     for (PlannedChange& c : changes)
       if (writes_row(c.target_op) && c.baseline_op == BaselineOp::kSet) c.baseline.target_fp = fp;
@@ -228,6 +253,8 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
       return error(ErrorCode::kInternal, "a change for the source but no writable source");
     Status st = endpoints_.source_writer->apply(source);
     if (!st.is_ok()) return st.with_context("applying to the source");
+    progress.errors +=
+        leave_skipped(changes, source_changes, endpoints_.source_writer->skipped(), true);
     const uint64_t fp = endpoints_.source_writer->written_fingerprint();
     for (PlannedChange& c : changes)
       if (writes_row(c.source_op) && c.baseline_op == BaselineOp::kSet) c.baseline.source_fp = fp;
@@ -237,6 +264,22 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
   if (!(in_flight && *in_flight) || endpoints_.baseline->commits_with_progress()) {
     Status st = endpoints_.baseline->apply(changes);
     if (!st.is_ok()) return st.with_context("updating the baseline");
+  }
+  // What was written (a change left unwritten lost its op in leave_skipped).
+  int64_t ins = 0, upd = 0, del = 0, s_ins = 0, s_upd = 0, s_del = 0;
+  for (const PlannedChange& c : changes) {
+    if (c.target_op == RowOp::kInsert)
+      ++ins;
+    else if (c.target_op == RowOp::kUpdate)
+      ++upd;
+    else if (c.target_op != RowOp::kNone)
+      ++del;
+    if (c.source_op == RowOp::kInsert)
+      ++s_ins;
+    else if (c.source_op == RowOp::kUpdate)
+      ++s_upd;
+    else if (c.source_op != RowOp::kNone)
+      ++s_del;
   }
   progress.inserted += ins;
   progress.updated += upd;
@@ -264,6 +307,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
   progress.checkpoint = options.resume_after;
   progress.source_checkpoint = options.resume_after_source;
   resolver_.set_now(options.now_micros);
+  on_moved_ = options.on_row_error;
   report();
 
   const size_t k = mapper_.key_count();
@@ -331,6 +375,33 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
     in_flight = false;
     Status st = endpoints_.target->finish_apply();
     if (!st.is_ok()) return st.with_context("applying to the target");
+    if (const std::vector<size_t>& skipped = endpoints_.target->skipped(); !skipped.empty()) {
+      // Inserts (a pipelined batch has nothing else) of keys that appeared since the read.
+      int64_t n = 0;
+      if (!in_flight_baseline.empty()) {
+        n = leave_skipped(in_flight_baseline, target_changes_, skipped, false);
+      } else {
+        // The baseline went with the batch (it commits with the progress, not yet reported):
+        // those keys had none before they were inserted, so forgetting them restores it.
+        std::vector<PlannedChange> forget(skipped.size());
+        std::vector<size_t> self(skipped.size());
+        for (size_t i = 0; i < skipped.size(); ++i) {
+          forget[i].key = target_batch_.items[skipped[i]].key;
+          forget[i].target_op = RowOp::kInsert;
+          self[i] = i;
+        }
+        std::vector<size_t> all(skipped.size());
+        for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+        n = leave_skipped(forget, self, all, false);
+        for (PlannedChange& f : forget) f.baseline_op = BaselineOp::kErase;
+        st = endpoints_.baseline->apply(forget);
+        if (!st.is_ok()) return st.with_context("updating the baseline");
+      }
+      for (Progress* p : {&in_flight_progress, &progress}) {
+        p->inserted -= n;
+        p->errors += n;
+      }
+    }
     if (!in_flight_baseline.empty()) {
       st = endpoints_.baseline->apply(in_flight_baseline);
       recycle(in_flight_baseline);
@@ -406,6 +477,15 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
         if (item->kind == DiffKind::kUnchanged) ++progress.unchanged;
         if (!outcome.change.empty()) {
           set_fingerprints(*item, outcome.change);
+          set_expectations(outcome.change, item->has_source ? item->source_fp : 0,
+                           item->has_source ? item->source_raw : nullptr,
+                           item->has_target ? item->target_fp : 0,
+                           item->has_target ? &item->target : nullptr);
+          // A key written back into the source (two-way) is a source key the scan has passed:
+          // a job resumed after this batch must not read it again as new.
+          if (outcome.change.source_op != RowOp::kNone && item->key_mapped &&
+              (!last_source_key || compare_keys(outcome.change.source_key, *last_source_key) > 0))
+            last_source_key = outcome.change.source_key;
           batch.push_back(std::move(outcome.change));
           if (!spare_changes_.empty()) {
             outcome.change = std::move(spare_changes_.back());
@@ -462,7 +542,7 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
     committed.progress.scanned = progress.scanned;
     committed.progress.unchanged = progress.unchanged;
     committed.progress.conflicts = progress.conflicts;
-    committed.progress.errors = progress.errors;
+    committed.progress.errors += progress.errors;  // plus rows the commit left (moved on)
     committed.progress.total = progress.total;
     committed.progress.checkpoint = progress.checkpoint;
     committed.progress.source_checkpoint = progress.source_checkpoint;
@@ -487,6 +567,7 @@ JobOutcome SyncExecutor::commit(const JobOptions& options) {
     out.state = JobState::kAwaitingResolution;
     return out;
   }
+  on_moved_ = options.on_row_error;
   progress.phase = "committing";
   if (options.on_progress) options.on_progress(progress);
   Status st = endpoints_.stage->read_changes(

@@ -89,6 +89,15 @@ class SyncExecutor {
   ChangeBatch target_batch_;
   std::vector<Row> spare_rows_;
   std::vector<PlannedChange> spare_changes_;  // changes of applied batches, to plan into
+  // The change of each item of the target batch last applied (indexes into its changes).
+  std::vector<size_t> target_changes_;
+  // Rows that moved on since the job read them are reported like row errors (JobOptions).
+  std::function<void(const Row& key, const Status& why)> on_moved_;
+
+  // Changes whose write the target (or the source) left under the write contract: they lose that
+  // write and keep their baseline; each is reported. Returns how many.
+  int64_t leave_skipped(std::vector<PlannedChange>& changes, const std::vector<size_t>& item_change,
+                        const std::vector<size_t>& skipped, bool source_side);
 };
 
 // The value a soft delete writes into a column of this type: true, now(), today or 1.

@@ -167,4 +167,22 @@ const char* row_op_name(RowOp op) {
   return "unknown";
 }
 
+void set_expectations(PlannedChange& change, uint64_t source_fp, const Row* source_raw,
+                      uint64_t target_fp, const Row* target) {
+  auto expects = [](RowOp op) {
+    return op == RowOp::kUpdate || op == RowOp::kDelete || op == RowOp::kSoftDelete;
+  };
+  change.expect_target_fp = change.expect_source_fp = 0;
+  change.expect_target.clear();
+  change.expect_source.clear();
+  if (expects(change.target_op)) {
+    change.expect_target_fp = target_fp;
+    if (target_fp == 0 && target) change.expect_target = *target;
+  }
+  if (expects(change.source_op)) {
+    change.expect_source_fp = source_fp;
+    if (source_fp == 0 && source_raw) change.expect_source = *source_raw;
+  }
+}
+
 }  // namespace dbsync

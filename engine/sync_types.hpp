@@ -110,6 +110,13 @@ struct PlannedChange {
   BaselineEntry baseline;
   FieldSet changed;           // mapped fields the change writes (for the audit)
   bool restore_soft = false;  // the source row is back: clear the target's soft-delete column
+  // What the job read of each side's row, so that a write applies only to that row version
+  // (ChangeBatch's write contract): its fingerprint, or, where the side has none, its values
+  // (target: the mapped target columns; source: the source projection). Inserts expect no row.
+  uint64_t expect_target_fp = 0;
+  Row expect_target;
+  uint64_t expect_source_fp = 0;
+  Row expect_source;
 
   // As a new change, keeping the storage of its vectors (a run reuses the changes of the
   // batches it has applied, so that planning a row allocates little).
@@ -125,6 +132,9 @@ struct PlannedChange {
     baseline.reset();
     changed.reset(0);
     restore_soft = false;
+    expect_target_fp = expect_source_fp = 0;
+    expect_target.clear();
+    expect_source.clear();
   }
 
   bool empty() const {
@@ -143,9 +153,17 @@ struct ConflictRecord {
   std::optional<BaselineEntry> baseline;
   FieldSet source_changed;  // fields changed on the source since the baseline
   FieldSet target_changed;
-  FieldSet conflicting;  // changed on both sides to different values
-  std::string reason;    // e.g. "merge fallback manual", "webhook failed: timeout"
+  FieldSet conflicting;    // changed on both sides to different values
+  std::string reason;      // e.g. "merge fallback manual", "webhook failed: timeout"
+  uint64_t source_fp = 0;  // the rows' fingerprints as read (0: none): a decision's writes
+  uint64_t target_fp = 0;  // apply only to these row versions (ChangeBatch's write contract)
 };
+
+// Sets what a change's writes expect to find (PlannedChange::expect_*): for each side the change
+// updates or deletes, the fingerprint read, or the row read when there is none (`source_raw`:
+// the projected source row; `target`: the target row, mapped layout; either may be null).
+void set_expectations(PlannedChange& change, uint64_t source_fp, const Row* source_raw,
+                      uint64_t target_fp, const Row* target);
 
 enum class Decision { kSource, kTarget, kMerge, kCustom, kSkip };
 const char* decision_name(Decision d);

@@ -180,14 +180,34 @@ class MemoryTable : public Target {
             t.stamps_[w.key] = {(hash_row(*r, r->size()) >> 2) | 1, t.last_stamp_};
       }
     } stamp_on_exit{*this, written, batch.key_columns};
-    for (const ChangeBatch::Item& it : batch.items) {
+    skipped_.clear();
+    if (before_apply) before_apply(*this);
+    for (size_t n = 0; n < batch.items.size(); ++n) {
+      const ChangeBatch::Item& it = batch.items[n];
       Row* existing = find(it.key, batch.key_columns);
+      // The write contract (ChangeBatch): only the row version the job read is written.
+      const bool writes_existing =
+          it.op == RowOp::kUpdate || it.op == RowOp::kDelete || it.op == RowOp::kSoftDelete;
+      if (writes_existing && existing && !as_read(*existing, it, batch.expect_columns)) {
+        skipped_.push_back(n);
+        continue;
+      }
+      if ((it.op == RowOp::kUpdate || it.op == RowOp::kSoftDelete) && !existing) {
+        skipped_.push_back(n);  // deleted since the read
+        continue;
+      }
       switch (it.op) {
         case RowOp::kInsert: {
-          if (existing) {  // a re-applied insert updates the row (ChangeBatch's contract)
-            for (size_t i = 0; i < batch.columns.size(); ++i)
-              (*existing)[batch.columns[i]] = it.values[i];
-            ++reapplied_inserts;
+          if (existing) {
+            // The same values (a batch applied again): written. Others: a row that appeared
+            // since the read, left alone.
+            bool same = true;
+            for (size_t i = 0; i < batch.columns.size() && same; ++i)
+              same = compare_values((*existing)[batch.columns[i]], it.values[i]) == 0;
+            if (same)
+              ++reapplied_inserts;
+            else
+              skipped_.push_back(n);
             break;
           }
           Row r(schema_.columns.size());
@@ -198,7 +218,6 @@ class MemoryTable : public Target {
           break;
         }
         case RowOp::kUpdate:
-          if (!existing) return error(ErrorCode::kNotFound, "no row " + key_to_string(it.key));
           for (size_t i = 0; i < batch.columns.size(); ++i)
             (*existing)[batch.columns[i]] = it.values[i];
           if (it.restore && batch.soft_delete_column >= 0)
@@ -223,10 +242,24 @@ class MemoryTable : public Target {
     return Status::ok();
   }
 
+  // Called at the start of every apply: a test edits the table here to play a user whose write
+  // lands between the job's read and its write.
+  std::function<void(MemoryTable&)> before_apply;
+
   int scans = 0, apply_calls = 0, inserts = 0, updates = 0, deletes = 0, soft_deletes = 0;
   int reapplied_inserts = 0;  // inserts of a key that already existed
   int fail_apply_after = -1;
   bool fail_scan = false;
+
+  // Whether a row is the version a change's item read (ChangeBatch::Item::expect_fp/expect).
+  bool as_read(const Row& row, const ChangeBatch::Item& it,
+               const std::vector<size_t>& expect_columns) const {
+    if (it.expect_fp != 0 && fingerprints) return fingerprint_of(row) == it.expect_fp;
+    if (it.expect.empty()) return true;  // unknown: unconditional
+    for (size_t i = 0; i < expect_columns.size() && i < it.expect.size(); ++i)
+      if (compare_values(row[expect_columns[i]], it.expect[i]) != 0) return false;
+    return true;
+  }
 
  private:
   Row key_of(const Row& row) const {
