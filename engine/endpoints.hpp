@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "engine/status.hpp"
@@ -85,6 +86,15 @@ class Source {
 // So a concurrent edit, on either side, is never lost: at worst it becomes a conflict.
 struct ChangeBatch {
   struct Item {
+    Item() = default;
+    Item(RowOp op_, Row key_, Row values_ = {}, bool restore_ = false, uint64_t expect_fp_ = 0,
+         Row expect_ = {})
+        : op(op_),
+          key(std::move(key_)),
+          values(std::move(values_)),
+          restore(restore_),
+          expect_fp(expect_fp_),
+          expect(std::move(expect_)) {}
     RowOp op = RowOp::kNone;
     Row key;
     Row values;

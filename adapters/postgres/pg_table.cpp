@@ -12,6 +12,8 @@ namespace dbsync::pg {
 namespace {
 
 constexpr const char* kOpColumn = "\"dbsync$op\"";
+// The fingerprint a change expects its row to have (the write contract), null when none.
+constexpr const char* kFpColumn = "\"dbsync$fp\"";
 
 // How a scan fingerprints its rows: the xmin of each row version (tables only). A light scan
 // reads only the key columns and xmin; lookup() reads full rows by key in the scan's snapshot.
@@ -298,7 +300,7 @@ Status PgTable::ensure_temp_table(const std::vector<size_t>& layout) {
   DBSYNC_RETURN_IF_ERROR(conn_.exec(
       "DROP TABLE IF EXISTS pg_temp." + quote_ident(temp_name_) + "; CREATE TEMP TABLE " +
       quote_ident(temp_name_) + " ON COMMIT DELETE ROWS AS SELECT NULL::\"char\" AS " + kOpColumn +
-      ", " + join(cols, ", ") + " FROM " + info_.name.quoted() +
+      ", NULL::bigint AS " + kFpColumn + ", " + join(cols, ", ") + " FROM " + info_.name.quoted() +
       " WITH NO DATA; ALTER TABLE pg_temp." + quote_ident(temp_name_) + " ALTER COLUMN " +
       kOpColumn + " SET DEFAULT 'i'"));
   temp_layout_ = layout;
@@ -325,6 +327,7 @@ Status PgTable::begin_batch() {
 
 Status PgTable::start_apply(const ChangeBatch& batch) {
   abandon_in_flight();
+  skipped_.clear();
   bool insert_only = !batch.items.empty();
   for (const ChangeBatch::Item& item : batch.items) insert_only &= item.op == RowOp::kInsert;
   if (!insert_only) return apply(batch);
@@ -362,8 +365,23 @@ Status PgTable::finish_apply() {
   return st.with_context("table " + info_.name.display());
 }
 
+Status PgTable::find_left(const std::string& temp, const std::string& op, const std::string& left) {
+  // The temp table is filled by one COPY after the commit that emptied it: its rows' physical
+  // order is the buffer's line order.
+  DBSYNC_ASSIGN_OR_RETURN(
+      PgResult r, conn_.query("SELECT s.\"dbsync$n\" FROM (SELECT *, pg_catalog.row_number() OVER "
+                              "(ORDER BY ctid) AS \"dbsync$n\" FROM " +
+                              temp + ") AS s WHERE s." + kOpColumn + " " + op + " AND " + left));
+  for (int i = 0; i < r.rows(); ++i) {
+    const size_t n = std::strtoull(std::string(r.get(i, 0)).c_str(), nullptr, 10);
+    if (n >= 1 && n <= line_items_.size()) skipped_.push_back(line_items_[n - 1]);
+  }
+  return Status::ok();
+}
+
 Status PgTable::apply(const ChangeBatch& batch) {
   abandon_in_flight();
+  skipped_.clear();
   if (batch.items.empty()) return Status::ok();
   const size_t ncols = info_.schema.columns.size();
   if (batch.key_columns.empty())
@@ -414,10 +432,13 @@ bool PgTable::build_binary_buffer(const ChangeBatch& batch, const std::vector<si
   buf.clear();
   append_copy_binary_header(buf);
   size_t n_ins = 0;
-  for (const ChangeBatch::Item& item : batch.items) {
+  line_items_.clear();
+  for (size_t index = 0; index < batch.items.size(); ++index) {
+    const ChangeBatch::Item& item = batch.items[index];
     if (item.op != RowOp::kInsert) continue;
     if (item.key.size() != nkeys || item.values.size() != batch.columns.size()) return false;
     ++n_ins;
+    line_items_.push_back(index);
     buf.push_back(static_cast<char>(layout.size() >> 8));
     buf.push_back(static_cast<char>(layout.size() & 0xff));
     for (size_t i = 0; i < layout.size(); ++i) {
@@ -439,7 +460,7 @@ void PgTable::add_insert_ops() {
   with_ops.reserve(copy_buffer_.size() + copy_buffer_.size() / 16);
   for (size_t pos = 0; pos < copy_buffer_.size();) {
     size_t end = copy_buffer_.find('\n', pos);
-    with_ops += "i\t";
+    with_ops += "i\t\\N\t";  // op, no expected fingerprint
     with_ops.append(copy_buffer_, pos, end + 1 - pos);
     pos = end + 1;
   }
@@ -468,7 +489,9 @@ Status PgTable::build_copy_buffer(const ChangeBatch& batch, const std::vector<si
   if (insert_only && build_binary_buffer(batch, layout, from_values, counts)) return Status::ok();
   std::string& buf = copy_buffer_;
   buf.clear();
-  for (const ChangeBatch::Item& item : batch.items) {
+  line_items_.clear();
+  for (size_t index = 0; index < batch.items.size(); ++index) {
+    const ChangeBatch::Item& item = batch.items[index];
     char op = 0;
     switch (item.op) {
       case RowOp::kInsert:
@@ -501,7 +524,15 @@ Status PgTable::build_copy_buffer(const ChangeBatch& batch, const std::vector<si
                                                     " has " + std::to_string(item.values.size()) +
                                                     " values, expected " +
                                                     std::to_string(batch.columns.size()));
-    if (buffer_has_ops_) buf.push_back(op);
+    line_items_.push_back(index);
+    if (buffer_has_ops_) {
+      buf.push_back(op);
+      buf.push_back('\t');
+      if (item.expect_fp != 0 && fingerprints() && op != 'i')
+        buf += std::to_string(item.expect_fp);
+      else
+        buf += "\\N";
+    }
     for (size_t i = 0; i < layout.size(); ++i) {
       if (buffer_has_ops_ || i > 0) buf.push_back('\t');
       const TypeSpec& type = info_.schema.columns[layout[i]].type;
@@ -576,10 +607,29 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
     add_insert_ops();
   DBSYNC_RETURN_IF_ERROR(begin_batch());
   DBSYNC_RETURN_IF_ERROR(conn_.copy_in(into_temp, buf));
+  // The write contract (engine/endpoints.hpp): each statement writes only the rows as the job
+  // read them (xmin = the expected fingerprint); when it writes fewer rows than it was given, a
+  // query on the temp table finds those left (rare: only then is it paid for).
+  const bool versioned = fingerprints();
+  const std::string as_read = versioned ? "(s." + std::string(kFpColumn) +
+                                              " IS NULL OR t.xmin = CAST(CAST(s." + kFpColumn +
+                                              " AS pg_catalog.text) AS pg_catalog.xid))"
+                                        : std::string("true");
+  // Written by this transaction (the statement just run).
+  const std::string ours =
+      versioned && written_fp_ != 0
+          ? "t.xmin = CAST('" + std::to_string(written_fp_) + "' AS pg_catalog.xid)"
+          : std::string("true");
+  auto row_here = [&](const std::string& also) {
+    return "EXISTS (SELECT 1 FROM " + target + " AS t WHERE " + match + " AND " + also + ")";
+  };
   // Deletes first: a deleted row may hold a unique value that an inserted row takes over.
   if (n_del) {
-    DBSYNC_RETURN_IF_ERROR(conn_.exec("DELETE FROM " + target + " AS t USING " + temp +
-                                      " AS s WHERE s." + kOpColumn + " = 'd' AND " + match));
+    DBSYNC_ASSIGN_OR_RETURN(
+        PgResult r, conn_.query("DELETE FROM " + target + " AS t USING " + temp + " AS s WHERE s." +
+                                kOpColumn + " = 'd' AND " + match + " AND " + as_read));
+    if (r.affected() < static_cast<int64_t>(n_del))  // a row gone already is done
+      DBSYNC_RETURN_IF_ERROR(find_left(temp, "= 'd'", row_here("true")));
   }
   if (n_soft) {
     if (batch.soft_delete_column < 0)
@@ -588,22 +638,22 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
     PgParam value = batch.soft_delete_value.is_null()
                         ? PgParam::null()
                         : PgParam::text(value_to_text(batch.soft_delete_value, sc.type));
-    DBSYNC_RETURN_IF_ERROR(conn_
-                               .query("UPDATE " + target + " AS t SET " + quote_ident(sc.name) +
-                                          " = $1 FROM " + temp + " AS s WHERE s." + kOpColumn +
-                                          " = 's' AND " + match,
-                                      {value})
-                               .status());
+    DBSYNC_ASSIGN_OR_RETURN(PgResult r,
+                            conn_.query("UPDATE " + target + " AS t SET " + quote_ident(sc.name) +
+                                            " = $1 FROM " + temp + " AS s WHERE s." + kOpColumn +
+                                            " = 's' AND " + match + " AND " + as_read,
+                                        {value}));
+    if (r.affected() < static_cast<int64_t>(n_soft))
+      DBSYNC_RETURN_IF_ERROR(find_left(temp, "= 's'", row_here("NOT (" + ours + ")")));
   }
   if (n_upd && !sets.empty()) {
     DBSYNC_ASSIGN_OR_RETURN(
-        PgResult r,
-        conn_.query("UPDATE " + target + " AS t SET " + join(sets, ", ") + " FROM " + temp +
-                    " AS s WHERE s." + kOpColumn + " IN ('u', 'v') AND " + match));
+        PgResult r, conn_.query("UPDATE " + target + " AS t SET " + join(sets, ", ") + " FROM " +
+                                temp + " AS s WHERE s." + kOpColumn + " IN ('u', 'v') AND " +
+                                match + " AND " + as_read));
+    // Left: changed since the read, or deleted since.
     if (r.affected() < static_cast<int64_t>(n_upd))
-      return error(ErrorCode::kNotFound,
-                   std::to_string(static_cast<int64_t>(n_upd) - r.affected()) + " of " +
-                       std::to_string(n_upd) + " rows to update are missing");
+      DBSYNC_RETURN_IF_ERROR(find_left(temp, "IN ('u', 'v')", "NOT " + row_here(ours)));
   }
   if (n_restore) {
     if (batch.soft_delete_column < 0)
@@ -612,25 +662,36 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
     PgParam value = batch.soft_restore_value.is_null()
                         ? PgParam::null()
                         : PgParam::text(value_to_text(batch.soft_restore_value, sc.type));
+    // Only rows the updates above wrote (a restore goes with its row's update).
     DBSYNC_RETURN_IF_ERROR(conn_
                                .query("UPDATE " + target + " AS t SET " + quote_ident(sc.name) +
                                           " = $1 FROM " + temp + " AS s WHERE s." + kOpColumn +
-                                          " = 'v' AND " + match,
+                                          " = 'v' AND " + match + " AND " + ours,
                                       {value})
                                .status());
   }
   if (n_ins) {
-    // Idempotent: an insert re-applied after a crash (its key exists) updates that row.
-    if (!sets.empty())
-      DBSYNC_RETURN_IF_ERROR(conn_.exec("UPDATE " + target + " AS t SET " + join(sets, ", ") +
-                                        " FROM " + temp + " AS s WHERE s." + kOpColumn +
-                                        " = 'i' AND " + match));
+    // A key that exists is never overwritten; one with the same values (a batch applied again
+    // after a crash) counts as written.
     const std::string cols = join(all_cols, ", ");
-    DBSYNC_RETURN_IF_ERROR(conn_.exec("INSERT INTO " + target + " (" + cols + ") SELECT " + cols +
-                                      " FROM " + temp + " AS s WHERE s." + kOpColumn +
-                                      " = 'i' AND NOT EXISTS (SELECT 1 FROM " + target +
-                                      " AS t WHERE " + match + ")"));
+    DBSYNC_ASSIGN_OR_RETURN(
+        PgResult r,
+        conn_.query("INSERT INTO " + target + " (" + cols + ") SELECT " + cols + " FROM " + temp +
+                    " AS s WHERE s." + kOpColumn + " = 'i' AND NOT EXISTS (SELECT 1 FROM " +
+                    target + " AS t WHERE " + match + ")"));
+    if (r.affected() < static_cast<int64_t>(n_ins)) {
+      std::vector<std::string> t_cols, s_cols;
+      for (const std::string& c : all_cols) {
+        t_cols.push_back("t." + c);
+        s_cols.push_back("s." + c);
+      }
+      DBSYNC_RETURN_IF_ERROR(find_left(temp, "= 'i'",
+                                       row_here("NOT (" + ours + ") AND ROW(" + join(t_cols, ", ") +
+                                                ")::pg_catalog.text IS DISTINCT FROM ROW(" +
+                                                join(s_cols, ", ") + ")::pg_catalog.text")));
+    }
   }
+  std::sort(skipped_.begin(), skipped_.end());
   return conn_.exec("COMMIT");
 }
 

@@ -106,6 +106,11 @@ class PgTable : public Target {
   };
   std::optional<InFlight> in_flight_;
   std::string copy_buffer_;
+  std::vector<size_t> line_items_;  // the batch item of each row of copy_buffer_, in order
+  // Rows of the temp table that `left` (a condition on s, the temp row, and the target) says
+  // were left unwritten under the write contract (`op` selects the statement's rows): their
+  // items go to skipped_.
+  Status find_left(const std::string& temp, const std::string& op, const std::string& left);
   bool buffer_has_ops_ = true;  // false: an insert-only batch in the table's own COPY layout
   bool buffer_binary_ = false;  // copy_buffer_ is in the binary format (inserts only, no ops)
   std::vector<size_t> binary_layout_;  // the layout binary_kinds_ were found for

@@ -29,9 +29,12 @@ std::string join(const std::vector<std::string>& items, const char* sep = ", ") 
   return out;
 }
 
-// The rows of one statement, column by column as text (the layout's first `width` columns).
+// The rows of one statement, column by column as text (the layout's first `width` columns),
+// with each row's expected fingerprint and its item's place in the batch.
 struct Group {
   std::vector<std::vector<Param>> columns;
+  std::vector<Param> fps;     // ChangeBatch::Item::expect_fp as text, null when unknown
+  std::vector<size_t> items;  // indexes into the batch's items
   size_t rows = 0;
   explicit Group(size_t width) : columns(width) {}
 };
@@ -49,6 +52,7 @@ Result<int64_t> LocalTarget::estimate_rows() { return reader_.estimate_rows(); }
 
 Status LocalTarget::apply(const ChangeBatch& batch) {
   written_fp_ = 0;
+  skipped_.clear();
   Status st = apply_batch(batch);
   // The rows just written carry this transaction's id as their xmin (nothing here runs in a
   // subtransaction). Reading the id needs no call that can fail.
@@ -104,14 +108,21 @@ Status LocalTarget::apply_batch(const ChangeBatch& batch) {
     if (v.is_null()) return std::nullopt;
     return pg::value_to_text(v, schema.columns[column].type);
   };
+  // Row versions are compared by xmin, which the job read for tables (not partitioned ones).
+  const bool versioned = table_.relkind == 'r';
+  size_t item_index = 0;
   auto add = [&](Group& g, const ChangeBatch::Item& item, bool with_values) {
     for (size_t i = 0; i < nkeys; ++i) g.columns[i].push_back(text_of(item.key[i], layout[i]));
     if (with_values)
       for (size_t j = 0; j < value_pos.size(); ++j)
         g.columns[nkeys + j].push_back(text_of(item.values[value_pos[j]], layout[nkeys + j]));
+    g.fps.push_back(versioned && item.expect_fp != 0 ? Param(std::to_string(item.expect_fp))
+                                                     : Param(std::nullopt));
+    g.items.push_back(item_index);
     ++g.rows;
   };
-  for (const ChangeBatch::Item& item : batch.items) {
+  for (; item_index < batch.items.size(); ++item_index) {
+    const ChangeBatch::Item& item = batch.items[item_index];
     if (item.op == RowOp::kNone) continue;
     if (item.key.size() != nkeys)
       return error(ErrorCode::kInvalidArgument,
@@ -146,17 +157,17 @@ Status LocalTarget::apply_batch(const ChangeBatch& batch) {
   }
 
   // SQL pieces: the bound rows are u(c0, c1, ...), cast to the columns' types.
-  std::vector<std::string> quoted, casts;
+  std::vector<std::string> quoted, casts, declared, current;
   for (size_t i = 0; i < layout.size(); ++i) {
     quoted.push_back(pg::quote_ident(schema.columns[layout[i]].name));
     casts.push_back("CAST(u.c" + std::to_string(i) + " AS " + table_.base_types[layout[i]] + ")");
+    // The value as the column stores it (padded, rounded), to compare with a stored row.
+    declared.push_back("CAST(" + casts.back() + " AS " + table_.sql_types[layout[i]] + ")");
+    current.push_back("t." + quoted.back());
   }
-  std::vector<std::string> match_parts, sets, excluded_sets;
+  std::vector<std::string> match_parts, sets;
   for (size_t i = 0; i < nkeys; ++i) match_parts.push_back("t." + quoted[i] + " = " + casts[i]);
-  for (size_t i = nkeys; i < layout.size(); ++i) {
-    sets.push_back(quoted[i] + " = " + casts[i]);
-    excluded_sets.push_back(quoted[i] + " = EXCLUDED." + quoted[i]);
-  }
+  for (size_t i = nkeys; i < layout.size(); ++i) sets.push_back(quoted[i] + " = " + casts[i]);
   const std::string match = join(match_parts, " AND ");
   const std::vector<std::string> key_quoted(quoted.begin(),
                                             quoted.begin() + static_cast<std::ptrdiff_t>(nkeys));
@@ -168,17 +179,43 @@ Status LocalTarget::apply_batch(const ChangeBatch& batch) {
   }
 
   MemoryContext cxt = pg::spi::create_context("dbsync apply");
-  // `ROWS FROM (unnest($i::text[]), ...) AS u(c0, ...)` over the group's first `width` columns;
-  // their arrays are appended to `params`.
+  // `ROWS FROM (unnest($i::text[]), ...) WITH ORDINALITY AS u(c0, ..., f, n)` over the group's
+  // first `width` columns, f its rows' expected fingerprints, n their place in the group; the
+  // arrays are appended to `params`.
   auto rows_of = [&](const Group& g, size_t width, std::vector<TypedParam>& params) {
     std::vector<std::string> args, names;
-    for (size_t i = 0; i < width; ++i) {
-      params.push_back({TEXTARRAYOID, pg::spi::varlena_array(g.columns[i], TEXTOID, cxt), false});
+    auto add_array = [&](const std::vector<Param>& items, std::string name) {
+      params.push_back({TEXTARRAYOID, pg::spi::varlena_array(items, TEXTOID, cxt), false});
       args.push_back("pg_catalog.unnest($" + std::to_string(params.size()) +
                      "::pg_catalog.text[])");
-      names.push_back("c" + std::to_string(i));
+      names.push_back(std::move(name));
+    };
+    for (size_t i = 0; i < width; ++i) add_array(g.columns[i], "c" + std::to_string(i));
+    add_array(g.fps, "f");
+    names.push_back("n");
+    return "ROWS FROM (" + join(args) + ") WITH ORDINALITY AS u(" + join(names) + ")";
+  };
+  // The write contract (engine/endpoints.hpp): the row is still the version the job read.
+  const std::string as_read =
+      versioned ? "(u.f IS NULL OR t.xmin OPERATOR(pg_catalog.=) CAST(u.f AS pg_catalog.xid))"
+                : "true";
+  // The row was written by this transaction (the statement just run).
+  const std::string ours =
+      versioned ? "t.xmin OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()::pg_catalog.xid"
+                : "true";
+  // After a statement wrote fewer rows than its group has: the group's rows that `left` (a
+  // condition on u and t) says were left unwritten go to skipped_.
+  auto find_left = [&](const Group& g, size_t width, const std::string& left) {
+    std::vector<TypedParam> p;
+    std::string from = rows_of(g, width, p);
+    pg::spi::Rows r = pg::spi::execute_typed_rows("SELECT u.n FROM " + from + " WHERE " + left, p);
+    for (size_t i = 0; i < r.size(); ++i) {
+      const size_t n = std::stoul(r.text(i, 0));
+      if (n >= 1 && n <= g.items.size()) skipped_.push_back(g.items[n - 1]);
     }
-    return "ROWS FROM (" + join(args) + ") AS u(" + join(names) + ")";
+  };
+  auto row_here = [&](const std::string& also) {
+    return "EXISTS (SELECT 1 FROM " + name + " AS t WHERE " + match + " AND " + also + ")";
   };
   auto value_of = [&](const Value& v, std::vector<TypedParam>& params) {
     Param text = text_of(v, static_cast<size_t>(batch.soft_delete_column));
@@ -187,56 +224,64 @@ Status LocalTarget::apply_batch(const ChangeBatch& batch) {
   };
 
   Status st = pg::spi::with_safe_search_path([&]() -> Status {
+    // Each statement writes only the rows as the job read them; when it writes fewer rows than
+    // it was given, a query on the same rows finds those left (rare: only then is it paid for).
     if (del.rows) {
       std::vector<TypedParam> p;
       std::string from = rows_of(del, nkeys, p);
-      pg::spi::execute_typed("DELETE FROM " + name + " AS t USING " + from + " WHERE " + match, p);
+      uint64_t n = pg::spi::execute_typed(
+          "DELETE FROM " + name + " AS t USING " + from + " WHERE " + match + " AND " + as_read, p);
+      if (n < del.rows) find_left(del, nkeys, row_here("true"));  // a row gone already is done
     }
     if (soft.rows) {
       std::vector<TypedParam> p;
       std::string from = rows_of(soft, nkeys, p);
       std::string value = value_of(batch.soft_delete_value, p);
-      pg::spi::execute_typed("UPDATE " + name + " AS t SET " + soft_name + " = " + value +
-                                 " FROM " + from + " WHERE " + match,
-                             p);
+      uint64_t n =
+          pg::spi::execute_typed("UPDATE " + name + " AS t SET " + soft_name + " = " + value +
+                                     " FROM " + from + " WHERE " + match + " AND " + as_read,
+                                 p);
+      if (n < soft.rows) find_left(soft, nkeys, row_here("NOT (" + ours + ")"));
     }
     if (upd.rows && !sets.empty()) {
       std::vector<TypedParam> p;
       std::string from = rows_of(upd, layout.size(), p);
-      uint64_t n = pg::spi::execute_typed(
-          "UPDATE " + name + " AS t SET " + join(sets) + " FROM " + from + " WHERE " + match, p);
-      if (n < upd.rows)
-        return error(ErrorCode::kNotFound,
-                     "apply to " + name + ": " + std::to_string(upd.rows - n) + " of " +
-                         std::to_string(upd.rows) + " rows to update are missing");
+      uint64_t n = pg::spi::execute_typed("UPDATE " + name + " AS t SET " + join(sets) + " FROM " +
+                                              from + " WHERE " + match + " AND " + as_read,
+                                          p);
+      // Left: changed since the read, or deleted since.
+      if (n < upd.rows) find_left(upd, layout.size(), "NOT " + row_here(ours));
     }
     if (restore.rows) {
       std::vector<TypedParam> p;
       std::string from = rows_of(restore, nkeys, p);
       std::string value = value_of(batch.soft_restore_value, p);
+      // Only rows the updates above wrote (a restore goes with its row's update).
       pg::spi::execute_typed("UPDATE " + name + " AS t SET " + soft_name + " = " + value +
-                                 " FROM " + from + " WHERE " + match,
+                                 " FROM " + from + " WHERE " + match + " AND " + ours,
                              p);
     }
     if (ins.rows) {
       std::vector<TypedParam> p;
       std::string from = rows_of(ins, layout.size(), p);
       // OVERRIDING SYSTEM VALUE: a key synced into a GENERATED ALWAYS identity column keeps the
-      // source's value (without identity columns the clause changes nothing).
+      // source's value (without identity columns the clause changes nothing). A key that exists
+      // is never overwritten.
       std::string insert = "INSERT INTO " + name + " AS t (" + join(quoted) +
                            ") OVERRIDING SYSTEM VALUE SELECT " + join(casts) + " FROM " + from;
-      if (exact_index) {
-        insert += " ON CONFLICT (" + join(key_quoted) + ") DO " +
-                  (excluded_sets.empty() ? "NOTHING" : "UPDATE SET " + join(excluded_sets));
-      } else {
-        if (!sets.empty())
-          pg::spi::execute_typed(
-              "UPDATE " + name + " AS t SET " + join(sets) + " FROM " + from + " WHERE " + match,
-              p);
+      if (exact_index)
+        insert += " ON CONFLICT (" + join(key_quoted) + ") DO NOTHING";
+      else
         insert += " WHERE NOT EXISTS (SELECT 1 FROM " + name + " AS t WHERE " + match + ")";
-      }
-      pg::spi::execute_typed(insert, p);
+      uint64_t n = pg::spi::execute_typed(insert, p);
+      // Left: a key that exists with other values (the same values: a batch applied again).
+      if (n < ins.rows)
+        find_left(ins, layout.size(),
+                  row_here("NOT (" + ours + ") AND ROW(" + join(current) +
+                           ")::pg_catalog.text IS DISTINCT FROM ROW(" + join(declared) +
+                           ")::pg_catalog.text"));
     }
+    std::sort(skipped_.begin(), skipped_.end());
     return Status::ok();
   });
   pg::spi::delete_context(cxt);

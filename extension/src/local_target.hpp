@@ -15,16 +15,21 @@ namespace dbsync::ext {
 
 // apply() writes a batch with a handful of set-based statements whatever its size, the values
 // bound as text[] arrays (one per column, unnest-ed and cast to the columns' types), never
-// spliced into SQL and never one statement per row. In order (as the libpq PgTable does):
+// spliced into SQL and never one statement per row. It keeps the write contract of
+// engine/endpoints.hpp: updates, deletes and soft deletes apply only to the row version the job
+// read (xmin = ChangeBatch::Item::expect_fp; partitioned tables have no fingerprint and are
+// written by key), inserts only to keys that do not exist; the items left are in skipped(). In
+// order (as the libpq PgTable does):
 //  1. deletes (a deleted row may hold a unique value an inserted row takes over);
 //  2. soft deletes: the soft-delete column set to ChangeBatch::soft_delete_value;
-//  3. updates of ChangeBatch::columns (not the key); a key that no longer exists is an error
-//     (kNotFound), as the batch was planned against a row that was there;
-//  4. restores: the soft-delete column set back to soft_restore_value;
-//  5. inserts, idempotent: INSERT ... ON CONFLICT (key) DO UPDATE, so a staged batch applied
-//     again after a crash updates the rows its first application wrote. When the only unique
-//     index covers part of the key (ON CONFLICT needs an index on exactly the key), an UPDATE of
-//     the existing keys followed by an INSERT of the missing ones does the same.
+//  3. updates of ChangeBatch::columns (not the key);
+//  4. restores: the soft-delete column set back to soft_restore_value (rows updated in 3);
+//  5. inserts: INSERT ... ON CONFLICT (key) DO NOTHING (or WHERE NOT EXISTS when the only
+//     unique index covers part of the key); an existing row with the same values (a staged
+//     batch applied again after a crash) counts as written.
+// Values are cast to the column's type without its modifier (LocalTable::base_types), so the
+// column's own assignment checks lengths as a plain INSERT does: char(n), bit(n) and numeric(p,s)
+// values arrive whole.
 // A target that is not a table with a unique index on the key columns is refused (a Status
 // kInvalidArgument naming it), before anything is written. A failing statement (a constraint
 // violation...) raises a PostgresError for the caller's guard; a Status error after some

@@ -538,13 +538,15 @@ TEST_F(PgApply, InsertOnlyBatchesLoadDirectlyAndStayIdempotent) {
   EXPECT_EQ(count("SELECT count(*) FROM " + table("load") + " WHERE note = 'd'"), 100);
   EXPECT_EQ(count("SELECT count(*) FROM " + table("load") + " WHERE title = E't\\t7'"), 1);
   // The same batch again, as after a crash between the target's commit and the checkpoint's,
-  // with one row changed meanwhile and one new row: no error, the rows take the batch's values.
+  // with one row changed meanwhile and one new row: no error; rows with the batch's values count
+  // as written, the changed one is left as it is and listed (the write contract).
   sql("UPDATE " + table("load") + " SET title = 'changed' WHERE id = 5");
   b.items.push_back({RowOp::kInsert, {num(101)}, {num(101), txt("new")}});
   st = t->apply(b);
   ASSERT_TRUE(st.is_ok()) << st.to_string();
   EXPECT_EQ(count("SELECT count(*) FROM " + table("load")), 101);
-  EXPECT_EQ(count("SELECT count(*) FROM " + table("load") + " WHERE title = 'changed'"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("load") + " WHERE title = 'changed'"), 1);
+  EXPECT_EQ(t->skipped(), std::vector<size_t>{4});
   // Another unique violation still fails the batch, naming the table, with nothing written.
   sql("CREATE UNIQUE INDEX ON " + table("load") + " (title)");
   ChangeBatch dup;
@@ -580,14 +582,18 @@ TEST_F(PgApply, PipelinedBatchesCommitOnlyWhenFinished) {
   ASSERT_TRUE(st.is_ok()) << st.to_string();
   EXPECT_EQ(count(n), 5000);
 
-  // Keys that exist (a batch re-applied after a crash): the COPY fails, the upsert applies it.
+  // Keys that exist: the COPY fails and the batch takes the general path, which writes the new
+  // keys and leaves the existing rows (other values: never overwritten), listing them.
   sql("UPDATE " + table("pipe") + " SET title = 'changed' WHERE id = 7");
   ASSERT_TRUE(t->start_apply(inserts(4990, 5010, "b")).is_ok());
   st = t->finish_apply();
   ASSERT_TRUE(st.is_ok()) << st.to_string();
   EXPECT_EQ(count(n), 5010);
-  EXPECT_EQ(count(n + " WHERE title = 'b'"), 21);
+  EXPECT_EQ(count(n + " WHERE title = 'b'"), 10);
   EXPECT_EQ(count(n + " WHERE title = 'changed'"), 1);
+  EXPECT_EQ(t->skipped().size(), 11u);  // 4990..5000
+  EXPECT_EQ(t->skipped().front(), 0u);
+  EXPECT_EQ(t->skipped().back(), 10u);
 
   // Started, then another batch applied: the first is rolled back, the second committed.
   ASSERT_TRUE(t->start_apply(inserts(6000, 6099, "lost")).is_ok());
@@ -635,27 +641,84 @@ TEST_F(PgApply, FailedBatchRollsBackWholeWithAClearError) {
   EXPECT_EQ(count("SELECT count(*) FROM " + table("strict")), 2);
   EXPECT_EQ(count("SELECT count(*) FROM " + table("strict") + " WHERE id = 1 OR title = 'two'"), 2);
 
-  // The connection is usable afterwards; an update of a missing row fails the batch too.
+  // The connection is usable afterwards. An update of a row deleted since the read is left
+  // (listed), and the rest of the batch is written.
   ChangeBatch missing;
   missing.key_columns = {0};
   missing.columns = {0, 1};
   missing.items.push_back({RowOp::kInsert, {num(3)}, {num(3), txt("three")}});
   missing.items.push_back({RowOp::kUpdate, {num(77)}, {num(77), txt("ghost")}});
   Status m = t->apply(missing);
-  EXPECT_EQ(m.code(), ErrorCode::kNotFound) << m.to_string();
-  EXPECT_EQ(count("SELECT count(*) FROM " + table("strict")), 2);
+  EXPECT_TRUE(m.is_ok()) << m.to_string();
+  EXPECT_EQ(t->skipped(), std::vector<size_t>{1});
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("strict")), 3);
   ChangeBatch dup;
   dup.key_columns = {0};
   dup.columns = {0, 1};
   dup.items.push_back({RowOp::kInsert, {num(1)}, {num(1), txt("dup")}});
-  // An insert of an existing key (a staged batch applied again after a crash) updates the row.
+  // An insert of a key that exists with other values never overwrites it.
   EXPECT_TRUE(t->apply(dup).is_ok());
+  EXPECT_EQ(t->skipped(), std::vector<size_t>{0});
   EXPECT_EQ(count("SELECT count(*) FROM " + table("strict") + " WHERE id = 1 AND title = 'dup'"),
-            1);
+            0);
   missing.items.pop_back();
-  EXPECT_TRUE(t->apply(missing).is_ok());
-  EXPECT_TRUE(t->apply(missing).is_ok());  // and applying a batch twice changes nothing more
+  EXPECT_TRUE(t->apply(missing).is_ok());  // applied again: the same values count as written
+  EXPECT_TRUE(t->skipped().empty());
   EXPECT_EQ(count("SELECT count(*) FROM " + table("strict")), 3);
+}
+
+// The write contract (engine/endpoints.hpp): an update, delete or soft delete applies only to
+// the row version the job read (its xmin); the rest of the batch is written.
+TEST_F(PgApply, WritesOnlyTheRowVersionTheJobRead) {
+  sql("CREATE TABLE " + table("versions") +
+      " (id int PRIMARY KEY, title text, note text, gone boolean NOT NULL DEFAULT false)");
+  sql("INSERT INTO " + table("versions") +
+      " SELECT i, 't' || i, 'n', false FROM generate_series(1, 6) i");
+  auto t = open_table(table("versions"));
+  ASSERT_TRUE(t);
+  auto xmin = [&](int id) {
+    return static_cast<uint64_t>(count("SELECT xmin::text::bigint FROM " + table("versions") +
+                                       " WHERE id = " + std::to_string(id)));
+  };
+  std::vector<uint64_t> read(7);
+  for (int id = 1; id <= 6; ++id) read[static_cast<size_t>(id)] = xmin(id);
+  // A user's writes after the job read the rows: 2 and 4 edited, 6 deleted.
+  sql("UPDATE " + table("versions") + " SET note = 'user' WHERE id IN (2, 4)");
+  sql("DELETE FROM " + table("versions") + " WHERE id = 6");
+
+  ChangeBatch b;
+  b.key_columns = {0};
+  b.columns = {0, 1};
+  b.soft_delete_column = 3;
+  b.soft_delete_value = Value::boolean(true);
+  b.items.push_back({RowOp::kUpdate, {num(1)}, {num(1), txt("job")}, false, read[1]});
+  b.items.push_back({RowOp::kUpdate, {num(2)}, {num(2), txt("job")}, false, read[2]});
+  b.items.push_back({RowOp::kDelete, {num(3)}, {}, false, read[3]});
+  b.items.push_back({RowOp::kDelete, {num(4)}, {}, false, read[4]});
+  b.items.push_back({RowOp::kSoftDelete, {num(5)}, {}, false, read[5]});
+  b.items.push_back({RowOp::kUpdate, {num(6)}, {num(6), txt("job")}, false, read[6]});
+  Status st = t->apply(b);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  EXPECT_EQ(t->skipped(), (std::vector<size_t>{1, 3, 5}));
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("versions") + " WHERE id = 1 AND title = 'job'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("versions") +
+                  " WHERE id = 2 AND title = 't2' AND note = 'user'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("versions") + " WHERE id = 3"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("versions") + " WHERE id = 4 AND note = 'user'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("versions") + " WHERE id = 5 AND gone"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("versions") + " WHERE id = 6"), 0);
+
+  // Without an expected version (a decision recorded before the contract) the write is by key.
+  ChangeBatch by_key;
+  by_key.key_columns = {0};
+  by_key.columns = {0, 1};
+  by_key.items.push_back({RowOp::kUpdate, {num(2)}, {num(2), txt("by key")}});
+  ASSERT_TRUE(t->apply(by_key).is_ok());
+  EXPECT_TRUE(t->skipped().empty());
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("versions") + " WHERE title = 'by key'"), 1);
 }
 
 TEST_F(PgApply, RestoreClearsTheSoftDeleteColumn) {
@@ -728,12 +791,14 @@ TEST_F(PgApply, BinaryLoadsKeepEveryValueExactly) {
   EXPECT_EQ(count(differing), 0);
   EXPECT_EQ(count("SELECT count(*) FROM " + table("bin_dst")), 4);
 
-  // Again over the existing keys, one value changed: the binary rows go through the temp table.
+  // Again over the existing keys, one value changed: the binary rows go through the temp table,
+  // where the rows with the same values count as written and the other is left (listed).
   b.items[1].values[11] = dec("42.5");
   st = dst->apply(b);
   ASSERT_TRUE(st.is_ok()) << st.to_string();
-  EXPECT_EQ(count(differing), 1);
-  EXPECT_EQ(count("SELECT count(*) FROM " + table("bin_dst") + " WHERE id = 2 AND nu = 42.5"), 1);
+  EXPECT_EQ(count(differing), 0);
+  EXPECT_EQ(dst->skipped(), std::vector<size_t>{1});
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("bin_dst") + " WHERE id = 2 AND nu = 42.5"), 0);
 
   // A domain column has no binary form here: the batch goes as text, and its check still holds.
   sql("CREATE DOMAIN " + table("positive") + " AS integer CHECK (VALUE > 0)");

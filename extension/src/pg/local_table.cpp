@@ -48,9 +48,10 @@ LocalTable describe_local_table(const std::string& name) {
 
     spi::Rows cols = spi::execute(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attcollation <> "
-        "0, "
-        "format_type(a.atttypid, NULL) "
-        "FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
+        "0, format('%I.%I', tn.nspname, ty.typname) "
+        "FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid "
+        "JOIN pg_namespace tn ON tn.oid = ty.typnamespace "
+        "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
         "ORDER BY a.attnum",
         {t.oid});
     for (size_t r = 0; r < cols.size(); ++r) {

@@ -16,9 +16,11 @@ struct LocalTable {
   Schema schema;                       // columns (attnum order) and the primary key (index order)
   std::vector<bool> collatable;        // per column: text-like, so ORDER BY ... COLLATE "C" applies
   std::vector<std::string> sql_types;  // per column: format_type(), for casts of bound values
-  // per column: format_type() without the type modifier, for casts of values being written (an
-  // explicit cast to varchar(n) or char(n) would truncate silently; the column's own
-  // assignment then checks the length, as a plain INSERT does)
+  // per column: the type by its catalog name without a type modifier (pg_catalog.bpchar,
+  // pg_catalog."bit", pg_catalog._varchar...), for casts of values being written. Not the SQL
+  // spelling: `character` and `bit` without a length mean char(1) and bit(1), and an explicit
+  // cast to a length truncates silently; cast to the unconstrained type, the column's own
+  // assignment checks lengths and rounds precisions as a plain INSERT does.
   std::vector<std::string> base_types;
   std::vector<std::vector<std::string>>
       unique_indexes;  // key columns of valid, total unique indexes

@@ -102,8 +102,18 @@ void run_with_text_params(const std::string& sql, const std::vector<Param>& para
 
 }  // namespace
 
+namespace {
+// The rows SPI_tuptable holds, as text (the table is freed).
+Rows rows_of_tuptable();
+}  // namespace
+
 Rows execute(const std::string& sql, const std::vector<Param>& params, long limit) {
   run_with_text_params(sql, params, limit);
+  return rows_of_tuptable();
+}
+
+namespace {
+Rows rows_of_tuptable() {
   Rows out;
   out.processed = SPI_processed;
   SPITupleTable* table = SPI_tuptable;
@@ -133,6 +143,7 @@ Rows execute(const std::string& sql, const std::vector<Param>& params, long limi
   pg_call([&] { SPI_freetuptable(table); });
   return out;
 }
+}  // namespace
 
 namespace {
 
@@ -208,7 +219,8 @@ TypedParam text_param(const Param& value, MemoryContext cxt) {
   return p;
 }
 
-uint64_t execute_typed(const std::string& sql, const std::vector<TypedParam>& params) {
+namespace {
+void run_typed(const std::string& sql, const std::vector<TypedParam>& params) {
   const int n = static_cast<int>(params.size());
   std::vector<Oid> types(params.size());
   std::vector<Datum> values(params.size());
@@ -225,9 +237,19 @@ uint64_t execute_typed(const std::string& sql, const std::vector<TypedParam>& pa
   if (rc < 0)
     throw PgError(ERRCODE_INTERNAL_ERROR,
                   std::string("SPI_execute failed: ") + SPI_result_code_string(rc));
+}
+}  // namespace
+
+uint64_t execute_typed(const std::string& sql, const std::vector<TypedParam>& params) {
+  run_typed(sql, params);
   uint64_t processed = SPI_processed;
   if (SPI_tuptable != nullptr) pg_call([&] { SPI_freetuptable(SPI_tuptable); });
   return processed;
+}
+
+Rows execute_typed_rows(const std::string& sql, const std::vector<TypedParam>& params) {
+  run_typed(sql, params);
+  return rows_of_tuptable();
 }
 
 MemoryContext create_context(const char* name, MemoryContext parent) {

@@ -162,6 +162,8 @@ TypedParam text_param(const Param& value, MemoryContext cxt = nullptr);
 // Runs one SQL statement with Datum parameters (inside a session); returns the rows affected
 // (or returned, which are discarded).
 uint64_t execute_typed(const std::string& sql, const std::vector<TypedParam>& params);
+// The same, returning the rows as text.
+Rows execute_typed_rows(const std::string& sql, const std::vector<TypedParam>& params);
 
 // A memory context for one statement's parameters: created under the current context, deleted
 // by delete_context (or with its parent, by the transaction abort, after an ERROR).
