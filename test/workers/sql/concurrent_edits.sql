@@ -160,6 +160,33 @@ SELECT status, updated, errors FROM dbsync.run('wce_ty_remote');
 SELECT count(*) AS differing FROM wce.ty x FULL JOIN wce.ty_remote y USING (k)
   WHERE x::text IS DISTINCT FROM y::text;
 
+-- 5. Issue 12 §3: a two-way job terminated right after a batch that wrote a target-only key
+--    back into the source resumes exactly where it stopped (it failed on its own baseline,
+--    "duplicate key value violates unique constraint sync_state_pkey"). Batches of one key:
+--    key 3 (only in the target) is written back, then the insert of key 4 into the target
+--    waits, and the executor is terminated there.
+CREATE TABLE wce.rs (id integer PRIMARY KEY, name text);
+CREATE TABLE wce.rt (id integer PRIMARY KEY, name text);
+INSERT INTO wce.rs VALUES (1, 'a'), (2, 'b');
+SELECT dbsync.create_sync('wce_resume', 'master', 'wce.rs', 'master', 'wce.rt',
+  mapping => '{"id": "id", "name": "name"}', direction => 'two_way', batch_size => 1) > 0 AS created;
+SELECT status, inserted FROM dbsync.run('wce_resume');
+INSERT INTO wce.rt VALUES (3, 'made in the target');
+INSERT INTO wce.rs VALUES (4, 'd'), (5, 'e');
+CREATE TRIGGER hold AFTER INSERT ON wce.rt FOR EACH STATEMENT EXECUTE FUNCTION wce.hold();
+SELECT pg_advisory_lock(4242);
+SELECT id AS job FROM dbsync.run('wce_resume', wait => false) \gset
+SELECT wce.wait_blocked();
+SELECT pg_terminate_backend(pid) AS terminated FROM pg_locks
+  WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted;
+SELECT pg_advisory_unlock(4242);
+SELECT dbsync.wait_job(:job);
+SELECT status, interruptions > 0 AS interrupted, error FROM dbsync.jobs WHERE id = :job;
+DROP TRIGGER hold ON wce.rt;
+SELECT * FROM wce.rs ORDER BY id;
+SELECT * FROM wce.rt ORDER BY id;
+SELECT status, unchanged, inserted, source_inserted FROM dbsync.run('wce_resume');
+
 SELECT dbsync.drop_sync(name) FROM dbsync.syncs WHERE name LIKE 'wce\_%' ORDER BY name;
 SELECT dbsync.drop_datasource('wce_loop');
 DROP SCHEMA wce CASCADE;
