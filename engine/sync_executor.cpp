@@ -149,15 +149,21 @@ int64_t SyncExecutor::leave_skipped(std::vector<PlannedChange>& changes,
   for (size_t i : skipped) {
     if (i >= item_change.size()) continue;
     PlannedChange& c = changes[item_change[i]];
-    (source_side ? c.source_op : c.target_op) = RowOp::kNone;
+    RowOp& op = source_side ? c.source_op : c.target_op;
+    const bool insert = op == RowOp::kInsert;
+    op = RowOp::kNone;
     // The baseline stays as it was for this key: the next run reads the row again and decides.
     c.baseline_op = BaselineOp::kKeep;
     ++n;
+    const std::string side = source_side ? "source" : "target";
     if (on_moved_)
       on_moved_(c.key, error(ErrorCode::kConflict,
-                             std::string("the ") + (source_side ? "source" : "target") +
-                                 " row changed while the job ran: it was not overwritten, the "
-                                 "next run decides it again"));
+                             insert ? "the key exists in the " + side +
+                                          " already (inserted while the job ran, or a row the "
+                                          "sync's filter hides): it was not overwritten"
+                                    : "the " + side +
+                                          " row changed while the job ran: it was not "
+                                          "overwritten, the next run decides it again"));
   }
   return n;
 }
