@@ -276,27 +276,18 @@ Status SyncExecutor::apply(std::vector<PlannedChange>& changes, Progress& progre
     if (!st.is_ok()) return st.with_context("updating the baseline");
   }
   // What was written (a change left unwritten lost its op in leave_skipped).
-  int64_t ins = 0, upd = 0, del = 0, s_ins = 0, s_upd = 0, s_del = 0;
+  auto count = [](RowOp op, int64_t& inserted, int64_t& updated, int64_t& deleted) {
+    if (op == RowOp::kInsert)
+      ++inserted;
+    else if (op == RowOp::kUpdate)
+      ++updated;
+    else if (op != RowOp::kNone)
+      ++deleted;  // deletes and soft deletes
+  };
   for (const PlannedChange& c : changes) {
-    if (c.target_op == RowOp::kInsert)
-      ++ins;
-    else if (c.target_op == RowOp::kUpdate)
-      ++upd;
-    else if (c.target_op != RowOp::kNone)
-      ++del;
-    if (c.source_op == RowOp::kInsert)
-      ++s_ins;
-    else if (c.source_op == RowOp::kUpdate)
-      ++s_upd;
-    else if (c.source_op != RowOp::kNone)
-      ++s_del;
+    count(c.target_op, progress.inserted, progress.updated, progress.deleted);
+    count(c.source_op, progress.source_inserted, progress.source_updated, progress.source_deleted);
   }
-  progress.inserted += ins;
-  progress.updated += upd;
-  progress.deleted += del;
-  progress.source_inserted += s_ins;
-  progress.source_updated += s_upd;
-  progress.source_deleted += s_del;
   return Status::ok();
 }
 

@@ -5,6 +5,7 @@
 // are proven: by fingerprint and by the values read.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,24 +27,39 @@ const std::vector<StrategyCase> kStrategies = {
     {"manual_apply_clean", Strategy::kManual, ManualMode::kApplyClean},
 };
 
+// A synced fixture of `rows` rows under the strategy (merges fall back to the source).
+void start(SyncFixture& f, const StrategyCase& sc, int64_t rows,
+           Direction direction = Direction::kOneWay) {
+  fill(f, rows);
+  f.policy.direction = direction;
+  f.policy.strategy = sc.strategy;
+  f.policy.manual_mode = sc.mode;
+  f.policy.merge_fallback = MergeFallback::kSource;
+  JobOutcome o = f.run();
+  ASSERT_EQ(o.state, JobState::kSucceeded) << o.error.to_string();
+}
+
+// A user's write that lands once, between the job's read of `table` and its write.
+void edit_once(MemoryTable& table, std::function<void(MemoryTable&)> edit, bool& done) {
+  done = false;
+  table.before_apply = [edit = std::move(edit), &done](MemoryTable& t) {
+    if (done) return;
+    done = true;
+    edit(t);
+  };
+}
+
 // One-way: the job updates a target row whose other column a user edits meanwhile.
 TEST(WriteContract, TargetUpdateKeepsAConcurrentTargetEdit) {
   for (const StrategyCase& sc : kStrategies) {
     SCOPED_TRACE(sc.name);
     SyncFixture f;
-    fill(f, 3);
-    f.policy.strategy = sc.strategy;
-    f.policy.manual_mode = sc.mode;
-    f.policy.merge_fallback = MergeFallback::kSource;
-    ASSERT_EQ(f.run().state, JobState::kSucceeded);
-
+    start(f, sc, 3);
     f.srow(2)->at(2) = dec("2.00");  // the job will update row 2's price
     bool edited = false;
-    f.target.before_apply = [&](MemoryTable& t) {
-      if (edited) return;
-      edited = true;
-      t.find({num(2)})->at(3) = txt("edited by a user");  // after the job read it
-    };
+    edit_once(
+        f.target, [](MemoryTable& t) { t.find({num(2)})->at(3) = txt("edited by a user"); },
+        edited);
     std::vector<std::string> moved;
     JobOptions opt;
     opt.on_row_error = [&](const Row& key, const Status& why) {
@@ -80,20 +96,12 @@ TEST(WriteContract, TwoWayWriteBackKeepsAConcurrentSourceEdit) {
   for (const StrategyCase& sc : kStrategies) {
     SCOPED_TRACE(sc.name);
     SyncFixture f;
-    fill(f, 3);
-    f.policy.direction = Direction::kTwoWay;
-    f.policy.strategy = sc.strategy;
-    f.policy.manual_mode = sc.mode;
-    f.policy.merge_fallback = MergeFallback::kSource;
-    ASSERT_EQ(f.run().state, JobState::kSucceeded);
-
+    start(f, sc, 3, Direction::kTwoWay);
     f.trow(1)->at(1) = txt("title from the target");  // flows back into the source
     bool edited = false;
-    f.source.before_apply = [&](MemoryTable& t) {
-      if (edited) return;
-      edited = true;
-      t.find({num(1)})->at(3) = txt("published by a user");
-    };
+    edit_once(
+        f.source, [](MemoryTable& t) { t.find({num(1)})->at(3) = txt("published by a user"); },
+        edited);
     JobOutcome o = f.run();
     ASSERT_EQ(o.state, JobState::kSucceeded) << o.error.to_string();
     EXPECT_TRUE(edited);
@@ -123,10 +131,7 @@ TEST(WriteContract, InsertLeavesAKeyThatAppearedSinceTheRead) {
   for (const StrategyCase& sc : kStrategies) {
     SCOPED_TRACE(sc.name);
     SyncFixture f;
-    fill(f, 2);
-    f.policy.strategy = sc.strategy;
-    f.policy.manual_mode = sc.mode;
-    ASSERT_EQ(f.run().state, JobState::kSucceeded);
+    start(f, sc, 2);
     f.source.put({num(7), txt("from the source"), dec("1.00"), txt("draft")});
     f.target.before_apply = [&](MemoryTable& t) {
       if (!t.find({num(7)})) t.put({num(7), txt("made in the target"), dec("5.00"), txt("live")});
