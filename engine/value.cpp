@@ -103,9 +103,20 @@ int compare_floats(double a, double b) {
   return a < b ? -1 : (a > b ? 1 : 0);
 }
 
+// -1 for -infinity, 0 for a finite number, 1 for infinity, 2 for NaN (NaN sorts above every
+// number, as in PostgreSQL; a decimal NaN equals a float NaN).
+int float_rank(double f) {
+  if (std::isnan(f)) return 2;
+  if (std::isinf(f)) return f > 0 ? 1 : -1;
+  return 0;
+}
+
 int compare_decimal_with_float(std::string_view d, double f) {
-  if (std::isnan(f)) return -1;
-  if (std::isinf(f)) return f > 0 ? -1 : 1;
+  if (decimal::is_special(d) || !std::isfinite(f)) {
+    const int rd = decimal::is_nan(d) ? 2 : decimal::sign(d) * (decimal::is_special(d) ? 1 : 0);
+    const int rf = float_rank(f);
+    return rd == rf ? 0 : (rd < rf ? -1 : 1);
+  }
   return decimal::compare_with_double(d, f);
 }
 

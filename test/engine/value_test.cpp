@@ -306,7 +306,8 @@ TEST(ValueCoerce, NumericOverflowAndBadInput) {
   // Rounding can push a value over the limit: 999.95 -> 1000.0.
   EXPECT_EQ(coerce_error(dec("999.95"), pg("numeric(4,1)")).code(), ErrorCode::kOutOfRange);
   EXPECT_EQ(coerced(dec("999.94"), pg("numeric(4,1)")).str(), "999.9");
-  EXPECT_EQ(coerce_error(Value::floating(std::nan("")), pg("numeric")).code(),
+  EXPECT_EQ(coerced(Value::floating(std::nan("")), pg("numeric")).str(), "NaN");
+  EXPECT_EQ(coerce_error(Value::floating(std::nan("")), my("decimal(10,2)")).code(),
             ErrorCode::kOutOfRange);
   EXPECT_EQ(coerce_error(Value::text("12abc"), pg("numeric")).code(), ErrorCode::kTypeMismatch);
   EXPECT_EQ(coerce_error(dec("-1"), my("decimal(5,2) unsigned")).code(), ErrorCode::kOutOfRange);
@@ -409,8 +410,10 @@ TEST(ValueCoerce, TextLengthsAndPadding) {
   EXPECT_EQ(coerced(Value::text("ééééé"), pg("character varying(5)")), Value::text("ééééé"));
   // Excess trailing spaces are dropped, as both databases do.
   EXPECT_EQ(coerced(Value::text("abc   "), pg("varchar(4)")), Value::text("abc "));
-  // PostgreSQL returns char(n) blank-padded; MySQL returns CHAR without trailing spaces.
-  EXPECT_EQ(coerced(Value::text("ab"), pg("char(4)")), Value::text("ab  "));
+  // char(n) values are kept without their padding (PostgreSQL pads on storing and ignores the
+  // padding otherwise); MySQL returns CHAR without trailing spaces.
+  EXPECT_EQ(coerced(Value::text("ab"), pg("char(4)")), Value::text("ab"));
+  EXPECT_EQ(coerced(Value::text("ab  "), pg("char(4)")), Value::text("ab"));
   expect_same_in(pg("character(4)"), Value::text("ab"), Value::text("ab  "), true);
   EXPECT_EQ(coerced(Value::text("ab  "), my("char(4)")), Value::text("ab"));
   EXPECT_EQ(coerced(Value::integer(42), pg("text")), Value::text("42"));
@@ -494,7 +497,9 @@ TEST(ValueCoerce, TimestampRefusals) {
   EXPECT_EQ(s.code(), ErrorCode::kTypeMismatch);
   EXPECT_EQ(coerce_error(Value::text("yesterday-ish"), pg("timestamp")).code(),
             ErrorCode::kTypeMismatch);
-  EXPECT_EQ(coerce_error(Value::text("10000-01-01 00:00:00"), pg("timestamp")).code(),
+  EXPECT_EQ(coerce_error(Value::text("294247-01-01 00:00:00"), pg("timestamp")).code(),
+            ErrorCode::kOutOfRange);
+  EXPECT_EQ(coerce_error(Value::text("10000-01-01 00:00:00"), my("datetime")).code(),
             ErrorCode::kOutOfRange);
   EXPECT_EQ(coerce_error(Value::text("2040-01-01 00:00:00Z"), my("timestamp")).code(),
             ErrorCode::kOutOfRange);
