@@ -12,6 +12,7 @@
 #include "engine/timeutil.hpp"
 #include "engine/types.hpp"
 #include "engine/value.hpp"
+#include "engine/value_json.hpp"
 
 namespace dbsync {
 namespace {
@@ -103,6 +104,15 @@ TEST(SpecialNumeric, ComputesAsPostgres) {
   EXPECT_EQ(decimal::to_double("-Infinity"), -std::numeric_limits<double>::infinity());
   int64_t i;
   EXPECT_FALSE(decimal::to_int64("Infinity", i));
+}
+
+TEST(SpecialNumeric, RenderedAsJsonStrings) {
+  // preview and conflict records render values as JSON: JSON has no NaN or infinity.
+  EXPECT_EQ(render_value(*Value::decimal("NaN")), "\"NaN\"");
+  EXPECT_EQ(render_value(*Value::decimal("-Infinity")), "\"-Infinity\"");
+  EXPECT_EQ(render_value(*Value::decimal("-1.50")), "-1.50");
+  EXPECT_EQ(render_value(Value::timestamp(kTimestampInfinity)), "\"infinity\"");
+  EXPECT_EQ(render_value(Value::date(kDateMinusInfinity)), "\"-infinity\"");
 }
 
 TEST(SpecialNumeric, TargetsThatCannotHoldThemRefuseTheValue) {
