@@ -10,6 +10,9 @@ namespace dbsync {
 
 namespace {
 
+// Row encoding: a value's tag is its ValueType, but for JSON kept as written (not canonical).
+constexpr uint8_t kJsonAsWrittenTag = 0x40 | static_cast<uint8_t>(ValueType::kJson);
+
 // ---- sortable keys ----
 
 void put_be64(std::string& out, uint64_t v) {
@@ -131,7 +134,9 @@ class Writer {
     out_.append(s);
   }
   void value(const Value& v) {
-    u8(static_cast<uint8_t>(v.type()));
+    // JSON kept as written (not canonical) has a tag of its own, so it reads back as such.
+    u8(v.type() == ValueType::kJson && !v.json_is_canonical() ? kJsonAsWrittenTag
+                                                              : static_cast<uint8_t>(v.type()));
     switch (v.type()) {
       case ValueType::kNull:
         break;
@@ -255,6 +260,7 @@ class Reader {
   }
   Value value() {
     uint8_t t = u8();
+    if (t == kJsonAsWrittenTag) return Value::json_as_written_unchecked(str());
     switch (static_cast<ValueType>(t)) {
       case ValueType::kNull:
         return {};
@@ -391,9 +397,13 @@ std::string encode_sortable_key(const Row& key) {
         break;
       case ValueType::kText:
       case ValueType::kBytes:
-      case ValueType::kJson:
         put_escaped(out, v.str());
         break;
+      case ValueType::kJson: {  // ordered as compare_values orders it: canonical
+        std::string scratch;
+        put_escaped(out, v.canonical_json(scratch));
+        break;
+      }
     }
   }
   return out;

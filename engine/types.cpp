@@ -796,10 +796,13 @@ Result<Value> to_bool(V&& v, const TypeSpec& t) {
       }
       return mismatch(v, t, "is not a boolean");
     }
-    case ValueType::kJson:
-      if (v.str() == "true") return Value::boolean(true);
-      if (v.str() == "false") return Value::boolean(false);
+    case ValueType::kJson: {
+      std::string scratch;
+      const std::string_view c = v.canonical_json(scratch);
+      if (c == "true") return Value::boolean(true);
+      if (c == "false") return Value::boolean(false);
       return mismatch(v, t, "is not a boolean");
+    }
     default:
       return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a boolean)");
   }

@@ -844,6 +844,44 @@ TEST_F(PgApply, SpecialValuesRoundTripInBinaryAndText) {
   EXPECT_EQ(count("SELECT count(*) FROM " + table("sv_keys_copy")), 1);
 }
 
+// json text reaches the target as the source holds it (not reordered or reformatted) and jsonb
+// numbers keep their scale, through binary and text COPY; compared in canonical form.
+TEST_F(PgApply, JsonKeepsItsTextAndScale) {
+  const std::string cols = " (id int PRIMARY KEY, j json, jb jsonb)";
+  sql("CREATE TABLE " + table("js_src") + cols);
+  sql("CREATE TABLE " + table("js_dst") + cols);
+  sql("CREATE DOMAIN " + table("js_dom") + " AS integer");
+  sql("CREATE TABLE " + table("js_text") + " (id " + table("js_dom") +
+      " PRIMARY KEY, j json, jb jsonb)");
+  sql("INSERT INTO " + table("js_src") +
+      " VALUES (1, '{\"b\": 1,  \"a\": [1.0, 2.50],  \"b\": 2}', '{\"x\": 1.0, \"y\": [2.50, "
+      "1e2]}'),"
+      " (2, '  [ \"t\\u00e9xt\" , {\"z\":null} ]  ', '{\"b\": \"\\n\", \"a\": 0.10}')");
+  auto src = open_table(table("js_src"));
+  auto dst = open_table(table("js_dst"));
+  auto txt_dst = open_table(table("js_text"));
+  ASSERT_TRUE(src && dst && txt_dst);
+  std::vector<Row> rows = scan_all(*src, {0, 1, 2}, 1);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][1].str(), "{\"b\": 1,  \"a\": [1.0, 2.50],  \"b\": 2}");
+  EXPECT_EQ(rows[0][2].str(), "{\"x\": 1.0, \"y\": [2.50, 100]}");
+  EXPECT_EQ(rows[0][1], *Value::json("{\"a\":[1,2.5],\"b\":2}"));
+  for (PgTable* t : {dst.get(), txt_dst.get()}) {
+    ChangeBatch b;
+    b.key_columns = {0};
+    b.columns = {0, 1, 2};
+    for (const Row& r : rows) b.items.push_back({RowOp::kInsert, {r[0]}, r});
+    Status st = t->apply(b);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    const std::string name = t == dst.get() ? table("js_dst") : table("js_text");
+    EXPECT_EQ(count("SELECT count(*) FROM " + table("js_src") + " x JOIN " + name +
+                    " y ON x.id = y.id::int WHERE x.j::text = y.j::text AND x.jb::text = "
+                    "y.jb::text"),
+              2)
+        << name;
+  }
+}
+
 // Timestamps rounded to a column's precision by the engine agree with what the server stores.
 TEST_F(PgApply, TimestampPrecisionRoundsAsTheServer) {
   sql("CREATE TABLE " + table("round") +

@@ -9,6 +9,7 @@
 
 #include "engine/decimal.hpp"
 #include "engine/row_codec.hpp"
+#include "engine/sync_types.hpp"
 #include "engine/timeutil.hpp"
 #include "engine/types.hpp"
 #include "engine/value.hpp"
@@ -221,6 +222,42 @@ TEST(TimestampPrecision, RoundsAsPostgresOnItsOwnEpoch) {
   EXPECT_EQ(*coerce(at("0044-03-15 10:00:00.5+00 BC"), s0), at("0044-03-15 10:00:00+00 BC"));
   // Not a tie: nearest either way.
   EXPECT_EQ(*coerce(at("1990-06-01 12:00:00.0006+00"), ms), at("1990-06-01 12:00:00.001+00"));
+}
+
+TEST(JsonAsWritten, TextReachesTheTargetAsTheSourceHoldsIt) {
+  // A json column's text is not reordered or reformatted, jsonb's numbers keep their scale; the
+  // canonical form is what equality and hashes use.
+  const TypeSpec json = pg("json"), jsonb = pg("jsonb");
+  const char* text = "{\"b\": 1,  \"a\": [1.0, 2.50, \"x\"], \"b\": 2}";
+  Value v = from_text(text, json);
+  EXPECT_EQ(v.str(), text);
+  EXPECT_EQ(coerce(v, jsonb)->str(), text);
+  EXPECT_EQ(coerce(v, pg("text"))->str(), text);
+  Value canonical = *Value::json("{\"a\":[1,2.5,\"x\"],\"b\":2}");
+  EXPECT_TRUE(canonical.json_is_canonical());
+  EXPECT_EQ(v, canonical);
+  EXPECT_EQ(hash_value(v), hash_value(canonical));
+  EXPECT_EQ(compare_values(v, canonical), 0);
+  EXPECT_EQ(hash_row({Value::integer(1), v}, 2), hash_row({Value::integer(1), canonical}, 2));
+  std::string a, b;
+  v.append_canonical(a);
+  canonical.append_canonical(b);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(render_value(v), text);
+  EXPECT_EQ(from_text("{\"x\": 1.0}", jsonb).str(), "{\"x\": 1.0}");
+  EXPECT_NE(from_text("{\"x\": 1.5}", jsonb), from_text("{\"x\": 1.0}", jsonb));
+  // Stages and baselines keep it as written.
+  PlannedChange change;
+  change.key = {Value::integer(1)};
+  change.target_values = Row{v, canonical};
+  auto back = decode_change(encode_change(change));
+  ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+  ASSERT_EQ(back->target_values.size(), 2u);
+  EXPECT_EQ(back->target_values[0].str(), text);
+  EXPECT_FALSE(back->target_values[0].json_is_canonical());
+  EXPECT_TRUE(back->target_values[1].json_is_canonical());
+  // As a key, ordered by the canonical form.
+  EXPECT_EQ(encode_sortable_key({v}), encode_sortable_key({canonical}));
 }
 
 TEST(CharToText, DropsThePaddingAsPostgresCastDoes) {

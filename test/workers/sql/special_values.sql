@@ -138,9 +138,42 @@ UPDATE wsv.coarse_remote SET id = id;
 SELECT status, updated, unchanged FROM dbsync.run('sv_fine');
 SELECT status, updated, unchanged FROM dbsync.run('sv_fine_remote');
 SELECT count(*) AS pending FROM dbsync.diff('sv_fine');
+-- Values reach the target as the source holds them: json text is neither reordered nor
+-- reformatted, jsonb numbers keep their scale; both are compared in canonical form (1.0 = 1,
+-- key order and spaces do not count), so a second run has nothing to do.
+CREATE TABLE wsv.docs (id integer PRIMARY KEY, j json, jb jsonb);
+CREATE TABLE wsv.docs_remote (LIKE wsv.docs INCLUDING ALL);
+CREATE TABLE wsv.docs_back (LIKE wsv.docs INCLUDING ALL);
+INSERT INTO wsv.docs VALUES
+  (1, '{"b": 1,  "a": [1.0, 2.50],  "b": 2}', '{"x": 1.0, "y": [2.50, -0.0, 1e2, 10]}'),
+  (2, '  [ "text" ,  {"z":null} ]  ', '{"bb": "b", "a": {"d": 1, "c": 0.10}}'),
+  (3, '1.0', '1.0'),
+  (4, '{"k":[1,2]}', '{"k": [1, 2]}');
+SELECT dbsync.create_sync('sv_docs', 'master', 'wsv.docs', 'sv_loop', 'wsv.docs_remote',
+  mapping => '{"id": "id", "j": "j", "jb": "jb"}', batch_size => 2) > 0 AS created;
+SELECT dbsync.create_sync('sv_docs_back', 'sv_loop', 'wsv.docs_remote', 'master', 'wsv.docs_back',
+  mapping => '{"id": "id", "j": "j", "jb": "jb"}', direction => 'two_way') > 0 AS created;
+SELECT status, inserted FROM dbsync.run('sv_docs');
+SELECT status, inserted FROM dbsync.run('sv_docs_back');
+SELECT id, r.j AS remote_j, r.jb AS remote_jb,
+       r.j::text = d.j::text AND b.j::text = d.j::text AS j_as_held,
+       r.jb::text = d.jb::text AND b.jb::text = d.jb::text AS jb_as_held
+  FROM wsv.docs d JOIN wsv.docs_remote r USING (id) JOIN wsv.docs_back b USING (id) ORDER BY id;
+UPDATE wsv.docs SET id = id;
+UPDATE wsv.docs_remote SET id = id;
+UPDATE wsv.docs_back SET id = id;
+SELECT status, updated, unchanged FROM dbsync.run('sv_docs');
+SELECT status, updated, source_updated, unchanged FROM dbsync.run('sv_docs_back');
+-- The same document written differently on the target is no change; another value is, and it
+-- flows back into the (remote) source as written.
+UPDATE wsv.docs_back SET j = '{"a":[1,2.5],"b":2}', jb = '{"y": [2.5, 0, 100, 10], "x": 1}'
+ WHERE id = 1;
+UPDATE wsv.docs_back SET j = '[ "text" , {"z": 1.50} ]' WHERE id = 2;
+SELECT status, updated, source_updated, unchanged FROM dbsync.run('sv_docs_back');
+SELECT id, j FROM wsv.docs_remote WHERE id = 2;
 SELECT count(dbsync.drop_sync(s)) AS dropped
   FROM unnest(array['sv_out', 'sv_back', 'sv_narrow', 'sv_narrow_remote', 'sv_events', 'sv_fine',
-                    'sv_fine_remote']) s;
+                    'sv_fine_remote', 'sv_docs', 'sv_docs_back']) s;
 SELECT dbsync.drop_datasource('sv_loop');
 SET client_min_messages = warning;
 DROP SCHEMA wsv CASCADE;
