@@ -3,6 +3,9 @@
 -- from a remote PostgreSQL (libpq) must be equal to the last bit: synced to a remote copy and
 -- back, every second run finds nothing to do and every copy equals the original.
 \set SHOW_CONTEXT never
+SET client_min_messages = warning;
+DROP SCHEMA IF EXISTS wvr CASCADE;  -- the database is kept between runs
+RESET client_min_messages;
 CREATE SCHEMA wvr;
 CREATE TABLE wvr.src (id integer PRIMARY KEY, ts timestamptz, ts3 timestamptz(3),
                       wall timestamp, d date, doc jsonb, n numeric, p numeric(10,2));
