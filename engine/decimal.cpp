@@ -207,6 +207,37 @@ std::string divide_truncated(const Parts& pa, const Parts& pb, int scale) {
 
 void append_exact_double(std::string& out, double v);
 
+// -1 for -Infinity, 0 for a number, 1 for Infinity, 2 for NaN: PostgreSQL's order.
+int special_rank(std::string_view a) {
+  if (!is_special(a)) return 0;
+  if (a[0] == 'N') return 2;
+  return a[0] == '-' ? -1 : 1;
+}
+
+std::string special_text(int rank) {
+  return std::string(rank == 2 ? kNaN : rank > 0 ? kInfinity : kMinusInfinity);
+}
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t k = 0; k < a.size(); ++k) {
+    char x = a[k], y = b[k];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// a + b (negate_b: a - b) when either is special.
+std::string add_special(std::string_view a, std::string_view b, bool negate_b) {
+  int ra = special_rank(a), rb = special_rank(b);
+  if (ra == 2 || rb == 2) return std::string(kNaN);
+  if (negate_b) rb = -rb;
+  if (ra != 0 && rb != 0 && ra != rb) return std::string(kNaN);  // Infinity - Infinity
+  return special_text(ra != 0 ? ra : rb);
+}
+
 }  // namespace
 
 Result<std::string> parse(std::string_view text) {
@@ -216,6 +247,20 @@ Result<std::string> parse(std::string_view text) {
   auto bad = [&]() {
     return Status(ErrorCode::kParseError, "invalid decimal number: '" + std::string(text) + "'");
   };
+  {
+    std::string_view word = text;
+    bool negative = false;
+    if (!word.empty() && (word.front() == '+' || word.front() == '-')) {
+      negative = word.front() == '-';
+      word.remove_prefix(1);
+    }
+    if (!word.empty() && ((word.front() | 0x20) == 'n' || (word.front() | 0x20) == 'i')) {
+      if (iequals_ascii(word, "nan") && word.size() == text.size()) return std::string(kNaN);
+      if (iequals_ascii(word, "infinity") || iequals_ascii(word, "inf"))
+        return std::string(negative ? kMinusInfinity : kInfinity);
+      return bad();
+    }
+  }
   size_t i = 0;
   bool negative = false;
   if (i < text.size() && (text[i] == '+' || text[i] == '-')) negative = text[i++] == '-';
@@ -267,6 +312,7 @@ Result<std::string> parse(std::string_view text) {
 }
 
 bool is_canonical(std::string_view text) {
+  if (is_special(text)) return text == kNaN || text == kInfinity || text == kMinusInfinity;
   std::string_view rest = text;
   bool negative = false;
   if (!rest.empty() && rest.front() == '-') {
@@ -287,6 +333,10 @@ bool is_canonical(std::string_view text) {
 }
 
 int compare(std::string_view a, std::string_view b) {
+  if (is_special(a) || is_special(b)) {
+    int ra = special_rank(a), rb = special_rank(b);
+    return ra == rb ? 0 : (ra < rb ? -1 : 1);
+  }
   Parts pa = split(a), pb = split(b);
   bool za = parts_zero(pa), zb = parts_zero(pb);
   int sa = za ? 0 : (pa.negative ? -1 : 1);
@@ -310,6 +360,7 @@ int compare(std::string_view a, std::string_view b) {
 }
 
 int compare_with_int(std::string_view a, int64_t b) {
+  if (is_special(a)) return special_rank(a) > 0 ? 1 : -1;
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, b);
   (void)ec;
@@ -317,6 +368,7 @@ int compare_with_int(std::string_view a, int64_t b) {
 }
 
 int compare_with_double(std::string_view a, double b) {
+  if (is_special(a)) return special_rank(a) > 0 ? 1 : -1;
   // Rounding to the nearest double is monotonic, so when the rounded decimal differs from b
   // the order is already known; only a tie needs the exact binary value of b.
   double approx = to_double(a);
@@ -328,14 +380,16 @@ int compare_with_double(std::string_view a, double b) {
 }
 
 int sign(std::string_view a) {
+  if (is_special(a)) return special_rank(a) == 2 ? 0 : special_rank(a);
   Parts p = split(a);
   if (parts_zero(p)) return 0;
   return p.negative ? -1 : 1;
 }
 
-bool is_zero(std::string_view a) { return parts_zero(split(a)); }
+bool is_zero(std::string_view a) { return !is_special(a) && parts_zero(split(a)); }
 
 std::string negate(std::string_view a) {
+  if (is_nan(a)) return std::string(a);
   if (!a.empty() && a.front() == '-') return std::string(a.substr(1));
   if (is_zero(a)) return std::string(a);
   std::string out = "-";
@@ -348,10 +402,21 @@ std::string abs(std::string_view a) {
   return std::string(a);
 }
 
-std::string add(std::string_view a, std::string_view b) { return add_signed(a, b, false); }
-std::string sub(std::string_view a, std::string_view b) { return add_signed(a, b, true); }
+std::string add(std::string_view a, std::string_view b) {
+  if (is_special(a) || is_special(b)) return add_special(a, b, false);
+  return add_signed(a, b, false);
+}
+std::string sub(std::string_view a, std::string_view b) {
+  if (is_special(a) || is_special(b)) return add_special(a, b, true);
+  return add_signed(a, b, true);
+}
 
 std::string mul(std::string_view a, std::string_view b) {
+  if (is_special(a) || is_special(b)) {
+    // NaN in, NaN out; infinity times zero is NaN; otherwise an infinity of the product's sign.
+    if (is_nan(a) || is_nan(b) || is_zero(a) || is_zero(b)) return std::string(kNaN);
+    return special_text(sign(a) * sign(b));
+  }
   Parts pa = split(a), pb = split(b);
   std::string da(pa.integer), db(pb.integer);
   da.append(pa.fraction);
@@ -361,6 +426,13 @@ std::string mul(std::string_view a, std::string_view b) {
 }
 
 Result<std::string> div(std::string_view a, std::string_view b, int scale) {
+  if (is_special(a) || is_special(b)) {
+    if (is_nan(a) || is_nan(b)) return std::string(kNaN);
+    if (is_zero(b)) return Status(ErrorCode::kEvaluation, "division by zero");
+    if (is_special(a) && is_special(b)) return std::string(kNaN);
+    if (is_special(b)) return std::string("0");  // a finite number over an infinity
+    return special_text(sign(a) * sign(b));
+  }
   Parts pa = split(a), pb = split(b);
   if (parts_zero(pb)) return Status(ErrorCode::kEvaluation, "division by zero");
   scale = std::clamp(scale, 0, kMaxScale);
@@ -370,6 +442,12 @@ Result<std::string> div(std::string_view a, std::string_view b, int scale) {
 }
 
 Result<std::string> mod(std::string_view a, std::string_view b) {
+  if (is_special(a) || is_special(b)) {
+    if (is_nan(a) || is_nan(b)) return std::string(kNaN);
+    if (is_zero(b)) return Status(ErrorCode::kEvaluation, "division by zero");
+    if (is_special(a)) return std::string(kNaN);
+    return std::string(a);  // a finite number modulo an infinity
+  }
   Parts pa = split(a), pb = split(b);
   if (parts_zero(pb)) return Status(ErrorCode::kEvaluation, "division by zero");
   std::string quotient = divide_truncated(pa, pb, 0);
@@ -377,6 +455,7 @@ Result<std::string> mod(std::string_view a, std::string_view b) {
 }
 
 std::string round(std::string_view a, int scale) {
+  if (is_special(a)) return std::string(a);
   scale = std::clamp(scale, 0, kMaxScale);
   // Common case when coercing: the value already has the column's scale.
   if (scale_of(a) == scale && is_canonical(a)) return std::string(a);
@@ -390,6 +469,7 @@ std::string round(std::string_view a, int scale) {
 }
 
 std::string trunc(std::string_view a, int scale) {
+  if (is_special(a)) return std::string(a);
   scale = std::clamp(scale, 0, kMaxScale);
   Parts p = split(a);
   size_t s = static_cast<size_t>(scale);
@@ -405,11 +485,13 @@ int scale_of(std::string_view a) {
 }
 
 int integer_digits(std::string_view a) {
+  if (is_special(a)) return 0;
   Parts p = split(a);
   return static_cast<int>(strip_leading_zeros(p.integer).size());
 }
 
 bool fits_precision(std::string_view a, int precision, int scale) {
+  if (is_special(a)) return is_nan(a);
   Parts p = split(a);
   if (parts_zero(p)) return true;
   // Decimal exponent of the most significant digit: 123.4 -> 2, 0.05 -> -2.
@@ -433,6 +515,11 @@ std::string_view strip_trailing_zeros(std::string_view a) {
 }
 
 double to_double(std::string_view a) {
+  if (is_special(a)) {
+    const int rank = special_rank(a);
+    return rank == 2 ? std::numeric_limits<double>::quiet_NaN()
+                     : rank * std::numeric_limits<double>::infinity();
+  }
   double out = 0;
   auto [ptr, ec] = std::from_chars(a.data(), a.data() + a.size(), out);
   (void)ptr;
@@ -446,6 +533,7 @@ double to_double(std::string_view a) {
 }
 
 bool to_int64(std::string_view a, int64_t& out) {
+  if (is_special(a)) return false;
   Parts p = split(a);
   if (!all_zero(p.fraction)) return false;
   std::string text;

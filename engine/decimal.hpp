@@ -7,6 +7,11 @@
 // value ignores the scale (compare("10.5", "10.50") == 0); strip_trailing_zeros() gives the
 // scale-free form used for hashing.
 //
+// PostgreSQL's numeric also holds NaN and the infinities (MySQL's DECIMAL does not): their
+// canonical texts are "NaN", "Infinity" and "-Infinity". They order as PostgreSQL orders them:
+// -Infinity below every number, Infinity above, NaN above Infinity and equal to itself; and
+// compute as PostgreSQL computes with them (NaN in, NaN out; Infinity - Infinity is NaN).
+//
 // Every function taking a `std::string_view` decimal expects canonical input (the output of
 // parse() or of another function here); behaviour on other text is unspecified but never UB.
 // Results are canonical.
@@ -26,10 +31,20 @@ constexpr int kDefaultDivisionScale = 16;
 constexpr int kMaxScale = 16383;           // PostgreSQL's limit on digits after the point
 constexpr int kMaxIntegerDigits = 131072;  // PostgreSQL's limit on digits before the point
 
+constexpr std::string_view kNaN = "NaN";
+constexpr std::string_view kInfinity = "Infinity";
+constexpr std::string_view kMinusInfinity = "-Infinity";
+// Whether a canonical decimal is NaN or an infinity (cheap: looks at its first bytes).
+inline bool is_special(std::string_view a) {
+  return !a.empty() && (a[0] == 'N' || a[0] == 'I' || (a[0] == '-' && a.size() > 1 && a[1] == 'I'));
+}
+inline bool is_nan(std::string_view a) { return !a.empty() && a[0] == 'N'; }
+
 // Parses decimal text: optional sign, digits with an optional '.', optional exponent
-// ("12.50", "-0.5", "+.5", "1.", "1e3", "1.5E-2"), surrounding ASCII spaces ignored.
+// ("12.50", "-0.5", "+.5", "1.", "1e3", "1.5E-2"), surrounding ASCII spaces ignored; and, as
+// PostgreSQL's numeric input, "NaN", "[+-]Infinity", "[+-]inf" in any case.
 // The scale of the result is the fraction digits written minus the exponent, never below 0:
-// "1.50e1" -> "15.0", "1e3" -> "1000", "1.5E-2" -> "0.015". "NaN"/"Infinity" are refused.
+// "1.50e1" -> "15.0", "1e3" -> "1000", "1.5E-2" -> "0.015".
 // Errors: kParseError for malformed text, kOutOfRange beyond kMaxScale/kMaxIntegerDigits.
 Result<std::string> parse(std::string_view text);
 
@@ -72,13 +87,14 @@ int scale_of(std::string_view a);
 // Number of integer digits, for precision checks: "123.4" -> 3, "0.5" -> 0, "0" -> 0.
 int integer_digits(std::string_view a);
 // Whether |a| < 10^(precision - scale), i.e. the value (already rounded to `scale`) fits
-// numeric(precision, scale). Works for scale > precision too (PostgreSQL 15+).
+// numeric(precision, scale). Works for scale > precision too (PostgreSQL 15+). NaN fits,
+// the infinities do not (as in PostgreSQL).
 bool fits_precision(std::string_view a, int precision, int scale);
 
 // "10.50" -> "10.5", "10.00" -> "10", "0.0" -> "0". Returns a view into `a` (no allocation).
 std::string_view strip_trailing_zeros(std::string_view a);
 
-// Correctly rounded nearest double (huge values give +-inf).
+// Correctly rounded nearest double (huge values give +-inf; NaN and the infinities map over).
 double to_double(std::string_view a);
 // Exact conversion when `a` is integral and fits int64; false otherwise.
 bool to_int64(std::string_view a, int64_t& out);

@@ -4,9 +4,14 @@
 #include <cstring>
 #include <map>
 
+#include "engine/decimal.hpp"
+
 namespace dbsync {
 
 namespace {
+
+// Row encoding: a value's tag is its ValueType, but for JSON kept as written (not canonical).
+constexpr uint8_t kJsonAsWrittenTag = 0x40 | static_cast<uint8_t>(ValueType::kJson);
 
 // ---- sortable keys ----
 
@@ -47,7 +52,15 @@ bool get_escaped(std::string_view s, size_t& pos, std::string& out) {
 
 // Decimal: sign class, then (for nonzero) a biased exponent and the significant digits,
 // complemented when negative, then the exact text (so 10.5 and 10.50 keep their scale).
+// A decimal's class byte, then (for nonzero finite numbers) exponent and digits, then the text:
+// 0x00 -Infinity, 0x01 negative, 0x02 zero, 0x03 positive, 0x04 Infinity, 0x05 NaN (PostgreSQL's
+// order).
 void put_decimal(std::string& out, const std::string& canonical) {
+  if (decimal::is_special(canonical)) {
+    out.push_back(decimal::is_nan(canonical) ? '\x05' : canonical[0] == '-' ? '\x00' : '\x04');
+    put_escaped(out, canonical);
+    return;
+  }
   std::string_view d = canonical;
   bool neg = !d.empty() && d[0] == '-';
   if (neg) d.remove_prefix(1);
@@ -121,7 +134,9 @@ class Writer {
     out_.append(s);
   }
   void value(const Value& v) {
-    u8(static_cast<uint8_t>(v.type()));
+    // JSON kept as written (not canonical) has a tag of its own, so it reads back as such.
+    u8(v.type() == ValueType::kJson && !v.json_is_canonical() ? kJsonAsWrittenTag
+                                                              : static_cast<uint8_t>(v.type()));
     switch (v.type()) {
       case ValueType::kNull:
         break;
@@ -245,6 +260,7 @@ class Reader {
   }
   Value value() {
     uint8_t t = u8();
+    if (t == kJsonAsWrittenTag) return Value::json_as_written_unchecked(str());
     switch (static_cast<ValueType>(t)) {
       case ValueType::kNull:
         return {};
@@ -381,9 +397,13 @@ std::string encode_sortable_key(const Row& key) {
         break;
       case ValueType::kText:
       case ValueType::kBytes:
-      case ValueType::kJson:
         put_escaped(out, v.str());
         break;
+      case ValueType::kJson: {  // ordered as compare_values orders it: canonical
+        std::string scratch;
+        put_escaped(out, v.canonical_json(scratch));
+        break;
+      }
     }
   }
   return out;
@@ -436,7 +456,8 @@ Status decode_sortable_key_into(std::string_view s, Row& key) {
       case ValueType::kDecimal: {
         if (pos >= s.size()) return bad();
         uint8_t cls = static_cast<uint8_t>(s[pos++]);
-        if (cls != 2) {  // skip exponent and digits up to the (possibly complemented) terminator
+        if (cls == 1 ||
+            cls == 3) {  // skip exponent and digits up to the (possibly complemented) terminator
           if (pos + 8 > s.size()) return bad();
           pos += 8;
           char term = cls == 1 ? '\xff' : '\0';

@@ -84,8 +84,10 @@ uint64_t hash_row(const Row& row, size_t count) {
       case ValueType::kText:
       case ValueType::kBytes:
       case ValueType::kJson: {
-        // The common case, written directly: tag, 4-byte length, bytes.
-        const std::string& s = v.str();
+        // The common case, written directly: tag, 4-byte length, bytes (JSON's canonical ones).
+        thread_local std::string json_scratch;
+        const std::string_view s = v.type() == ValueType::kJson ? v.canonical_json(json_scratch)
+                                                                : std::string_view(v.str());
         uint32_t len = static_cast<uint32_t>(s.size());
         char head[5] = {static_cast<char>(v.type()), static_cast<char>(len & 0xff),
                         static_cast<char>((len >> 8) & 0xff), static_cast<char>((len >> 16) & 0xff),

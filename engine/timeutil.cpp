@@ -11,11 +11,7 @@ namespace dbsync {
 namespace {
 
 constexpr int64_t kSecondsPerDay = 86400;
-// The instants of 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z.
-constexpr int64_t kMinDays = -719162;
-constexpr int64_t kEndDays = 2932897;
-constexpr int64_t kMinMicros = kMinDays * kMicrosPerDay;
-constexpr int64_t kEndMicros = kEndDays * kMicrosPerDay;  // exclusive
+constexpr int64_t kMaxYear = 5874897;  // PostgreSQL's last year (of dates)
 
 int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
@@ -48,24 +44,34 @@ void append_padded(std::string& out, int64_t v, int width) {
   while (len > 0) out.push_back(buf[--len]);
 }
 
-// "YYYY-MM-DD" + sep + "HH:MM:SS[.ffffff]" of a wall-clock µs count.
-std::string format_wall_clock(int64_t micros, char separator) {
-  int64_t days = floor_div(micros, kMicrosPerDay);
-  int64_t of_day = micros - days * kMicrosPerDay;
+// "YYYY-MM-DD" of a day count; years before 1 as PostgreSQL writes them (year 0 is 1 BC):
+// returns whether " BC" belongs after the whole text.
+bool append_ymd(std::string& out, int64_t days) {
   int64_t y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
-  std::string out;
-  out.reserve(27);
-  append_padded(out, y, 4);
+  const bool bc = y <= 0;
+  append_padded(out, bc ? 1 - y : y, 4);
   out.push_back('-');
   append_padded(out, m, 2);
   out.push_back('-');
   append_padded(out, d, 2);
+  return bc;
+}
+
+// "YYYY-MM-DD" + sep + "HH:MM:SS[.ffffff]" of a wall-clock µs count (finite); `bc` as above.
+std::string format_wall_clock(int64_t micros, char separator, bool& bc) {
+  int64_t days = floor_div(micros, kMicrosPerDay);
+  int64_t of_day = micros - days * kMicrosPerDay;
+  std::string out;
+  out.reserve(30);
+  bc = append_ymd(out, days);
   out.push_back(separator);
   out.append(format_time_of_day(of_day));
   return out;
 }
+
+const char* infinity_text(int64_t v) { return v > 0 ? "infinity" : "-infinity"; }
 
 // ---- a small cursor for the ISO-8601 parsers ----
 struct Cursor {
@@ -106,24 +112,38 @@ Status parse_error(const char* what, std::string_view text) {
 }
 
 Status out_of_range(const char* what, std::string_view text) {
-  return Status(ErrorCode::kOutOfRange, std::string(what) + " out of range (years 0001..9999): '" +
-                                            std::string(text.substr(0, 64)) + "'");
+  return Status(ErrorCode::kOutOfRange,
+                std::string(what) + " out of range: '" + std::string(text.substr(0, 64)) + "'");
 }
 
 enum class FieldResult { kOk, kBad, kOutOfRange };
 
-FieldResult read_date(Cursor& c, int64_t& days) {
+// YYYY-MM-DD; with `bc` the year counts back from 1 BC (year 0 of the proleptic calendar).
+FieldResult read_date(Cursor& c, bool bc, int64_t& days) {
   int64_t y, m, d;
   if (!c.digits(4, 9, y)) return FieldResult::kBad;
   if (!c.eat('-') || !c.digits(1, 2, m) || !c.eat('-') || !c.digits(1, 2, d)) {
     return FieldResult::kBad;
   }
+  if (y < 1 || y > kMaxYear) return FieldResult::kOutOfRange;
+  if (bc) y = 1 - y;
   if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, static_cast<unsigned>(m))) {
     return FieldResult::kBad;
   }
-  if (y < 1 || y > 9999) return FieldResult::kOutOfRange;
   days = days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
+  if (days < kMinDate || days > kMaxDate) return FieldResult::kOutOfRange;
   return FieldResult::kOk;
+}
+
+// Removes a trailing era word (" BC", " AD", any case) from `s`; true for BC.
+bool strip_era(std::string_view& s) {
+  if (s.size() < 3 || s[s.size() - 3] != ' ') return false;
+  const char a = static_cast<char>(s[s.size() - 2] | 0x20), b = static_cast<char>(s.back() | 0x20);
+  const bool bc = a == 'b' && b == 'c';
+  if (!bc && !(a == 'a' && b == 'd')) return false;
+  s.remove_suffix(3);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return bc;
 }
 
 // HH:MM[:SS[.fff...]] as µs; allows 24:00:00 and a leap second :60 (carried forward, as
@@ -187,6 +207,14 @@ bool iequals(std::string_view a, std::string_view b) {
     if (x != y) return false;
   }
   return true;
+}
+
+// PostgreSQL's special date/time words: -1 "-infinity", 1 "infinity", 2 "epoch", 0 none.
+int special_word(std::string_view s) {
+  if (iequals(s, "infinity") || iequals(s, "+infinity")) return 1;
+  if (iequals(s, "-infinity")) return -1;
+  if (iequals(s, "epoch")) return 2;
+  return 0;
 }
 
 }  // namespace
@@ -523,21 +551,61 @@ int64_t TimeZone::offset_for_local(int64_t local_seconds) const {
 }
 
 int64_t TimeZone::utc_to_local_micros(int64_t utc_micros) const {
+  if (!timestamp_is_finite(utc_micros)) return utc_micros;
   return utc_micros + offset_at_utc(floor_div(utc_micros, kMicrosPerSecond)) * kMicrosPerSecond;
 }
 
 int64_t TimeZone::local_to_utc_micros(int64_t local_micros) const {
+  if (!timestamp_is_finite(local_micros)) return local_micros;
   return local_micros -
          offset_for_local(floor_div(local_micros, kMicrosPerSecond)) * kMicrosPerSecond;
 }
 
 // ---- parsing ----
 
+namespace {
+
+// After a date: [ T]HH:MM[:SS[.f]] [Z|UTC|GMT|±HH[:MM]]. `of_day` the time, `offset` the zone's
+// seconds east of UTC when one was given.
+bool read_time_and_zone(Cursor& c, std::string_view trimmed, int64_t& of_day, bool& has_offset,
+                        int64_t& offset) {
+  of_day = 0;
+  has_offset = false;
+  offset = 0;
+  if (c.done()) return true;
+  if (!(c.eat(' ') || c.eat('T') || c.eat('t'))) return false;
+  if (!read_time(c, of_day)) return false;
+  c.skip_spaces();
+  if (c.done()) return true;
+  has_offset = true;
+  if (c.eat('Z') || c.eat('z')) {
+    offset = 0;
+  } else if (trimmed.substr(c.pos) == "UTC" || trimmed.substr(c.pos) == "GMT") {
+    c.pos = trimmed.size();
+  } else if (!read_offset(c, offset)) {
+    return false;
+  }
+  return c.done();
+}
+
+}  // namespace
+
 Result<int64_t> parse_timestamp(std::string_view text, const TimeZone& zone_for_local) {
   std::string_view trimmed = trim_spaces(text);
+  switch (special_word(trimmed)) {
+    case 1:
+      return kTimestampInfinity;
+    case -1:
+      return kTimestampMinusInfinity;
+    case 2:
+      return int64_t{0};
+    default:
+      break;
+  }
+  const bool bc = strip_era(trimmed);
   Cursor c{trimmed};
   int64_t days;
-  switch (read_date(c, days)) {
+  switch (read_date(c, bc, days)) {
     case FieldResult::kOk:
       break;
     case FieldResult::kBad:
@@ -545,36 +613,37 @@ Result<int64_t> parse_timestamp(std::string_view text, const TimeZone& zone_for_
     case FieldResult::kOutOfRange:
       return out_of_range("timestamp", text);
   }
-  int64_t of_day = 0;
-  if (!c.done()) {
-    if (!(c.eat(' ') || c.eat('T') || c.eat('t'))) return parse_error("timestamp", text);
-    if (!read_time(c, of_day)) return parse_error("timestamp", text);
-  }
+  int64_t of_day, offset;
+  bool has_offset;
+  if (!read_time_and_zone(c, trimmed, of_day, has_offset, offset))
+    return parse_error("timestamp", text);
+  // A day or two of slack either side for the zone; the range is checked on the instant.
+  if (days < kMinDate - 2 || days > kEndTimestampMicros / kMicrosPerDay + 2)
+    return out_of_range("timestamp", text);
   int64_t local = days * kMicrosPerDay + of_day;
-  c.skip_spaces();
-  int64_t utc;
-  if (c.done()) {
-    utc = zone_for_local.local_to_utc_micros(local);
-  } else {
-    int64_t offset = 0;
-    if (c.eat('Z') || c.eat('z')) {
-      offset = 0;
-    } else if (trimmed.substr(c.pos) == "UTC" || trimmed.substr(c.pos) == "GMT") {
-      c.pos = trimmed.size();
-    } else if (!read_offset(c, offset)) {
-      return parse_error("timestamp", text);
-    }
-    if (!c.done()) return parse_error("timestamp", text);
-    utc = local - offset * kMicrosPerSecond;
-  }
-  if (utc < kMinMicros || utc >= kEndMicros) return out_of_range("timestamp", text);
+  int64_t utc =
+      has_offset ? local - offset * kMicrosPerSecond : zone_for_local.local_to_utc_micros(local);
+  if (utc < kMinTimestampMicros || utc >= kEndTimestampMicros)
+    return out_of_range("timestamp", text);
   return utc;
 }
 
 Result<int32_t> parse_date(std::string_view text) {
-  Cursor c{trim_spaces(text)};
+  std::string_view trimmed = trim_spaces(text);
+  switch (special_word(trimmed)) {
+    case 1:
+      return kDateInfinity;
+    case -1:
+      return kDateMinusInfinity;
+    case 2:
+      return int32_t{0};
+    default:
+      break;
+  }
+  const bool bc = strip_era(trimmed);
+  Cursor c{trimmed};
   int64_t days;
-  switch (read_date(c, days)) {
+  switch (read_date(c, bc, days)) {
     case FieldResult::kOk:
       break;
     case FieldResult::kBad:
@@ -582,7 +651,10 @@ Result<int32_t> parse_date(std::string_view text) {
     case FieldResult::kOutOfRange:
       return out_of_range("date", text);
   }
-  if (!c.done()) return parse_error("date", text);
+  // A time (and zone) after the date is read and dropped: the date stays as written.
+  int64_t of_day, offset;
+  bool has_offset;
+  if (!read_time_and_zone(c, trimmed, of_day, has_offset, offset)) return parse_error("date", text);
   return static_cast<int32_t>(days);
 }
 
@@ -596,26 +668,36 @@ Result<int64_t> parse_time_of_day(std::string_view text) {
 // ---- formatting ----
 
 std::string format_timestamp_utc(int64_t micros) {
-  std::string out = format_wall_clock(micros, 'T');
+  if (!timestamp_is_finite(micros)) return infinity_text(micros);
+  bool bc;
+  std::string out = format_wall_clock(micros, 'T', bc);
   out.push_back('Z');
+  if (bc) out.append(" BC");
   return out;
 }
 
 std::string format_timestamp_local(int64_t micros, const TimeZone& zone) {
-  return format_wall_clock(zone.utc_to_local_micros(micros), ' ');
+  if (!timestamp_is_finite(micros)) return infinity_text(micros);
+  bool bc;
+  std::string out = format_wall_clock(zone.utc_to_local_micros(micros), ' ', bc);
+  if (bc) out.append(" BC");
+  return out;
+}
+
+std::string format_timestamp_pg(int64_t micros, bool with_zone) {
+  if (!timestamp_is_finite(micros)) return infinity_text(micros);
+  bool bc;
+  std::string out = format_wall_clock(micros, ' ', bc);
+  if (with_zone) out.append("+00");
+  if (bc) out.append(" BC");
+  return out;
 }
 
 std::string format_date(int32_t days) {
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(days, y, m, d);
+  if (!date_is_finite(days)) return infinity_text(days);
   std::string out;
-  out.reserve(10);
-  append_padded(out, y, 4);
-  out.push_back('-');
-  append_padded(out, m, 2);
-  out.push_back('-');
-  append_padded(out, d, 2);
+  out.reserve(13);
+  if (append_ymd(out, days)) out.append(" BC");
   return out;
 }
 
@@ -642,6 +724,7 @@ std::string format_with_pattern(int64_t micros, std::string_view pattern) {
   static constexpr const char* kMonthNames[] = {"January",   "February", "March",    "April",
                                                 "May",       "June",     "July",     "August",
                                                 "September", "October",  "November", "December"};
+  if (!timestamp_is_finite(micros)) return infinity_text(micros);
   int64_t days = floor_div(micros, kMicrosPerDay);
   int64_t of_day = micros - days * kMicrosPerDay;
   int64_t y;

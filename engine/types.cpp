@@ -664,8 +664,21 @@ int64_t floor_div(int64_t a, int64_t b) {
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
-constexpr int64_t kMinTimestampMicros = -719162LL * kMicrosPerDay;       // 0001-01-01
-constexpr int64_t kEndTimestampMicros = 2932897LL * kMicrosPerDay;       // 10000-01-01
+// Between the Unix epoch and PostgreSQL's (2000-01-01).
+constexpr int64_t kPgEpochMicros = 10957LL * kMicrosPerDay;
+
+// A timestamp at `digits` fractional digits as PostgreSQL stores it (AdjustTimestampForTypmod):
+// half away from zero on its own count, which starts in 2000, so a tie between 1970 and 2000
+// rounds down. Infinities stay.
+int64_t round_timestamp_pg(int64_t micros, int digits) {
+  if (!timestamp_is_finite(micros) || digits >= 6) return micros;
+  return round_micros(micros - kPgEpochMicros, digits) + kPgEpochMicros;
+}
+
+constexpr int64_t kMySQLDatetimeMin = -719162LL * kMicrosPerDay;         // 0001-01-01
+constexpr int64_t kMySQLDatetimeEnd = 2932897LL * kMicrosPerDay;         // 10000-01-01
+constexpr int32_t kMySQLDateMin = -719162;                               // 0001-01-01
+constexpr int32_t kMySQLDateMax = 2932896;                               // 9999-12-31
 constexpr int64_t kMySQLTimestampMin = 1 * kMicrosPerSecond;             // 1970-01-01 00:00:01 UTC
 constexpr int64_t kMySQLTimestampEnd = 2147483648LL * kMicrosPerSecond;  // 2038-01-19 03:14:08 UTC
 
@@ -783,10 +796,13 @@ Result<Value> to_bool(V&& v, const TypeSpec& t) {
       }
       return mismatch(v, t, "is not a boolean");
     }
-    case ValueType::kJson:
-      if (v.str() == "true") return Value::boolean(true);
-      if (v.str() == "false") return Value::boolean(false);
+    case ValueType::kJson: {
+      std::string scratch;
+      const std::string_view c = v.canonical_json(scratch);
+      if (c == "true") return Value::boolean(true);
+      if (c == "false") return Value::boolean(false);
       return mismatch(v, t, "is not a boolean");
+    }
     default:
       return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a boolean)");
   }
@@ -855,9 +871,15 @@ Result<Value> to_decimal(V&& v, const TypeSpec& t) {
       converted = decimal::from_int(v.as_int());
       break;
     case ValueType::kFloat: {
-      auto from_double = decimal::from_double(v.as_float());
-      if (!from_double.is_ok())
-        return out_of_range(v, t, "NaN and infinity are not stored in a decimal column");
+      const double d = v.as_float();
+      if (!std::isfinite(d)) {  // numeric holds them too (MySQL's DECIMAL: refused below)
+        converted = std::isnan(d) ? decimal::kNaN
+                    : d > 0       ? decimal::kInfinity
+                                  : decimal::kMinusInfinity;
+        break;
+      }
+      auto from_double = decimal::from_double(d);
+      if (!from_double.is_ok()) return out_of_range(v, t, "not a decimal number");
       converted = std::move(from_double).value();
       break;
     }
@@ -880,6 +902,14 @@ Result<Value> to_decimal(V&& v, const TypeSpec& t) {
   }
   const bool is_decimal = v.type() == ValueType::kDecimal;
   std::string_view digits = is_decimal ? std::string_view(v.str()) : std::string_view(converted);
+  if (decimal::is_special(digits)) {
+    if (mysql) return out_of_range(v, t, "MySQL's DECIMAL holds no NaN or infinity");
+    if (!decimal::is_nan(digits) && t.precision >= 0) {
+      return Status(ErrorCode::kOutOfRange, "numeric field overflow: " + show(v) +
+                                                " does not fit " + type_label(t) +
+                                                " (it cannot hold an infinite value)");
+    }
+  }
   if (t.is_unsigned && decimal::sign(digits) < 0) {
     return out_of_range(v, t, "negative value in an UNSIGNED column");
   }
@@ -988,14 +1018,12 @@ Result<Value> to_text(V&& v, const TypeSpec& t) {
     }
   }
   if (t.fixed_length) {
-    if (mysql) {
-      // MySQL returns CHAR(n) values without their trailing spaces.
-      size_t end = text.find_last_not_of(' ');
-      text.resize(end == std::string::npos ? 0 : end + 1);
-    } else if (t.max_length > length) {
-      // PostgreSQL returns char(n) blank-padded to n characters.
-      text.append(static_cast<size_t>(t.max_length - length), ' ');
-    }
+    // A CHAR(n) value is kept without its trailing spaces: MySQL returns it so, and PostgreSQL's
+    // char(n) pads on storing, ignores the padding when comparing and drops it in a cast to text
+    // or varchar. So char(n) -> text gives what PostgreSQL's cast gives, and keys order as
+    // bpchar orders them.
+    size_t end = text.find_last_not_of(' ');
+    text.resize(end == std::string::npos ? 0 : end + 1);
   }
   return Value::text(std::move(text));
 }
@@ -1020,19 +1048,28 @@ Result<Value> to_bytes(V&& v, const TypeSpec& t) {
 template <typename V>
 Result<Value> to_timestamp(V&& v, const TypeSpec& t, const CoerceOptions& opts) {
   const TimeZone& zone = opts.zone ? *opts.zone : *TimeZone::utc();
+  const bool mysql = t.dialect == Dialect::kMySQL;
   int64_t micros;
   switch (v.type()) {
     case ValueType::kTimestamp:
       micros = v.micros();
       break;
     case ValueType::kDate:
-      micros = zone.local_to_utc_micros(int64_t{v.days()} * kMicrosPerDay);
+      if (v.days() == kDateInfinity) {
+        micros = kTimestampInfinity;
+      } else if (v.days() == kDateMinusInfinity) {
+        micros = kTimestampMinusInfinity;
+      } else if (v.days() < kMinDate || v.days() >= kEndTimestampMicros / kMicrosPerDay) {
+        return out_of_range(v, t, "beyond the timestamps' range");
+      } else {
+        micros = zone.local_to_utc_micros(int64_t{v.days()} * kMicrosPerDay);
+      }
       break;
     case ValueType::kText: {
       auto parsed = parse_timestamp(v.str(), zone);
       if (!parsed.is_ok()) {
         if (parsed.status().code() == ErrorCode::kOutOfRange)
-          return out_of_range(v, t, "years 0001..9999");
+          return out_of_range(v, t, "beyond the timestamps' range");
         return mismatch(v, t, "is not a timestamp");
       }
       micros = *parsed;
@@ -1044,43 +1081,64 @@ Result<Value> to_timestamp(V&& v, const TypeSpec& t, const CoerceOptions& opts) 
       return mismatch(v, t,
                       std::string("(a ") + value_type_name(v.type()) + " is not a timestamp)");
   }
-  micros = round_micros(micros, std::clamp(t.fractional_digits, 0, 6));
-  if (micros < kMinTimestampMicros || micros >= kEndTimestampMicros) {
-    return out_of_range(v, t, "years 0001..9999");
+  const int digits = std::clamp(t.fractional_digits, 0, 6);
+  if (mysql) {
+    if (!timestamp_is_finite(micros)) return out_of_range(v, t, "MySQL has no infinite timestamps");
+    micros = round_micros(micros, digits);
+    if (micros < kMySQLDatetimeMin || micros >= kMySQLDatetimeEnd)
+      return out_of_range(v, t, "years 0001..9999");
+    if (t.with_time_zone && (micros < kMySQLTimestampMin || micros >= kMySQLTimestampEnd)) {
+      return out_of_range(v, t,
+                          "MySQL TIMESTAMP holds 1970-01-01 00:00:01..2038-01-19 03:14:07 UTC");
+    }
+  } else {
+    // A zoneless column rounds its wall clock: the same as rounding the instant, as zone
+    // offsets are whole seconds.
+    micros = round_timestamp_pg(micros, digits);
+    if (timestamp_is_finite(micros) &&
+        (micros < kMinTimestampMicros || micros >= kEndTimestampMicros)) {
+      return out_of_range(v, t, "beyond the timestamps' range");
+    }
   }
-  if (t.dialect == Dialect::kMySQL && t.with_time_zone &&
-      (micros < kMySQLTimestampMin || micros >= kMySQLTimestampEnd)) {
-    return out_of_range(v, t, "MySQL TIMESTAMP holds 1970-01-01 00:00:01..2038-01-19 03:14:07 UTC");
-  }
+  if (v.type() == ValueType::kTimestamp && micros == v.micros()) return std::forward<V>(v);
   return Value::timestamp(micros);
 }
 
 template <typename V>
 Result<Value> to_date(V&& v, const TypeSpec& t, const CoerceOptions& opts) {
   const TimeZone& zone = opts.zone ? *opts.zone : *TimeZone::utc();
+  int32_t days;
   switch (v.type()) {
     case ValueType::kDate:
-      return std::forward<V>(v);
+      days = v.days();
+      break;
     case ValueType::kTimestamp:
-      return Value::date(
-          static_cast<int32_t>(floor_div(zone.utc_to_local_micros(v.micros()), kMicrosPerDay)));
-    case ValueType::kText: {
-      std::string_view text = trim(v.str());
-      auto parsed = parse_date(text);
-      if (parsed.is_ok()) return Value::date(*parsed);
-      // Both databases accept a full timestamp and keep its date.
-      if (parsed.status().code() != ErrorCode::kOutOfRange && text.size() > 10 &&
-          (text[10] == ' ' || text[10] == 'T') && parse_timestamp(text, *TimeZone::utc()).is_ok()) {
-        parsed = parse_date(text.substr(0, 10));
-        if (parsed.is_ok()) return Value::date(*parsed);
+      if (v.micros() == kTimestampInfinity) {
+        days = kDateInfinity;
+      } else if (v.micros() == kTimestampMinusInfinity) {
+        days = kDateMinusInfinity;
+      } else {
+        days = static_cast<int32_t>(floor_div(zone.utc_to_local_micros(v.micros()), kMicrosPerDay));
       }
-      if (parsed.status().code() == ErrorCode::kOutOfRange)
-        return out_of_range(v, t, "years 0001..9999");
-      return mismatch(v, t, "is not a date");
+      break;
+    case ValueType::kText: {
+      auto parsed = parse_date(v.str());
+      if (!parsed.is_ok()) {
+        if (parsed.status().code() == ErrorCode::kOutOfRange)
+          return out_of_range(v, t, "beyond the dates' range");
+        return mismatch(v, t, "is not a date");
+      }
+      days = *parsed;
+      break;
     }
     default:
       return mismatch(v, t, std::string("(a ") + value_type_name(v.type()) + " is not a date)");
   }
+  if (t.dialect == Dialect::kMySQL && (days < kMySQLDateMin || days > kMySQLDateMax))
+    return out_of_range(v, t,
+                        date_is_finite(days) ? "years 0001..9999" : "MySQL has no infinite dates");
+  if (v.type() == ValueType::kDate) return std::forward<V>(v);
+  return Value::date(days);
 }
 
 template <typename V>
@@ -1092,6 +1150,7 @@ Result<Value> to_time(V&& v, const TypeSpec& t, const CoerceOptions& opts) {
       micros = v.micros();
       break;
     case ValueType::kTimestamp: {
+      if (!timestamp_is_finite(v.micros())) return out_of_range(v, t, "an infinite timestamp");
       int64_t local = zone.utc_to_local_micros(v.micros());
       micros = local - floor_div(local, kMicrosPerDay) * kMicrosPerDay;
       break;

@@ -103,9 +103,20 @@ int compare_floats(double a, double b) {
   return a < b ? -1 : (a > b ? 1 : 0);
 }
 
+// -1 for -infinity, 0 for a finite number, 1 for infinity, 2 for NaN (NaN sorts above every
+// number, as in PostgreSQL; a decimal NaN equals a float NaN).
+int float_rank(double f) {
+  if (std::isnan(f)) return 2;
+  if (std::isinf(f)) return f > 0 ? 1 : -1;
+  return 0;
+}
+
 int compare_decimal_with_float(std::string_view d, double f) {
-  if (std::isnan(f)) return -1;
-  if (std::isinf(f)) return f > 0 ? -1 : 1;
+  if (decimal::is_special(d) || !std::isfinite(f)) {
+    const int rd = decimal::is_nan(d) ? 2 : decimal::sign(d) * (decimal::is_special(d) ? 1 : 0);
+    const int rf = float_rank(f);
+    return rd == rf ? 0 : (rd < rf ? -1 : 1);
+  }
   return decimal::compare_with_double(d, f);
 }
 
@@ -256,6 +267,10 @@ Value Value::time_of_day(int64_t micros) {
   return v;
 }
 
+namespace {
+Result<std::string> canonical_json_slow(std::string_view json_text);
+}  // namespace
+
 Result<Value> Value::decimal(std::string_view digits) {
   DBSYNC_ASSIGN_OR_RETURN(std::string canonical, decimal::parse(digits));
   return decimal_unchecked(std::move(canonical));
@@ -270,8 +285,37 @@ Result<Value> Value::json(std::string_view json_text) {
                                               std::to_string(kMaxJsonDepth) + " levels");
   }
   // Most documents (no escapes, integers only) are canonicalised without building a DOM.
-  if (std::string fast; detail::canonical_json_fast(json_text, fast, kMaxJsonDepth))
-    return json_unchecked(std::move(fast));
+  std::string canonical;
+  if (!detail::canonical_json_fast(json_text, canonical, kMaxJsonDepth)) {
+    DBSYNC_ASSIGN_OR_RETURN(canonical, canonical_json_slow(json_text));
+  }
+  if (canonical == json_text) return json_unchecked(std::move(canonical));
+  return json_as_written_unchecked(std::string(json_text));
+}
+
+Value Value::json_as_written_unchecked(std::string text) {
+  Value v;
+  v.type_ = ValueType::kJson;
+  v.i_ = 1;
+  v.s_ = std::move(text);
+  return v;
+}
+
+std::string_view Value::canonical_json(std::string& scratch) const {
+  if (type_ != ValueType::kJson || i_ == 0) return s_;
+  scratch.clear();
+  if (detail::canonical_json_fast(s_, scratch, kMaxJsonDepth)) return scratch;
+  Result<std::string> slow = canonical_json_slow(s_);
+  if (!slow.is_ok()) return s_;  // not JSON after all: compared as written
+  scratch = std::move(slow).value();
+  return scratch;
+}
+
+namespace {
+
+// The general path of Value::json: nlohmann's parse and compact dump (keys sorted), integral
+// floats written as integers.
+Result<std::string> canonical_json_slow(std::string_view json_text) {
   nlohmann::json parsed;
   try {
     parsed = nlohmann::json::parse(json_text.begin(), json_text.end());
@@ -284,8 +328,10 @@ Result<Value> Value::json(std::string_view json_text) {
     return Status(ErrorCode::kParseError, std::string("invalid JSON: ") + e.what());
   }
   normalise_json_numbers(parsed);
-  return json_unchecked(parsed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return parsed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
+
+}  // namespace
 
 Value Value::decimal_unchecked(std::string canonical) {
   Value v;
@@ -362,9 +408,11 @@ bool Value::truthy() const {
     case ValueType::kText:
     case ValueType::kBytes:
       return !s_.empty();
-    case ValueType::kJson:
-      return !(s_ == "null" || s_ == "false" || s_ == "0" || s_ == "\"\"" || s_ == "[]" ||
-               s_ == "{}");
+    case ValueType::kJson: {
+      std::string scratch;
+      const std::string_view c = canonical_json(scratch);
+      return !(c == "null" || c == "false" || c == "0" || c == "\"\"" || c == "[]" || c == "{}");
+    }
     case ValueType::kTimestamp:
     case ValueType::kDate:
     case ValueType::kTime:
@@ -400,9 +448,13 @@ void Value::append_canonical(std::string& out) const {
       return;
     case ValueType::kText:
     case ValueType::kBytes:
-    case ValueType::kJson:
       out.append(s_);
       return;
+    case ValueType::kJson: {
+      std::string scratch;
+      out.append(canonical_json(scratch));
+      return;
+    }
   }
 }
 
@@ -423,8 +475,12 @@ bool Value::operator==(const Value& other) const {
       return decimal::strip_trailing_zeros(s_) == decimal::strip_trailing_zeros(other.s_);
     case ValueType::kText:
     case ValueType::kBytes:
-    case ValueType::kJson:
       return s_ == other.s_;
+    case ValueType::kJson: {
+      if (i_ == 0 && other.i_ == 0) return s_ == other.s_;
+      std::string a, b;
+      return canonical_json(a) == other.canonical_json(b);
+    }
   }
   return false;
 }
@@ -445,8 +501,11 @@ int compare_values(const Value& a, const Value& b) {
       if (c != 0 || a.type() == b.type()) return c;
       return a.type() == ValueType::kText ? -1 : 1;  // equal bytes: text before bytes
     }
-    case ValueType::kJson:
-      return compare_bytewise(a.str(), b.str());
+    case ValueType::kJson: {
+      std::string sa, sb;
+      const int c = a.canonical_json(sa).compare(b.canonical_json(sb));
+      return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
     case ValueType::kBool:
     case ValueType::kDate:
     case ValueType::kTime:
@@ -484,9 +543,10 @@ uint64_t hash_value(const Value& v) {
     case ValueType::kText:
     case ValueType::kBytes:
     case ValueType::kJson: {
+      std::string scratch;  // a JSON value as written is hashed in its canonical form
       std::string_view bytes = v.type() == ValueType::kDecimal
                                    ? decimal::strip_trailing_zeros(v.str())
-                                   : std::string_view(v.str());
+                                   : v.canonical_json(scratch);
       if (bytes.size() < sizeof small) {
         std::memcpy(small + 1, bytes.data(), bytes.size());
         return XXH3_64bits(small, bytes.size() + 1);

@@ -23,7 +23,7 @@ enum class ValueType : uint8_t {
   kTimestamp,  // an instant: microseconds since 1970-01-01 00:00:00 UTC
   kDate,       // days since 1970-01-01
   kTime,       // microseconds since midnight (a time of day, no zone)
-  kJson,       // canonical JSON text: compact, object keys sorted
+  kJson,       // a JSON document as its source holds it; compared in canonical form (below)
 };
 
 const char* value_type_name(ValueType type);
@@ -41,13 +41,19 @@ class Value {
   static Value timestamp(int64_t micros_utc);
   static Value date(int32_t days);
   static Value time_of_day(int64_t micros);
-  // Checked constructors: the input is validated and normalised.
+  // Checked constructors: the input is validated (decimals also normalised).
   static Result<Value> decimal(std::string_view digits);  // "12.50", "-0.5", "1e3"
-  static Result<Value> json(std::string_view json_text);  // any JSON document
+  // Any JSON document, kept as written (a json column's text is not reordered or reformatted,
+  // jsonb's 1.0 stays 1.0); equality, order and hashing use its canonical form: compact, object
+  // keys in byte order, the last of duplicate keys, integral numbers as integers.
+  static Result<Value> json(std::string_view json_text);
 
-  // For callers that already hold canonical text (e.g. the output of Value::json(...)).
+  // For callers that already hold canonical text (e.g. canonical_json() of a JSON value).
   static Value decimal_unchecked(std::string canonical);
   static Value json_unchecked(std::string canonical);
+  // A valid JSON document that is not in canonical form (what a decoder of a value stored by
+  // json_is_canonical() == false reads back).
+  static Value json_as_written_unchecked(std::string text);
 
   ValueType type() const { return type_; }
   bool is_null() const { return type_ == ValueType::kNull; }
@@ -60,8 +66,13 @@ class Value {
   double as_float() const { return f_; }
   int64_t micros() const { return i_; }                      // timestamp, time
   int32_t days() const { return static_cast<int32_t>(i_); }  // date
-  // Text, bytes, decimal digits or canonical JSON.
+  // Text, bytes, decimal digits or JSON as written.
   const std::string& str() const { return s_; }
+  // kJson: whether str() is the canonical form itself (what comparisons use).
+  bool json_is_canonical() const { return i_ == 0; }
+  // kJson: the canonical form: str() when it is canonical (no copy), else computed into
+  // `scratch`. Other types: str().
+  std::string_view canonical_json(std::string& scratch) const;
   // Moves the text/bytes/decimal/JSON string out (the value keeps its type, its string is left
   // empty): lets coercion reuse a string without copying it.
   std::string take_str() { return std::move(s_); }
@@ -95,7 +106,7 @@ class Value {
 
  private:
   ValueType type_ = ValueType::kNull;
-  int64_t i_ = 0;  // bool, int, timestamp, date, time
+  int64_t i_ = 0;  // bool, int, timestamp, date, time; kJson: 0 canonical, 1 as written
   double f_ = 0;   // float
   std::string s_;  // text, bytes, decimal, json
 };

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "engine/decimal.hpp"
+
 namespace dbsync {
 
 std::string json_string(const std::string& s) {
@@ -22,8 +24,10 @@ std::string render_value(const Value& v) {
       return std::isfinite(v.as_float()) ? nlohmann::json(v.as_float()).dump()
                                          : json_string(v.to_string());
     case ValueType::kDecimal: {
+      // JSON has no NaN or infinities: those are strings ("NaN", "-Infinity").
       const std::string& d = v.str();
-      bool numeric = !d.empty() && (d[0] == '-' || (d[0] >= '0' && d[0] <= '9'));
+      bool numeric =
+          !d.empty() && !decimal::is_special(d) && (d[0] == '-' || (d[0] >= '0' && d[0] <= '9'));
       return numeric ? d : json_string(d);
     }
     case ValueType::kJson:

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "engine/decimal.hpp"
 #include "engine/timeutil.hpp"
 
 namespace dbsync::pg {
@@ -59,12 +60,10 @@ std::string value_to_text(const Value& v, const TypeSpec& t) {
       }
       return out;
     }
-    case ValueType::kTimestamp: {
-      std::string s = format_timestamp_local(v.micros(), *TimeZone::utc());
+    case ValueType::kTimestamp:
       // Zoneless columns store the UTC wall clock; zoned ones get an explicit offset.
-      if (!(t.kind == TypeKind::kTimestamp && !t.with_time_zone)) s += "+00";
-      return s;
-    }
+      return format_timestamp_pg(v.micros(),
+                                 !(t.kind == TypeKind::kTimestamp && !t.with_time_zone));
     case ValueType::kDate:
       return format_date(v.days());
     case ValueType::kTime:
@@ -280,6 +279,14 @@ void put_length(std::string& out, size_t n) { append_be32(out, static_cast<uint3
 // numeric's binary form (numeric_recv): digit count, weight, sign, display scale, then base
 // 10000 digits, from a decimal's text ("-12.50", "7"). False for anything else.
 bool append_numeric(std::string& out, std::string_view s) {
+  if (decimal::is_special(s)) {  // no digits; the sign word says which (numeric.c's NUMERIC_NAN...)
+    put_length(out, 8);
+    put_be16(out, 0);
+    put_be16(out, 0);
+    put_be16(out, decimal::is_nan(s) ? 0xC000 : s[0] == '-' ? 0xF000 : 0xD000);
+    put_be16(out, 0);
+    return true;
+  }
   bool negative = false;
   if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
     negative = s[0] == '-';
@@ -474,14 +481,17 @@ bool append_binary_field(std::string& out, const Value& v, BinaryKind kind) {
     case BinaryKind::kTimestamp: {
       if (v.type() != ValueType::kTimestamp) return fail();
       const int64_t micros = v.micros();
-      if (micros < INT64_MIN + kPgEpochMicros) return fail();
+      // The infinities are the same extremes in PostgreSQL's count (DT_NOBEGIN, DT_NOEND).
+      if (timestamp_is_finite(micros) && micros < INT64_MIN + kPgEpochMicros) return fail();
+      const int64_t pg = timestamp_is_finite(micros) ? micros - kPgEpochMicros : micros;
       put_length(out, 8);
-      put_be64(out, static_cast<uint64_t>(micros - kPgEpochMicros));
+      put_be64(out, static_cast<uint64_t>(pg));
       return true;
     }
     case BinaryKind::kDate: {
       if (v.type() != ValueType::kDate) return fail();
-      const int64_t days = v.as_int() - kPgEpochDays;
+      // The infinities are the same extremes in PostgreSQL's count (DATEVAL_NOBEGIN, _NOEND).
+      const int64_t days = date_is_finite(v.days()) ? v.as_int() - kPgEpochDays : v.as_int();
       if (days < INT32_MIN || days > INT32_MAX) return fail();
       put_length(out, 4);
       append_be32(out, static_cast<uint32_t>(static_cast<int32_t>(days)));

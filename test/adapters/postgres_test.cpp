@@ -816,6 +816,170 @@ TEST_F(PgApply, BinaryLoadsKeepEveryValueExactly) {
   EXPECT_FALSE(dom->apply(d).is_ok());
 }
 
+// Issue 12: every value PostgreSQL accepts is read (as text over libpq) and written (binary COPY,
+// and text COPY through the temp table) exactly: numeric NaN and infinities, date and timestamp
+// infinities, BC and years after 9999; also as keys, in the server's key order, page by page.
+TEST_F(PgApply, SpecialValuesRoundTripInBinaryAndText) {
+  const std::string cols =
+      " (id int PRIMARY KEY, n numeric, p numeric(10,2), f8 double precision, ts timestamptz,"
+      " ts3 timestamptz(3), wall timestamp, d date)";
+  sql("CREATE TABLE " + table("sv_src") + cols);
+  sql("CREATE TABLE " + table("sv_dst") + cols);
+  sql("CREATE DOMAIN " + table("sv_dom") + " AS integer");
+  // A domain column sends its batch as COPY text.
+  sql("CREATE TABLE " + table("sv_text") + " (id " + table("sv_dom") + " PRIMARY KEY" +
+      cols.substr(cols.find(',')));
+  sql("INSERT INTO " + table("sv_src") +
+      " VALUES"
+      " (1, 'NaN', 'NaN', 'NaN', 'infinity', 'infinity', 'infinity', 'infinity'),"
+      " (2, 'Infinity', 1, 'Infinity', '-infinity', '-infinity', '-infinity', '-infinity'),"
+      " (3, '-Infinity', -1, '-Infinity', '0044-03-15 10:00:00.123456+00 BC',"
+      "  '4714-11-24 00:00:00.001+00 BC', '0001-12-31 23:59:59.5 BC', '4714-11-24 BC'),"
+      " (4, 1e100, 0, 0, '10000-01-01 00:00:00+00', '294246-12-31 23:59:59.999+00',"
+      "  '12345-06-07 08:09:10.123456', '5874897-12-31'),"
+      " (5, NULL, NULL, NULL, '0001-01-01 00:00:00+00 BC', NULL, '2000-01-01 00:00:00 BC',"
+      "  '0005-02-29 BC')");
+  auto src = open_table(table("sv_src"));
+  auto dst = open_table(table("sv_dst"));
+  auto txt_dst = open_table(table("sv_text"));
+  ASSERT_TRUE(src && dst && txt_dst);
+  std::vector<size_t> all;
+  for (size_t i = 0; i < src->schema().columns.size(); ++i) all.push_back(i);
+  std::vector<Row> rows = scan_all(*src, all, 1, {}, 2);
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[0][1].str(), "NaN");
+  EXPECT_EQ(rows[0][4], Value::timestamp(kTimestampInfinity));
+  EXPECT_EQ(rows[1][7], Value::date(kDateMinusInfinity));
+  for (PgTable* t : {dst.get(), txt_dst.get()}) {
+    ChangeBatch b;
+    b.key_columns = {0};
+    b.columns = all;
+    for (const Row& r : rows) b.items.push_back({RowOp::kInsert, {r[0]}, r});
+    Status st = t->apply(b);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    // Updates go through the temp table.
+    for (auto& item : b.items) item.op = RowOp::kUpdate;
+    st = t->apply(b);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    const std::string name = t == dst.get() ? table("sv_dst") : table("sv_text");
+    EXPECT_EQ(count("SELECT count(*) FROM " + table("sv_src") + " x FULL JOIN " + name +
+                    " y USING (id) WHERE x::text IS DISTINCT FROM y::text"),
+              0)
+        << name;
+    // And read back equal (the domain's key is compared as text).
+    std::vector<Row> back = scan_all(*t, all, 1);
+    ASSERT_EQ(back.size(), rows.size());
+    for (size_t r = 0; r < rows.size(); ++r)
+      for (size_t c = 1; c < all.size(); ++c)
+        EXPECT_EQ(back[r][c], rows[r][c]) << name << " row " << r << " column " << c;
+  }
+
+  // As keys: scanned in the server's order, in pages whose bounds are bound as text.
+  sql("CREATE TABLE " + table("sv_keys") + " (ts timestamptz PRIMARY KEY, d date, n numeric)");
+  sql("CREATE UNIQUE INDEX ON " + table("sv_keys") + " (d)");
+  sql("INSERT INTO " + table("sv_keys") +
+      " VALUES ('infinity', 'infinity', 'NaN'), ('-infinity', '-infinity', '-Infinity'),"
+      " ('0044-03-15 10:00:00+00 BC', '0044-03-15 BC', 1),"
+      " ('0001-01-01 00:00:00+00', '0001-01-01', 2),"
+      " ('10000-01-01 00:00:00+00', '10000-01-01', 'Infinity')");
+  auto keys = open_table(table("sv_keys"));
+  ASSERT_TRUE(keys);
+  std::vector<Row> by_ts = scan_all(*keys, {0, 1, 2}, 1, {}, 1);
+  ASSERT_EQ(by_ts.size(), 5u);
+  for (size_t i = 1; i < by_ts.size(); ++i)
+    EXPECT_LT(compare_values(by_ts[i - 1][0], by_ts[i][0]), 0) << i;
+  EXPECT_EQ(by_ts.front()[0], Value::timestamp(kTimestampMinusInfinity));
+  EXPECT_EQ(by_ts.back()[0], Value::timestamp(kTimestampInfinity));
+  // And the same rows written keyed by them (updates and deletes match on the key's text).
+  sql("CREATE TABLE " + table("sv_keys_copy") + " (LIKE " + table("sv_keys") + " INCLUDING ALL)");
+  auto keys_copy = open_table(table("sv_keys_copy"));
+  ASSERT_TRUE(keys_copy);
+  ChangeBatch kb;
+  kb.key_columns = {0};
+  kb.columns = {0, 1, 2};
+  for (const Row& r : by_ts) kb.items.push_back({RowOp::kInsert, {r[0]}, r});
+  ASSERT_TRUE(keys_copy->apply(kb).is_ok());
+  for (auto& item : kb.items) item.op = RowOp::kDelete;
+  kb.items.erase(kb.items.begin() + 1);  // keep the BC row
+  Status st = keys_copy->apply(kb);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("sv_keys_copy") +
+                  " WHERE ts = '0044-03-15 10:00:00+00 BC' AND d = '0044-03-15 BC'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("sv_keys_copy")), 1);
+}
+
+// json text reaches the target as the source holds it (not reordered or reformatted) and jsonb
+// numbers keep their scale, through binary and text COPY; compared in canonical form.
+TEST_F(PgApply, JsonKeepsItsTextAndScale) {
+  const std::string cols = " (id int PRIMARY KEY, j json, jb jsonb)";
+  sql("CREATE TABLE " + table("js_src") + cols);
+  sql("CREATE TABLE " + table("js_dst") + cols);
+  sql("CREATE DOMAIN " + table("js_dom") + " AS integer");
+  sql("CREATE TABLE " + table("js_text") + " (id " + table("js_dom") +
+      " PRIMARY KEY, j json, jb jsonb)");
+  sql("INSERT INTO " + table("js_src") +
+      " VALUES (1, '{\"b\": 1,  \"a\": [1.0, 2.50],  \"b\": 2}', '{\"x\": 1.0, \"y\": [2.50, "
+      "1e2]}'),"
+      " (2, '  [ \"t\\u00e9xt\" , {\"z\":null} ]  ', '{\"b\": \"\\n\", \"a\": 0.10}')");
+  auto src = open_table(table("js_src"));
+  auto dst = open_table(table("js_dst"));
+  auto txt_dst = open_table(table("js_text"));
+  ASSERT_TRUE(src && dst && txt_dst);
+  std::vector<Row> rows = scan_all(*src, {0, 1, 2}, 1);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][1].str(), "{\"b\": 1,  \"a\": [1.0, 2.50],  \"b\": 2}");
+  EXPECT_EQ(rows[0][2].str(), "{\"x\": 1.0, \"y\": [2.50, 100]}");
+  EXPECT_EQ(rows[0][1], *Value::json("{\"a\":[1,2.5],\"b\":2}"));
+  for (PgTable* t : {dst.get(), txt_dst.get()}) {
+    ChangeBatch b;
+    b.key_columns = {0};
+    b.columns = {0, 1, 2};
+    for (const Row& r : rows) b.items.push_back({RowOp::kInsert, {r[0]}, r});
+    Status st = t->apply(b);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    const std::string name = t == dst.get() ? table("js_dst") : table("js_text");
+    EXPECT_EQ(count("SELECT count(*) FROM " + table("js_src") + " x JOIN " + name +
+                    " y ON x.id = y.id::int WHERE x.j::text = y.j::text AND x.jb::text = "
+                    "y.jb::text"),
+              2)
+        << name;
+  }
+}
+
+// Timestamps rounded to a column's precision by the engine agree with what the server stores.
+TEST_F(PgApply, TimestampPrecisionRoundsAsTheServer) {
+  sql("CREATE TABLE " + table("round") +
+      " (id int PRIMARY KEY, ts timestamptz(3), w timestamp(0))");
+  auto t = open_table(table("round"));
+  ASSERT_TRUE(t);
+  const Schema& s = t->schema();
+  const char* instants[] = {"1990-06-01 12:00:00.0005+00", "1990-06-01 12:00:00.5+00",
+                            "2010-06-01 12:00:00.0005+00", "1960-06-01 12:00:00.0005+00",
+                            "1999-12-31 23:59:59.9995+00", "0044-03-15 10:00:00.0005+00 BC"};
+  ChangeBatch b;
+  b.key_columns = {0};
+  b.columns = {0, 1, 2};
+  int id = 0;
+  for (const char* text : instants) {
+    Value micros = *value_from_text(text, *parse_type("timestamptz", Dialect::kPostgres));
+    Value ts = *coerce(micros, s.columns[1].type), w = *coerce(micros, s.columns[2].type);
+    b.items.push_back({RowOp::kInsert, {num(++id)}, {num(id), ts, w}});
+    // What the server makes of the unrounded text: the same.
+    EXPECT_EQ(count("SELECT count(*) FROM (SELECT '" + std::string(text) +
+                    "'::timestamptz(3) AS ts, ('" + std::string(text) +
+                    "'::timestamptz AT TIME ZONE 'UTC')::timestamp(0) AS w) x WHERE ts = '" +
+                    value_to_text(ts, s.columns[1].type) + "' AND w = '" +
+                    value_to_text(w, s.columns[2].type) + "'"),
+              1)
+        << text << " -> " << ts.to_string() << ", " << w.to_string();
+  }
+  ASSERT_TRUE(t->apply(b).is_ok());
+  std::vector<Row> rows = scan_all(*t, {0, 1, 2}, 1);
+  ASSERT_EQ(rows.size(), b.items.size());
+  for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i], b.items[i].values) << i;
+}
+
 TEST_F(PgApply, HostileIdentifiersAreHarmless) {
   const std::string evil = "x\"; DROP TABLE t; --";
   sql("CREATE TABLE " + table("t") + " (id int)");

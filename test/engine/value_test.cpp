@@ -99,7 +99,8 @@ TEST(ValueBasics, ToString) {
             "2024-05-01T10:00:00.250000Z");
   EXPECT_EQ(Value::date(19844).to_string(), "2024-05-01");
   EXPECT_EQ(Value::time_of_day(3723LL * 1000000).to_string(), "01:02:03");
-  EXPECT_EQ(js("{\"b\": 1, \"a\": [true, null]}").to_string(), "{\"a\":[true,null],\"b\":1}");
+  // JSON as written (its canonical form is for comparing).
+  EXPECT_EQ(js("{\"b\": 1, \"a\": [true, null]}").to_string(), "{\"b\": 1, \"a\": [true, null]}");
 }
 
 TEST(ValueBasics, Truthy) {
@@ -124,7 +125,11 @@ TEST(ValueJson, KeyOrderAndWhitespaceDoNotMatter) {
   Value b = js("  {  \"a\" : { \"x\" : [ 1 , 2 ] , \"y\" : 2 } ,\n \"b\" : 1 }  ");
   EXPECT_EQ(a, b);
   EXPECT_EQ(hash_value(a), hash_value(b));
-  EXPECT_EQ(a.str(), "{\"a\":{\"x\":[1,2],\"y\":2},\"b\":1}");
+  std::string scratch;
+  EXPECT_EQ(a.canonical_json(scratch), "{\"a\":{\"x\":[1,2],\"y\":2},\"b\":1}");
+  EXPECT_EQ(a.str(), "{\"b\":1,\"a\":{\"y\":2,\"x\":[1,2]}}");  // kept as written
+  EXPECT_FALSE(a.json_is_canonical());
+  EXPECT_TRUE(js("{\"a\":1}").json_is_canonical());
   // Array order does matter.
   EXPECT_NE(js("[1,2]"), js("[2,1]"));
 }
@@ -306,7 +311,8 @@ TEST(ValueCoerce, NumericOverflowAndBadInput) {
   // Rounding can push a value over the limit: 999.95 -> 1000.0.
   EXPECT_EQ(coerce_error(dec("999.95"), pg("numeric(4,1)")).code(), ErrorCode::kOutOfRange);
   EXPECT_EQ(coerced(dec("999.94"), pg("numeric(4,1)")).str(), "999.9");
-  EXPECT_EQ(coerce_error(Value::floating(std::nan("")), pg("numeric")).code(),
+  EXPECT_EQ(coerced(Value::floating(std::nan("")), pg("numeric")).str(), "NaN");
+  EXPECT_EQ(coerce_error(Value::floating(std::nan("")), my("decimal(10,2)")).code(),
             ErrorCode::kOutOfRange);
   EXPECT_EQ(coerce_error(Value::text("12abc"), pg("numeric")).code(), ErrorCode::kTypeMismatch);
   EXPECT_EQ(coerce_error(dec("-1"), my("decimal(5,2) unsigned")).code(), ErrorCode::kOutOfRange);
@@ -409,8 +415,10 @@ TEST(ValueCoerce, TextLengthsAndPadding) {
   EXPECT_EQ(coerced(Value::text("ééééé"), pg("character varying(5)")), Value::text("ééééé"));
   // Excess trailing spaces are dropped, as both databases do.
   EXPECT_EQ(coerced(Value::text("abc   "), pg("varchar(4)")), Value::text("abc "));
-  // PostgreSQL returns char(n) blank-padded; MySQL returns CHAR without trailing spaces.
-  EXPECT_EQ(coerced(Value::text("ab"), pg("char(4)")), Value::text("ab  "));
+  // char(n) values are kept without their padding (PostgreSQL pads on storing and ignores the
+  // padding otherwise); MySQL returns CHAR without trailing spaces.
+  EXPECT_EQ(coerced(Value::text("ab"), pg("char(4)")), Value::text("ab"));
+  EXPECT_EQ(coerced(Value::text("ab  "), pg("char(4)")), Value::text("ab"));
   expect_same_in(pg("character(4)"), Value::text("ab"), Value::text("ab  "), true);
   EXPECT_EQ(coerced(Value::text("ab  "), my("char(4)")), Value::text("ab"));
   EXPECT_EQ(coerced(Value::integer(42), pg("text")), Value::text("42"));
@@ -494,7 +502,9 @@ TEST(ValueCoerce, TimestampRefusals) {
   EXPECT_EQ(s.code(), ErrorCode::kTypeMismatch);
   EXPECT_EQ(coerce_error(Value::text("yesterday-ish"), pg("timestamp")).code(),
             ErrorCode::kTypeMismatch);
-  EXPECT_EQ(coerce_error(Value::text("10000-01-01 00:00:00"), pg("timestamp")).code(),
+  EXPECT_EQ(coerce_error(Value::text("294247-01-01 00:00:00"), pg("timestamp")).code(),
+            ErrorCode::kOutOfRange);
+  EXPECT_EQ(coerce_error(Value::text("10000-01-01 00:00:00"), my("datetime")).code(),
             ErrorCode::kOutOfRange);
   EXPECT_EQ(coerce_error(Value::text("2040-01-01 00:00:00Z"), my("timestamp")).code(),
             ErrorCode::kOutOfRange);
@@ -525,7 +535,8 @@ TEST(ValueCoerce, Json) {
   expect_same_in(t, Value::text("{\"a\":1}"), Value::text("{\"a\":2}"), false);
   EXPECT_EQ(coerced(Value::integer(5), t).str(), "5");
   EXPECT_EQ(coerced(Value::boolean(true), t).str(), "true");
-  EXPECT_EQ(coerced(dec("2.50"), t).str(), "2.5");
+  EXPECT_EQ(coerced(dec("2.50"), t).str(), "2.50");  // the scale is kept, compared as 2.5
+  expect_same_in(t, dec("2.50"), dec("2.5"), true);
   EXPECT_EQ(coerced(Value::date(0), t).str(), "\"1970-01-01\"");
   Status s = coerce_error(Value::text("{not json"), t);
   EXPECT_EQ(s.code(), ErrorCode::kTypeMismatch);
@@ -577,7 +588,8 @@ TEST(ValueFromText, DatabaseOutput) {
   opts.zone = *berlin;
   EXPECT_EQ(value_from_text("2024-01-01 10:00:00", pg("timestamp"), opts)->to_string(),
             "2024-01-01T09:00:00Z");
-  EXPECT_EQ(value_from_text("{\"b\": 1, \"a\": 2}", pg("jsonb"))->str(), "{\"a\":2,\"b\":1}");
+  EXPECT_EQ(value_from_text("{\"b\": 1, \"a\": 2}", pg("jsonb"))->str(), "{\"b\": 1, \"a\": 2}");
+  EXPECT_EQ(*value_from_text("{\"b\": 1, \"a\": 2}", pg("jsonb")), js("{\"a\":2,\"b\":1}"));
   EXPECT_EQ(*value_from_text("ab  ", pg("character(4)")),
             *coerce(Value::text("ab"), pg("character(4)")));
   // A real's text output reads back as the same single-precision value.

@@ -6,6 +6,7 @@
 
 #include "engine/decimal.hpp"
 #include "engine/field_mapper.hpp"
+#include "engine/timeutil.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -673,14 +674,14 @@ void RowConverter::extract(const Datum* datums, const bool* isnull) {
         break;
       }
       case ReadAs::kTimestamp: {
-        // Infinity, and the last years of PostgreSQL's range, past the engine's: as text.
+        // The last years of PostgreSQL's range, past the engine's: as text (which refuses them).
         const Timestamp t = DatumGetTimestamp(datums[c]);
-        through_text = TIMESTAMP_NOT_FINITE(t) || t > INT64_MAX - kPgEpochMicros;
+        through_text = !TIMESTAMP_NOT_FINITE(t) && t > INT64_MAX - kPgEpochMicros;
         break;
       }
       case ReadAs::kDate: {
         const DateADT d = DatumGetDateADT(datums[c]);
-        through_text = DATE_NOT_FINITE(d) || d > INT32_MAX - kPgEpochDays;
+        through_text = !DATE_NOT_FINITE(d) && d > INT32_MAX - kPgEpochDays;
         break;
       }
       case ReadAs::kJsonb: {
@@ -775,15 +776,21 @@ Status RowConverter::convert(const Datum* datums, const bool* isnull, Row& row) 
         if (text_[c] != nullptr) {
           v = from_text(c);
         } else {
-          v = coerce(Value::timestamp(DatumGetTimestamp(datums[c]) + kPgEpochMicros),
+          // The infinities (DT_NOBEGIN, DT_NOEND) are the engine's too: the extremes of int64.
+          const Timestamp t = DatumGetTimestamp(datums[c]);
+          static_assert(DT_NOBEGIN == kTimestampMinusInfinity && DT_NOEND == kTimestampInfinity);
+          v = coerce(Value::timestamp(TIMESTAMP_NOT_FINITE(t) ? t : t + kPgEpochMicros),
                      columns[c]->type);
         }
         break;
       case ReadAs::kDate:
         if (text_[c] != nullptr)
           v = from_text(c);
-        else
-          v = coerce(Value::date(DatumGetDateADT(datums[c]) + kPgEpochDays), columns[c]->type);
+        else {
+          const DateADT d = DatumGetDateADT(datums[c]);
+          static_assert(DATEVAL_NOBEGIN == kDateMinusInfinity && DATEVAL_NOEND == kDateInfinity);
+          v = coerce(Value::date(DATE_NOT_FINITE(d) ? d : d + kPgEpochDays), columns[c]->type);
+        }
         break;
       case ReadAs::kJsonb:
         if (canonical_[c]) {

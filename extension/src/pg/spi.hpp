@@ -238,7 +238,7 @@ class RowConverter {
   void end();
 
  private:
-  // kTimestamp, kDate, kJsonb, kNumeric: from the Datum itself where it can (finite values;
+  // kTimestamp, kDate, kJsonb, kNumeric: from the Datum itself where it can (infinities too;
   // jsonb within the canonical fast form: plain strings, integers), else through the output
   // text. Every kind from kTimestamp on has its output function looked up (the fallback).
   enum class ReadAs : uint8_t {
