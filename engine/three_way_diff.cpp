@@ -80,10 +80,12 @@ Status ThreeWayDiff::advance_target() {
     if (tgt_[i].is_null()) {
       // A nullable unique key: such a row has no key to sync by. It is a row error, left alone,
       // and the stream's order is checked without it (PostgreSQL sorts nulls last).
-      tgt_key_error_ = error(ErrorCode::kInvalidArgument,
-                             "target row " + key_to_string(Row(tgt_.begin(), tgt_.begin() + k)) +
-                                 ": key column '" + mapper_.mapped_columns()[i] +
-                                 "' is null; the row is left alone");
+      const std::string where =
+          k > 1 ? " (key " + key_to_string(Row(tgt_.begin(), tgt_.begin() + k)) + ")" : "";
+      tgt_key_error_ =
+          error(ErrorCode::kInvalidArgument,
+                "key column '" + mapper_.mapped_columns()[i] + "' of a target row" + where +
+                    " is null: the row has no key to sync by and is left alone");
       return Status::ok();
     }
   if (have_last_tgt_) {

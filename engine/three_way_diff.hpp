@@ -19,8 +19,10 @@ namespace dbsync {
 
 struct DiffItem {
   DiffKind kind = DiffKind::kUnchanged;
-  Row key;                 // target key (raw source key when !key_mapped)
-  bool key_mapped = true;  // false: the source row's key could not be mapped
+  Row key;  // target key (raw source key when !key_mapped)
+  // false: the source row's key could not be mapped — or, with no source_raw, a target row's
+  // key has a null column (key: the target key as read)
+  bool key_mapped = true;
   bool has_source = false;
   bool has_target = false;
   const Row* source_raw = nullptr;          // projected source row (valid until next())

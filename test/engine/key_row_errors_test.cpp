@@ -100,7 +100,8 @@ TEST_P(KeyRowErrors, TargetRowsWithANullKey) {
   EXPECT_EQ(errors, 2);
   EXPECT_EQ(others, 3);
   ASSERT_EQ(d.errors.size(), 2u);
-  EXPECT_NE(d.errors[0].find("key column 'id' is null"), std::string::npos) << d.errors[0];
+  EXPECT_NE(d.errors[0].find("key column 'id' of a target row is null"), std::string::npos)
+      << d.errors[0];
 }
 
 INSTANTIATE_TEST_SUITE_P(FullAndLight, KeyRowErrors, ::testing::Values(false, true));
