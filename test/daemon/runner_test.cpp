@@ -424,14 +424,16 @@ TEST_F(DbsyncdJobRunner, ACancelledStagingJobSkipsItsConflicts) {
   db_.sql(
       "CREATE FUNCTION gate(k integer) RETURNS boolean LANGUAGE sql AS "
       "$$ SELECT pg_advisory_xact_lock_shared(k) IS NOT NULL $$");
-  std::string sync = make_sync("staging", 6, 2);
+  // 400 rows in batches of 2, the source fetched 100 rows at a time and read ahead: conflicts
+  // of earlier batches are recorded before the job reaches the gate at row 301.
+  std::string sync = make_sync("staging", 400, 2);
   auto d = start_daemon();
   std::string j1 = queue(sync);
   ASSERT_EQ(wait_status(j1, {"succeeded", "failed"}), "succeeded") << job(j1, "error");
   db_.sql("UPDATE src SET name = 'src ' || id");
   db_.sql("UPDATE dst SET title = 'dst ' || id");
   db_.sql(
-      "SELECT dbsync.alter_sync('staging', strategy => 'manual', filter => 'id < 5 OR "
+      "SELECT dbsync.alter_sync('staging', strategy => 'manual', filter => 'id <= 300 OR "
       "public.gate(2)')");
   db_.sql("SELECT pg_advisory_lock(2)");
   std::string j = queue(sync);
@@ -455,7 +457,7 @@ TEST_F(DbsyncdJobRunner, ACancelledStagingJobSkipsItsConflicts) {
                       " AND status = 'skipped'"),
             "0");
   EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.stage WHERE job_id = " + j), "0");
-  EXPECT_EQ(db_.value("SELECT count(*) FROM dst WHERE title LIKE 'dst %'"), "6");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dst WHERE title LIKE 'dst %'"), "400");
 }
 
 TEST_F(DbsyncdJobRunner, ADroppedSourceTableFailsTheJobNamingIt) {
