@@ -179,6 +179,10 @@ Status finish(JobTransaction& txn, const ClaimedJob& job, const JobOutcome& out,
       params.push_back(row_errors.empty() ? PgParam::null() : PgParam::text(row_errors));
       break;
     case JobState::kCancelled:
+      // Its stage is dropped and its undecided conflicts end skipped (the catalog stage's; a
+      // Redis stage's go with its keys).
+      DBSYNC_RETURN_IF_ERROR(
+          txn.query("SELECT dbsync.drop_cancelled_stage($1::bigint)", params).status());
       sql =
           "UPDATE dbsync.jobs SET status = 'cancelled', finished_at = now(), executor = NULL, "
           "lease_until = NULL, error = 'cancelled' WHERE id = $1::bigint";
@@ -380,11 +384,26 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
 
   bool cancel = false, lost = false;
   std::optional<Status> broken;  // a batch that could not be committed: the job fails
+  // dbsync.cancel is read from the job's row each time the executor polls (every 1024 rows and
+  // before each batch is applied or staged), on the master connection, which is idle meanwhile.
+  // A staged change set that commits is never cancelled: it carries the decisions made on its
+  // conflicts (a stop or a lost lease still ends the attempt; it resumes).
+  bool committing = job.step == "commit";
+  auto user_cancel = [&] {
+    if (committing) return false;
+    if (!cancel) {
+      Result<pg::PgResult> r =
+          master.query("SELECT 1 FROM dbsync.jobs WHERE id = $1::bigint AND cancel_requested",
+                       {PgParam::text(num(job.id))});
+      cancel = r.is_ok() && r->rows() > 0;
+    }
+    return cancel || (ctx.cancel_seen && ctx.cancel_seen());
+  };
   options.cancelled = [&] {
-    return cancel || lost || broken || (ctx.stopping && ctx.stopping()) ||
-           (ctx.cancel_seen && ctx.cancel_seen());
+    return lost || broken || (ctx.stopping && ctx.stopping()) || user_cancel();
   };
   options.on_progress = [&](const Progress& p) {
+    if (p.phase == "committing") committing = true;
     if (lost || broken) return;
     Result<ProgressWriter::Written> w = progress.write(p);
     if (!w.is_ok() || w->lost) {
@@ -432,8 +451,8 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
     out.state = JobState::kFailed;
     out.error = *broken;
   }
-  const bool user_cancel = cancel || (ctx.cancel_seen && ctx.cancel_seen());
-  if (out.state == JobState::kCancelled && !user_cancel) {
+  const bool cancelled_by_user = !committing && (cancel || (ctx.cancel_seen && ctx.cancel_seen()));
+  if (out.state == JobState::kCancelled && !cancelled_by_user) {
     // A graceful stop: what was committed stays (with its checkpoint); the rest is undone.
     txn.rollback();
     Status st = release(txn, job, ctx.executor);
@@ -454,6 +473,9 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
     }
     out.error = out.error.with_context(context);
   }
+  // A cancel that came after the executor's last poll: nobody could decide a conflict since it
+  // was requested (decisions are refused then), so the job ends cancelled, not waiting.
+  if (out.state == JobState::kAwaitingResolution && user_cancel()) out.state = JobState::kCancelled;
   Status st =
       finish(txn, job, out, progress, row_errors_text(job.errors + out.progress.errors, row_errors),
              lost, **stage, external);

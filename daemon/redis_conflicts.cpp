@@ -169,8 +169,16 @@ Result<std::unique_ptr<Open>> open_job(const std::string& conninfo, const secret
 
 // No conflict left pending: the job goes back to the queue to commit (as dbsync.resolve does),
 // then the transaction commits. Returns whether it was requeued.
-Result<bool> requeue_and_commit(Open& o, int64_t pending) {
+Result<bool> requeue_and_commit(Open& o, int64_t pending, int64_t decided) {
   bool requeued = false;
+  // Counted where dbsync.cancel sees it (under the job's row lock): a job with decisions is
+  // never cancelled, so no decision is discarded with its stage.
+  if (decided > 0) {
+    Result<pg::PgResult> r = o.master.query(
+        "UPDATE dbsync.jobs SET decisions = decisions + $2::bigint WHERE id = $1::bigint",
+        {PgParam::text(num(o.job_id)), PgParam::text(num(decided))});
+    if (!r.is_ok()) return r.status().with_context("counting the decision");
+  }
   if (pending == 0 && o.job_status == "awaiting_resolution") {
     Result<pg::PgResult> r = o.master.query(
         "UPDATE dbsync.jobs j SET status = 'queued', step = 'commit', not_before = now() "
@@ -262,7 +270,7 @@ Result<json> RedisConflicts::decide(int64_t sync_id, int64_t conflict_id,
   }
   if (!done.is_ok()) return done.status();
   DBSYNC_ASSIGN_OR_RETURN(int64_t pending, stage.pending_conflicts());
-  DBSYNC_ASSIGN_OR_RETURN(bool requeued, requeue_and_commit(*o, pending));
+  DBSYNC_ASSIGN_OR_RETURN(bool requeued, requeue_and_commit(*o, pending, 1));
   return json{{"job_id", o->job_id},
               {"conflict_id", conflict_id},
               {"status", *done},
@@ -281,7 +289,7 @@ Result<json> RedisConflicts::decide_all(int64_t sync_id, const std::string& deci
   redis::RedisStage& stage = o->stage->stage();
   DBSYNC_ASSIGN_OR_RETURN(int64_t decided, stage.decide_all(decision, *o->resolver, by));
   DBSYNC_ASSIGN_OR_RETURN(int64_t pending, stage.pending_conflicts());
-  DBSYNC_ASSIGN_OR_RETURN(bool requeued, requeue_and_commit(*o, pending));
+  DBSYNC_ASSIGN_OR_RETURN(bool requeued, requeue_and_commit(*o, pending, decided));
   return json{{"job_id", o->job_id},
               {"decided", decided},
               {"pending", pending},

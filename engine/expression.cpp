@@ -57,11 +57,6 @@ std::string_view trim_view(std::string_view s) {
   return s;
 }
 
-bool is_identifier(std::string_view s) {
-  if (s.empty() || !is_ident_start(s[0])) return false;
-  return std::all_of(s.begin(), s.end(), is_ident_char);
-}
-
 // A character for a message: printable ASCII quoted, anything else as its byte value (a lone
 // byte of a UTF-8 sequence must not end up in a message).
 std::string describe_char(char c) {
@@ -1045,11 +1040,22 @@ Result<Expression> ExpressionCompiler::compile_rule() {
         root = column_node(RowSide::kSource, name, offset + 1);
       }
     }
-  } else if (is_identifier(trimmed)) {
-    root = column_node(RowSide::kSource, trimmed, offset);
   } else {
-    root = make(Op::kLiteral, 0);
-    root->literal = Value::text(std::string(text_));
+    // A bare rule is a source column whatever its name holds (`a b`): never silently a
+    // constant. A literal text is written {{ 'text' }}; the error says so.
+    if (resolver_(RowSide::kSource, trimmed)) {
+      root = column_node(RowSide::kSource, trimmed, offset);
+    } else if (err_.is_ok()) {
+      const bool plain = trimmed.size() <= 40 &&
+                         std::all_of(trimmed.begin(), trimmed.end(),
+                                     [](char c) { return c >= 0x20 && c < 0x7f && c != '"'; });
+      const char quote = trimmed.find('\'') == std::string_view::npos ? '\'' : '"';
+      const std::string literal =
+          plain ? quote + std::string(trimmed) + quote : std::string("'text'");
+      err_ = error(ErrorCode::kNotFound, "unknown source column " + quote_for_message(trimmed) +
+                                             " at position " + std::to_string(offset) +
+                                             " (a literal text is written {{ " + literal + " }})");
+    }
   }
   if (!root) {
     if (err_.is_ok()) err_ = error(ErrorCode::kInternal, "expression compiler failed silently");

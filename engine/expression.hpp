@@ -1,6 +1,8 @@
 // The field-mapping expression language (compatible with the original Python tool):
 //   @title                      the source column `title`
-//   title                       the same (a bare identifier is a source column)
+//   title                       the same: a bare rule is a source column, whatever its name
+//                               holds (`unit price`); an unknown one is an error, never text
+//   {{ 'draft' }}               a literal text
 //   {{ m.price * 1.2 }}         an expression; master/source/m = source row, slave/target/s =
 //   target row Hello {{ m.name }}!         text with interpolation (always text)
 //   {{ m.first ~ ' ' ~ m.last }}, {{ s.status if s.status else 'draft' }}, {{ m.title | upper }}

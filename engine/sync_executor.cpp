@@ -442,24 +442,28 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
     return Status::ok();
   };
 
+  // A cancel is polled every 1024 rows and before each batch is applied or staged, so it acts
+  // within the current batch however small the job.
+  auto cancelled = [&] { return options.cancelled && options.cancelled(); };
+  auto stop = [&]() {
+    // What was sent is finished and reported, so a cancelled job keeps what it applied.
+    if (Status ss = settle(); !ss.is_ok()) return fail(ss);
+    if (hold_) {
+      // Nothing staged is kept, so there is no point to resume from: start over.
+      (void)endpoints_.stage->clear();
+      progress.checkpoint.reset();
+      progress.source_checkpoint.reset();
+    }
+    out.state = JobState::kCancelled;
+    return out;
+  };
   size_t rows_since_flush = 0;
   for (;;) {
     if (in_flight && (progress.scanned & 255) == 0) {
       if (Status ps = endpoints_.target->pump(); !ps.is_ok())
         return fail(ps.with_context("applying to the target"));
     }
-    if (options.cancelled && (progress.scanned & 255) == 0 && options.cancelled()) {
-      // What was sent is finished and reported, so a cancelled job keeps what it applied.
-      if (Status ss = settle(); !ss.is_ok()) return fail(ss);
-      if (hold_) {
-        // Nothing staged is kept, so there is no point to resume from: start over.
-        (void)endpoints_.stage->clear();
-        progress.checkpoint.reset();
-        progress.source_checkpoint.reset();
-      }
-      out.state = JobState::kCancelled;
-      return out;
-    }
+    if ((progress.scanned & 1023) == 0 && cancelled()) return stop();
     DiffItem* item = nullptr;
     Status st = diff.next(item);
     if (!st.is_ok()) return fail(st);
@@ -525,10 +529,12 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
     }
     if (batch.size() >= options.batch_size || rows_since_flush >= options.batch_size * 8 ||
         pending.size() >= options.batch_size || refreshes.size() >= options.batch_size) {
+      if (cancelled()) return stop();
       if (Status fs = flush(); !fs.is_ok()) return fail(fs);
       rows_since_flush = 0;
     }
   }
+  if (cancelled()) return stop();
   if (Status fs = flush(); !fs.is_ok()) return fail(fs);
   if (Status ss = settle(); !ss.is_ok()) return fail(ss);
 

@@ -43,9 +43,25 @@ Status ThreeWayDiff::advance_source() {
   if (!src_) return Status::ok();
   src_key_error_ = mapper_.map_key(*src_, src_key_);
   if (!src_key_error_.is_ok()) return Status::ok();
-  if (have_last_src_ && compare_keys(src_key_, last_src_key_) <= 0)
-    return out_of_order("source", src_key_, last_src_key_);
+  const size_t k = std::min(mapper_.key_count(), src_->size());
+  if (have_last_src_) {
+    const int c = compare_keys(src_key_, last_src_key_);
+    if (c == 0) {
+      // Two source keys that map to one target key (1.0 and 1.00 into an integer, or a source
+      // key that is not unique): the first one is synced, this one is a row error.
+      const Row own(src_->begin(), src_->begin() + static_cast<std::ptrdiff_t>(k));
+      src_key_error_ = error(ErrorCode::kInvalidArgument,
+                             "source key " + key_to_string(own) + " maps to the target key " +
+                                 key_to_string(src_key_) + ", as the source key " +
+                                 key_to_string(last_src_raw_key_) +
+                                 " before it does: the mapped key must be unique; this row is "
+                                 "left out");
+      return Status::ok();
+    }
+    if (c < 0) return out_of_order("source", src_key_, last_src_key_);
+  }
   last_src_key_ = src_key_;
+  last_src_raw_key_.assign(src_->begin(), src_->begin() + static_cast<std::ptrdiff_t>(k));
   have_last_src_ = true;
   return Status::ok();
 }
@@ -59,6 +75,19 @@ Status ThreeWayDiff::advance_target() {
   if (!st.is_ok()) return st.with_context("target row");
   tgt_.resize(std::max(tgt_.size(), mapper_.mapped_count()));
   const size_t k = mapper_.key_count();
+  tgt_key_error_ = Status::ok();
+  for (size_t i = 0; i < k; ++i)
+    if (tgt_[i].is_null()) {
+      // A nullable unique key: such a row has no key to sync by. It is a row error, left alone,
+      // and the stream's order is checked without it (PostgreSQL sorts nulls last).
+      const std::string where =
+          k > 1 ? " (key " + key_to_string(Row(tgt_.begin(), tgt_.begin() + k)) + ")" : "";
+      tgt_key_error_ =
+          error(ErrorCode::kInvalidArgument,
+                "key column '" + mapper_.mapped_columns()[i] + "' of a target row" + where +
+                    " is null: the row has no key to sync by and is left alone");
+      return Status::ok();
+    }
   if (have_last_tgt_) {
     int c = 0;
     for (size_t i = 0; i < k && c == 0; ++i) c = compare_values(tgt_[i], last_tgt_key_[i]);
@@ -127,6 +156,14 @@ void ThreeWayDiff::row_error_item(const Row& source_row, const Status& st) {
   item_.error = st;
 }
 
+void ThreeWayDiff::target_row_error_item(const Row& key, const Status& st) {
+  item_.kind = DiffKind::kRowError;
+  item_.key_mapped = false;
+  item_.key = key;
+  item_.source_raw = nullptr;
+  item_.error = st;
+}
+
 void ThreeWayDiff::unchanged_item() {
   const size_t n = mapper_.mapped_count();
   item_.kind = DiffKind::kUnchanged;
@@ -174,6 +211,14 @@ Status ThreeWayDiff::next(DiffItem*& item) {
   if (src_ && !src_key_error_.is_ok()) {
     row_error_item(*src_, src_key_error_);
     src_consumed_ = true;
+    item = &item_;
+    return Status::ok();
+  }
+  if (tgt_raw_ && !tgt_key_error_.is_ok()) {
+    target_row_error_item(
+        Row(tgt_.begin(), tgt_.begin() + static_cast<std::ptrdiff_t>(mapper_.key_count())),
+        tgt_key_error_);
+    tgt_consumed_ = true;
     item = &item_;
     return Status::ok();
   }
@@ -227,7 +272,8 @@ Status ThreeWayDiff::fill_window() {
   auto slot = [&]() -> Pending& {
     if (pending_used_ == pending_.size()) pending_.emplace_back();
     Pending& p = pending_[pending_used_++];
-    p.has_source = p.has_target = p.candidate = p.row_error = p.has_baseline = false;
+    p.has_source = p.has_target = p.candidate = p.row_error = p.target_error = p.has_baseline =
+        false;
     p.source_fp = p.target_fp = 0;
     return p;
   };
@@ -247,6 +293,14 @@ Status ThreeWayDiff::fill_window() {
       p.error = src_key_error_;
       p.source_row = *src_;
       src_consumed_ = true;
+      continue;
+    }
+    if (tgt_raw_ && !tgt_key_error_.is_ok()) {
+      Pending& p = slot();
+      p.row_error = p.target_error = true;
+      p.error = tgt_key_error_;
+      key_part(tgt_, p.key);
+      tgt_consumed_ = true;
       continue;
     }
     const Row* min_key = nullptr;
@@ -337,7 +391,10 @@ Status ThreeWayDiff::fill_window() {
 
 Status ThreeWayDiff::emit(Pending& p) {
   if (p.row_error) {
-    row_error_item(p.source_row, p.error);
+    if (p.target_error)
+      target_row_error_item(p.key, p.error);
+    else
+      row_error_item(p.source_row, p.error);
     return Status::ok();
   }
   item_.key = p.key;

@@ -19,8 +19,10 @@ namespace dbsync {
 
 struct DiffItem {
   DiffKind kind = DiffKind::kUnchanged;
-  Row key;                 // target key (raw source key when !key_mapped)
-  bool key_mapped = true;  // false: the source row's key could not be mapped
+  Row key;  // target key (raw source key when !key_mapped)
+  // false: the source row's key could not be mapped — or, with no source_raw, a target row's
+  // key has a null column (key: the target key as read)
+  bool key_mapped = true;
   bool has_source = false;
   bool has_target = false;
   const Row* source_raw = nullptr;          // projected source row (valid until next())
@@ -54,7 +56,8 @@ class ThreeWayDiff {
                BaselineReader& baseline, int64_t now_micros, size_t window = 1000);
 
   // The next key's item, or nullptr at the end. A failed stream or a stream out of key order
-  // is an error for the whole run.
+  // is an error for the whole run; a source row whose mapped key repeats the one before, or a
+  // target row with a null key column, is a row error (kRowError) and the run goes on.
   Status next(DiffItem*& item);
   // The same, read-only. (The caller of the other may take the item's rows, swapping them for
   // rows of its own: the next call refills them.)
@@ -75,7 +78,8 @@ class ThreeWayDiff {
   static bool unchanged_by_fingerprint(const BaselineEntry* b, bool has_source, bool has_target,
                                        uint64_t source_fp, uint64_t target_fp);
   void row_error_item(const Row& source_row, const Status& st);
-  Status full_item(const Row& key, bool at_base);  // both readers return full rows
+  void target_row_error_item(const Row& key, const Status& st);  // a target row without a key
+  Status full_item(const Row& key, bool at_base);                // both readers return full rows
   void classify();
   void compute_field_hashes();
   void note_refresh();
@@ -90,6 +94,7 @@ class ThreeWayDiff {
     bool has_source = false, has_target = false;
     bool candidate = false;  // must be read in full and classified
     bool row_error = false;
+    bool target_error = false;  // the row error is a target row's (key: its key as read)
     Status error;
     uint64_t source_fp = 0, target_fp = 0;
     bool has_baseline = false;
@@ -109,6 +114,8 @@ class ThreeWayDiff {
   Status src_key_error_;
   bool src_consumed_ = true, tgt_consumed_ = true, base_consumed_ = true;
   Row last_src_key_, last_tgt_key_, last_base_key_;
+  Row last_src_raw_key_;  // the source's own key of last_src_key_ (for messages)
+  Status tgt_key_error_;  // the current target row has a null key column
   bool have_last_src_ = false, have_last_tgt_ = false, have_last_base_ = false;
   const Row* tgt_raw_ = nullptr;
   Row tgt_;

@@ -480,8 +480,10 @@ CREATE FUNCTION dbsync.map_row(sync text, "row" jsonb) RETURNS jsonb
 COMMENT ON FUNCTION dbsync.map_row(text, jsonb) IS
   'Maps one source row (source column -> value) through a sync''s mapping; returns target column -> value.';
 
+-- No JIT, as in the executors: compiling each keyset page's plan (text keys read in "C" order
+-- are costly enough to pass jit_above_cost) costs far more than running it.
 CREATE FUNCTION dbsync.preview(sync text, lim integer DEFAULT 10) RETURNS SETOF jsonb
-  LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'dbsync_preview';
+  LANGUAGE c STABLE SET jit = off AS 'MODULE_PATHNAME', 'dbsync_preview';
 COMMENT ON FUNCTION dbsync.preview(text, integer) IS
   'The first lim rows of a sync''s local source in key order, mapped; a row that fails is {"_error": ...}.';
 
@@ -548,7 +550,7 @@ COMMENT ON FUNCTION dbsync.next_runs(text, integer, timestamptz) IS
 -- [section: diff]
 CREATE FUNCTION dbsync.diff(sync text, lim integer DEFAULT NULL)
   RETURNS TABLE (key jsonb, action text, fields text[], detail jsonb)
-  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'dbsync_diff';
+  LANGUAGE c VOLATILE SET jit = off AS 'MODULE_PATHNAME', 'dbsync_diff';  -- no JIT: see preview
 COMMENT ON FUNCTION dbsync.diff(text, integer) IS
   'What a run of a sync with both ends local would do, one row per key that needs something (at most lim rows); nothing is written.';
 -- [end section: diff]
@@ -710,15 +712,59 @@ END
 $$;
 COMMENT ON FUNCTION dbsync.job_status(bigint) IS 'A job''s status, progress and counts.';
 
--- dbsync.cancel: a queued job or one awaiting decisions ends at once (its stage is dropped,
--- nothing was written); a running one stops after its current batch (what it committed stays,
--- and the baseline matches it).
+-- Who asked for a job's cancel (dbsync.cancel), for the conflicts it skips.
+ALTER TABLE dbsync.jobs ADD COLUMN cancel_requested_by text;
+COMMENT ON COLUMN dbsync.jobs.cancel_requested_by IS
+  'Who called dbsync.cancel (session user) or the API; the cancelled job''s undecided conflicts are skipped in that name.';
+-- How many of a job's conflicts a person decided where the catalog does not see them (a Redis
+-- stage: dbsyncd counts its decisions here while it holds the job's row).
+ALTER TABLE dbsync.jobs ADD COLUMN decisions bigint NOT NULL DEFAULT 0 CHECK (decisions >= 0);
+COMMENT ON COLUMN dbsync.jobs.decisions IS
+  'Conflicts of the job decided in its Redis stage (the catalog stage counts dbsync.conflicts rows that are not pending). A job with decisions is never cancelled: they are committed.';
+
+-- Internal (dbsync.cancel and both job runners): what a cancelled job leaves. Its change set
+-- is dropped from the in-database stage and its conflicts nobody decided end skipped (they can
+-- no longer be decided); decided ones keep their decision. Returns how many were skipped.
+CREATE FUNCTION dbsync.drop_cancelled_stage(job bigint) RETURNS bigint
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  n bigint;
+BEGIN
+  DELETE FROM dbsync.stage s WHERE s.job_id = drop_cancelled_stage.job;
+  UPDATE dbsync.conflicts c SET status = 'skipped', resolution = 'skip',
+         resolved_by = COALESCE((SELECT j.cancel_requested_by FROM dbsync.jobs j
+                                  WHERE j.id = drop_cancelled_stage.job), session_user) || ' (cancel)',
+         resolved_at = now()
+   WHERE c.job_id = drop_cancelled_stage.job AND c.status = 'pending';
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END
+$$;
+COMMENT ON FUNCTION dbsync.drop_cancelled_stage(bigint) IS
+  'Internal: drops a cancelled job''s in-database stage and skips its undecided conflicts.';
+
+-- dbsync.cancel, by the job's stage:
+--  - queued (not started, or requeued after an interruption or a pause), or awaiting decisions
+--    with none made: ends at once; its stage is dropped, its conflicts end skipped. What earlier
+--    attempts of a one-way or apply_clean job committed stays, with its baseline.
+--  - running (scanning and applying, or staging for hold_all): stops before it applies or stages
+--    its next batch (the executors read the request every 1024 rows and before each batch);
+--    what it committed stays, with its baseline; a staging job's stage is dropped and its
+--    conflicts end skipped.
+--  - once a person decided any of its conflicts (awaiting the rest, queued to commit,
+--    committing), or while a job commits its staged change set: refused (55000), never
+--    discarding a decision; decide or skip the rest and the job commits. A requested cancel in
+--    turn stops further decisions (dbsync.resolve refuses them).
 CREATE FUNCTION dbsync.cancel(job bigint) RETURNS text
   LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   v_status text;
+  v_step text;
+  v_phase text;
+  v_decided bigint;
 BEGIN
-  SELECT j.status INTO v_status FROM dbsync.jobs j WHERE j.id = cancel.job FOR UPDATE;
+  SELECT j.status, j.step, j.phase, j.decisions INTO v_status, v_step, v_phase, v_decided
+    FROM dbsync.jobs j WHERE j.id = cancel.job FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'job % does not exist', job USING ERRCODE = 'undefined_object';
   END IF;
@@ -726,22 +772,32 @@ BEGIN
     RAISE EXCEPTION 'job % is already %', job, v_status
       USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
+  v_decided := v_decided + (SELECT count(*) FROM dbsync.conflicts c
+                             WHERE c.job_id = cancel.job AND c.status <> 'pending');
+  IF v_decided > 0 OR v_status = 'committing' OR (v_status = 'queued' AND v_step = 'commit') THEN
+    RAISE EXCEPTION 'job % cannot be cancelled: % of its conflicts were decided, and a cancel would discard the decisions',
+                    job, v_decided
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Decide or skip the conflicts still pending (dbsync.resolve_all(sync, ''skip'')): the job then commits.';
+  END IF;
+  IF v_status = 'running' AND v_phase = 'committing' THEN
+    RAISE EXCEPTION 'job % cannot be cancelled: it is committing its staged change set', job
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  UPDATE dbsync.jobs j SET cancel_requested = true, cancel_requested_by = session_user
+   WHERE j.id = cancel.job;
   IF v_status IN ('queued', 'awaiting_resolution') THEN
-    DELETE FROM dbsync.stage s WHERE s.job_id = cancel.job;
-    UPDATE dbsync.conflicts c SET status = 'skipped', resolution = 'skip',
-           resolved_by = session_user, resolved_at = now()
-     WHERE c.job_id = cancel.job AND c.status = 'pending';
-    UPDATE dbsync.jobs j SET status = 'cancelled', cancel_requested = true, finished_at = now(),
+    PERFORM dbsync.drop_cancelled_stage(cancel.job);
+    UPDATE dbsync.jobs j SET status = 'cancelled', finished_at = now(),
            executor = NULL, lease_until = NULL
      WHERE j.id = cancel.job;
     RETURN 'cancelled';
   END IF;
-  UPDATE dbsync.jobs j SET cancel_requested = true WHERE j.id = cancel.job;
   RETURN 'cancel requested';
 END
 $$;
 COMMENT ON FUNCTION dbsync.cancel(bigint) IS
-  'Cancels a job: at once when queued or awaiting decisions, after the current batch when running.';
+  'Cancels a job: at once when queued or awaiting decisions, before its next batch when running (what it committed stays); a staged job''s stage is dropped and its undecided conflicts end skipped. Refused (55000) once a person decided any of its conflicts, or while it commits: a cancel never discards a decision.';
 
 -- Decisions on conflicts (C: the engine turns a decision into the change to apply).
 CREATE FUNCTION dbsync.resolve(conflict bigint, decision text, "row" jsonb DEFAULT NULL)

@@ -68,9 +68,9 @@ std::vector<std::string> plan_words(const PlannedChange& p) {
 }
 
 // The key of an item: target key columns, or the source key columns when the source row's key
-// could not be mapped.
+// could not be mapped (a target row's unreadable key has no source row: target columns).
 std::string render_key(const FieldMapper& m, const DiffItem& item) {
-  if (item.key_mapped) return render_row(m, item.key);
+  if (item.key_mapped || item.source_raw == nullptr) return render_row(m, item.key);
   std::string out = "{";
   for (size_t i = 0; i < item.key.size() && i < m.key_count(); ++i) {
     const std::string& name = m.source_schema().columns[m.source_projection()[i]].name;

@@ -95,6 +95,32 @@ class ProgressWriter {
   ProgressTally tally_;
 };
 
+// Whether dbsync.cancel asked the job to stop: one primary-key lookup, planned once per job.
+class CancelPoll {
+ public:
+  explicit CancelPoll(int64_t job_id) : job_id_(num(job_id)) {}
+  bool requested() {
+    pg::spi::with_safe_search_path([&] {
+      if (!plan_.prepared())
+        plan_.prepare(
+            "SELECT ''::bytea FROM dbsync.jobs WHERE id = $1::bigint AND cancel_requested", 1);
+      pg::spi::run_bytes_into(plan_, {job_id_}, page_);
+    });
+    return !page_.empty();
+  }
+
+ private:
+  std::string job_id_;
+  pg::spi::KeptPlan plan_;
+  pg::spi::BytesPage page_;
+};
+
+// A cancelled job keeps nothing staged, and its conflicts nobody decided end skipped (they can
+// no longer be decided: the job is over), as when a job waiting for decisions is cancelled.
+void drop_cancelled_stage(const ClaimedJob& job) {
+  (void)pg::spi::query("SELECT dbsync.drop_cancelled_stage($1::bigint)", {num(job.id)});
+}
+
 // How the job ended, with its final counts (the transaction is committed by the caller).
 void finish(const ClaimedJob& job, const JobOutcome& out, ProgressWriter& progress,
             const std::string& row_errors) {
@@ -109,6 +135,7 @@ void finish(const ClaimedJob& job, const JobOutcome& out, ProgressWriter& progre
       params.push_back(row_errors.empty() ? Param() : Param(row_errors));
       break;
     case JobState::kCancelled:
+      drop_cancelled_stage(job);
       sql =
           "UPDATE dbsync.jobs SET status = 'cancelled', finished_at = now(), executor = NULL, "
           "lease_until = NULL, error = 'cancelled' WHERE id = $1::bigint";
@@ -199,9 +226,19 @@ void run_claimed_job(const ClaimedJob& job) {
   options.resume_after_source = decode_key(job.source_checkpoint, "source checkpoint");
   options.now_micros = now_unix_micros();
   options.batch_size = batch;
+  // A cancel is read from the job's row each time the executor polls (every 1024 rows and
+  // before each batch is applied or staged): a primary-key lookup with a kept plan. A staged
+  // change set that commits is never cancelled: it carries the decisions made on its conflicts.
   bool cancel = false;
-  options.cancelled = [&] { return cancel; };
+  bool committing = job.step == "commit";
+  CancelPoll poll(job.id);
+  options.cancelled = [&] {
+    if (committing) return false;
+    cancel = cancel || poll.requested();
+    return cancel;
+  };
   options.on_progress = [&](const Progress& p) {
+    if (p.phase == "committing") committing = true;
     cancel = progress.write(p) || cancel;
     pg::xact::commit_and_continue();
   };
@@ -218,6 +255,10 @@ void run_claimed_job(const ClaimedJob& job) {
     pg::xact::begin();
     out.error = out.error.with_context("sync \"" + name + "\"");
   }
+  // A cancel that came after the executor's last poll: nobody could decide a conflict since it
+  // was requested (dbsync.resolve refuses then), so the job ends cancelled, not waiting.
+  if (out.state == JobState::kAwaitingResolution && (cancel || poll.requested()))
+    out.state = JobState::kCancelled;
   finish(job, out, progress, row_errors_text(job.errors + out.progress.errors, row_errors));
 }
 

@@ -158,6 +158,16 @@ bool requeue_if_decided(int64_t job_id) {
   return true;
 }
 
+// A job whose cancel was requested takes no more decisions: the cancel drops its stage, and a
+// decision would be discarded with it (dbsync.cancel, in turn, refuses once one was made).
+void refuse_if_cancelling(int64_t job_id, bool cancel_requested) {
+  if (cancel_requested)
+    throw PgError(
+        ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        "job " + num(job_id) + " is being cancelled: its conflicts can no longer be decided", "",
+        "Its undecided conflicts end skipped; the next run raises them again.");
+}
+
 const char* const kUnfinished = "('queued', 'running', 'awaiting_resolution', 'committing')";
 
 }  // namespace
@@ -220,7 +230,7 @@ DBSYNC_FUNCTION(dbsync_resolve) {
   if (!PG_ARGISNULL(2)) row = pg::jsonb_arg_text(fcinfo, 2);
   std::string result = pg::spi::session([&] {
     pg::spi::Rows r = ext::query(
-        "SELECT c.job_id, c.sync_id, c.status, c.record, j.status, s.name "
+        "SELECT c.job_id, c.sync_id, c.status, c.record, j.status, s.name, j.cancel_requested "
         "FROM dbsync.conflicts c JOIN dbsync.jobs j ON j.id = c.job_id "
         "JOIN dbsync.syncs s ON s.id = c.sync_id WHERE c.id = $1::bigint FOR UPDATE OF c, j",
         {std::to_string(conflict)});
@@ -235,6 +245,7 @@ DBSYNC_FUNCTION(dbsync_resolve) {
       throw pg::PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                         "the job of conflict " + std::to_string(conflict) + " is " + job_status);
     int64_t job_id = std::stoll(r.text(0, 0));
+    ext::refuse_if_cancelling(job_id, r.text(0, 6) == "t");
     ext::Decider decider(r.text(0, 5), std::stoll(r.text(0, 1)));
     decider.decide(conflict, job_id, r.text(0, 3), decision, row);
     std::string out = decision == Decision::kSkip ? "skipped" : "resolved";
@@ -256,7 +267,8 @@ DBSYNC_FUNCTION(dbsync_resolve_all) {
   int64_t decided = pg::spi::session([&] {
     int64_t sync_id = ext::sync_id_of(name);
     // The unfinished job's row first (the executor and dbsync.resolve lock it too).
-    pg::spi::Rows jobs = ext::query(std::string("SELECT id FROM dbsync.jobs WHERE sync_id = "
+    pg::spi::Rows jobs = ext::query(std::string("SELECT id, cancel_requested FROM dbsync.jobs "
+                                                "WHERE sync_id = "
                                                 "$1::bigint AND status IN ") +
                                         ext::kUnfinished + " ORDER BY id FOR UPDATE",
                                     {std::to_string(sync_id)});
@@ -264,6 +276,7 @@ DBSYNC_FUNCTION(dbsync_resolve_all) {
     std::optional<ext::Decider> decider;
     for (size_t j = 0; j < jobs.size(); ++j) {
       const std::string job_id = jobs.text(j, 0);
+      ext::refuse_if_cancelling(std::stoll(job_id), jobs.text(j, 1) == "t");
       std::optional<std::string> after;
       for (;;) {
         // In pages, so that thousands of conflicts do not sit in memory at once.

@@ -236,6 +236,52 @@ void check_unique(const Endpoint& e, const std::vector<std::string>& key, const 
         "Create a unique index on the key columns, or give other key columns.");
 }
 
+// Which key types sort alike: both ends are read in key order and merged, so a source key must
+// keep its order once mapped to the target's key type (an integer mapped to text would put 10
+// before 9 and every run would fail once id 10 exists).
+const char* key_order_class(const TypeSpec& t) {
+  switch (t.kind) {
+    case TypeKind::kInt:
+    case TypeKind::kFloat:
+    case TypeKind::kDecimal:
+      return "number";
+    case TypeKind::kTimestamp:
+    case TypeKind::kDate:
+      return "date or timestamp";
+    case TypeKind::kText:
+      return "text";
+    case TypeKind::kBytes:
+      return "bytes";
+    case TypeKind::kBool:
+      return "boolean";
+    case TypeKind::kTime:
+      return "time";
+    case TypeKind::kJson:
+      return "json";
+  }
+  return "other";
+}
+
+void check_key_order(const CheckedSync& k) {
+  const FieldMapper& m = *k.mapper;
+  const Schema& src = *k.source.schema();
+  for (size_t i = 0; i < m.key_count(); ++i) {
+    const Column& s = src.columns[m.source_projection()[i]];
+    const Column& t = m.target_schema().columns[m.target_projection()[i]];
+    const std::string sc = key_order_class(s.type), tc = key_order_class(t.type);
+    if (sc == tc) continue;
+    throw PgError(ERRCODE_DATATYPE_MISMATCH,
+                  "key column '" + t.name + "' of the target " + k.target.table + " (" +
+                      t.type.name + ") is mapped from the source key column '" + s.name + "' of " +
+                      k.source.table + " (" + s.type.name + "): a " + sc +
+                      " key does not keep its order as " + tc,
+                  "Both ends are read in key order and merged by key; keys in a different order "
+                  "(e.g. 10 before 9 as text) would fail every run.",
+                  "Map the key to a column that sorts the same way (numbers to numbers, text to "
+                  "text, dates and timestamps to either), or give other key columns.");
+  }
+}
+
 // A remote end's table as a Source (the table is shared with the Endpoint).
 class RemoteTableSource final : public Source {
  public:
@@ -315,6 +361,7 @@ CheckedSync check_sync(const SyncConfig& c, bool notices, bool require_password)
       source_key.push_back(out.source.schema()->columns[m.source_projection()[i]].name);
     check_unique(out.target, target_key, "target");
     check_unique(out.source, source_key, "source");
+    check_key_order(out);
     ValidationOnlyEndpoint stub;
     SyncEndpoints endpoints{&stub, &stub, &stub, &stub, &stub, nullptr};
     if (Status st = SyncExecutor::create(m, out.policy, endpoints).status(); !st.is_ok())

@@ -393,6 +393,73 @@ TEST_F(DbsyncdJobRunner, CancelOfARunningJobKeepsWhatItCommitted) {
   EXPECT_EQ(mismatches(), "0");
 }
 
+// Issue 12: a cancel that arrives while a small job reads its only batch (a filter waits on an
+// advisory lock this test holds) is read from the job's row before the batch is applied.
+TEST_F(DbsyncdJobRunner, CancelActsWithinTheBatchOfASmallJob) {
+  db_.sql(
+      "CREATE FUNCTION gate(k integer) RETURNS boolean LANGUAGE sql AS "
+      "$$ SELECT pg_advisory_xact_lock_shared(k) IS NOT NULL $$");
+  std::string sync = make_sync("small", 6, 10, ", filter => 'id <> 4 OR public.gate(2)'");
+  auto d = start_daemon();
+  db_.sql("SELECT pg_advisory_lock(2)");
+  std::string j = queue(sync);
+  bool gated = false;
+  for (int i = 0; i < 1200 && !gated; ++i) {
+    gated = db_.value(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT "
+                "granted") != "0";
+    if (!gated) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_TRUE(gated) << job(j, "status") << d->stderr_text();
+  EXPECT_EQ(db_.value("SELECT dbsync.cancel(" + j + ")"), "cancel requested");
+  db_.sql("SELECT pg_advisory_unlock(2)");
+  EXPECT_EQ(wait_status(j, {"cancelled", "succeeded", "failed"}), "cancelled") << job(j, "error");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dst"), "0");
+  EXPECT_EQ(job(j, "inserted"), "0");
+}
+
+// Issue 12: a manual job cancelled while staging (catalog stage) leaves no conflict pending:
+// they end skipped, and its stage is dropped.
+TEST_F(DbsyncdJobRunner, ACancelledStagingJobSkipsItsConflicts) {
+  db_.sql(
+      "CREATE FUNCTION gate(k integer) RETURNS boolean LANGUAGE sql AS "
+      "$$ SELECT pg_advisory_xact_lock_shared(k) IS NOT NULL $$");
+  // 400 rows in batches of 2, the source fetched 100 rows at a time and read ahead: conflicts
+  // of earlier batches are recorded before the job reaches the gate at row 301.
+  std::string sync = make_sync("staging", 400, 2);
+  auto d = start_daemon();
+  std::string j1 = queue(sync);
+  ASSERT_EQ(wait_status(j1, {"succeeded", "failed"}), "succeeded") << job(j1, "error");
+  db_.sql("UPDATE src SET name = 'src ' || id");
+  db_.sql("UPDATE dst SET title = 'dst ' || id");
+  db_.sql(
+      "SELECT dbsync.alter_sync('staging', strategy => 'manual', filter => 'id <= 300 OR "
+      "public.gate(2)')");
+  db_.sql("SELECT pg_advisory_lock(2)");
+  std::string j = queue(sync);
+  bool gated = false;
+  for (int i = 0; i < 1200 && !gated; ++i) {
+    gated = db_.value(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT "
+                "granted") != "0";
+    if (!gated) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_TRUE(gated) << job(j, "status") << d->stderr_text();
+  EXPECT_EQ(db_.value("SELECT dbsync.cancel(" + j + ")"), "cancel requested");
+  db_.sql("SELECT pg_advisory_unlock(2)");
+  EXPECT_EQ(wait_status(j, {"cancelled", "succeeded", "failed", "awaiting_resolution"}),
+            "cancelled")
+      << job(j, "error");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.conflicts WHERE job_id = " + j +
+                      " AND status = 'pending'"),
+            "0");
+  EXPECT_NE(db_.value("SELECT count(*) FROM dbsync.conflicts WHERE job_id = " + j +
+                      " AND status = 'skipped'"),
+            "0");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dbsync.stage WHERE job_id = " + j), "0");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dst WHERE title LIKE 'dst %'"), "400");
+}
+
 TEST_F(DbsyncdJobRunner, ADroppedSourceTableFailsTheJobNamingIt) {
   std::string sync = make_sync("gone", 10, 100);
   db_.sql("DROP TABLE src");

@@ -188,8 +188,23 @@ TEST_F(ExpressionTest, ConcatenationAndInterpolation) {
   expect_text(ok("[{{ m.nul }}]"), "[]");  // null interpolates as empty
   expect_text(ok("{{ m.nul ~ 'x' }}"), "x");
   expect_text(ok("{{ \"}}\" }}"), "}}");
-  expect_text(ok("draft post"), "draft post");
-  expect_text(ok("a }} b"), "a }} b");
+  expect_text(ok("{{ 'draft post' }}"), "draft post");
+}
+
+// Issue 12: a bare rule naming a column with a space is that column, never constant text.
+TEST_F(ExpressionTest, BareRuleWithASpaceIsAColumnOrAnError) {
+  expect_text(ok("col name"), "odd");
+  Status unknown = parse_error("a b");
+  EXPECT_EQ(unknown.code(), ErrorCode::kNotFound);
+  EXPECT_EQ(unknown.message(),
+            "unknown source column 'a b' at position 0 (a literal text is written {{ 'a b' }})");
+  Status ab = parse_error("ab");
+  EXPECT_EQ(ab.code(), ErrorCode::kNotFound);
+  EXPECT_EQ(ab.message(),
+            "unknown source column 'ab' at position 0 (a literal text is written {{ 'ab' }})");
+  EXPECT_EQ(parse_error("it's").message(),
+            "unknown source column 'it's' at position 0 (a literal text is written "
+            "{{ \"it's\" }})");
 }
 
 TEST_F(ExpressionTest, TargetRow) {
