@@ -240,6 +240,10 @@ Result<TypeSpec> parse_postgres(const DeclaredType& d, std::string_view declared
   if (d.is_array || b == "array" || (b.size() > 1 && b[0] == '_')) {
     return text_fallback("array type '" + std::string(declared) + "' is compared as text");
   }
+  // interval, with fields and a precision or not ("interval day to second(2)", as format_type
+  // prints them): PostgreSQL's own text is compared, and written back through the column's type.
+  if (b == "interval")
+    return text_fallback("type '" + std::string(declared) + "' is compared as text");
   DBSYNC_RETURN_IF_ERROR(take_modifiers(d, declared, m));
   if (m.is_unsigned || m.zerofill) return invalid_type(declared, "UNSIGNED is MySQL syntax");
   bool timeish = b == "timestamp" || b == "time" || b == "timestamptz" || b == "timetz";

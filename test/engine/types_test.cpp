@@ -100,8 +100,10 @@ TEST(TypeParsePostgres, Timestamps) {
 }
 
 TEST(TypeParsePostgres, ArraysAndUnknownTypesAreTextWithANote) {
-  for (const char* n : {"integer[]", "text[][]", "ARRAY", "_int4", "interval", "inet", "money",
-                        "USER-DEFINED", "public.mood", "time with time zone", "timetz", "point"}) {
+  for (const char* n :
+       {"integer[]", "text[][]", "ARRAY", "_int4", "interval", "inet", "money", "USER-DEFINED",
+        "public.mood", "time with time zone", "timetz", "point", "interval(3)",
+        "interval day to second(2)", "interval year to month", "interval hour"}) {
     auto r = parse_type(n, Dialect::kPostgres);
     ASSERT_TRUE(r.is_ok()) << n << ": " << r.status().to_string();
     EXPECT_EQ(r->kind, TypeKind::kText) << n;

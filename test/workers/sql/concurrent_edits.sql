@@ -4,7 +4,7 @@
 -- Timing is made deterministic with a trigger that waits on an advisory lock this session holds.
 \set SHOW_CONTEXT never
 CREATE SCHEMA wce;
-SELECT count(dbsync.add_datasource('master', 'local')) AS master_added
+SELECT count(dbsync.add_datasource('master', 'local')) >= 0 AS master_ready
   FROM (SELECT 1) x WHERE NOT EXISTS (SELECT 1 FROM dbsync.datasources WHERE name = 'master');
 SELECT dbsync.add_datasource('wce_loop', 'postgres',
          format('host=127.0.0.1 port=%s dbname=%s user=%s', current_setting('port'),
@@ -46,13 +46,12 @@ UPDATE wce.t SET name = 'name from the target' WHERE id = 1;   -- flows back int
 UPDATE wce.s SET status = 'live' WHERE id = 2;                 -- flows into wce.t: blocks
 CREATE TRIGGER hold AFTER UPDATE ON wce.t FOR EACH STATEMENT EXECUTE FUNCTION wce.hold();
 SELECT pg_advisory_lock(4242);
-SELECT id > 0 AS queued FROM dbsync.run('wce_two', wait => false) AS id;
+SELECT id AS job FROM dbsync.run('wce_two', wait => false) \gset
 SELECT wce.wait_blocked();
 UPDATE wce.s SET status = 'published by a user' WHERE id = 1;  -- after the job read row 1
 SELECT pg_advisory_unlock(4242);
-SET client_min_messages = warning;
-SELECT status, updated, source_updated, errors, error FROM dbsync.run('wce_two');
-RESET client_min_messages;
+SELECT dbsync.wait_job(:job);
+SELECT status, updated, source_updated, errors, error FROM dbsync.jobs WHERE id = :job;
 DROP TRIGGER hold ON wce.t;
 -- The user's edit is there; the write-back was not made (not overwritten).
 SELECT * FROM wce.s WHERE id = 1;
@@ -76,13 +75,12 @@ UPDATE wce.src SET price = 100 WHERE id IN (1, 2);
 -- row 2's note in the target.
 CREATE TRIGGER hold BEFORE UPDATE ON wce.dst FOR EACH STATEMENT EXECUTE FUNCTION wce.hold();
 SELECT pg_advisory_lock(4242);
-SELECT id > 0 AS queued FROM dbsync.run('wce_remote', wait => false) AS id;
+SELECT id AS job FROM dbsync.run('wce_remote', wait => false) \gset
 SELECT wce.wait_blocked();
 UPDATE wce.dst SET note = 'user' WHERE id = 2;
 SELECT pg_advisory_unlock(4242);
-SET client_min_messages = warning;
-SELECT status, updated, errors, error FROM dbsync.run('wce_remote');
-RESET client_min_messages;
+SELECT dbsync.wait_job(:job);
+SELECT status, updated, errors, error FROM dbsync.jobs WHERE id = :job;
 DROP TRIGGER hold ON wce.dst;
 SELECT * FROM wce.dst ORDER BY id;
 SELECT status, conflicts, updated FROM dbsync.run('wce_remote');
@@ -123,13 +121,15 @@ SELECT * FROM wce.hr ORDER BY id;
 CREATE TABLE wce.ty (
   k  char(4) PRIMARY KEY, c6 char(6), vc varchar(5), b4 bit(4), vb varbit(8),
   nu numeric(8,3), t2 time(2), ts timestamp(3), tz timestamptz(1),
-  ca char(3)[], ba bit(2)[]);
+  iv interval day to second(2), ym interval year to month, ca char(3)[], ba bit(2)[],
+  na numeric(5,2)[]);
 INSERT INTO wce.ty VALUES
   ('a b', 'abcdef', 'abcde', B'1010', B'101', 12.345, '12:34:56.78', '2024-02-29 01:02:03.456',
-   '2024-01-01 00:00:00.1+00', '{abc,de}', '{10,01}'),
+   '2024-01-01 00:00:00.1+00', '1 day 02:03:04.56', '1 year 2 months', '{abc,de}', '{10,01}',
+   '{1.5,2.25}'),
   ('a', 'a', '', B'0000', B'', -0.001, '00:00', '1999-12-31 23:59:59.999', '2000-01-01 00:00+00',
-   '{x}', '{11}'),
-  ('b   ', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+   '-3 days', '-1 month', '{x}', '{11}', '{}'),
+  ('b   ', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 CREATE TABLE wce.ty_local (LIKE wce.ty INCLUDING ALL);
 CREATE TABLE wce.ty_remote (LIKE wce.ty INCLUDING ALL);
 SELECT dbsync.create_sync('wce_ty_local', 'master', 'wce.ty', 'master', 'wce.ty_local',
@@ -146,10 +146,11 @@ SELECT count(*) AS differing FROM wce.ty x FULL JOIN wce.ty_remote y USING (k)
 SELECT status, unchanged, inserted, updated FROM dbsync.run('wce_ty_local');
 SELECT status, unchanged, inserted, updated FROM dbsync.run('wce_ty_remote');
 -- Back into the source (two-way write-back through a local and a remote end).
-UPDATE wce.ty_local SET c6 = 'zyxwvu', b4 = B'0110', ca = '{qrs}' WHERE k = 'a b';
+UPDATE wce.ty_local SET c6 = 'zyxwvu', b4 = B'0110', ca = '{qrs}', iv = '2 days 00:00:01.5',
+  na = '{9.99}' WHERE k = 'a b';
 INSERT INTO wce.ty_local (k, c6, b4) VALUES ('c d', 'cdefgh', B'1111');
 SELECT status, source_updated, source_inserted, errors, error FROM dbsync.run('wce_ty_local');
-SELECT k, c6, b4, ca FROM wce.ty WHERE k IN ('a b', 'c d') ORDER BY k;
+SELECT k, c6, b4, ca, iv, na FROM wce.ty WHERE k IN ('a b', 'c d') ORDER BY k;
 UPDATE wce.ty_remote SET c6 = 'remote', b4 = B'0001' WHERE k = 'a';
 SELECT status, updated, source_updated, errors, error FROM dbsync.run('wce_ty_remote');
 SELECT k, c6, b4 FROM wce.ty WHERE k = 'a';
