@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "engine/decimal.hpp"
+#include "engine/json_canonical.hpp"
 #include "engine/utf8.hpp"
 
 namespace dbsync {
@@ -363,6 +364,7 @@ Result<TypeSpec> parse_postgres(const DeclaredType& d, std::string_view declared
   if (b == "json" || b == "jsonb") {
     DBSYNC_RETURN_IF_ERROR(no_args());
     t.kind = TypeKind::kJson;
+    t.json_text = b == "json";
     return t;
   }
   return text_fallback("type '" + std::string(declared) +
@@ -667,6 +669,9 @@ int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
+
+// Nesting the fast JSON path takes (deeper documents go through Value::json, which checks).
+constexpr int kJsonFastMaxDepth = 64;
 
 // Between the Unix epoch and PostgreSQL's (2000-01-01).
 constexpr int64_t kPgEpochMicros = 10957LL * kMicrosPerDay;
@@ -1180,6 +1185,14 @@ Result<Value> to_json(V&& v, const TypeSpec& t) {
     case ValueType::kJson:
       return std::forward<V>(v);
     case ValueType::kText: {
+      if (!t.json_text) {
+        // jsonb and MySQL's JSON store a document, not its text: within the fast canonical
+        // subset (integers, plain strings) the canonical text is the same document, kept as
+        // such (hashing and comparing it then costs nothing more). Fractions keep their text.
+        std::string canonical;
+        if (detail::canonical_json_fast(v.str(), canonical, kJsonFastMaxDepth))
+          return Value::json_unchecked(std::move(canonical));
+      }
       auto parsed = Value::json(v.str());
       if (!parsed.is_ok())
         return mismatch(v, t, "is not valid JSON (" + parsed.status().message() + ")");

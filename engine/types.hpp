@@ -44,6 +44,7 @@ struct TypeSpec {
   // Added with the coercion code:
   bool max_length_in_bytes = false;  // kText: max_length counts bytes (MySQL TEXT family)
   bool is_uuid = false;              // kText: PostgreSQL uuid, normalised to lowercase 8-4-4-4-12
+  bool json_text = false;            // kJson: PostgreSQL json, which stores its text as written
   std::string note;                  // why parse_type treated the type as text (array, unknown)
 };
 

@@ -588,7 +588,10 @@ TEST(ValueFromText, DatabaseOutput) {
   opts.zone = *berlin;
   EXPECT_EQ(value_from_text("2024-01-01 10:00:00", pg("timestamp"), opts)->to_string(),
             "2024-01-01T09:00:00Z");
-  EXPECT_EQ(value_from_text("{\"b\": 1, \"a\": 2}", pg("jsonb"))->str(), "{\"b\": 1, \"a\": 2}");
+  // jsonb holds a document: within the fast canonical subset its text is the canonical one; a
+  // json column keeps its text as written.
+  EXPECT_EQ(value_from_text("{\"b\": 1, \"a\": 2}", pg("jsonb"))->str(), "{\"a\":2,\"b\":1}");
+  EXPECT_EQ(value_from_text("{\"b\": 1, \"a\": 2}", pg("json"))->str(), "{\"b\": 1, \"a\": 2}");
   EXPECT_EQ(*value_from_text("{\"b\": 1, \"a\": 2}", pg("jsonb")), js("{\"a\":2,\"b\":1}"));
   EXPECT_EQ(*value_from_text("ab  ", pg("character(4)")),
             *coerce(Value::text("ab"), pg("character(4)")));
