@@ -289,6 +289,7 @@ class Episode:
         self.history: list[str] = []
         self.sync = "conv_" + "".join(ch if ch.isalnum() else "_" for ch in cfg.name)
         self.keycols = ["k", "n"] if cfg.key == "composite" else ["k"]
+        self.stale_seen = False
         self.stats = {"jobs": 0, "faults": 0, "conflicts": 0, "decisions": 0, "rows_checked": 0}
         n = opts.keys
         pool = list(SPECIAL_KEYS) + [f"k{i:03d}" for i in range(max(0, n - len(SPECIAL_KEYS)))]
@@ -473,6 +474,13 @@ class Episode:
             diffs.append(f"  baseline: {nbase} keys, expected {len(self.model.base)}")
         if diffs:
             raise Divergence(f"{what}: the sides differ from the model:\n" + "\n".join(diffs))
+        stale = self.master.value(
+            "SELECT count(*) FROM dbsync.conflicts c JOIN dbsync.jobs j ON j.id = c.job_id "
+            "WHERE j.sync_id = %s AND c.status = 'pending' AND j.finished_at IS NOT NULL",
+            (self.sync_id,))
+        if stale and not self.stale_seen:
+            self.stale_seen = True
+            self.known("K5", f"{what}: {stale} conflict(s) of finished jobs are still pending")
 
     # ---- jobs ---------------------------------------------------------------------------
     def start_job(self):
@@ -554,6 +562,12 @@ class Episode:
                 if "sync_state_pkey" in (err or "") and self.interrupted:
                     self.known("K3", f"job {job}, resumed after an interruption, failed on its own "
                                      f"baseline: {err}")
+                    job = self.start_job()
+                    self.stats["jobs"] += 1
+                    continue
+                if "rows to update are missing" in (err or "") and self.interrupted and \
+                        self.cfg.direction == "two_way":
+                    self.known("N1", f"job {job}, two-way, resumed after an interruption, failed: {err}")
                     job = self.start_job()
                     self.stats["jobs"] += 1
                     continue
@@ -710,7 +724,9 @@ class Episode:
                 raise Divergence(f"skip of conflict {cid} refused: {ans}")
         st, err = self.wait_job(job)
         row = self.read_side(self.tgt).get(k)
-        if delete:
+        if st == "cancelled" and self.cancel_sent:
+            self.known("K4", f"job {job}: a missed cancel cancelled its commit (decisions lost)")
+        elif delete:
             if st == "failed":
                 self.known("K1", f"job {job}: a target row deleted while the job waited made the whole "
                                  f"commit fail after every conflict was decided: {err}")
@@ -889,6 +905,8 @@ def main():
     ap.add_argument("--keep-going", action="store_true", help="report every failing configuration")
     ap.add_argument("--tolerate-known", action="store_true",
                     help="count failures of the known classes (README) and go on")
+    ap.add_argument("--faults", default=None,
+                    help="comma-separated faults replacing each configuration's own ('' for none)")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--verbose", "-v", action="store_true")
     ap.add_argument("--workdir", default=os.path.join(REPO, "build", "convergence"))
@@ -901,6 +919,10 @@ def main():
             print(f"converge: no configuration matches {opts.config} (--list)", file=sys.stderr)
             return 2
         configs = sel
+    if opts.faults is not None:
+        import dataclasses
+        faults = tuple(f for f in opts.faults.split(",") if f)
+        configs = [dataclasses.replace(c, faults=faults) for c in configs]
     if opts.list:
         for c in configs:
             print(c.name)
@@ -940,13 +962,15 @@ def main():
                         totals[k] = totals.get(k, 0) + v
                     print(f"ok    {cfg.name:<28} seed {seed}: {st['jobs']} jobs, {st['faults']} faults, "
                           f"{st['conflicts']} conflicts, {st['rows_checked']} rows checked "
-                          f"({time.time() - t1:.1f} s)", flush=True)
+                          f"({time.time() - t1:.1f} s)"
+                          + "".join(f", {k[6:]} x{v}" for k, v in st.items() if k.startswith("known_")),
+                          flush=True)
                 except (Divergence, psycopg2.Error, RuntimeError) as ex:
                     failures += 1
                     print(f"FAIL  {cfg.name} seed {seed}", flush=True)
                     print(f"  reproduce: test/convergence/converge.py --preset {opts.preset} "
                           f"--config {cfg.name} --seed {seed} --rounds {opts.rounds} --keys {opts.keys} "
-                          f"--ops {opts.ops}")
+                          f"--ops {opts.ops}" + (f" --faults '{opts.faults}'" if opts.faults is not None else ""))
                     print("  history:")
                     for line in e.history[-int(os.environ.get("CONV_HISTORY_LINES", "400")):]:
                         print("    " + line.replace("\n", "\\n"))
