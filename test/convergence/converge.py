@@ -518,6 +518,7 @@ class Episode:
             self.log(f"fault {kind}: missed (job already {st})")
             return
         self.stats["faults"] += 1
+        self.stats["fault_" + kind] = self.stats.get("fault_" + kind, 0) + 1
         if kind == "cancel":
             try:
                 self.master.exec("SELECT dbsync.cancel(%s)", (job,))
@@ -645,6 +646,7 @@ class Episode:
             if "cancel-waiting" in self.cfg.faults and self.rng.random() < 0.3:
                 self.master.exec("SELECT dbsync.cancel(%s)", (job,))
                 self.stats["faults"] += 1
+                self.stats["fault_cancel-waiting"] = self.stats.get("fault_cancel-waiting", 0) + 1
                 self.log(f"fault: dbsync.cancel({job}) while awaiting decisions")
                 st2, _ = self.wait_job(job)
                 if st2 != "cancelled":
@@ -715,6 +717,7 @@ class Episode:
             return False
         k = self.rng.choice(sorted(cands, key=repr))
         self.stats["faults"] += 1
+        self.stats["fault_edit-waiting"] = self.stats.get("fault_edit-waiting", 0) + 1
         w, kp = self.keyparams(k)
         delete = self.rng.random() < 0.3
         if delete:
