@@ -24,12 +24,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 import psycopg2
 import psycopg2.errors
-import psycopg2.extensions
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from oracle import FIELDS, Model, Policy, Row, Decider, Undecidable, norm_price  # noqa: E402
@@ -55,10 +54,6 @@ PRICES = [None, "10.5", "10.50", "10.500", "0", "0.00", "-3.25", "99999.99", "0.
 
 class Divergence(Exception):
     pass
-
-
-class Known(Exception):
-    """A failure of a class listed as a known defect (issue 12)."""
 
 
 # --------------------------------------------------------------------------- databases
