@@ -5,6 +5,8 @@
 #   make test    deps, build, start the local stack, run every suite (test/run-suites), stop
 #                the stack; last line "N passed, N failed". CI=true adds the ASan/UBSan build.
 #   make demo    deps, build, start the stack (left running), load the demo data (test/demo)
+#   make soak    the convergence checker over every configuration for SOAK_SECONDS (3600),
+#                SOAK_ROUNDS rounds each (30), from SOAK_SEED (random); see test/convergence
 #   make stop    stop the local stack          make status   show it
 #   make clean   remove build/ (and the stack's run dir when the stack is not running)
 #
@@ -40,12 +42,12 @@ MAKEFLAGS += --no-print-directory
 # ---------------------------------------------------------------------------------------
 -include extension/pgxs.mk
 
-.PHONY: all deps build test demo stop status clean clean-build help
+.PHONY: all deps build test soak demo stop status clean clean-build help
 
 all: build
 
 help:
-	@sed -n '3,10s/^# \{0,1\}//p' Makefile
+	@sed -n '3,12s/^# \{0,1\}//p' Makefile
 
 deps:
 	scripts/install-deps
@@ -58,6 +60,9 @@ build: deps
 # stops it at exit whatever happens, and prints the summary line last.
 test: build $(DBSYNC_STACK_PREREQS)
 	test/run-suites $(SUITES)
+
+soak: build $(DBSYNC_STACK_PREREQS)
+	test/convergence/soak
 
 demo: build $(DBSYNC_STACK_PREREQS)
 	$(STACK) start
