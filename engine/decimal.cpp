@@ -7,6 +7,8 @@
 #include <system_error>
 #include <vector>
 
+#include "engine/utf8.hpp"
+
 namespace dbsync::decimal {
 namespace {
 
@@ -218,17 +220,6 @@ std::string special_text(int rank) {
   return std::string(rank == 2 ? kNaN : rank > 0 ? kInfinity : kMinusInfinity);
 }
 
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t k = 0; k < a.size(); ++k) {
-    char x = a[k], y = b[k];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 // a + b (negate_b: a - b) when either is special.
 std::string add_special(std::string_view a, std::string_view b, bool negate_b) {
   int ra = special_rank(a), rb = special_rank(b);
@@ -255,8 +246,8 @@ Result<std::string> parse(std::string_view text) {
       word.remove_prefix(1);
     }
     if (!word.empty() && ((word.front() | 0x20) == 'n' || (word.front() | 0x20) == 'i')) {
-      if (iequals_ascii(word, "nan") && word.size() == text.size()) return std::string(kNaN);
-      if (iequals_ascii(word, "infinity") || iequals_ascii(word, "inf"))
+      if (ascii_iequals(word, "nan") && word.size() == text.size()) return std::string(kNaN);
+      if (ascii_iequals(word, "infinity") || ascii_iequals(word, "inf"))
         return std::string(negative ? kMinusInfinity : kInfinity);
       return bad();
     }

@@ -7,6 +7,8 @@
 #include <map>
 #include <mutex>
 
+#include "engine/utf8.hpp"
+
 namespace dbsync {
 namespace {
 
@@ -198,22 +200,11 @@ bool read_offset(Cursor& c, int64_t& seconds) {
   return true;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t k = 0; k < a.size(); ++k) {
-    char x = a[k], y = b[k];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 // PostgreSQL's special date/time words: -1 "-infinity", 1 "infinity", 2 "epoch", 0 none.
 int special_word(std::string_view s) {
-  if (iequals(s, "infinity") || iequals(s, "+infinity")) return 1;
-  if (iequals(s, "-infinity")) return -1;
-  if (iequals(s, "epoch")) return 2;
+  if (ascii_iequals(s, "infinity") || ascii_iequals(s, "+infinity")) return 1;
+  if (ascii_iequals(s, "-infinity")) return -1;
+  if (ascii_iequals(s, "epoch")) return 2;
   return 0;
 }
 
@@ -504,8 +495,8 @@ std::shared_ptr<const TimeZone> TimeZone::utc() {
 
 Result<std::shared_ptr<const TimeZone>> TimeZone::find(std::string_view name) {
   std::string_view trimmed = trim_spaces(name);
-  if (iequals(trimmed, "UTC") || iequals(trimmed, "Z") || iequals(trimmed, "GMT") ||
-      iequals(trimmed, "Etc/UTC")) {
+  if (ascii_iequals(trimmed, "UTC") || ascii_iequals(trimmed, "Z") ||
+      ascii_iequals(trimmed, "GMT") || ascii_iequals(trimmed, "Etc/UTC")) {
     return utc();
   }
   if (!trimmed.empty() && (trimmed.front() == '+' || trimmed.front() == '-')) {

@@ -531,14 +531,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t k = 0; k < a.size(); ++k) {
-    if (lower(a[k]) != lower(b[k])) return false;
-  }
-  return true;
-}
-
 // Byte offset of the code point number `chars` (s must be valid UTF-8).
 size_t utf8_prefix_bytes(std::string_view s, int64_t chars) {
   size_t i = 0;
@@ -641,13 +633,13 @@ bool parse_bool_word(std::string_view text, bool& out) {
   static constexpr std::string_view kTrue[] = {"t", "true", "yes", "y", "on", "1"};
   static constexpr std::string_view kFalse[] = {"f", "false", "no", "n", "off", "0"};
   for (auto w : kTrue) {
-    if (iequals(text, w)) {
+    if (ascii_iequals(text, w)) {
       out = true;
       return true;
     }
   }
   for (auto w : kFalse) {
-    if (iequals(text, w)) {
+    if (ascii_iequals(text, w)) {
       out = false;
       return true;
     }
@@ -838,11 +830,11 @@ Result<Value> to_float(V&& v, const TypeSpec& t) {
     case ValueType::kText: {
       std::string_view text = trim(v.str());
       if (!text.empty() && text.front() == '+') text.remove_prefix(1);
-      if (iequals(text, "infinity") || iequals(text, "inf")) {
+      if (ascii_iequals(text, "infinity") || ascii_iequals(text, "inf")) {
         d = std::numeric_limits<double>::infinity();
-      } else if (iequals(text, "-infinity") || iequals(text, "-inf")) {
+      } else if (ascii_iequals(text, "-infinity") || ascii_iequals(text, "-inf")) {
         d = -std::numeric_limits<double>::infinity();
-      } else if (iequals(text, "nan")) {
+      } else if (ascii_iequals(text, "nan")) {
         d = std::numeric_limits<double>::quiet_NaN();
       } else {
         auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
@@ -1001,7 +993,7 @@ Result<Value> to_text(V&& v, const TypeSpec& t) {
       if (member == wanted) return Value::text(member);
     }
     for (const auto& member : t.enum_values) {
-      if (iequals(member, wanted)) return Value::text(member);
+      if (ascii_iequals(member, wanted)) return Value::text(member);
     }
     return Status(ErrorCode::kInvalidArgument, "invalid value for " + type_label(t) + ": " +
                                                    show(shown()) + " is not one of its values");
@@ -1302,7 +1294,7 @@ Result<TypeSpec> parse_type(std::string_view declared, Dialect dialect) {
   TypeSpec t;
   t.dialect = dialect;
   t.name = std::string(trim(declared));
-  if (iequals(t.name, "USER-DEFINED")) {
+  if (ascii_iequals(t.name, "USER-DEFINED")) {
     // information_schema.columns.data_type for enums, domains and extension types.
     t.note = "user-defined type is compared as text";
     return t;
