@@ -387,15 +387,13 @@ JobOutcome SyncExecutor::run(const JobOptions& options) {
         // decides them as on a first sync (equal: in step; different: a conflict). (The batch's
         // audit, written with it, still lists them: a rare race, the rows are safe.)
         std::vector<PlannedChange> forget(skipped.size());
-        std::vector<size_t> self(skipped.size());
+        std::vector<size_t> each(skipped.size());  // forget[i] is item i of its own batch
         for (size_t i = 0; i < skipped.size(); ++i) {
           forget[i].key = target_batch_.items[skipped[i]].key;
           forget[i].target_op = RowOp::kInsert;
-          self[i] = i;
+          each[i] = i;
         }
-        std::vector<size_t> all(skipped.size());
-        for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-        n = leave_skipped(forget, self, all, false);
+        n = leave_skipped(forget, each, each, false);
         for (PlannedChange& f : forget) f.baseline_op = BaselineOp::kErase;
         st = endpoints_.baseline->apply(forget);
         if (!st.is_ok()) return st.with_context("updating the baseline");

@@ -14,6 +14,9 @@ namespace {
 constexpr const char* kOpColumn = "\"dbsync$op\"";
 // The fingerprint a change expects its row to have (the write contract), null when none.
 constexpr const char* kFpColumn = "\"dbsync$fp\"";
+// The order in which the temp table's rows were copied in (an identity: never written), so the
+// rows a statement left are told apart by their place in the batch.
+constexpr const char* kLineColumn = "\"dbsync$line\"";
 
 // How a scan fingerprints its rows: the xmin of each row version (tables only). A light scan
 // reads only the key columns and xmin; lookup() reads full rows by key in the scan's snapshot.
@@ -302,7 +305,8 @@ Status PgTable::ensure_temp_table(const std::vector<size_t>& layout) {
       quote_ident(temp_name_) + " ON COMMIT DELETE ROWS AS SELECT NULL::\"char\" AS " + kOpColumn +
       ", NULL::bigint AS " + kFpColumn + ", " + join(cols, ", ") + " FROM " + info_.name.quoted() +
       " WITH NO DATA; ALTER TABLE pg_temp." + quote_ident(temp_name_) + " ALTER COLUMN " +
-      kOpColumn + " SET DEFAULT 'i'"));
+      kOpColumn + " SET DEFAULT 'i', ADD COLUMN " + kLineColumn +
+      " bigint GENERATED ALWAYS AS IDENTITY"));
   temp_layout_ = layout;
   return Status::ok();
 }
@@ -366,12 +370,13 @@ Status PgTable::finish_apply() {
 }
 
 Status PgTable::find_left(const std::string& temp, const std::string& op, const std::string& left) {
-  // The temp table is filled by one COPY after the commit that emptied it: its rows' physical
-  // order is the buffer's line order.
+  // The batch's rows are the temp table's visible rows (one COPY since the commit that emptied
+  // it; a rolled-back batch's rows are dead), numbered in the order they were copied in.
   DBSYNC_ASSIGN_OR_RETURN(
       PgResult r, conn_.query("SELECT s.\"dbsync$n\" FROM (SELECT *, pg_catalog.row_number() OVER "
-                              "(ORDER BY ctid) AS \"dbsync$n\" FROM " +
-                              temp + ") AS s WHERE s." + kOpColumn + " " + op + " AND " + left));
+                              "(ORDER BY " +
+                              std::string(kLineColumn) + ") AS \"dbsync$n\" FROM " + temp +
+                              ") AS s WHERE s." + kOpColumn + " " + op + " AND " + left));
   for (int i = 0; i < r.rows(); ++i) {
     const size_t n = std::strtoull(std::string(r.get(i, 0)).c_str(), nullptr, 10);
     if (n >= 1 && n <= line_items_.size()) skipped_.push_back(line_items_[n - 1]);
@@ -600,7 +605,8 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
     if (st.code() != ErrorCode::kConflict) return st;
   }
 
-  std::string into_temp = "COPY " + temp + " FROM STDIN";
+  std::string into_temp = "COPY " + temp + " (" + kOpColumn + ", " + kFpColumn + ", " +
+                          join(all_cols, ", ") + ") FROM STDIN";
   if (buffer_binary_)  // inserts only, without the op column: it defaults to 'i'
     into_temp = "COPY " + temp + " (" + join(all_cols, ", ") + ") FROM STDIN (FORMAT binary)";
   else if (!buffer_has_ops_)
