@@ -9,6 +9,8 @@
 #include <cstring>
 #include <memory>
 
+#include "engine/hex.hpp"
+
 namespace dbsync::secrets {
 
 namespace {
@@ -17,13 +19,6 @@ struct CipherCtxFree {
   void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
 };
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -52,7 +47,7 @@ Result<Key> parse_key(std::string_view contents) {
     return error(ErrorCode::kInvalidArgument,
                  "the key file must hold exactly 32 bytes or 64 hexadecimal digits");
   for (size_t i = 0; i < kKeySize; ++i) {
-    int hi = hex_value(contents[2 * i]), lo = hex_value(contents[2 * i + 1]);
+    int hi = hex::digit(contents[2 * i]), lo = hex::digit(contents[2 * i + 1]);
     if (hi < 0 || lo < 0)
       return error(ErrorCode::kInvalidArgument,
                    "the key file must hold exactly 32 bytes or 64 hexadecimal digits");

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "engine/decimal.hpp"
+#include "engine/hex.hpp"
 
 namespace dbsync::expr {
 
@@ -60,18 +61,11 @@ size_t skip_value(std::string_view s, size_t i) {
   return j == i ? kBad : j;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool read_hex4(std::string_view s, size_t i, uint32_t& out) {
   if (i + 4 > s.size()) return false;
   out = 0;
   for (size_t k = 0; k < 4; ++k) {
-    int h = hex_value(s[i + k]);
+    int h = hex::digit(s[i + k]);
     if (h < 0) return false;
     out = out * 16 + static_cast<uint32_t>(h);
   }

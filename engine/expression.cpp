@@ -18,6 +18,7 @@
 // - truncate(n, end) cuts at exactly n characters including `end` (no leeway, no word
 //   boundary); bool('yes'/'on'/'1'/'true'/'y'/'t') is true, any other text false.
 #include "engine/expression.hpp"
+#include "engine/hex.hpp"
 #include "engine/utf8.hpp"
 
 #include <algorithm>
@@ -208,13 +209,6 @@ bool is_target_alias(std::string_view s) { return s == "slave" || s == "target" 
 bool is_keyword(std::string_view s) {
   return s == "and" || s == "or" || s == "not" || s == "if" || s == "else" || s == "in" ||
          s == "is";
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace
@@ -456,7 +450,7 @@ bool ExpressionCompiler::scan_string(size_t at, Token& t) {
       case 'u': {
         uint32_t cp = 0;
         for (int k = 0; k < 4; ++k) {
-          int h = i < n ? hex_value(text_[i]) : -1;
+          int h = i < n ? hex::digit(text_[i]) : -1;
           if (h < 0) {
             fail(i - 2 - k, "invalid \\u escape (expected 4 hex digits)");
             return false;

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "engine/decimal.hpp"
+#include "engine/hex.hpp"
 #include "engine/json_canonical.hpp"
 #include "engine/utf8.hpp"
 
@@ -1243,13 +1244,6 @@ Result<Value> coerce_owned(V&& v, const TypeSpec& t, const CoerceOptions& opts) 
   return Status(ErrorCode::kInternal, "unknown column type kind");
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = lower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 // PostgreSQL bytea output: "\x4142" (hex format) or the older escape format ("AB\\\001").
 Result<std::string> decode_postgres_bytea(std::string_view text, const TypeSpec& t) {
   std::string out;
@@ -1263,7 +1257,7 @@ Result<std::string> decode_postgres_bytea(std::string_view text, const TypeSpec&
     if (hex.size() % 2 != 0) return bad();
     out.reserve(hex.size() / 2);
     for (size_t k = 0; k < hex.size(); k += 2) {
-      int hi = hex_value(hex[k]), lo = hex_value(hex[k + 1]);
+      int hi = hex::digit(hex[k]), lo = hex::digit(hex[k + 1]);
       if (hi < 0 || lo < 0) return bad();
       out.push_back(static_cast<char>(hi * 16 + lo));
     }

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "engine/decimal.hpp"
+#include "engine/hex.hpp"
 #include "engine/timeutil.hpp"
 
 namespace dbsync::pg {
@@ -25,13 +26,6 @@ std::string float_text(double d) {
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof buf, d);  // shortest text that reads back exactly
   return std::string(buf, res.ptr);
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace
@@ -209,8 +203,8 @@ Status parse_copy_line(std::string_view line, size_t expected_fields, CopyLine& 
             break;
           case 'x': {
             int value = 0, n = 0;
-            while (n < 2 && i + 1 < raw.size() && hex_digit(raw[i + 1]) >= 0)
-              value = value * 16 + hex_digit(raw[++i]), ++n;
+            while (n < 2 && i + 1 < raw.size() && hex::digit(raw[i + 1]) >= 0)
+              value = value * 16 + hex::digit(raw[++i]), ++n;
             if (n == 0)
               f.push_back('x');
             else
@@ -341,20 +335,13 @@ bool append_numeric(std::string& out, std::string_view s) {
   return true;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool append_uuid(std::string& out, std::string_view s) {
   unsigned char bytes[16];
   size_t n = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '-') continue;
     if (n >= 32) return false;
-    const int h = hex_value(s[i]);
+    const int h = hex::digit(s[i]);
     if (h < 0) return false;
     if (n % 2 == 0)
       bytes[n / 2] = static_cast<unsigned char>(h << 4);
