@@ -239,6 +239,15 @@ void civil_from_days(int64_t days, int64_t& y, unsigned& m, unsigned& d) {
 }
 
 // ---- time zones ----
+//
+// Why not Howard Hinnant's date/tz (Debian's libhowardhinnant-date-dev, the library C++20's
+// tzdb came from), judged for issue 13 and measured on Debian 12: its system-tzdb build
+// (USE_OS_TZDB, the only one Debian ships) reads the TZif transitions but not the POSIX rule in
+// the file's footer, so after the last listed transition it keeps that offset for ever:
+// Europe/Berlin on 2038-07-01 and 2100-07-01 comes out as CET (+01:00), not CEST. The reader
+// below applies the footer rule (tests: TimeZone.* in test/engine/timeutil_test.cpp, 2100 and
+// 2200). date.h's calendar types stop at year 32767; PostgreSQL's dates go to 5874897, so the
+// civil-day arithmetic above stays too (it is Hinnant's published algorithm).
 
 struct TimeZoneLoader {
   static std::shared_ptr<const TimeZone> fixed(std::string name, int64_t offset_seconds) {
