@@ -30,15 +30,13 @@ DBSYNC_STACK_PREREQS :=
 MAKEFLAGS += --no-print-directory
 
 # ---------------------------------------------------------------------------------------
-# The extension (PGXS) arrives in a later issue: put its part in extension/pgxs.mk; it is
-# included here, before the front doors, when it exists. Notes for it:
+# The extension's part (PGXS) lives in extension/pgxs.mk, included here before the front doors.
 #  - `override with_llvm = no` before `include $(PGXS)` (see BUILD-NOTES).
 #  - PGXS brings all, install, installcheck, clean, ... . `all` and `clean` below have no
 #    recipe (prerequisites only), so PGXS's recipes and these coexist; keep it that way.
-#  - Add `DBSYNC_STACK_PREREQS += install` so `make test`/`make demo` install the .so
-#    before the stack starts (test/stack/stack then sets shared_preload_libraries itself).
-#  - pg_regress: add a suite to test/run-suites that runs `$(MAKE) installcheck` (the
-#    suite sees PGHOST/PGPORT/PGUSER of the stack).
+#  - It adds `install` to DBSYNC_STACK_PREREQS, so `make test`/`make demo` build dbsync.so
+#    before the stack starts (test/stack/stack then runs this checkout's dbsync.so).
+#  - pg_regress suites (test/run-suites) run `$(MAKE) installcheck` and installcheck-workers.
 # ---------------------------------------------------------------------------------------
 -include extension/pgxs.mk
 

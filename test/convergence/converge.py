@@ -703,7 +703,7 @@ class Episode:
     def probe_edit_while_waiting(self, r, job, got, plans):
         """Issue 12 #1 (hold_all): a target row the stage will update is edited (or deleted)
         while the job waits for decisions; every conflict is then skipped. The edit must not be
-        overwritten (README's contract to come: a write never overwrites a row version the job
+        overwritten (the write contract of docs/how-a-sync-works.md: a write never overwrites a row version the job
         did not read). The model does not follow concurrent edits, so the episode ends here.
         Returns False when there was no row to probe."""
         cands = [k for k, p in plans.items()

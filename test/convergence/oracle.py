@@ -1,8 +1,8 @@
 """The model: what each side and the baseline must hold after a job, from the documented rules.
 
-Written from README's "How a sync works" (the three-way table, the strategies, merge per field,
+Written from docs/how-a-sync-works.md (the three-way table, the strategies, merge per field,
 delete policies, decisions that stick because the baseline keeps each side) and DESIGN.md. Where
-README is silent the model takes the rule the engine's headers and executor tests state, and says
+the page is silent the model takes the rule the engine's headers and executor tests state, and says
 so in a comment (marked "rule:"). It knows nothing of hashes, batches or executors: one pass over
 the union of keys, each key decided on its own.
 
