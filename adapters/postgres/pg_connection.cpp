@@ -538,6 +538,12 @@ Status PgConnection::copy_out(std::string_view copy_sql,
   return cb.is_ok() ? out : cb;
 }
 
+bool PgConnection::in_transaction() const {
+  if (!conn_) return false;
+  const PGTransactionStatusType s = PQtransactionStatus(conn_);
+  return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;
+}
+
 void PgConnection::rollback_quietly() {
   if (!conn_ || PQtransactionStatus(conn_) == PQTRANS_IDLE) return;
   // A connection still busy with a command (an error mid-COPY) cannot take a ROLLBACK: the

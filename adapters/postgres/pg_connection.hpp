@@ -156,6 +156,8 @@ class PgConnection {
 
   // Rolls back an open transaction, ignoring errors (used on failure paths).
   void rollback_quietly();
+  // A transaction is open (libpq's view: in one, or in one that failed).
+  bool in_transaction() const;
 
   pg_conn* raw() const { return conn_; }
 

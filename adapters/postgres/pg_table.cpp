@@ -308,7 +308,17 @@ Status PgTable::ensure_temp_table(const std::vector<size_t>& layout) {
       kOpColumn + " SET DEFAULT 'i', ADD COLUMN " + kLineColumn +
       " bigint GENERATED ALWAYS AS IDENTITY"));
   temp_layout_ = layout;
+  temp_uncommitted_ = conn_.in_transaction();
   return Status::ok();
+}
+
+void PgTable::rollback() {
+  conn_.rollback_quietly();
+  if (temp_uncommitted_) {
+    temp_name_.clear();
+    temp_layout_.clear();
+    temp_uncommitted_ = false;
+  }
 }
 
 void PgTable::abandon_in_flight() {
@@ -316,7 +326,7 @@ void PgTable::abandon_in_flight() {
   in_flight_.reset();
   (void)conn_.copy_in_end("batch abandoned");
   (void)conn_.copy_in_receive();
-  conn_.rollback_quietly();
+  rollback();
 }
 
 Status PgTable::begin_batch() {
@@ -354,7 +364,7 @@ Status PgTable::finish_apply() {
   Status st = conn_.copy_in_end();  // then the script's COMMIT runs
   if (st.is_ok()) st = conn_.copy_in_receive();
   if (st.is_ok()) return st;
-  conn_.rollback_quietly();
+  rollback();
   // A key that exists already (a batch re-applied after a crash): the general path, from the
   // batch's rows still in the buffer, updates such rows.
   if (st.code() == ErrorCode::kConflict) {
@@ -364,7 +374,7 @@ Status PgTable::finish_apply() {
     st = ensure_temp_table(sent.layout);
     if (st.is_ok()) st = write_copy_buffer(shape, sent.layout, sent.counts, false);
     if (st.is_ok()) return st;
-    conn_.rollback_quietly();
+    rollback();
   }
   return st.with_context("table " + info_.name.display());
 }
@@ -404,10 +414,22 @@ Status PgTable::apply(const ChangeBatch& batch) {
     return error(ErrorCode::kInvalidArgument,
                  "apply to " + info_.name.display() + ": bad soft delete column");
 
+  const bool callers = conn_.in_transaction();
+  in_callers_transaction_ = callers;
   Status st = ensure_temp_table(layout);
   if (st.is_ok()) st = apply_in_transaction(batch, layout);
+  if (st.code() == ErrorCode::kConflict && !callers) {
+    // A key another transaction committed after this batch's insert looked for it (e.g. the
+    // server finishing the last batch of an executor that was killed): once more, the insert
+    // then sees that row, and the write contract decides it. Not in a caller's transaction:
+    // its writes went with the rollback, and the caller must know (dbsyncd checks its xid).
+    rollback();
+    skipped_.clear();
+    st = ensure_temp_table(layout);
+    if (st.is_ok()) st = apply_in_transaction(batch, layout);
+  }
   if (!st.is_ok()) {
-    conn_.rollback_quietly();
+    rollback();
     return st.with_context("table " + info_.name.display());
   }
   return Status::ok();
@@ -581,12 +603,17 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
     // that exists already (a batch re-applied after a crash) fails the COPY with a unique
     // violation: then the batch takes the general path below, which updates such rows.
     const std::string& direct = buf;  // built without the op column (build_copy_buffer)
-    // The whole batch in one round trip: BEGIN, the written fingerprint, COPY, COMMIT.
+    // The whole batch in one round trip: BEGIN, the written fingerprint, COPY, COMMIT. In a
+    // transaction the caller opened on this connection (dbsyncd's local target: the job's
+    // catalog writes commit with the rows), the COPY runs in a savepoint, so that a key that
+    // exists already takes back only the COPY, not the caller's writes or the temp table.
     written_fp_ = 0;
-    std::string script = "BEGIN; SET LOCAL jit = off; ";
+    const bool callers = conn_.in_transaction() && !pipelined_;
+    std::string script = callers ? "SAVEPOINT dbsync_copy; " : "BEGIN; SET LOCAL jit = off; ";
     if (fingerprints()) script += "SELECT pg_catalog.txid_current() % 4294967296; ";
     script += "COPY " + target + " (" + join(all_cols, ", ") + ") FROM STDIN" +
-              (buffer_binary_ ? " (FORMAT binary)" : "") + "; COMMIT";
+              (buffer_binary_ ? " (FORMAT binary)" : "") +
+              (callers ? "; RELEASE SAVEPOINT dbsync_copy; COMMIT" : "; COMMIT");
     PgResult txid;
     // Pipelined, the COPY stays open: finish_apply() ends it (and so commits), a batch
     // abandoned instead fails it (and so rolls back).
@@ -600,9 +627,15 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
       return st;
     }
     if (st.is_ok()) st = conn_.copy_in_receive();
-    if (st.is_ok()) return st;
-    conn_.rollback_quietly();
-    if (st.code() != ErrorCode::kConflict) return st;
+    if (st.is_ok()) {
+      temp_uncommitted_ = false;
+      return st;
+    }
+    if (st.code() != ErrorCode::kConflict) return st;  // apply() rolls back
+    if (callers)
+      DBSYNC_RETURN_IF_ERROR(conn_.exec("ROLLBACK TO SAVEPOINT dbsync_copy"));
+    else
+      rollback();
   }
 
   std::string into_temp = "COPY " + temp + " (" + kOpColumn + ", " + kFpColumn + ", " +
@@ -680,11 +713,22 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
     // A key that exists is never overwritten; one with the same values (a batch applied again
     // after a crash) counts as written.
     const std::string cols = join(all_cols, ", ");
-    DBSYNC_ASSIGN_OR_RETURN(
-        PgResult r,
-        conn_.query("INSERT INTO " + target + " (" + cols + ") SELECT " + cols + " FROM " + temp +
-                    " AS s WHERE s." + kOpColumn + " = 'i' AND NOT EXISTS (SELECT 1 FROM " +
-                    target + " AS t WHERE " + match + ")"));
+    const std::string insert = "INSERT INTO " + target + " (" + cols + ") SELECT " + cols +
+                               " FROM " + temp + " AS s WHERE s." + kOpColumn +
+                               " = 'i' AND NOT EXISTS (SELECT 1 FROM " + target + " AS t WHERE " +
+                               match + ")";
+    // A key committed by another transaction after this statement's snapshot (the server
+    // finishing a killed executor's last batch) fails it: apply() tries the batch once more, or,
+    // in a caller's transaction, which must survive, this statement from a savepoint.
+    const bool callers = conn_.in_transaction() && in_callers_transaction_;
+    if (callers) DBSYNC_RETURN_IF_ERROR(conn_.exec("SAVEPOINT dbsync_insert"));
+    Result<PgResult> inserted = conn_.query(insert);
+    if (callers && !inserted.is_ok() && inserted.status().code() == ErrorCode::kConflict) {
+      DBSYNC_RETURN_IF_ERROR(conn_.exec("ROLLBACK TO SAVEPOINT dbsync_insert"));
+      inserted = conn_.query(insert);
+    }
+    if (!inserted.is_ok()) return inserted.status();
+    PgResult& r = *inserted;
     if (r.affected() < static_cast<int64_t>(n_ins)) {
       std::vector<std::string> t_cols, s_cols;
       for (const std::string& c : all_cols) {
@@ -698,7 +742,9 @@ Status PgTable::write_copy_buffer(const ChangeBatch& batch, const std::vector<si
     }
   }
   std::sort(skipped_.begin(), skipped_.end());
-  return conn_.exec("COMMIT");
+  DBSYNC_RETURN_IF_ERROR(conn_.exec("COMMIT"));
+  temp_uncommitted_ = false;
+  return Status::ok();
 }
 
 }  // namespace dbsync::pg

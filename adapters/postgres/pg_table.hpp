@@ -69,6 +69,8 @@ class PgTable : public Target {
 
   // The ORDER BY / range expression of a key column (byte order for text).
   std::string key_expr(size_t column, const std::string& qualifier = "") const;
+  // Rolls back this connection's transaction and forgets what it took away (the temp table).
+  void rollback();
   Status ensure_temp_table(const std::vector<size_t>& layout);
   Status apply_in_transaction(const ChangeBatch& batch, const std::vector<size_t>& layout);
   struct BatchCounts {
@@ -96,6 +98,10 @@ class PgTable : public Target {
   TableInfo info_;
   std::string temp_name_;  // pg_temp table for batches, created once per layout
   std::vector<size_t> temp_layout_;
+  // The temp table was created inside a transaction not committed yet (a caller's transaction
+  // on this connection: dbsyncd's local target): a rollback takes it away again.
+  bool temp_uncommitted_ = false;
+  bool in_callers_transaction_ = false;  // the batch being applied began in one
   // Rolls back a batch that was started and not finished.
   void abandon_in_flight();
 

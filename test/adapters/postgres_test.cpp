@@ -721,6 +721,56 @@ TEST_F(PgApply, WritesOnlyTheRowVersionTheJobRead) {
   EXPECT_EQ(count("SELECT count(*) FROM " + table("versions") + " WHERE title = 'by key'"), 1);
 }
 
+// dbsyncd's local target: the job's catalog writes and the target's rows share one transaction
+// on the table's connection, which the batch's COMMIT ends. An insert batch meeting a key that
+// exists already (re-applied after a crash) must fall back without taking back the caller's
+// writes or the temp table the batch was created in (convergence class N2: "schema pg_temp
+// does not exist").
+TEST_F(PgApply, InsertFallbackInsideTheCallersTransactionKeepsItsWrites) {
+  sql("CREATE TABLE " + table("shared") + " (id int PRIMARY KEY, title text)");
+  sql("CREATE TABLE " + table("marks") + " (note text)");
+  sql("INSERT INTO " + table("shared") + " VALUES (1, 'one')");
+  auto t = open_table(table("shared"));
+  ASSERT_TRUE(t);
+  for (int round = 0; round < 2; ++round) {
+    const std::string mark = "batch " + std::to_string(round);
+    ASSERT_TRUE(t->connection().exec("BEGIN").is_ok());
+    ASSERT_TRUE(
+        t->connection().exec("INSERT INTO " + table("marks") + " VALUES ('" + mark + "')").is_ok());
+    ChangeBatch b;
+    b.key_columns = {0};
+    b.columns = {0, 1};
+    const int fresh = 10 + round;
+    b.items.push_back({RowOp::kInsert, {num(1)}, {num(1), txt("one")}});
+    b.items.push_back({RowOp::kInsert, {num(fresh)}, {num(fresh), txt("new")}});
+    Status st = t->apply(b);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    EXPECT_TRUE(t->skipped().empty());
+    EXPECT_FALSE(t->connection().in_transaction());  // the batch's COMMIT ended it
+    EXPECT_EQ(count("SELECT count(*) FROM " + table("marks") + " WHERE note = '" + mark + "'"), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM " + table("shared") +
+                    " WHERE id = " + std::to_string(fresh) + " AND title = 'new'"),
+              1);
+  }
+  // A batch that fails in the caller's transaction, the first one of its table object: the
+  // rollback takes away the temp table made in it, and the next batch makes it again.
+  sql("ALTER TABLE " + table("shared") + " ADD CHECK (title <> 'bad')");
+  auto fresh = open_table(table("shared"));
+  ASSERT_TRUE(fresh);
+  ASSERT_TRUE(fresh->connection().exec("BEGIN").is_ok());
+  ChangeBatch bad;
+  bad.key_columns = {0};
+  bad.columns = {0, 1};
+  bad.items.push_back({RowOp::kUpdate, {num(1)}, {num(1), txt("bad")}});
+  EXPECT_FALSE(fresh->apply(bad).is_ok());
+  EXPECT_FALSE(fresh->connection().in_transaction());
+  ChangeBatch good = bad;
+  good.items[0].values[1] = txt("uno");
+  Status st = fresh->apply(good);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  EXPECT_EQ(count("SELECT count(*) FROM " + table("shared") + " WHERE title = 'uno'"), 1);
+}
+
 TEST_F(PgApply, RestoreClearsTheSoftDeleteColumn) {
   sql("CREATE TABLE " + table("soft") + " (id int PRIMARY KEY, title text, deleted boolean)");
   sql("INSERT INTO " + table("soft") + " VALUES (1, 'one', false), (2, 'two', false)");
