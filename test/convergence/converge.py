@@ -561,11 +561,6 @@ class Episode:
                     job = self.start_job()
                     self.stats["jobs"] += 1
                     continue
-                if 'schema "pg_temp" does not exist' in (err or "") and self.interrupted:
-                    self.known("N2", f"job {job}, resumed after an interruption, failed: {err}")
-                    job = self.start_job()
-                    self.stats["jobs"] += 1
-                    continue
                 if "rows to update are missing" in (err or "") and self.interrupted and \
                         self.cfg.direction == "two_way":
                     self.known("N1", f"job {job}, two-way, resumed after an interruption, failed: {err}")
