@@ -32,6 +32,7 @@ import psycopg2.errors
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from oracle import FIELDS, Model, Policy, Row, Decider, Undecidable, norm_price  # noqa: E402
+from faultproxy import FaultProxy  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 MASTER_DB = os.environ.get("PGDATABASE", "dbsync_test")  # the database the workers serve
@@ -54,6 +55,18 @@ PRICES = [None, "10.5", "10.50", "10.500", "0", "0.00", "-3.25", "99999.99", "0.
 
 class Divergence(Exception):
     pass
+
+
+# What libpq and the executors say when a connection to a server breaks.
+CONNECTION_FAILURES = ("server closed the connection", "connection to server", "could not send",
+                       "could not receive", "no connection to the server", "connection reset",
+                       "terminating connection", "lost synchronization", "unexpected EOF",
+                       "connection not open", "broken pipe")
+
+
+def is_connection_failure(err) -> bool:
+    e = (err or "").lower()
+    return any(m.lower() in e for m in CONNECTION_FAILURES)
 
 
 # --------------------------------------------------------------------------- databases
@@ -207,7 +220,7 @@ class Config:
     fallback: str = "manual"
     delete_policy: str = "propagate"
     batch: int = 5
-    faults: tuple = ()               # cancel | terminate | kill-daemon | cancel-waiting
+    faults: tuple = ()               # cancel | terminate | kill-daemon | cut-remote | cancel-waiting
     api: bool = False                # runs and decisions through HTTP (worker: an API-only dbsyncd)
     known: tuple = ()                # known defect classes this config is expected to hit
 
@@ -226,6 +239,8 @@ def all_configs():
                 for strategy in ("source_wins", "target_wins", "merge", "manual"):
                     for dp in ("propagate", "ignore", "soft"):
                         faults = ("terminate", "cancel") if executor == "worker" else ("kill-daemon", "cancel")
+                        if ends != "local-local":
+                            faults += ("cut-remote",)
                         if strategy == "manual":
                             faults += ("cancel-waiting", "edit-waiting")
                         out.append(Config(
@@ -243,7 +258,7 @@ MAKE_TEST = [
     Config("w-ll-1w-sw-prop", ends="local-local", key="text", strategy="source_wins", batch=3,
            faults=("terminate", "cancel")),
     Config("w-lr-1w-tw-soft", ends="local-remote", key="composite", strategy="target_wins",
-           delete_policy="soft", batch=4, faults=("terminate",)),
+           delete_policy="soft", batch=4, faults=("terminate", "cut-remote")),
     Config("w-rl-1w-merge-ign", ends="remote-local", key="textC", strategy="merge", fallback="source",
            delete_policy="ignore", batch=2, api=True),
     Config("w-ll-2w-merge-tgt", ends="local-local", key="composite", direction="two_way",
@@ -263,7 +278,8 @@ MAKE_TEST = [
     Config("w-ll-2w-merge-manual", ends="local-local", key="composite", direction="two_way",
            strategy="merge", fallback="manual", batch=3),
     Config("d-rl-1w-sw-soft", executor="daemon", ends="remote-local", key="text",
-           strategy="source_wins", delete_policy="soft", batch=3, faults=("kill-daemon", "cancel")),
+           strategy="source_wins", delete_policy="soft", batch=3,
+           faults=("kill-daemon", "cancel", "cut-remote")),
 ]
 
 
@@ -530,6 +546,10 @@ class Episode:
                 self.log(f"fault: pg_terminate_backend({pid}), the executor of job {job} ({st})")
             else:
                 self.log(f"fault terminate: job {job} has no worker yet ({st}, {executor})")
+        elif kind == "cut-remote":
+            n = self.env.proxy.cut()
+            self.interrupted = self.cut_sent = True
+            self.log(f"fault: {n} connection(s) to the remote end cut (job {job} {st})")
         elif kind == "kill-daemon":
             d = self.env.daemon("daemon")
             d.kill9()
@@ -542,9 +562,10 @@ class Episode:
         Returns the job that finished."""
         job = self.start_job()
         self.stats["jobs"] += 1
-        run_faults = [f for f in self.cfg.faults if f in ("cancel", "terminate", "kill-daemon")]
+        run_faults = [f for f in self.cfg.faults
+                      if f in ("cancel", "terminate", "kill-daemon", "cut-remote")]
         self.env.set_delay(self.src.db, 0.004 if run_faults else 0.0)
-        self.interrupted = self.cancel_sent = False
+        self.interrupted = self.cancel_sent = self.cut_sent = False
         if run_faults and self.rng.random() < 0.6:
             self.fault(job, self.rng.choice(run_faults))
         for attempt in range(6):
@@ -555,6 +576,14 @@ class Episode:
                 self.stats["jobs"] += 1
                 continue
             if st == "failed":
+                if self.cut_sent and is_connection_failure(err):
+                    # The contract for a cut connection: the job fails naming it, and the next
+                    # run converges (what a batch committed remotely is harmless to apply again).
+                    self.log(f"job {job} failed after the cut, as it should: {err}; run again")
+                    self.cut_sent = False
+                    job = self.start_job()
+                    self.stats["jobs"] += 1
+                    continue
                 if "sync_state_pkey" in (err or "") and self.interrupted:
                     self.known("K3", f"job {job}, resumed after an interruption, failed on its own "
                                      f"baseline: {err}")
@@ -815,12 +844,15 @@ class Env:
     def __init__(self, opts):
         self.opts = opts
         self.daemons = {}
+        self.proxy = None
         os.makedirs(opts.workdir, exist_ok=True)
         self.logdir = opts.workdir
 
     def setup(self, need_daemon, need_api):
         port = os.environ["PGPORT"]
         user = os.environ.get("PGUSER", "postgres")
+        # The remote end is reached through a proxy that the cut-remote fault resets.
+        self.proxy = FaultProxy("127.0.0.1", int(port))
         recreate_db(REMOTE_DB)
         self.remote = DB(REMOTE_DB)
         self.remote.exec("CREATE SCHEMA conv")
@@ -829,13 +861,13 @@ class Env:
         if self.master.value("SELECT count(*) FROM dbsync.settings WHERE key = 'daemon.redis_url'"):
             raise SystemExit(f"converge: {MASTER_DB} has daemon.redis_url set: manual jobs would "
                              "go to dbsyncd; remove it first")
-        self._prepare_master(self.master, port, user)
+        self._prepare_master(self.master, self.proxy.port, user)
         self.daemon_master = None
         if need_daemon:
             recreate_db(DAEMON_DB)
             self.daemon_master = DB(DAEMON_DB)
             self.daemon_master.exec("CREATE EXTENSION dbsync")
-            self._prepare_master(self.daemon_master, port, user)
+            self._prepare_master(self.daemon_master, self.proxy.port, user)
         for db in (self.master, self.remote, self.daemon_master):
             if db is None:
                 continue
@@ -885,6 +917,8 @@ class Env:
     def close(self):
         for d in self.daemons.values():
             d.stop()
+        if self.proxy:
+            self.proxy.close()
 
 
 # --------------------------------------------------------------------------- main
