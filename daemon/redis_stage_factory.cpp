@@ -104,9 +104,14 @@ namespace {
 // ttl, changes to keep, last conflict id to keep. Drops what was put after that point.
 const char* const kRewind = R"lua(
 local keep = tonumber(ARGV[2])
-if keep == 0 then redis.call('DEL', KEYS[1]) else redis.call('LTRIM', KEYS[1], 0, keep - 1) end
 local last = tonumber(ARGV[3])
-local next = tonumber(redis.call('HGET', KEYS[6], 'next_conflict_id') or '0')
+local have = redis.call('LLEN', KEYS[1])
+local given = tonumber(redis.call('HGET', KEYS[6], 'next_conflict_id') or '0')
+if have < keep or given < last or redis.call('HLEN', KEYS[2]) < last then
+  return redis.error_reply('DBSYNC_STAGE_LOST ' .. have .. ' ' .. given)
+end
+if keep == 0 then redis.call('DEL', KEYS[1]) else redis.call('LTRIM', KEYS[1], 0, keep - 1) end
+local next = given
 for id = last + 1, next do
   redis.call('HDEL', KEYS[2], id)
   redis.call('HDEL', KEYS[3], id)
@@ -115,8 +120,17 @@ for id = last + 1, next do
   redis.call('HDEL', KEYS[7], id)
 end
 redis.call('HSET', KEYS[6], 'next_conflict_id', last)
+redis.call('HSET', KEYS[6], 'staged', keep)
 for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return next - last
+)lua";
+
+// KEYS: changes, meta, conflicts. What the stage holds: {meta exists, changes listed, changes
+// ever staged (-1: not counted), changes trimmed, last conflict id, conflicts stored}.
+const char* const kCount = R"lua(
+local m = redis.call('HMGET', KEYS[2], 'staged', 'trimmed', 'next_conflict_id')
+return {redis.call('EXISTS', KEYS[2]), redis.call('LLEN', KEYS[1]), tonumber(m[1] or '-1'),
+        tonumber(m[2] or '0'), tonumber(m[3] or '0'), redis.call('HLEN', KEYS[3])}
 )lua";
 
 // KEYS: changes, meta; ARGV: how many of the list's head to remove. LTRIM and the count of
@@ -163,6 +177,7 @@ Result<std::unique_ptr<RedisJobStage>> RedisJobStage::open(const RedisSettings& 
       redis::RedisStage::open(*s->conn_, num(job_id), std::move(options));
   if (!st.is_ok()) return st.status();
   s->stage_ = std::move(st).value();
+  s->run_step_ = run_step;
   if (start == Start::kFresh) {
     DBSYNC_RETURN_IF_ERROR(s->stage_->clear());
     return s;
@@ -173,6 +188,10 @@ Result<std::unique_ptr<RedisJobStage>> RedisJobStage::open(const RedisSettings& 
     DBSYNC_ASSIGN_OR_RETURN(int64_t staged, to_int(m[1]));
     DBSYNC_ASSIGN_OR_RETURN(int64_t last, to_int(m[2]));
     DBSYNC_RETURN_IF_ERROR(s->rewind_run(staged, last));
+  } else if (!run_step && m.size() == 3 && m[0] == "run") {
+    // A commit step's first attempt: the run's totals, which the stage must still hold.
+    DBSYNC_ASSIGN_OR_RETURN(s->staged_, to_int(m[1]));
+    DBSYNC_ASSIGN_OR_RETURN(s->last_conflict_, to_int(m[2]));
   } else if (m.size() == 2 && m[0] == "commit") {
     DBSYNC_ASSIGN_OR_RETURN(int64_t applied, to_int(m[1]));
     DBSYNC_RETURN_IF_ERROR(s->skip_applied(applied));
@@ -197,6 +216,8 @@ Status RedisJobStage::rewind_run(int64_t staged, int64_t last_conflict) {
   args.push_back(staged_s);
   args.push_back(last_s);
   Result<redis::RedisReply> r = conn_->command(args);
+  if (!r.is_ok() && r.status().message().find("DBSYNC_STAGE_LOST") != std::string::npos)
+    return lost(staged, last_conflict);  // the script's error reply: less than the mark
   if (!r.is_ok())
     return r.status().with_context("stage of job " + stage_->job() +
                                    ", returning to its last checkpoint");
@@ -221,6 +242,42 @@ Status RedisJobStage::skip_applied(int64_t applied) {
   return Status::ok();
 }
 
+Status RedisJobStage::lost(int64_t changes, int64_t conflicts) const {
+  return error(ErrorCode::kConflict,
+               "the stage of job " + stage_->job() + " in " + where() + " lost its data: it no " +
+                   "longer holds the " + std::to_string(changes) + " change(s) and " +
+                   std::to_string(conflicts) + " conflict(s) the job staged there (Redis " +
+                   "restarted without persistence, evicted the keys, or they were deleted); " +
+                   "the job stops here: what it committed stays, nothing else was applied. Run " +
+                   "the sync again");
+}
+
+Status RedisJobStage::verify() {
+  if (!committing_ && staged_ == 0 && last_conflict_ == 0) return Status::ok();  // nothing yet
+  Result<redis::RedisReply> r = conn_->command(
+      {"EVAL", kCount, "3", stage_->key("changes"), stage_->key("meta"), stage_->key("conflicts")});
+  if (!r.is_ok()) return r.status().with_context("stage of job " + stage_->job());
+  if (!r->is_array() || r->size() != 6)
+    return error(ErrorCode::kInternal, "stage of job " + stage_->job() + ": the count answered " +
+                                           std::string(r->type_name()));
+  int64_t v[6];
+  for (size_t i = 0; i < 6; ++i) v[i] = redis::element_integer(r->element(i)).value_or(-1);
+  const bool meta = v[0] == 1;
+  const int64_t listed = v[1], ever = v[2], trimmed = v[3], last = v[4], stored = v[5];
+  if (meta) saw_meta_ = true;
+  bool intact;
+  if (!meta)  // every put writes meta: gone means lost, once anything was staged or seen
+    intact = staged_ == 0 && last_conflict_ == 0 && !saw_meta_;
+  else if (run_step_ && !committing_)  // staging: exactly what this job put
+    intact = listed == staged_ && last == last_conflict_ && stored == last_conflict_;
+  else  // decisions added changes; a commit removes what it applied (counted in 'trimmed')
+    intact = (ever < 0 || (listed + trimmed == ever && ever >= staged_)) &&
+             last >= last_conflict_ && stored >= last;
+  if (intact) return Status::ok();
+  return lost(committing_ ? std::max<int64_t>(ever, 0) : staged_,
+              committing_ ? last : last_conflict_);
+}
+
 std::string RedisJobStage::mark() const {
   if (committing_) return "commit " + std::to_string(applied_);
   return "run " + std::to_string(staged_) + " " + std::to_string(last_conflict_);
@@ -237,18 +294,23 @@ Status RedisJobStage::note(Status st) {
 }
 
 Status RedisJobStage::put_changes(const std::vector<PlannedChange>& changes) {
+  // What was staged before must still be there (checked before each put, and at the end of
+  // the run by pending_conflicts: a loss between the check and the put is seen there).
+  if (Status v = note(verify()); !v.is_ok()) return v;
   Status st = note(stage_->put_changes(changes));
   if (st.is_ok()) staged_ += static_cast<int64_t>(changes.size());
   return st;
 }
 
 Status RedisJobStage::put_conflicts(const std::vector<ConflictRecord>& conflicts) {
+  if (Status v = note(verify()); !v.is_ok()) return v;
   Status st = note(stage_->put_conflicts(conflicts));
   if (st.is_ok()) last_conflict_ += static_cast<int64_t>(conflicts.size());
   return st;
 }
 
 Result<int64_t> RedisJobStage::pending_conflicts() {
+  if (Status v = note(verify()); !v.is_ok()) return v;
   Result<int64_t> r = stage_->pending_conflicts();
   (void)note(r.is_ok() ? Status::ok() : r.status());
   return r;
@@ -272,6 +334,7 @@ Status RedisJobStage::read_changes(size_t batch_size,
   const std::string context = "stage of job " + stage_->job() + ", ";
   std::vector<PlannedChange> batch;
   for (;;) {
+    if (Status v = note(verify()); !v.is_ok()) return v;
     Result<redis::RedisReply> r = conn_->command({"LRANGE", list, "0", last});
     if (!r.is_ok()) return note(r.status().with_context(context + "reading staged changes"));
     if (!r->is_array())

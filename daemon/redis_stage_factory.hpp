@@ -117,6 +117,10 @@ class RedisJobStage final : public Stage, public ExternalStage {
   RedisJobStage() = default;
   Status note(Status st);
   Status rewind_run(int64_t staged, int64_t last_conflict);
+  // Checks the stage still holds what this job staged (or, committing, what it has left to
+  // apply); an error naming the loss otherwise. One round trip.
+  Status verify();
+  Status lost(int64_t changes, int64_t conflicts) const;
   Status skip_applied(int64_t applied);
   Result<int64_t> meta_int(const char* field);
 
@@ -126,6 +130,8 @@ class RedisJobStage final : public Stage, public ExternalStage {
   std::optional<Status> unavailable_;
   bool committing_ = false;  // read_changes was called: the mark counts applied changes
   int64_t staged_ = 0, last_conflict_ = 0, applied_ = 0;
+  bool saw_meta_ = false;  // verify() found the stage's meta key once
+  bool run_step_ = false;  // opened for the run step (staging), not a commit step
   int64_t job_id_ = 0;
   JobTransaction* txn_ = nullptr;
   std::string sync_id_;

@@ -253,6 +253,11 @@ std::optional<std::string_view> element_string(const redisReply* r) {
   return std::string_view(r->str, r->len);
 }
 
+std::optional<long long> element_integer(const redisReply* r) {
+  if (!r || r->type != REDIS_REPLY_INTEGER) return std::nullopt;
+  return r->integer;
+}
+
 // ---- RedisConnection ----
 
 Result<RedisConnection> RedisConnection::connect(std::string_view url,

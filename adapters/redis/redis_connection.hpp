@@ -68,6 +68,8 @@ class RedisReply {
 
 // The text of a raw element (string or status), or nullopt for any other type.
 std::optional<std::string_view> element_string(const redisReply* r);
+// The value of a raw integer element, or nullopt for any other type.
+std::optional<long long> element_integer(const redisReply* r);
 
 class RedisConnection {
  public:

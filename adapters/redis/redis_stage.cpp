@@ -43,7 +43,10 @@ if s ~= 'pending' then return {0, s} end
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[2], ARGV[4])
 redis.call('ZREM', KEYS[5], ARGV[2])
-if ARGV[5] == '1' then redis.call('RPUSH', KEYS[1], ARGV[6]) end
+if ARGV[5] == '1' then
+  redis.call('RPUSH', KEYS[1], ARGV[6])
+  redis.call('HINCRBY', KEYS[6], 'staged', 1)
+end
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[7], ARGV[2], ARGV[7]) end
 for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return {1, ARGV[3]}
@@ -110,6 +113,10 @@ Status RedisStage::put_changes(const std::vector<PlannedChange>& changes) {
     cmds.push_back(std::move(push));
   }
   cmds.push_back({"HSET", meta, "job", job_});
+  // How many changes were ever staged: with meta's 'trimmed' (what a commit removed), whoever
+  // reads the stage can tell a list that lost entries (Redis restarted empty, keys evicted).
+  const std::string count = std::to_string(changes.size());
+  cmds.push_back({"HINCRBY", meta, "staged", count});
   for (const std::string& key : k) cmds.push_back({"EXPIRE", key, ttl_});
   cmds.push_back({"EXEC"});
   Result<std::vector<RedisReply>> r = conn_.pipeline(cmds);

@@ -5,7 +5,8 @@
 //   <prefix>:{job:<id>}:status      hash: conflict id -> pending | resolved | skipped
 //   <prefix>:{job:<id>}:decisions   hash: conflict id -> "<decision> <unix ms> <decided by>"
 //   <prefix>:{job:<id>}:pending     sorted set: ids of pending conflicts (score = id)
-//   <prefix>:{job:<id>}:meta        hash: job, next_conflict_id
+//   <prefix>:{job:<id>}:meta        hash: job, next_conflict_id, staged (changes ever put),
+//                                   trimmed (changes a commit removed: dbsyncd's runner)
 //   <prefix>:{job:<id>}:rows        hash: conflict id -> the row of a custom decision
 //                                   (encode_sortable_key bytes: exact values, every type)
 // Every write (put, decision) refreshes the TTL of all of them (default 7 days: longer than

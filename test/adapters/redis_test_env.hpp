@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
@@ -136,6 +137,19 @@ class LocalRedis {
     return false;
   }
   // SIGTERM (Redis flushes its append-only file) and wait.
+  // Kills the server (SIGKILL) and deletes its data: the next start() is a Redis restarted
+  // without persistence.
+  void crash_and_forget() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+    }
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir_, ec))
+      if (e.path().filename() != "redis.log") std::filesystem::remove_all(e.path(), ec);
+  }
   void stop() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGCONT);

@@ -18,7 +18,9 @@ import argparse
 import json
 import os
 import random
+import pwd
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -115,6 +117,72 @@ def recreate_db(name):
 
 
 # --------------------------------------------------------------------------- dbsyncd
+
+class RedisServer:
+    """A private redis-server for dbsyncd's stage (the kill-redis fault kills it with SIGKILL and
+    starts it again, empty: no persistence, as the stack's). Runs as the `redis` user when root."""
+
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.dir = os.path.join(workdir, "redis")
+        os.makedirs(self.dir, exist_ok=True)
+        self.user = None
+        if os.geteuid() == 0:
+            try:
+                pw = pwd.getpwnam("redis")
+                os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+                self.user = "redis"
+            except KeyError:
+                pass
+        self.proc = None
+        self.log_path = os.path.join(workdir, "redis.log")
+
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--daemonize", "no", "--dir", self.dir]
+        if self.user:
+            cmd = ["runuser", "-u", self.user, "--"] + cmd
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+        log.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}; see {self.log_path}")
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer; see {self.log_path}")
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            # runuser forwards no SIGKILL: kill the server itself (the child of runuser).
+            for pid in child_pids(self.proc.pid) + [self.proc.pid]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.proc.wait(10)
+
+    def stop(self):
+        self.kill9()
+
+
+def child_pids(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
 
 class Daemon:
     """A dbsyncd process on a free port, against `dbname`."""
@@ -220,7 +288,7 @@ class Config:
     fallback: str = "manual"
     delete_policy: str = "propagate"
     batch: int = 5
-    faults: tuple = ()               # cancel | terminate | kill-daemon | cut-remote | cancel-waiting
+    faults: tuple = ()               # cancel | terminate | kill-daemon | cut-remote | kill-redis | cancel-waiting
     api: bool = False                # runs and decisions through HTTP (worker: an API-only dbsyncd)
     known: tuple = ()                # known defect classes this config is expected to hit
 
@@ -243,6 +311,8 @@ def all_configs():
                             faults += ("cut-remote",)
                         if strategy == "manual":
                             faults += ("cancel-waiting", "edit-waiting")
+                            if executor == "daemon":
+                                faults += ("kill-redis",)
                         out.append(Config(
                             name=f"{executor}.{ends}.{direction}.{strategy}.{dp}", executor=executor,
                             ends=ends, key=("text", "textC", "composite")[i % 3], direction=direction,
@@ -550,6 +620,13 @@ class Episode:
             n = self.env.proxy.cut()
             self.interrupted = self.cut_sent = True
             self.log(f"fault: {n} connection(s) to the remote end cut (job {job} {st})")
+        elif kind == "kill-redis":
+            self.env.redis.kill9()
+            self.interrupted = self.redis_killed = True
+            down = self.rng.uniform(0.0, 1.5)
+            self.log(f"fault: kill -9 Redis (job {job} {st}), back empty after {down:.2f} s")
+            time.sleep(down)
+            self.env.redis.start()
         elif kind == "kill-daemon":
             d = self.env.daemon("daemon")
             d.kill9()
@@ -563,9 +640,9 @@ class Episode:
         job = self.start_job()
         self.stats["jobs"] += 1
         run_faults = [f for f in self.cfg.faults
-                      if f in ("cancel", "terminate", "kill-daemon", "cut-remote")]
+                      if f in ("cancel", "terminate", "kill-daemon", "cut-remote", "kill-redis")]
         self.env.set_delay(self.src.db, 0.004 if run_faults else 0.0)
-        self.interrupted = self.cancel_sent = self.cut_sent = False
+        self.interrupted = self.cancel_sent = self.cut_sent = self.redis_killed = False
         if run_faults and self.rng.random() < 0.6:
             self.fault(job, self.rng.choice(run_faults))
         for attempt in range(6):
@@ -581,6 +658,15 @@ class Episode:
                     # run converges (what a batch committed remotely is harmless to apply again).
                     self.log(f"job {job} failed after the cut, as it should: {err}; run again")
                     self.cut_sent = False
+                    job = self.start_job()
+                    self.stats["jobs"] += 1
+                    continue
+                if self.redis_killed and "lost its data" in (err or ""):
+                    # The contract when Redis comes back empty: the job stops naming the loss
+                    # (what it committed stays), and the next run converges.
+                    self.log(f"job {job} failed after Redis lost its stage, as it should: {err}; "
+                             "run again")
+                    self.redis_killed = False
                     job = self.start_job()
                     self.stats["jobs"] += 1
                     continue
@@ -657,6 +743,14 @@ class Episode:
         if st == "awaiting_resolution":
             got = self.pending_conflicts(job)
             got_set = {(k, kind) for _, k, kind in got}
+            if got_set != want_pending and self.redis_killed:
+                # The kill landed as the job came to wait: its conflicts are gone from Redis,
+                # and nothing notices until a commit step would start.
+                self.known("N3", f"job {job}: Redis restarted empty while the job waited for "
+                                 f"decisions; it shows {len(got_set)} of {len(want_pending)} conflicts")
+                self.master.exec("SELECT dbsync.cancel(%s)", (job,))
+                self.wait_job(job)
+                return self.round_again(r)
             if got_set != want_pending:
                 raise Divergence(
                     f"job {job}: conflicts differ from the model\n  unexpected: "
@@ -845,6 +939,7 @@ class Env:
         self.opts = opts
         self.daemons = {}
         self.proxy = None
+        self.redis = None
         os.makedirs(opts.workdir, exist_ok=True)
         self.logdir = opts.workdir
 
@@ -882,7 +977,9 @@ class Env:
             d = Daemon(DAEMON_DB, 2, os.path.join(self.logdir, "dbsyncd-daemon.log"))
             d.start()
             self.daemons["daemon"] = d
-            st, body = d.call("PUT", "/api/settings", {"redis_url": os.environ["REDIS_URL"]})
+            self.redis = RedisServer(self.logdir)
+            self.redis.start()
+            st, body = d.call("PUT", "/api/settings", {"redis_url": self.redis.url()})
             if st != 200:
                 raise SystemExit(f"converge: PUT /api/settings: {st} {body}")
         if need_api:
@@ -919,6 +1016,8 @@ class Env:
             d.stop()
         if self.proxy:
             self.proxy.close()
+        if self.redis:
+            self.redis.stop()
 
 
 # --------------------------------------------------------------------------- main

@@ -552,6 +552,43 @@ TEST_F(DbsyncdRedisStage, RedisDownMidRunPausesTheJobWhichResumesWhenItIsBack) {
   EXPECT_EQ(keys_after_waiting(j, server.url()), 0);
 }
 
+// Redis restarted without persistence mid-run: what the job staged is gone. A run that went on
+// (or resumed from its mark) would commit only what it staged afterwards and lose the rest; it
+// must stop instead, naming the loss, with nothing applied, and the next run sync everything.
+TEST_F(DbsyncdRedisStage, RedisRestartedEmptyMidRunStopsTheJobNamingTheLoss) {
+  LocalRedis server;
+  ASSERT_TRUE(server.start()) << "could not start redis-server on port " << server.port();
+  std::string sync = make_sync("manual", 20000, 20);
+  set_redis(server.url());
+  auto d = start_daemon();
+  std::string j = queue(sync);
+  bool mid = false;
+  for (int i = 0; i < 1200 && !mid; ++i) {
+    mid = job(j, "status") == "running" && std::stoll("0" + job(j, "scanned")) >= 2000;
+    if (!mid) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(mid) << job(j, "status") << " " << job(j, "error");
+  server.crash_and_forget();
+  ASSERT_TRUE(server.start());  // at once, and empty
+  EXPECT_EQ(wait_status(j, {"succeeded", "failed", "awaiting_resolution"}, 120), "failed")
+      << job(j, "error");
+  const std::string err = job(j, "error");
+  EXPECT_NE(err.find("in Redis 127.0.0.1:" + std::to_string(server.port()) + " lost its data"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("Run the sync again"), std::string::npos) << err;
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dst"), "0");  // hold_all: nothing was applied
+
+  std::string again = run_until_conflicts(sync);
+  ASSERT_FALSE(HasFailure()) << d->stderr_text();
+  RedisConflicts rc(db_.url(), nullptr);
+  auto all = rc.decide_all(std::stoll(sync), "source", "tester");
+  ASSERT_TRUE(all.is_ok()) << all.status().to_string();
+  EXPECT_EQ(wait_status(again, {"succeeded", "failed"}, 120), "succeeded") << job(again, "error");
+  EXPECT_EQ(db_.value("SELECT count(*) FROM dst"), "20000");
+  EXPECT_EQ(mismatches(), "0");
+}
+
 TEST_F(DbsyncdRedisStage, AResumedCommitNeverAppliesAnAppliedBatchAgain) {
   std::string sync = make_sync("manual", 10, 1);
   set_redis(stack_redis_);
