@@ -1,8 +1,8 @@
-// The OpenAPI 3 document of the routes that exist (kept beside them: a test checks that every
-// documented path answers something other than "no route").
-#include "daemon/server.hpp"
+// The OpenAPI 3 document of the routes (GET /openapi.json), and a page listing them (GET /docs).
+// Tests check that it lists every route of the router and nothing else.
+#include "daemon/api/api.hpp"
 
-namespace dbsync::daemon {
+namespace dbsync::daemon::api {
 
 using nlohmann::json;
 
@@ -37,7 +37,7 @@ json list(const std::string& item) {
 }
 }  // namespace
 
-json ApiServer::openapi() {
+json openapi_document() {
   json s = json::object();
   json str = {{"type", "string"}};
   json obj = {{"type", "object"}};
@@ -324,4 +324,50 @@ json ApiServer::openapi() {
           {"security", json::array({{{"bearer", json::array()}}})}};
 }
 
-}  // namespace dbsync::daemon
+namespace {
+
+std::string html_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '<')
+      o += "&lt;";
+    else if (c == '>')
+      o += "&gt;";
+    else if (c == '&')
+      o += "&amp;";
+    else
+      o.push_back(c);
+  }
+  return o;
+}
+
+Reply docs_page() {
+  std::string rows;
+  const json doc = openapi_document();
+  for (auto& [path, ops] : doc["paths"].items())
+    for (auto& [method, op] : ops.items()) {
+      if (method == "parameters") continue;
+      std::string m = method;
+      for (char& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      rows += "<tr><td><code>" + m + "</code></td><td><code>" + html_escape(path) +
+              "</code></td><td>" + html_escape(op.value("summary", "")) + "</td></tr>\n";
+    }
+  return Reply::plain(
+      "text/html; charset=utf-8",
+      "<!doctype html><html><head><meta charset=\"utf-8\"><title>dbsyncd API</title>"
+      "<style>body{font-family:sans-serif;margin:2em}td{padding:.2em .8em;border-bottom:1px "
+      "solid #ddd}</style></head><body><h1>dbsyncd API</h1><p>The OpenAPI 3 document: <a "
+      "href=\"/openapi.json\">/openapi.json</a>. Every <code>/api</code> call needs "
+      "<code>Authorization: Bearer &lt;token&gt;</code>; errors are <code>{\"error\": "
+      "{\"code\", \"message\", \"details\"}}</code>.</p><table>\n" +
+          rows + "</table></body></html>\n");
+}
+
+}  // namespace
+
+void add_openapi_routes(Router& r) {
+  r.add("GET", "/openapi.json", {}, [](Request&) { return Reply::json(200, openapi_document()); });
+  r.add("GET", "/docs", {}, [](Request&) { return docs_page(); });
+}
+
+}  // namespace dbsync::daemon::api
