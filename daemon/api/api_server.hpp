@@ -20,7 +20,8 @@
 
 namespace dbsync::daemon {
 
-// Settings of the server that the daemon's flags do not carry (yet): the SSE timings.
+// The event streams' settings: the limit (--sse-max-subscribers) and the timings, which only
+// tests change.
 struct ServerOptions {
   // Open /api/jobs/{id}/events streams at most; beyond, 503. -1: derived from --workers,
   // workers - max(2, workers / 4), so that a quarter of the pool (at least two threads) is

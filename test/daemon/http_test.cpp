@@ -15,6 +15,7 @@
 #include "daemon/api/api_server.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/http/server.hpp"
+#include "daemon/log.hpp"
 
 namespace dbsync::daemon {
 namespace {
@@ -26,7 +27,7 @@ const char* kNoMaster = "host=127.0.0.1 port=1 dbname=none connect_timeout=2";
 
 // ---------------------------------------------------------------------------- the router
 
-TEST(Router, MatchesPatternsAndParsesIdsOnce) {
+TEST(DbsyncdRouter, MatchesPatternsAndParsesIdsOnce) {
   Router r;
   r.add("GET", "/api/things/{id}", {"thing"}, [](Request&) { return Reply::no_content(); });
   r.add("POST", "/api/things/{id}/parts/{partId}/{name}", {"thing", "part"},
@@ -51,7 +52,7 @@ TEST(Router, MatchesPatternsAndParsesIdsOnce) {
   EXPECT_EQ(r.match("HEAD", "/api/things/1").kind, Router::Match::Kind::kFound);
 }
 
-TEST(Router, AnIdThatIsNotAPositiveIntegerIsNotFoundWithItsNoun) {
+TEST(DbsyncdRouter, AnIdThatIsNotAPositiveIntegerIsNotFoundWithItsNoun) {
   Router r;
   r.add("POST", "/api/things/{id}/parts/{partId}", {"thing", "part"},
         [](Request&) { return Reply::no_content(); });
@@ -70,7 +71,7 @@ TEST(Router, AnIdThatIsNotAPositiveIntegerIsNotFoundWithItsNoun) {
   EXPECT_EQ(p.error().message, "part x does not exist");
 }
 
-TEST(Router, UnknownPathsAndOtherMethods) {
+TEST(DbsyncdRouter, UnknownPathsAndOtherMethods) {
   Router r;
   r.add("GET", "/api/things", {}, [](Request&) { return Reply::no_content(); });
   r.add("POST", "/api/things", {}, [](Request&) { return Reply::no_content(); });
@@ -82,7 +83,7 @@ TEST(Router, UnknownPathsAndOtherMethods) {
   EXPECT_EQ(m.allow, "GET, POST");
 }
 
-TEST(Router, EveryIdOfAPatternNeedsItsNoun) {
+TEST(DbsyncdRouter, EveryIdOfAPatternNeedsItsNoun) {
   Router r;
   EXPECT_THROW(r.add("GET", "/api/things/{id}", {}, [](Request&) { return Reply::no_content(); }),
                std::logic_error);
@@ -90,8 +91,9 @@ TEST(Router, EveryIdOfAPatternNeedsItsNoun) {
 
 // ---------------------------------------------------------------------------- the server
 
-class HttpServerTest : public ::testing::Test {
+class DbsyncdHttpServer : public ::testing::Test {
  protected:
+  void SetUp() override { set_log_level(LogLevel::kError); }  // the request lines are noise here
   void start(HttpOptions options = {}) {
     server_ = std::make_unique<HttpServer>(options, router_, pool_, metrics_);
     std::string error;
@@ -118,7 +120,7 @@ class HttpServerTest : public ::testing::Test {
   int port_ = 0;
 };
 
-TEST_F(HttpServerTest, AThrowingHandlerIsA500JsonAndTheServerGoesOn) {
+TEST_F(DbsyncdHttpServer, AThrowingHandlerIsA500JsonAndTheServerGoesOn) {
   router_.add("GET", "/boom", {}, [](Request&) -> Reply { throw std::runtime_error("kaboom"); });
   router_.add("GET", "/odd", {}, [](Request&) -> Reply { throw 42; });
   router_.add("GET", "/fine", {}, [](Request&) { return Reply::json(200, {{"ok", true}}); });
@@ -142,7 +144,7 @@ TEST_F(HttpServerTest, AThrowingHandlerIsA500JsonAndTheServerGoesOn) {
   EXPECT_NE(m.find("route=\"/boom\",method=\"GET\",status=\"500\"} 1"), std::string::npos) << m;
 }
 
-TEST_F(HttpServerTest, NoRouteIs404AndAnotherMethodIs405) {
+TEST_F(DbsyncdHttpServer, NoRouteIs404AndAnotherMethodIs405) {
   router_.add("GET", "/things/{id}", {"thing"}, [](Request& req) {
     return Reply::json(200, {{"id", req.id("id")}});
   });
@@ -173,7 +175,7 @@ TEST_F(HttpServerTest, NoRouteIs404AndAnotherMethodIs405) {
   EXPECT_EQ(body(good)["id"], 17);
 }
 
-TEST_F(HttpServerTest, ApiRoutesNeedABearerTokenBeforeAnythingElse) {
+TEST_F(DbsyncdHttpServer, ApiRoutesNeedABearerTokenBeforeAnythingElse) {
   bool called = false;
   router_.add("GET", "/api/things", {}, [&called](Request&) {
     called = true;
@@ -201,7 +203,7 @@ TEST_F(HttpServerTest, ApiRoutesNeedABearerTokenBeforeAnythingElse) {
   EXPECT_FALSE(called);
 }
 
-TEST_F(HttpServerTest, CorsPreflightAndAllowedOrigins) {
+TEST_F(DbsyncdHttpServer, CorsPreflightAndAllowedOrigins) {
   router_.add("GET", "/things", {}, [](Request&) { return Reply::json(200, json::object()); });
   HttpOptions options;
   options.cors_origins = {"https://ui.example"};
@@ -231,7 +233,7 @@ TEST_F(HttpServerTest, CorsPreflightAndAllowedOrigins) {
   EXPECT_EQ(missing->get_header_value("Access-Control-Allow-Origin"), "https://ui.example");
 }
 
-TEST_F(HttpServerTest, ABodyTooLargeIs413Json) {
+TEST_F(DbsyncdHttpServer, ABodyTooLargeIs413Json) {
   router_.add("POST", "/things", {}, [](Request&) { return Reply::no_content(); });
   HttpOptions options;
   options.max_body_bytes = 1024;
@@ -244,9 +246,10 @@ TEST_F(HttpServerTest, ABodyTooLargeIs413Json) {
 
 // ---------------------------------------------------------------------------- the API's routes
 
-class ApiRoutes : public ::testing::Test {
+class DbsyncdApiRoutes : public ::testing::Test {
  protected:
   void SetUp() override {
+    set_log_level(LogLevel::kError);
     config_.database_url = kNoMaster;
     config_.listen_port = 0;
     config_.workers = 4;
@@ -268,7 +271,7 @@ class ApiRoutes : public ::testing::Test {
 };
 
 // /openapi.json documents every route of the router, and nothing else.
-TEST_F(ApiRoutes, TheOpenApiDocumentListsExactlyTheRoutes) {
+TEST_F(DbsyncdApiRoutes, TheOpenApiDocumentListsExactlyTheRoutes) {
   std::set<std::string> routed, documented;
   for (const Route& r : server_->router().routes()) {
     std::string m = r.method;
@@ -287,7 +290,7 @@ TEST_F(ApiRoutes, TheOpenApiDocumentListsExactlyTheRoutes) {
   EXPECT_GE(routed.size(), 36u);
 }
 
-TEST_F(ApiRoutes, WithoutTheMasterHealthzSays503AndMetricsSaysDown) {
+TEST_F(DbsyncdApiRoutes, WithoutTheMasterHealthzSays503AndMetricsSaysDown) {
   httplib::Client c("127.0.0.1", port_);
   c.set_read_timeout(15, 0);
   auto h = c.Get("/healthz");
