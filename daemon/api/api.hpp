@@ -30,7 +30,7 @@ struct Services {
 };
 
 void add_health_routes(Router& r, Services& s);    // /healthz, /metrics
-void add_openapi_routes(Router& r);                // /openapi.json, /docs
+void add_openapi_routes(Router& r);                // /openapi.json, /docs (of `r`'s routes)
 void add_token_routes(Router& r);                  // /api/tokens
 void add_datasource_routes(Router& r);             // /api/datasources
 void add_browse_routes(Router& r);                 // /api/datasources/{id}/tables...
@@ -44,8 +44,25 @@ void add_settings_routes(Router& r, Services& s);  // /api/settings
 // Every route of the API.
 void add_all_routes(Router& r, Services& s);
 
-// The OpenAPI 3 document of the routes (served at /openapi.json).
-nlohmann::json openapi_document();
+// The OpenAPI 3 document of the router's routes (served at /openapi.json): each route's
+// operation, its path's parameters, and the schemas they name.
+nlohmann::json openapi_document(const Router& router);
+
+// Pieces of OpenAPI for the routes' documentation.
+namespace doc {
+nlohmann::json ref(const std::string& schema);  // {"$ref": "#/components/schemas/<schema>"}
+nlohmann::json str();                           // {"type": "string"}
+nlohmann::json obj();                           // {"type": "object"}
+nlohmann::json list(const std::string& item);   // {"items": [item...]}
+// An operation: its summary, its success status and schema (null: none), whether it needs the
+// bearer token, and its JSON body's schema (null: none). Errors are the Error schema.
+nlohmann::json op(const std::string& summary, const std::string& ok_status,
+                  const nlohmann::json& ok_schema, bool auth = true,
+                  const nlohmann::json& body = nullptr);
+nlohmann::json id_param(const std::string& name);    // a path id
+nlohmann::json text_param(const std::string& name);  // a path segment
+nlohmann::json qparam(const char* name, const char* type, const char* description);
+}  // namespace doc
 
 // ---- for handlers
 

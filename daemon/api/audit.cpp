@@ -55,8 +55,23 @@ Reply of_job(Request& req) {
 }  // namespace
 
 void add_audit_routes(Router& r) {
-  r.add("GET", "/api/sync-configs/{id}/audit", {"sync config"}, of_sync);
-  r.add("GET", "/api/jobs/{id}/audit", {"job"}, of_job);
+  json entries = doc::list("AuditEntry");
+  entries["properties"]["next_after"] = {
+      {"type", "string"},
+      {"nullable", true},
+      {"description", "the cursor of the next page (audit_id:position); null on the last"}};
+  const json limit = doc::qparam("limit", "integer", "1..1000, default 100");
+  const json after =
+      doc::qparam("after", "string", "cursor audit_id:position: the next page starts after it");
+  Route& s = r.add("GET", "/api/sync-configs/{id}/audit", {"sync config"}, of_sync);
+  s.doc =
+      doc::op("What the sync's jobs applied, one entry per change, oldest first (keyset paging)",
+              "200", entries);
+  s.parameters = {doc::id_param("id"), doc::qparam("job", "integer", "only this job's"), limit,
+                  after};
+  Route& j = r.add("GET", "/api/jobs/{id}/audit", {"job"}, of_job);
+  j.doc = doc::op("What a job applied, one entry per change (keyset paging)", "200", entries);
+  j.parameters = {doc::id_param("id"), limit, after};
 }
 
 }  // namespace dbsync::daemon::api

@@ -96,9 +96,23 @@ Reply rows(Request& req) {
 }  // namespace
 
 void add_browse_routes(Router& r) {
-  r.add("GET", "/api/datasources/{id}/tables", {"datasource"}, tables);
-  r.add("GET", "/api/datasources/{id}/tables/{table}/schema", {"datasource"}, schema);
-  r.add("GET", "/api/datasources/{id}/tables/{table}/rows", {"datasource"}, rows);
+  using doc::qparam;
+  Route& t = r.add("GET", "/api/datasources/{id}/tables", {"datasource"}, tables);
+  t.doc = doc::op("Tables and views of a datasource (dbsync.tables), by schema and name", "200",
+                  doc::obj());
+  t.parameters = {doc::id_param("id"), qparam("limit", "integer", "1..1000, default 100"),
+                  qparam("after_schema", "string", "with after_name: the next page (next)"),
+                  qparam("after_name", "string", "with after_schema")};
+  r.add("GET", "/api/datasources/{id}/tables/{table}/schema", {"datasource"}, schema).doc =
+      doc::op("Columns (type, nullable, default) and primary key of a table (dbsync.columns)",
+              "200", doc::obj());
+  Route& rw = r.add("GET", "/api/datasources/{id}/tables/{table}/rows", {"datasource"}, rows);
+  rw.doc = doc::op("Rows of a table by primary key, keyset pages (dbsync.rows)", "200", doc::obj());
+  rw.parameters = {
+      doc::id_param("id"), doc::text_param("table"),
+      qparam("limit", "integer", "1..1000, default 100"),
+      qparam("after", "string",
+             "JSON object of the primary key columns (next_after of the previous page)")};
 }
 
 }  // namespace dbsync::daemon::api

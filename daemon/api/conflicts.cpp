@@ -212,12 +212,43 @@ Reply resolve_many(Request& req, Services& s) {
 }  // namespace
 
 void add_conflict_routes(Router& r, Services& s) {
-  r.add("GET", "/api/sync/{configId}/conflicts", {"sync config"},
-        [&s](Request& req) { return list(req, s); });
+  using doc::qparam;
+  Route& l = r.add("GET", "/api/sync/{configId}/conflicts", {"sync config"},
+                   [&s](Request& req) { return list(req, s); });
+  l.doc = doc::op(
+      "Conflicts of a sync, by id (keyset paging). stage says where they are: catalog, or "
+      "redis while the sync's unfinished job is staged in Redis (per-job ids, job_id given); "
+      "once that job commits, its conflicts and decisions are in the catalog (new ids)",
+      "200", doc::list("Conflict"));
+  l.parameters = {
+      doc::id_param("configId"), qparam("status", "string", "pending, resolved or skipped"),
+      qparam("job", "integer", "only this job's"),
+      qparam("limit", "integer", "1..1000, default 100"),
+      qparam("after", "integer", "conflict id: the next page starts after it (next_after)")};
   r.add("POST", "/api/sync/{configId}/resolve/{conflictId}", {"sync config", "conflict"},
-        [&s](Request& req) { return resolve_one(req, s); });
+        [&s](Request& req) { return resolve_one(req, s); })
+      .doc = doc::op(
+      "Decide one conflict (dbsync.resolve, or the Redis stage's for a job staged there): "
+      "source, target, merge, skip, or custom with a row of target columns. A conflict of "
+      "another sync is 404; an already decided one 409; Redis down 503",
+      "200", doc::obj(), true,
+      {{"type", "object"},
+       {"additionalProperties", false},
+       {"required", {"decision"}},
+       {"properties", {{"decision", doc::ref("Decision")}, {"row", doc::obj()}}}});
   r.add("POST", "/api/sync/{configId}/resolve", {"sync config"},
-        [&s](Request& req) { return resolve_many(req, s); });
+        [&s](Request& req) { return resolve_many(req, s); })
+      .doc = doc::op(
+      "Decide in bulk: without ids every pending conflict of the sync (dbsync.resolve_all; "
+      "not custom); with ids (1..1000 conflicts of this sync) those, all or none (in "
+      "Redis: in order, stopping at the first refusal)",
+      "200", doc::obj(), true,
+      {{"type", "object"},
+       {"additionalProperties", false},
+       {"required", {"decision"}},
+       {"properties",
+        {{"decision", doc::ref("Decision")},
+         {"ids", {{"type", "array"}, {"items", {{"type", "integer"}}}}}}}});
 }
 
 }  // namespace dbsync::daemon::api

@@ -83,12 +83,20 @@ Reply test(Request& req) {
 }  // namespace
 
 void add_datasource_routes(Router& r) {
-  r.add("GET", "/api/datasources", {}, list);
-  r.add("POST", "/api/datasources", {}, create);
-  r.add("GET", "/api/datasources/{id}", {"datasource"}, get);
-  r.add("PUT", "/api/datasources/{id}", {"datasource"}, change);
-  r.add("DELETE", "/api/datasources/{id}", {"datasource"}, remove);
-  r.add("POST", "/api/datasources/{id}/test", {"datasource"}, test);
+  using doc::op;
+  using doc::ref;
+  r.add("GET", "/api/datasources", {}, list).doc =
+      op("List datasources (secrets never returned)", "200", doc::list("Datasource"));
+  r.add("POST", "/api/datasources", {}, create).doc =
+      op("Register a datasource", "201", ref("Datasource"), true, ref("DatasourceCreate"));
+  r.add("GET", "/api/datasources/{id}", {"datasource"}, get).doc =
+      op("One datasource", "200", ref("Datasource"));
+  r.add("PUT", "/api/datasources/{id}", {"datasource"}, change).doc =
+      op("Change a datasource", "200", ref("Datasource"), true, ref("DatasourceUpdate"));
+  r.add("DELETE", "/api/datasources/{id}", {"datasource"}, remove).doc =
+      op("Remove a datasource (refused while syncs use it)", "204", nullptr);
+  r.add("POST", "/api/datasources/{id}/test", {"datasource"}, test).doc =
+      op("Test the connection (ok, version, latency)", "200", doc::obj());
 }
 
 }  // namespace dbsync::daemon::api

@@ -71,8 +71,10 @@ Reply metrics(Request& req, Services& s) {
 }  // namespace
 
 void add_health_routes(Router& r, Services& s) {
-  r.add("GET", "/healthz", {}, healthz);
-  r.add("GET", "/metrics", {}, [&s](Request& req) { return metrics(req, s); });
+  r.add("GET", "/healthz", {}, healthz).doc =
+      doc::op("Liveness: the master answers and has the extension", "200", doc::obj(), false);
+  r.add("GET", "/metrics", {}, [&s](Request& req) { return metrics(req, s); }).doc =
+      doc::op("Prometheus metrics (text)", "200", nullptr, false);
 }
 
 }  // namespace dbsync::daemon::api

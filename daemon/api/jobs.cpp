@@ -116,10 +116,22 @@ Reply events(Request& req, Services& s) {
 }  // namespace
 
 void add_job_routes(Router& r, Services& s) {
-  r.add("POST", "/api/sync/{configId}", {"sync config"}, start);
-  r.add("GET", "/api/sync/{jobId}/status", {"job"}, status);
-  r.add("GET", "/api/jobs", {}, list);
-  r.add("GET", "/api/jobs/{id}/events", {"job"}, [&s](Request& req) { return events(req, s); });
+  r.add("POST", "/api/sync/{configId}", {"sync config"}, start).doc =
+      doc::op("Run a sync: queues a job (or returns its unfinished one)", "202", doc::obj());
+  r.add("GET", "/api/sync/{jobId}/status", {"job"}, status).doc =
+      doc::op("A job's status and progress", "200", doc::ref("Job"));
+  r.add("GET", "/api/jobs", {}, list).doc = doc::op(
+      "Jobs, newest first (?status=, ?sync=id|name, ?limit=, ?before=)", "200", doc::list("Job"));
+  nlohmann::json stream = doc::op(
+      "Live progress as server-sent events: 'progress' (data: the job) at each change, 'end' when "
+      "it is finished (then the stream closes), 'shutdown' when the server stops, a ': heartbeat' "
+      "comment every 5 s. 503 too_many_subscribers beyond the limit (workers - max(2, "
+      "workers/4) by default)",
+      "200", nullptr);
+  stream["responses"]["200"]["content"] = {{"text/event-stream", {{"schema", doc::str()}}}};
+  r.add("GET", "/api/jobs/{id}/events", {"job"}, [&s](Request& req) {
+     return events(req, s);
+   }).doc = stream;
 }
 
 }  // namespace dbsync::daemon::api

@@ -1,16 +1,20 @@
-// The OpenAPI 3 document of the routes (GET /openapi.json), and a page listing them (GET /docs).
-// Tests check that it lists every route of the router and nothing else.
+// The OpenAPI 3 document (GET /openapi.json) built from the router's routes: each route file
+// documents its own routes (daemon/api/*.cpp); the schemas they name are here. GET /docs lists
+// them on a page.
 #include "daemon/api/api.hpp"
 
 namespace dbsync::daemon::api {
 
 using nlohmann::json;
 
-namespace {
-json ref(const std::string& name) { return {{"$ref", "#/components/schemas/" + name}}; }
+namespace doc {
 
-json op(const std::string& summary, const std::string& ok_status, const json& ok_schema,
-        bool auth = true, const json& body = nullptr) {
+json ref(const std::string& schema) { return {{"$ref", "#/components/schemas/" + schema}}; }
+json str() { return {{"type", "string"}}; }
+json obj() { return {{"type", "object"}}; }
+
+json op(const std::string& summary, const std::string& ok_status, const json& ok_schema, bool auth,
+        const json& body) {
   json o = {{"summary", summary}, {"responses", json::object()}};
   json ok = {{"description", "success"}};
   if (!ok_schema.is_null()) ok["content"] = {{"application/json", {{"schema", ok_schema}}}};
@@ -31,13 +35,31 @@ json id_param(const std::string& name) {
           {"required", true},
           {"schema", {{"type", "integer"}, {"minimum", 1}}}};
 }
+
+json text_param(const std::string& name) {
+  return {{"name", name}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}};
+}
+
+json qparam(const char* name, const char* type, const char* description) {
+  return {{"name", name},
+          {"in", "query"},
+          {"required", false},
+          {"description", description},
+          {"schema", {{"type", type}}}};
+}
+
 json list(const std::string& item) {
   return {{"type", "object"},
           {"properties", {{"items", {{"type", "array"}, {"items", ref(item)}}}}}};
 }
-}  // namespace
 
-json openapi_document() {
+}  // namespace doc
+
+namespace {
+
+using doc::ref;
+
+json schemas() {
   json s = json::object();
   json str = {{"type", "string"}};
   json obj = {{"type", "object"}};
@@ -137,133 +159,8 @@ json openapi_document() {
                         "redis_password_unreadable when the stored one was sealed with another "
                         "key"}}}}}};
 
-  json p = json::object();
-  p["/healthz"]["get"] =
-      op("Liveness: the master answers and has the extension", "200", obj, false);
-  p["/metrics"]["get"] = op("Prometheus metrics (text)", "200", nullptr, false);
-  p["/openapi.json"]["get"] = op("This document", "200", obj, false);
-  p["/docs"]["get"] = op("A page listing the API", "200", nullptr, false);
-  p["/api/tokens"]["get"] =
-      op("List API tokens (never the tokens themselves)", "200", list("Token"));
-  p["/api/tokens"]["post"] =
-      op("Create an API token (shown once)", "201", ref("Token"), true,
-         {{"type", "object"}, {"required", {"name"}}, {"properties", {{"name", str}}}});
-  p["/api/tokens/{id}"]["delete"] = op("Revoke a token", "204", nullptr);
-  p["/api/tokens/{id}"]["parameters"] = {id_param("id")};
-  p["/api/datasources"]["get"] =
-      op("List datasources (secrets never returned)", "200", list("Datasource"));
-  p["/api/datasources"]["post"] =
-      op("Register a datasource", "201", ref("Datasource"), true, ref("DatasourceCreate"));
-  p["/api/datasources/{id}"]["parameters"] = {id_param("id")};
-  p["/api/datasources/{id}"]["get"] = op("One datasource", "200", ref("Datasource"));
-  p["/api/datasources/{id}"]["put"] =
-      op("Change a datasource", "200", ref("Datasource"), true, ref("DatasourceUpdate"));
-  p["/api/datasources/{id}"]["delete"] =
-      op("Remove a datasource (refused while syncs use it)", "204", nullptr);
-  p["/api/datasources/{id}/test"]["parameters"] = {id_param("id")};
-  p["/api/datasources/{id}/test"]["post"] =
-      op("Test the connection (ok, version, latency)", "200", obj);
-  p["/api/sync-configs"]["get"] = op("List sync configs", "200", list("SyncConfig"));
-  p["/api/sync-configs"]["post"] = op("Create a sync config (validated by the extension)", "201",
-                                      ref("SyncConfig"), true, ref("SyncConfigCreate"));
-  p["/api/sync-configs/{id}"]["parameters"] = {id_param("id")};
-  p["/api/sync-configs/{id}"]["get"] = op("One sync config", "200", ref("SyncConfig"));
-  p["/api/sync-configs/{id}"]["put"] =
-      op("Change a sync config", "200", ref("SyncConfig"), true, ref("SyncConfigUpdate"));
-  p["/api/sync-configs/{id}"]["delete"] =
-      op("Drop a sync config with its jobs and baseline", "204", nullptr);
-  p["/api/sync-configs/{id}/preview"]["parameters"] = {id_param("id")};
-  p["/api/sync-configs/{id}/preview"]["post"] =
-      op("Mapped rows and the planned diff; nothing written", "200", obj);
-  p["/api/sync/{configId}"]["parameters"] = {id_param("configId")};
-  p["/api/sync/{configId}"]["post"] =
-      op("Run a sync: queues a job (or returns its unfinished one)", "202", obj);
-  p["/api/sync-configs/{id}/webhook-secret"]["parameters"] = {id_param("id")};
-  p["/api/sync-configs/{id}/webhook-secret"]["post"] =
-      op("Make (or replace) the sync's webhook secret; shown once, kept sealed with SECRET_KEY "
-         "(409 without it)",
-         "201", obj);
-  p["/api/sync-configs/{id}/webhook-secret"]["delete"] =
-      op("Remove the sync's webhook secret: its triggers stop", "204", nullptr);
-  p["/webhooks/{provider}/{configId}"]["parameters"] = {
-      {{"name", "provider"},
-       {"in", "path"},
-       {"required", true},
-       {"schema", {{"type", "string"}, {"enum", {"n8n", "zapier", "activepieces", "generic"}}}}},
-      id_param("configId"),
-      {{"name", "X-Dbsync-Token"},
-       {"in", "header"},
-       {"schema", {{"type", "string"}}},
-       {"description", "the sync's webhook secret"}},
-      {{"name", "X-Dbsync-Signature"},
-       {"in", "header"},
-       {"schema", {{"type", "string"}}},
-       {"description",
-        "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.\" + body)>, within 300 s"}}};
-  p["/webhooks/{provider}/{configId}"]["post"] =
-      op("Webhook trigger (n8n, Zapier, ActivePieces, anything): runs the sync like POST "
-         "/api/sync/{configId}, authenticated by the sync's secret (a token header or a "
-         "signature of timestamp + body), not a bearer token; 401 otherwise",
-         "202", obj, false);
-  p["/api/sync/{jobId}/status"]["parameters"] = {id_param("jobId")};
-  p["/api/sync/{jobId}/status"]["get"] = op("A job's status and progress", "200", ref("Job"));
-  p["/api/jobs"]["get"] =
-      op("Jobs, newest first (?status=, ?sync=id|name, ?limit=, ?before=)", "200", list("Job"));
-  auto qparam = [](const char* name, const char* type, const char* description) {
-    return json{{"name", name},
-                {"in", "query"},
-                {"required", false},
-                {"description", description},
-                {"schema", {{"type", type}}}};
-  };
-  auto text_param = [](const char* name) {
-    return json{
-        {"name", name}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}};
-  };
-  p["/api/jobs/{id}/events"]["parameters"] = {id_param("id")};
-  json events = op(
-      "Live progress as server-sent events: 'progress' (data: the job) at each change, 'end' when "
-      "it is finished (then the stream closes), 'shutdown' when the server stops, a ': heartbeat' "
-      "comment every 5 s. 503 too_many_subscribers beyond the limit (workers - max(2, "
-      "workers/4) by default)",
-      "200", nullptr);
-  events["responses"]["200"]["content"] = {{"text/event-stream", {{"schema", str}}}};
-  p["/api/jobs/{id}/events"]["get"] = events;
   s["Conflict"] = {{"type", "object"}, {"description", "a row of dbsync.conflict_list"}};
   s["Decision"] = {{"type", "string"}, {"enum", {"source", "target", "merge", "custom", "skip"}}};
-  p["/api/sync/{configId}/conflicts"]["parameters"] = {
-      id_param("configId"), qparam("status", "string", "pending, resolved or skipped"),
-      qparam("job", "integer", "only this job's"),
-      qparam("limit", "integer", "1..1000, default 100"),
-      qparam("after", "integer", "conflict id: the next page starts after it (next_after)")};
-  p["/api/sync/{configId}/conflicts"]["get"] =
-      op("Conflicts of a sync, by id (keyset paging). stage says where they are: catalog, or "
-         "redis while the sync's unfinished job is staged in Redis (per-job ids, job_id given); "
-         "once that job commits, its conflicts and decisions are in the catalog (new ids)",
-         "200", list("Conflict"));
-  p["/api/sync/{configId}/resolve/{conflictId}"]["parameters"] = {id_param("configId"),
-                                                                  id_param("conflictId")};
-  p["/api/sync/{configId}/resolve/{conflictId}"]["post"] =
-      op("Decide one conflict (dbsync.resolve, or the Redis stage's for a job staged there): "
-         "source, target, merge, skip, or custom with a row of target columns. A conflict of "
-         "another sync is 404; an already decided one 409; Redis down 503",
-         "200", obj, true,
-         {{"type", "object"},
-          {"additionalProperties", false},
-          {"required", {"decision"}},
-          {"properties", {{"decision", ref("Decision")}, {"row", obj}}}});
-  p["/api/sync/{configId}/resolve"]["parameters"] = {id_param("configId")};
-  p["/api/sync/{configId}/resolve"]["post"] =
-      op("Decide in bulk: without ids every pending conflict of the sync (dbsync.resolve_all; "
-         "not custom); with ids (1..1000 conflicts of this sync) those, all or none (in "
-         "Redis: in order, stopping at the first refusal)",
-         "200", obj, true,
-         {{"type", "object"},
-          {"additionalProperties", false},
-          {"required", {"decision"}},
-          {"properties",
-           {{"decision", ref("Decision")},
-            {"ids", {{"type", "array"}, {"items", {{"type", "integer"}}}}}}}});
   s["AuditEntry"] = {
       {"type", "object"},
       {"description", "a row of dbsync.audit_log: one applied change"},
@@ -278,48 +175,41 @@ json openapi_document() {
         {"fields", strs},
         {"audit_id", {{"type", "integer"}}},
         {"position", {{"type", "integer"}}}}}};
-  json audit_list = list("AuditEntry");
-  audit_list["properties"]["next_after"] = {
-      {"type", "string"},
-      {"nullable", true},
-      {"description", "the cursor of the next page (audit_id:position); null on the last"}};
-  json audit_limit = qparam("limit", "integer", "1..1000, default 100");
-  json audit_after =
-      qparam("after", "string", "cursor audit_id:position: the next page starts after it");
-  p["/api/sync-configs/{id}/audit"]["parameters"] = {
-      id_param("id"), qparam("job", "integer", "only this job's"), audit_limit, audit_after};
-  p["/api/sync-configs/{id}/audit"]["get"] =
-      op("What the sync's jobs applied, one entry per change, oldest first (keyset paging)", "200",
-         audit_list);
-  p["/api/jobs/{id}/audit"]["parameters"] = {id_param("id"), audit_limit, audit_after};
-  p["/api/jobs/{id}/audit"]["get"] =
-      op("What a job applied, one entry per change (keyset paging)", "200", audit_list);
-  p["/api/datasources/{id}/tables"]["parameters"] = {
-      id_param("id"), qparam("limit", "integer", "1..1000, default 100"),
-      qparam("after_schema", "string", "with after_name: the next page (next)"),
-      qparam("after_name", "string", "with after_schema")};
-  p["/api/datasources/{id}/tables"]["get"] =
-      op("Tables and views of a datasource (dbsync.tables), by schema and name", "200", obj);
-  p["/api/datasources/{id}/tables/{table}/schema"]["parameters"] = {id_param("id"),
-                                                                    text_param("table")};
-  p["/api/datasources/{id}/tables/{table}/schema"]["get"] = op(
-      "Columns (type, nullable, default) and primary key of a table (dbsync.columns)", "200", obj);
-  p["/api/datasources/{id}/tables/{table}/rows"]["parameters"] = {
-      id_param("id"), text_param("table"), qparam("limit", "integer", "1..1000, default 100"),
-      qparam("after", "string",
-             "JSON object of the primary key columns (next_after of the previous page)")};
-  p["/api/datasources/{id}/tables/{table}/rows"]["get"] =
-      op("Rows of a table by primary key, keyset pages (dbsync.rows)", "200", obj);
-  p["/api/settings"]["get"] =
-      op("The daemon's settings (passwords masked)", "200", ref("Settings"));
-  p["/api/settings"]["put"] =
-      op("Change settings (null removes one)", "200", ref("Settings"), true, ref("Settings"));
+  return s;
+}
 
+// A path's parameters: its segments ({id}: an id, others text).
+json path_parameters(const Route& r) {
+  json out = json::array();
+  for (const std::string& seg : r.segments) {
+    if (seg.size() < 3 || seg.front() != '{') continue;
+    const std::string name = seg.substr(1, seg.size() - 2);
+    out.push_back(is_id_param(name) ? doc::id_param(name) : doc::text_param(name));
+  }
+  return out;
+}
+
+}  // namespace
+
+json openapi_document(const Router& router) {
+  json p = json::object();
+  for (const Route& r : router.routes()) {
+    if (r.doc.is_null()) continue;  // undocumented (a test refuses that)
+    std::string method = r.method;
+    for (char& ch : method) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    json& path = p[r.pattern];
+    path[method] = r.doc;
+    if (!r.parameters.is_null()) {
+      path["parameters"] = r.parameters;
+    } else if (!path.contains("parameters") && r.pattern.find('{') != std::string::npos) {
+      path["parameters"] = path_parameters(r);
+    }
+  }
   return {{"openapi", "3.0.3"},
           {"info", {{"title", "dbsyncd"}, {"version", "0.1.0"}}},
           {"paths", p},
           {"components",
-           {{"schemas", s},
+           {{"schemas", schemas()},
             {"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
           {"security", json::array({{{"bearer", json::array()}}})}};
 }
@@ -341,9 +231,9 @@ std::string html_escape(const std::string& s) {
   return o;
 }
 
-Reply docs_page() {
+Reply docs_page(const Router& router) {
   std::string rows;
-  const json doc = openapi_document();
+  const json doc = openapi_document(router);
   for (auto& [path, ops] : doc["paths"].items())
     for (auto& [method, op] : ops.items()) {
       if (method == "parameters") continue;
@@ -366,8 +256,11 @@ Reply docs_page() {
 }  // namespace
 
 void add_openapi_routes(Router& r) {
-  r.add("GET", "/openapi.json", {}, [](Request&) { return Reply::json(200, openapi_document()); });
-  r.add("GET", "/docs", {}, [](Request&) { return docs_page(); });
+  r.add("GET", "/openapi.json", {}, [&r](Request&) {
+     return Reply::json(200, openapi_document(r));
+   }).doc = doc::op("This document", "200", doc::obj(), false);
+  r.add("GET", "/docs", {}, [&r](Request&) { return docs_page(r); }).doc =
+      doc::op("A page listing the API", "200", nullptr, false);
 }
 
 }  // namespace dbsync::daemon::api

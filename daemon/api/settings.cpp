@@ -133,8 +133,11 @@ Reply put(Request& req, Services& s) {
 }  // namespace
 
 void add_settings_routes(Router& r, Services& s) {
-  r.add("GET", "/api/settings", {}, get);
-  r.add("PUT", "/api/settings", {}, [&s](Request& req) { return put(req, s); });
+  r.add("GET", "/api/settings", {}, get).doc =
+      doc::op("The daemon's settings (passwords masked)", "200", doc::ref("Settings"));
+  r.add("PUT", "/api/settings", {}, [&s](Request& req) { return put(req, s); }).doc =
+      doc::op("Change settings (null removes one)", "200", doc::ref("Settings"), true,
+              doc::ref("Settings"));
 }
 
 }  // namespace dbsync::daemon::api

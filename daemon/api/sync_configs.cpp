@@ -143,12 +143,21 @@ Reply preview(Request& req) {
 }  // namespace
 
 void add_sync_config_routes(Router& r) {
-  r.add("GET", "/api/sync-configs", {}, list);
-  r.add("POST", "/api/sync-configs", {}, create);
-  r.add("GET", "/api/sync-configs/{id}", {"sync config"}, get);
-  r.add("PUT", "/api/sync-configs/{id}", {"sync config"}, change);
-  r.add("DELETE", "/api/sync-configs/{id}", {"sync config"}, remove);
-  r.add("POST", "/api/sync-configs/{id}/preview", {"sync config"}, preview);
+  using doc::op;
+  using doc::ref;
+  r.add("GET", "/api/sync-configs", {}, list).doc =
+      op("List sync configs", "200", doc::list("SyncConfig"));
+  r.add("POST", "/api/sync-configs", {}, create).doc =
+      op("Create a sync config (validated by the extension)", "201", ref("SyncConfig"), true,
+         ref("SyncConfigCreate"));
+  r.add("GET", "/api/sync-configs/{id}", {"sync config"}, get).doc =
+      op("One sync config", "200", ref("SyncConfig"));
+  r.add("PUT", "/api/sync-configs/{id}", {"sync config"}, change).doc =
+      op("Change a sync config", "200", ref("SyncConfig"), true, ref("SyncConfigUpdate"));
+  r.add("DELETE", "/api/sync-configs/{id}", {"sync config"}, remove).doc =
+      op("Drop a sync config with its jobs and baseline", "204", nullptr);
+  r.add("POST", "/api/sync-configs/{id}/preview", {"sync config"}, preview).doc =
+      op("Mapped rows and the planned diff; nothing written", "200", doc::obj());
 }
 
 }  // namespace dbsync::daemon::api

@@ -51,9 +51,13 @@ Reply revoke(Request& req) {
 }  // namespace
 
 void add_token_routes(Router& r) {
-  r.add("GET", "/api/tokens", {}, list);
-  r.add("POST", "/api/tokens", {}, create);
-  r.add("DELETE", "/api/tokens/{id}", {"token"}, revoke);
+  r.add("GET", "/api/tokens", {}, list).doc =
+      doc::op("List API tokens (never the tokens themselves)", "200", doc::list("Token"));
+  r.add("POST", "/api/tokens", {}, create).doc =
+      doc::op("Create an API token (shown once)", "201", doc::ref("Token"), true,
+              {{"type", "object"}, {"required", {"name"}}, {"properties", {{"name", doc::str()}}}});
+  r.add("DELETE", "/api/tokens/{id}", {"token"}, revoke).doc =
+      doc::op("Revoke a token", "204", nullptr);
 }
 
 }  // namespace dbsync::daemon::api

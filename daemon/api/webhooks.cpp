@@ -92,10 +92,35 @@ Reply trigger(Request& req, Services& s) {
 
 void add_webhook_routes(Router& r, Services& s) {
   r.add("POST", "/api/sync-configs/{id}/webhook-secret", {"sync config"},
-        [&s](Request& req) { return make_secret(req, s); });
-  r.add("DELETE", "/api/sync-configs/{id}/webhook-secret", {"sync config"}, drop_secret);
-  r.add("POST", "/webhooks/{provider}/{configId}", {"sync config"},
-        [&s](Request& req) { return trigger(req, s); });
+        [&s](Request& req) { return make_secret(req, s); })
+      .doc = doc::op(
+      "Make (or replace) the sync's webhook secret; shown once, kept sealed with SECRET_KEY "
+      "(409 without it)",
+      "201", doc::obj());
+  r.add("DELETE", "/api/sync-configs/{id}/webhook-secret", {"sync config"}, drop_secret).doc =
+      doc::op("Remove the sync's webhook secret: its triggers stop", "204", nullptr);
+  Route& t = r.add("POST", "/webhooks/{provider}/{configId}", {"sync config"},
+                   [&s](Request& req) { return trigger(req, s); });
+  t.doc = doc::op(
+      "Webhook trigger (n8n, Zapier, ActivePieces, anything): runs the sync like POST "
+      "/api/sync/{configId}, authenticated by the sync's secret (a token header or a "
+      "signature of timestamp + body), not a bearer token; 401 otherwise",
+      "202", doc::obj(), false);
+  t.parameters = {
+      {{"name", "provider"},
+       {"in", "path"},
+       {"required", true},
+       {"schema", {{"type", "string"}, {"enum", {"n8n", "zapier", "activepieces", "generic"}}}}},
+      doc::id_param("configId"),
+      {{"name", "X-Dbsync-Token"},
+       {"in", "header"},
+       {"schema", {{"type", "string"}}},
+       {"description", "the sync's webhook secret"}},
+      {{"name", "X-Dbsync-Signature"},
+       {"in", "header"},
+       {"schema", {{"type", "string"}}},
+       {"description",
+        "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.\" + body)>, within 300 s"}}};
 }
 
 }  // namespace dbsync::daemon::api

@@ -31,15 +31,22 @@ bool is_id_param(std::string_view name) {
   return name == "id" || (name.size() > 2 && name.substr(name.size() - 2) == "Id");
 }
 
-void Router::add(std::string method, std::string pattern, std::vector<std::string> id_nouns,
-                 Handler handler) {
-  Route r{std::move(method), std::move(pattern), std::move(handler), {}, std::move(id_nouns)};
+Route& Router::add(std::string method, std::string pattern, std::vector<std::string> id_nouns,
+                   Handler handler) {
+  Route r{std::move(method),
+          std::move(pattern),
+          std::move(handler),
+          {},
+          std::move(id_nouns),
+          nullptr,
+          nullptr};
   r.segments = split_path(r.pattern);
   size_t ids = 0;
   for (const std::string& s : r.segments)
     if (is_param(s) && is_id_param(param_name(s))) ++ids;
   if (ids != r.id_nouns.size()) throw std::logic_error("route " + r.pattern + ": one noun per id");
   routes_.push_back(std::move(r));
+  return routes_.back();
 }
 
 Router::Match Router::match(std::string_view method, std::string_view path) const {

@@ -80,13 +80,18 @@ struct Route {
   Handler handler;
   std::vector<std::string> segments;  // the pattern split at '/'
   std::vector<std::string> id_nouns;  // what each id names, in order
+  // Its OpenAPI operation object (daemon/api/openapi.cpp builds the document from the routes),
+  // and the path's parameters when they are more than its path segments (query, headers).
+  nlohmann::json doc;
+  nlohmann::json parameters;
 };
 
 class Router {
  public:
-  // `id_nouns`: one per id of the pattern, in order (e.g. {"sync config", "conflict"}).
-  void add(std::string method, std::string pattern, std::vector<std::string> id_nouns,
-           Handler handler);
+  // `id_nouns`: one per id of the pattern, in order (e.g. {"sync config", "conflict"}). The
+  // route is returned for its documentation (valid until the next add).
+  Route& add(std::string method, std::string pattern, std::vector<std::string> id_nouns,
+             Handler handler);
 
   struct Match {
     enum class Kind { kFound, kNoRoute, kWrongMethod } kind = Kind::kNoRoute;
