@@ -61,24 +61,19 @@ HttpServer::HttpServer(HttpOptions options, const Router& router, catalog::Pool&
   svr_.Put(".*", all);
   svr_.Delete(".*", all);
   svr_.Patch(".*", all);
-  // httplib's own errors (413, 400 bad request line...) get the JSON shape too.
+  // httplib's own refusals (413, 400 for a bad request line...) get the JSON shape too.
   svr_.set_error_handler(httplib::Server::HandlerWithResponse(
       [this](const httplib::Request& req,
              httplib::Response& res) -> httplib::Server::HandlerResponse {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
         ApiError e{res.status, "error", "request failed", json::object()};
-        if (res.status == 404) {
-          e.code = "no_route";
-          e.message = "no such endpoint: " + req.method + " " + req.path;
-        } else if (res.status == 413) {
+        if (res.status == 413) {
           e.code = "payload_too_large";
           e.message = "the request body is larger than " + std::to_string(options_.max_body_bytes) +
                       " bytes";
           e.details["max_body_bytes"] = options_.max_body_bytes;
         } else if (res.status == 400) {
           e.code = "bad_request";
-        } else if (res.status == 405) {
-          e.code = "method_not_allowed";
         }
         cors_headers(req, res);
         res.set_content(e.body().dump(), "application/json");
