@@ -175,7 +175,9 @@ const Setting kSettings[] = {
     {"--database-url", "DATABASE_URL",
      "the master PostgreSQL (postgres:// URL or conninfo); required", set_database_url},
     {"--secret-key", "SECRET_KEY",
-     "64 hex digits: the key of dbsync.secret_key_file (reads datasource secrets)", set_secret_key},
+     "64 hex digits: the key of dbsync.secret_key_file (reads datasource secrets; seals webhook "
+     "secrets and the Redis password); optional",
+     set_secret_key},
     {"--cors-origins", "CORS_ORIGINS", "comma-separated allowed origins, or *; default none",
      set_cors},
     {"--admin-token", "DBSYNC_ADMIN_TOKEN",

@@ -15,7 +15,7 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
 struct Config {
   std::string database_url;               // DATABASE_URL: the master (required)
-  std::string secret_key_hex;             // SECRET_KEY: 64 hex digits (optional for now)
+  std::string secret_key_hex;             // SECRET_KEY: 64 hex digits (optional; see usage())
   std::vector<std::string> cors_origins;  // CORS_ORIGINS: comma-separated; "*" for any
   std::string admin_token;                // DBSYNC_ADMIN_TOKEN: the first API token
   std::string listen_host = "127.0.0.1";

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "daemon/catalog/jobs.hpp"
 #include "daemon/log.hpp"
 
 namespace dbsync::daemon {
@@ -32,8 +33,8 @@ JobSubscription::Wake JobSubscription::wait(uint64_t seen, std::chrono::millisec
   }
 }
 
-JobEventHub::JobEventHub(Db& db, int max_subscribers, std::chrono::milliseconds tick)
-    : db_(db), max_(max_subscribers), tick_(tick) {}
+JobEventHub::JobEventHub(catalog::Pool& pool, int max_subscribers, std::chrono::milliseconds tick)
+    : pool_(pool), max_(max_subscribers), tick_(tick) {}
 
 JobEventHub::~JobEventHub() { stop(); }
 
@@ -105,33 +106,28 @@ void JobEventHub::run() {
 }
 
 void JobEventHub::poll_once() {
-  std::string ids = "{";
+  std::vector<long long> ids;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [job, w] : watches_) ids += (ids.size() > 1 ? "," : "") + std::to_string(job);
+    for (const auto& [job, w] : watches_) ids.push_back(job);
   }
-  ids += "}";
-  if (ids == "{}") return;
-  DbError err;
-  auto session = db_.acquire(err, std::chrono::milliseconds(1000));
-  DbRows rows;
-  bool ok = session && session->query(
-                           "SELECT l.id, l.status, to_jsonb(l) - 'duration' FROM dbsync.job_list l "
-                           "WHERE l.id = ANY($1::bigint[])",
-                           {ids}, rows, err);
-  session.reset();
-  if (!ok) {
+  if (ids.empty()) return;
+  std::string failed;
+  std::map<long long, std::pair<std::string, bool>> seen;
+  if (auto conn = pool_.acquire(std::chrono::milliseconds(1000)); !conn.is_ok()) {
+    failed = conn.failure().message;
+  } else if (auto states = catalog::job_states(conn.value().pg(), ids); !states.is_ok()) {
+    failed = states.failure().message;
+  } else {
+    for (catalog::JobState& s : states.value())
+      seen[s.id] = {std::move(s.json), is_final_status(s.status)};
+  }
+  if (!failed.empty()) {
     // The master is away: subscribers keep their heartbeat; the next tick tries again.
-    log_event(LogLevel::kWarn, "events_poll_failed", {{"message", err.message}});
+    log_event(LogLevel::kWarn, "events_poll_failed", {{"message", failed}});
     std::lock_guard<std::mutex> lock(mu_);
     ++polls_;
     return;
-  }
-  std::map<long long, std::pair<std::string, bool>> seen;
-  for (int i = 0; i < rows.rows(); ++i) {
-    // Compact, as the handler's first read is sent (a change is a different text).
-    std::string job = nlohmann::json::parse(rows.get(i, 2)).dump();
-    seen[std::stoll(rows.get(i, 0))] = {std::move(job), is_final_status(rows.get(i, 1))};
   }
   bool any = false;
   {

@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-#include "daemon/db.hpp"
+#include "daemon/catalog/db.hpp"
 
 namespace dbsync::daemon {
 
@@ -48,7 +48,7 @@ class JobSubscription {
 class JobEventHub {
  public:
   // `max_subscribers`: open streams at most (beyond: subscribe() answers nullptr).
-  JobEventHub(Db& db, int max_subscribers, std::chrono::milliseconds tick);
+  JobEventHub(catalog::Pool& pool, int max_subscribers, std::chrono::milliseconds tick);
   ~JobEventHub();
   JobEventHub(const JobEventHub&) = delete;
   JobEventHub& operator=(const JobEventHub&) = delete;
@@ -80,7 +80,7 @@ class JobEventHub {
   void poll_once();
   void unsubscribe(long long job);
 
-  Db& db_;
+  catalog::Pool& pool_;
   const int max_;
   const std::chrono::milliseconds tick_;
   mutable std::mutex mu_;

@@ -8,14 +8,15 @@
 #include <map>
 #include <thread>
 
-#include "daemon/auth.hpp"
+#include "daemon/api/api_server.hpp"
+#include "daemon/catalog/db.hpp"
+#include "daemon/catalog/settings.hpp"
 #include "daemon/config.hpp"
-#include "daemon/db.hpp"
+#include "daemon/http/auth.hpp"
 #include "daemon/job_runner.hpp"
 #include "daemon/log.hpp"
 #include "daemon/redis_stage_factory.hpp"
 #include "daemon/runner.hpp"
-#include "daemon/server.hpp"
 
 extern char** environ;
 
@@ -42,36 +43,33 @@ std::string one_line(std::string s) {
 }
 
 // The master has the extension (with the api section of the catalog).
-int check_master(Db& db) {
-  DbError err;
-  auto session = db.acquire(err);
-  if (!session) {
+int check_master(catalog::Pool& pool) {
+  auto conn = pool.acquire();
+  if (!conn.is_ok()) {
     std::fprintf(stderr, "dbsyncd: cannot connect to the master (DATABASE_URL): %s\n",
-                 one_line(err.message).c_str());
+                 one_line(conn.failure().message).c_str());
     return 1;
   }
-  DbRows rows;
-  if (!session->query("SELECT extversion, to_regclass('dbsync.api_tokens') IS NOT NULL "
-                      "FROM pg_extension WHERE extname = 'dbsync'",
-                      {}, rows, err)) {
+  auto ext = catalog::dbsync_extension(conn.value().pg());
+  if (!ext.is_ok()) {
     std::fprintf(stderr, "dbsyncd: the master does not answer: %s\n",
-                 one_line(err.message).c_str());
+                 one_line(ext.failure().message).c_str());
     return 1;
   }
-  if (rows.rows() == 0) {
+  if (!ext.value()) {
     std::fprintf(stderr,
                  "dbsyncd: the dbsync extension is not installed in the master database "
                  "(CREATE EXTENSION dbsync)\n");
     return 1;
   }
-  if (rows.get(0, 1) != "t") {
+  if (!ext.value()->has_api) {
     std::fprintf(stderr,
                  "dbsyncd: the dbsync extension in the master (version %s) has no "
                  "dbsync.api_tokens: update it (ALTER EXTENSION dbsync UPDATE)\n",
-                 rows.get(0, 0).c_str());
+                 ext.value()->version.c_str());
     return 1;
   }
-  log_event(LogLevel::kInfo, "master", {{"extension", rows.get(0, 0)}});
+  log_event(LogLevel::kInfo, "master", {{"extension", ext.value()->version}});
   return 0;
 }
 
@@ -99,17 +97,16 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  Db db(config.database_url, config.db_connections);
-  if (int rc = check_master(db); rc != 0) return rc;
+  catalog::Pool pool(config.database_url, config.db_connections);
+  if (int rc = check_master(pool); rc != 0) return rc;
   {
-    DbError err;
-    auto session = db.acquire(err);
-    if (!session) {
+    auto conn = pool.acquire();
+    if (!conn.is_ok()) {
       std::fprintf(stderr, "dbsyncd: cannot connect to the master: %s\n",
-                   one_line(err.message).c_str());
+                   one_line(conn.failure().message).c_str());
       return 1;
     }
-    auto first = bootstrap_tokens(*session, config.admin_token);
+    auto first = bootstrap_tokens(conn.value().pg(), config.admin_token);
     if (!first.is_ok()) {
       std::fprintf(stderr, "dbsyncd: %s\n", first.status().message().c_str());
       return 1;
@@ -123,7 +120,7 @@ int main(int argc, char** argv) {
 
   ServerOptions server_options;
   server_options.sse_max_subscribers = config.sse_max_subscribers;
-  ApiServer server(config, db, server_options);
+  ApiServer server(config, pool, server_options);
   std::string bind_error;
   int port = server.bind(bind_error);
   if (port < 0) {

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "daemon/auth.hpp"
+#include "engine/hex.hpp"
 
 namespace dbsync::daemon::webhooks {
 namespace {
@@ -34,7 +34,7 @@ std::string new_secret() {
   unsigned char buf[32];
   if (RAND_bytes(buf, sizeof buf) != 1)
     throw std::runtime_error("no random bytes for a webhook secret");
-  return to_hex(std::string(reinterpret_cast<const char*>(buf), sizeof buf));
+  return hex::encode(std::string_view(reinterpret_cast<const char*>(buf), sizeof buf));
 }
 
 std::string signature(const std::string& secret, int64_t timestamp, std::string_view body) {
@@ -45,7 +45,7 @@ std::string signature(const std::string& secret, int64_t timestamp, std::string_
   if (!HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
             reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len))
     throw std::runtime_error("HMAC-SHA256 failed");
-  return to_hex(std::string(reinterpret_cast<const char*>(mac), len));
+  return hex::encode(std::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
 Status verify(const std::string& secret, const std::optional<std::string>& token_header,

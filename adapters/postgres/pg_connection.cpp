@@ -291,6 +291,7 @@ PgConnection& PgConnection::operator=(PgConnection&& o) noexcept {
     if (conn_) PQfinish(conn_);
     conn_ = o.conn_;
     where_ = std::move(o.where_);
+    failure_ = std::move(o.failure_);
     o.conn_ = nullptr;
   }
   return *this;
@@ -301,9 +302,11 @@ PgConnection::~PgConnection() {
 }
 
 Status PgConnection::connection_error(std::string_view what) const {
-  return error(ErrorCode::kUnavailable,
-               std::string(what) + " on " + where_ + ": " +
-                   trim_message(conn_ ? PQerrorMessage(conn_) : "not connected"));
+  Status st = error(ErrorCode::kUnavailable,
+                    std::string(what) + " on " + where_ + ": " +
+                        trim_message(conn_ ? PQerrorMessage(conn_) : "not connected"));
+  failure_ = PgFailure{"08006", st.message(), {}, {}};
+  return st;
 }
 
 Status PgConnection::result_status(pg_result* r, int expected) const {
@@ -314,12 +317,21 @@ Status PgConnection::result_status(pg_result* r, int expected) const {
   const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
   if (!primary) {
     if (PQstatus(conn_) != CONNECTION_OK) return connection_error("connection lost");
-    return error(ErrorCode::kInternal,
-                 "unexpected result " + std::string(PQresStatus(st)) + " from " + where_);
+    Status unexpected =
+        error(ErrorCode::kInternal,
+              "unexpected result " + std::string(PQresStatus(st)) + " from " + where_);
+    failure_ = PgFailure{"XX000", unexpected.message(), {}, {}};
+    return unexpected;
   }
+  auto field = [r](int code) {
+    const char* v = PQresultErrorField(r, code);
+    return std::string(v ? v : "");
+  };
+  failure_ = PgFailure{field(PG_DIAG_SQLSTATE), primary, field(PG_DIAG_MESSAGE_DETAIL),
+                       field(PG_DIAG_MESSAGE_HINT)};
+  if (failure_.sqlstate.empty()) failure_.sqlstate = "XX000";
   std::string msg = primary;
-  if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL))
-    msg += " (" + std::string(detail) + ")";
+  if (!failure_.detail.empty()) msg += " (" + failure_.detail + ")";
   ErrorCode code = code_for_sqlstate(PQresultErrorField(r, PG_DIAG_SQLSTATE));
   if (PQstatus(conn_) != CONNECTION_OK) code = ErrorCode::kUnavailable;
   return error(code, msg);
@@ -385,6 +397,7 @@ Status PgConnection::drain(int expected, PgResult* keep) {
 }
 
 Status PgConnection::exec(std::string_view sql) {
+  if (!failure_.sqlstate.empty()) failure_ = PgFailure{};
   if (!conn_) return error(ErrorCode::kUnavailable, "not connected");
   std::string text(sql);
   if (PQsendQuery(conn_, text.c_str()) != 1) return connection_error("query failed");
@@ -400,6 +413,7 @@ Result<PgResult> PgConnection::query(std::string_view sql, const std::vector<PgP
 
 Status PgConnection::send(std::string_view sql, const std::vector<PgParam>& params,
                           bool binary_result) {
+  if (!failure_.sqlstate.empty()) failure_ = PgFailure{};
   if (!conn_) return error(ErrorCode::kUnavailable, "not connected");
   std::string text(sql);
   std::vector<const char*> values(params.size());

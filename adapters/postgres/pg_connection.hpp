@@ -71,6 +71,16 @@ struct ConnectOptions {
   bool require_password = false;
 };
 
+// The fields of the last failed statement on a connection (PgConnection::last_failure): what a
+// caller needs to answer by SQLSTATE (the daemon's API: 404, 409, 422...). A lost or broken
+// connection is sqlstate "08006" with libpq's message (the password never appears).
+struct PgFailure {
+  std::string sqlstate;
+  std::string message;  // the primary message, without the detail
+  std::string detail;
+  std::string hint;
+};
+
 class PgResult {
  public:
   PgResult() = default;
@@ -106,7 +116,8 @@ class PgConnection {
   }
 
   PgConnection() = default;
-  PgConnection(PgConnection&& o) noexcept : conn_(o.conn_), where_(std::move(o.where_)) {
+  PgConnection(PgConnection&& o) noexcept
+      : conn_(o.conn_), where_(std::move(o.where_)), failure_(std::move(o.failure_)) {
     o.conn_ = nullptr;
   }
   PgConnection& operator=(PgConnection&& o) noexcept;
@@ -154,6 +165,12 @@ class PgConnection {
   // COPY ... TO STDOUT: calls `line` with each data row (text format, without the newline).
   Status copy_out(std::string_view copy_sql, const std::function<Status(std::string_view)>& line);
 
+  // Why the last statement failed, read right after a failed call: the server's error fields,
+  // or sqlstate "08006" for a connection problem ("XX000" when the server gave none). Cleared
+  // when exec() or send()/query() starts a statement; empty sqlstate: no such failure (e.g.
+  // "not connected", or a failure of the caller's own making).
+  const PgFailure& last_failure() const { return failure_; }
+
   // Rolls back an open transaction, ignoring errors (used on failure paths).
   void rollback_quietly();
   // A transaction is open (libpq's view: in one, or in one that failed).
@@ -175,6 +192,8 @@ class PgConnection {
 
   pg_conn* conn_ = nullptr;
   std::string where_;
+  mutable PgFailure
+      failure_;  // set where a failed Status is made (result_status, connection_error)
 };
 
 }  // namespace dbsync::pg

@@ -3,12 +3,11 @@
 // and the error names the field.
 #pragma once
 
-#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "daemon/api_error.hpp"
+#include "daemon/http/api_error.hpp"
 
 namespace dbsync::daemon {
 
@@ -24,8 +23,7 @@ struct FieldSpec {
 const char* field_type_name(FieldType t);
 
 // Parses `body` (an empty body is {} when nothing is required) and checks it.
-ApiResult<nlohmann::json> parse_body(const std::string& body,
-                                     std::initializer_list<FieldSpec> spec);
+ApiResult<nlohmann::json> parse_body(const std::string& body, const std::vector<FieldSpec>& spec);
 
 // A path id: digits only, 1..2^63-1; otherwise nullopt (the caller answers 404).
 std::optional<long long> parse_id(const std::string& text);

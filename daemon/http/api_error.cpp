@@ -1,8 +1,8 @@
-#include "daemon/api_error.hpp"
+#include "daemon/http/api_error.hpp"
 
 namespace dbsync::daemon {
 
-ApiError error_from_db(const DbError& e, int missing_status) {
+ApiError error_from_db(const catalog::DbFailure& e, int missing_status) {
   const std::string& s = e.sqlstate;
   auto cls = s.substr(0, 2);
   ApiError out;

@@ -1,4 +1,4 @@
-#include "daemon/json_body.hpp"
+#include "daemon/http/json_body.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -70,8 +70,7 @@ int nesting_depth(const std::string& text) {
 constexpr int kMaxDepth = 64;
 }  // namespace
 
-ApiResult<nlohmann::json> parse_body(const std::string& body,
-                                     std::initializer_list<FieldSpec> spec) {
+ApiResult<nlohmann::json> parse_body(const std::string& body, const std::vector<FieldSpec>& spec) {
   nlohmann::json doc;
   bool blank = body.find_first_not_of(" \t\r\n") == std::string::npos;
   if (blank) {

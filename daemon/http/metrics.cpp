@@ -1,4 +1,4 @@
-#include "daemon/metrics.hpp"
+#include "daemon/http/metrics.hpp"
 
 #include <cstdio>
 
