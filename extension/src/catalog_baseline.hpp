@@ -15,14 +15,15 @@
 namespace dbsync::ext {
 
 // Keys are stored as encode_sortable_key bytes, so bytea order is key order: a page is
-// `... WHERE sync_id = $1 AND key > $2 ORDER BY key LIMIT n` after the previous page's last
-// key, and a KeyRange's ends become encoded bounds. Reads happen inside the caller's SPI session
-// and errors from PostgreSQL are thrown (as LocalSource's); a stored entry that does not decode
-// is a Status.
+// `... WHERE sync_id = $1 AND key > $2 ORDER BY sync_id, key LIMIT n` (the primary key's order)
+// after the previous page's last key, and a KeyRange's ends become encoded bounds. Reads happen
+// inside the caller's SPI session and errors from PostgreSQL are thrown (as LocalSource's); a
+// stored entry that does not decode is a Status.
 //
-// apply() writes a batch with at most two statements, the keys and states bound as bytea[]
-// arrays: an upsert of the kSet entries and a delete of the kErase keys (the last operation per
-// key wins), inside the caller's transaction (nothing here commits).
+// apply() writes a batch with at most three statements, inside the caller's transaction
+// (nothing here commits): the keys new to the baseline inserted in bulk (pg/bulk_insert.hpp;
+// a plain INSERT of bytea[] arrays where that does not apply), an upsert of the other kSet
+// entries and a delete of the kErase keys (the last operation per key wins).
 //
 // With audit_job() (a job's run or commit), apply() also records what the batch applied to
 // the target and the source in dbsync.audit (engine/audit.hpp; one statement, one row per

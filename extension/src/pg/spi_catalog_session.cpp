@@ -1,0 +1,76 @@
+#include "extension/src/pg/spi_catalog_session.hpp"
+
+#include "engine/hex.hpp"
+
+extern "C" {
+#include "executor/spi.h"
+}
+
+namespace dbsync::pg {
+namespace {
+
+std::vector<spi::Param> spi_params(const std::vector<SqlParam>& params) {
+  std::vector<spi::Param> out;
+  out.reserve(params.size());
+  for (const SqlParam& p : params) {
+    if (!p.value)
+      out.emplace_back(std::nullopt);
+    else if (p.bytes)
+      out.emplace_back(hex::encode_bytea(*p.value));  // bytea's text input form
+    else
+      out.emplace_back(*p.value);
+  }
+  return out;
+}
+
+// The rows a kept plan left in SPI_tuptable, as text; the table is freed.
+CatalogRows rows_of_tuptable() {
+  CatalogRows out;
+  SPITupleTable* table = SPI_tuptable;
+  if (table == nullptr) return out;
+  TupleDesc desc = table->tupdesc;
+  const int ncols = desc->natts;
+  const uint64_t n = SPI_processed;
+  out.rows.reserve(n);
+  for (uint64_t r = 0; r < n; ++r) {
+    HeapTuple tuple = table->vals[r];
+    std::vector<std::optional<std::string>> row;
+    row.reserve(static_cast<size_t>(ncols));
+    for (int c = 0; c < ncols; ++c) {
+      char* v = pg_call([&] { return SPI_getvalue(tuple, desc, c + 1); });
+      if (v == nullptr) {
+        row.emplace_back(std::nullopt);
+      } else {
+        row.emplace_back(std::string(v));
+        pg_call([&] { pfree(v); });
+      }
+    }
+    out.rows.push_back(std::move(row));
+  }
+  pg_call([&] { SPI_freetuptable(table); });
+  return out;
+}
+
+}  // namespace
+
+Result<CatalogRows> SpiCatalogSession::run(std::string_view sql,
+                                           const std::vector<SqlParam>& params, bool kept) {
+  const std::vector<spi::Param> values = spi_params(params);
+  if (!kept) {
+    spi::Rows r = spi::query(std::string(sql), values);
+    CatalogRows out;
+    out.rows = std::move(r.rows);
+    return out;
+  }
+  return spi::with_safe_search_path([&] {
+    auto it = kept_.find(sql);
+    if (it == kept_.end())
+      it = kept_.emplace(std::string(sql), std::make_unique<spi::KeptPlan>()).first;
+    spi::KeptPlan& plan = *it->second;
+    if (!plan.prepared()) plan.prepare(std::string(sql), static_cast<int>(values.size()));
+    plan.run(values);
+    return rows_of_tuptable();
+  });
+}
+
+}  // namespace dbsync::pg
