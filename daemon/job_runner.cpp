@@ -199,6 +199,8 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
     Result<pg::PgConnection> c = pg::PgConnection::connect(ctx.master_conninfo);
     if (!c.is_ok()) return failed(master, job, ctx, c.status().message());
     own = std::move(c).value();
+    if (Status st = use_catalog_search_path(own); !st.is_ok())
+      return failed(master, job, ctx, st.message());
   }
   JobTransaction txn(local_target ? sync.target->connection() : own);
   CatalogBaseline baseline(txn, sync.id, batch);

@@ -40,6 +40,10 @@ Result<pg::PgResult> JobTransaction::query(std::string_view sql,
   return conn_.query(sql, params, binary_result);
 }
 
+Status use_catalog_search_path(pg::PgConnection& conn) {
+  return conn.exec("SET search_path = pg_catalog, pg_temp");
+}
+
 Result<CatalogRows> JobTransaction::run(std::string_view sql, const std::vector<SqlParam>& params,
                                         bool) {
   DBSYNC_ASSIGN_OR_RETURN(pg::PgResult r, query(sql, pq_params(params)));

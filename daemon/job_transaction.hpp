@@ -38,4 +38,10 @@ class JobTransaction final : public CatalogSession {
   pg::PgConnection& conn_;
 };
 
+// search_path = pg_catalog, pg_temp on a connection that runs only catalog statements (a job's
+// own, the heartbeat's), as the HTTP pool sets it (daemon/db.cpp): a hostile search_path cannot
+// redirect the catalog's statements. Not for a connection that resolves a sync's table names
+// (the runner's, which checks the sync's tables; a local target's).
+Status use_catalog_search_path(pg::PgConnection& conn);
+
 }  // namespace dbsync::daemon

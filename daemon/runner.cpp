@@ -209,6 +209,12 @@ void JobRunner::heartbeat_loop() {
         continue;
       }
       conn = std::move(c).value();
+      if (Status st = use_catalog_search_path(conn); !st.is_ok()) {
+        log_event(LogLevel::kWarn, "heartbeat: the master is unreachable",
+                  {{"error", one_line(st.message())}});
+        conn = pg::PgConnection();
+        continue;
+      }
     }
     // A job row locked by its own batch is skipped: that batch renews the lease itself.
     Result<pg::PgResult> r = conn.query(catalog_sql::kRenewLeases,
@@ -239,6 +245,8 @@ void JobRunner::work_loop() {
         backoff = std::min(backoff * 2, kMaxBackoffSeconds);
         continue;
       }
+      // Its search_path stays the role's: dbsync.check_sync_privileges resolves the sync's
+      // table names as the extension's workers do.
       conn = std::move(c).value();
       backoff = 1;
     }

@@ -98,9 +98,8 @@ SELECT * FROM pg_temp.show(:j3);
 -- stage that is unreachable pauses the job with a backoff; the heartbeat renews the leases of
 -- the jobs it holds; a job whose daemon died is taken over (resumed), and failed after too
 -- many deaths.
-UPDATE dbsync.jobs SET executor_kind = 'daemon' WHERE id = pg_temp.job('jl_two');
-SELECT j.id AS j4 FROM dbsync.jobs j JOIN dbsync.syncs s ON s.id = j.sync_id
- WHERE s.name = 'jl_two' AND j.finished_at IS NULL \gset
+SELECT pg_temp.job('jl_two') AS j4 \gset
+UPDATE dbsync.jobs SET executor_kind = 'daemon' WHERE id = :j4;
 SELECT count(*) AS worker_claims_daemon_job FROM dbsync.claim_job('worker 1', 300, 'worker', false);
 SELECT id = :j4 AS claimed, resumed FROM dbsync.claim_job('dbsyncd h:1', 60, 'daemon', true);
 SELECT dbsync.set_job_stage(:j4, 'redis');
