@@ -57,6 +57,12 @@ inline constexpr const char* kRequeueDecidedJob =
     "SELECT dbsync.requeue_decided_job($1::pg_catalog.text::pg_catalog.int8, "
     "$2::pg_catalog.text::pg_catalog.int8)";
 
+// Whether dbsync.cancel asked job $1 to stop: one row (an empty bytea, so that the extension
+// reads it as a bytes page with a kept plan) when it did. Polled every 1024 rows.
+inline constexpr const char* kCancelRequested =
+    "SELECT ''::pg_catalog.bytea FROM dbsync.jobs j "
+    "WHERE j.id OPERATOR(pg_catalog.=) $1::pg_catalog.text::pg_catalog.int8 AND j.cancel_requested";
+
 // dbsyncd's Redis settings as stored: the URL ('daemon.redis_url', a jsonb string), the
 // password's jsonb type ('string': in clear, from before sealing; 'object': sealed) and its
 // content (the clear text, or the sealed hex). One row; NULLs when unset.

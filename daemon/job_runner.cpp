@@ -263,8 +263,7 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
     if (committing) return false;
     if (!cancel) {
       Result<pg::PgResult> r =
-          master.query("SELECT 1 FROM dbsync.jobs WHERE id = $1::bigint AND cancel_requested",
-                       {PgParam::text(num(job.id))});
+          master.query(catalog_sql::kCancelRequested, {PgParam::text(num(job.id))});
       cancel = r.is_ok() && r->rows() > 0;
     }
     return cancel || (ctx.cancel_seen && ctx.cancel_seen());

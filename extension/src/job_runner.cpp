@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>  // before PostgreSQL's headers (port.h redefines snprintf)
 
+#include "common/catalog_sql.hpp"
 #include "common/job_catalog.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/sync_executor.hpp"
@@ -40,9 +41,7 @@ class CancelPoll {
   explicit CancelPoll(int64_t job_id) : job_id_(num(job_id)) {}
   bool requested() {
     pg::spi::with_safe_search_path([&] {
-      if (!plan_.prepared())
-        plan_.prepare(
-            "SELECT ''::bytea FROM dbsync.jobs WHERE id = $1::bigint AND cancel_requested", 1);
+      if (!plan_.prepared()) plan_.prepare(catalog_sql::kCancelRequested, 1);
       pg::spi::run_bytes_into(plan_, {job_id_}, page_);
     });
     return !page_.empty();
