@@ -16,15 +16,25 @@
 namespace dbsync {
 
 // A bound parameter: text (the statement casts it: $1::bigint), raw bytes for a bytea
-// parameter, or NULL.
+// parameter, NULL, or a one-dimensional array for set-based statements: text[] (NULL elements
+// allowed) or bytea[] (the statement casts it: $2::pg_catalog.bytea[]).
 struct SqlParam {
-  std::optional<std::string> value;
-  bool bytes = false;
+  enum class Kind { kText, kBytea, kTextArray, kByteaArray };
+  Kind kind = Kind::kText;
+  std::optional<std::string> value;               // kText, kBytea
+  std::vector<std::optional<std::string>> items;  // kTextArray, kByteaArray
 
-  static SqlParam text(std::string s) { return {std::move(s), false}; }
-  static SqlParam number(int64_t v) { return {std::to_string(v), false}; }
-  static SqlParam bytea(std::string raw) { return {std::move(raw), true}; }
-  static SqlParam null() { return {std::nullopt, false}; }
+  static SqlParam text(std::string s) { return {Kind::kText, std::move(s), {}}; }
+  static SqlParam number(int64_t v) { return {Kind::kText, std::to_string(v), {}}; }
+  static SqlParam bytea(std::string raw) { return {Kind::kBytea, std::move(raw), {}}; }
+  static SqlParam null() { return {Kind::kText, std::nullopt, {}}; }
+  static SqlParam text_array(std::vector<std::optional<std::string>> items) {
+    return {Kind::kTextArray, std::nullopt, std::move(items)};
+  }
+  static SqlParam bytea_array(const std::vector<std::string>& raw) {
+    return {Kind::kByteaArray, std::nullopt, {raw.begin(), raw.end()}};
+  }
+  bool is_array() const { return kind == Kind::kTextArray || kind == Kind::kByteaArray; }
 };
 
 // Rows as text (PostgreSQL's output forms; NULL as nullopt). The catalog's statements return no

@@ -1,14 +1,65 @@
 #include "common/pq_catalog_session.hpp"
 
+#include <cstdint>
+
 namespace dbsync {
+
+namespace {
+
+void append_be32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+// A one-dimensional array in PostgreSQL's binary array format, of elements of type `elem_oid`
+// (text and bytea elements are their bytes as they are).
+std::string binary_array(const std::vector<std::optional<std::string>>& items, uint32_t elem_oid) {
+  std::string out;
+  bool nulls = false;
+  size_t total = 20;
+  for (const auto& s : items) {
+    total += 4 + (s ? s->size() : 0);
+    nulls = nulls || !s;
+  }
+  out.reserve(total);
+  append_be32(out, 1);  // dimensions
+  append_be32(out, nulls ? 1 : 0);
+  append_be32(out, elem_oid);
+  append_be32(out, static_cast<uint32_t>(items.size()));
+  append_be32(out, 1);  // lower bound
+  for (const auto& s : items) {
+    if (!s) {
+      append_be32(out, 0xffffffffu);  // -1: NULL
+      continue;
+    }
+    append_be32(out, static_cast<uint32_t>(s->size()));
+    out += *s;
+  }
+  return out;
+}
+
+constexpr uint32_t kTextOid = 25, kByteaOid = 17;
+
+}  // namespace
 
 std::vector<pg::PgParam> pq_params(const std::vector<SqlParam>& params) {
   std::vector<pg::PgParam> out;
   out.reserve(params.size());
   for (const SqlParam& p : params) {
+    switch (p.kind) {
+      case SqlParam::Kind::kTextArray:
+        out.push_back(pg::PgParam::binary(binary_array(p.items, kTextOid)));
+        continue;
+      case SqlParam::Kind::kByteaArray:
+        out.push_back(pg::PgParam::binary(binary_array(p.items, kByteaOid)));
+        continue;
+      case SqlParam::Kind::kText:
+      case SqlParam::Kind::kBytea:
+        break;
+    }
     if (!p.value)
       out.push_back(pg::PgParam::null());
-    else if (p.bytes)
+    else if (p.kind == SqlParam::Kind::kBytea)
       out.push_back(pg::PgParam::binary(*p.value));
     else
       out.push_back(pg::PgParam::text(*p.value));

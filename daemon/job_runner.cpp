@@ -8,7 +8,7 @@
 #include "common/catalog_sql.hpp"
 #include "common/pq_catalog_session.hpp"
 #include "daemon/catalog_baseline.hpp"
-#include "daemon/catalog_stage.hpp"
+#include "common/catalog_stage.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/sync_executor.hpp"
 #include "engine/value_json.hpp"

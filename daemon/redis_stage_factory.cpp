@@ -9,7 +9,7 @@
 
 #include "adapters/postgres/pg_values.hpp"
 #include "common/catalog_sql.hpp"
-#include "daemon/catalog_stage.hpp"
+#include "common/catalog_stage.hpp"
 #include "engine/hex.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/value_json.hpp"

@@ -116,10 +116,10 @@ void run_claimed_job(const ClaimedJob& job, const std::string& executor) {
                                     : &local_source_writer.emplace(*k.source.local, k.filter);
   CatalogBaseline baseline(k.id, batch);
   baseline.audit_job(num(job.id), m);
-  CatalogStage stage(num(job.id), num(job.sync_id), m);
+  pg::SpiCatalogSession catalog;
+  CatalogStage stage(catalog, num(job.id), num(job.sync_id), m);
   SyncEndpoints endpoints{source.get(), source_writer, target, &baseline, &stage, nullptr};
 
-  pg::SpiCatalogSession catalog;
   jobs::ProgressWriter progress(job, executor, kWorkerLeaseSeconds);
   Result<SyncExecutor> sync_executor = SyncExecutor::create(m, k.policy, endpoints);
   if (!sync_executor.is_ok()) {

@@ -126,7 +126,8 @@ class Decider {
       throw PgError(pg::sqlstate_for(change.status().code()),
                     "conflict " + num(id) + ": " + change.status().message());
     if (!change->empty()) {
-      CatalogStage stage(num(job_id), num(sync_id_), *sync_.mapper);
+      pg::SpiCatalogSession catalog;
+      CatalogStage stage(catalog, num(job_id), num(sync_id_), *sync_.mapper);
       pg::throw_if_error(stage.put_changes({std::move(change).value()}), "staging the decision");
     }
     Param resolved_row;

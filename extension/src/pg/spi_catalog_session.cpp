@@ -3,6 +3,7 @@
 #include "engine/hex.hpp"
 
 extern "C" {
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 }
 
@@ -15,7 +16,7 @@ std::vector<spi::Param> spi_params(const std::vector<SqlParam>& params) {
   for (const SqlParam& p : params) {
     if (!p.value)
       out.emplace_back(std::nullopt);
-    else if (p.bytes)
+    else if (p.kind == SqlParam::Kind::kBytea)
       out.emplace_back(hex::encode_bytea(*p.value));  // bytea's text input form
     else
       out.emplace_back(*p.value);
@@ -51,10 +52,43 @@ CatalogRows rows_of_tuptable() {
   return out;
 }
 
+// A statement with array parameters: Datum parameters built in a context of its own.
+CatalogRows run_typed(const std::string& sql, const std::vector<SqlParam>& params) {
+  MemoryContext cxt = spi::create_context("dbsync catalog statement");
+  spi::Rows r = spi::with_safe_search_path([&] {
+    std::vector<spi::TypedParam> typed;
+    typed.reserve(params.size());
+    for (const SqlParam& p : params) {
+      switch (p.kind) {
+        case SqlParam::Kind::kTextArray:
+          typed.push_back({TEXTARRAYOID, spi::varlena_array(p.items, TEXTOID, cxt), false});
+          break;
+        case SqlParam::Kind::kByteaArray:
+          typed.push_back({BYTEAARRAYOID, spi::varlena_array(p.items, BYTEAOID, cxt), false});
+          break;
+        case SqlParam::Kind::kBytea:
+          typed.push_back(spi::text_param(
+              p.value ? spi::Param(hex::encode_bytea(*p.value)) : spi::Param(), cxt));
+          break;
+        case SqlParam::Kind::kText:
+          typed.push_back(spi::text_param(p.value, cxt));
+          break;
+      }
+    }
+    return spi::execute_typed_rows(sql, typed);
+  });
+  spi::delete_context(cxt);
+  CatalogRows out;
+  out.rows = std::move(r.rows);
+  return out;
+}
+
 }  // namespace
 
 Result<CatalogRows> SpiCatalogSession::run(std::string_view sql,
                                            const std::vector<SqlParam>& params, bool kept) {
+  for (const SqlParam& p : params)
+    if (p.is_array()) return run_typed(std::string(sql), params);
   const std::vector<spi::Param> values = spi_params(params);
   if (!kept) {
     spi::Rows r = spi::query(std::string(sql), values);
