@@ -13,11 +13,16 @@ void append_be32(std::string& out, uint32_t v) {
 
 // A one-dimensional array in PostgreSQL's binary array format, of elements of type `elem_oid`
 // (text and bytea elements are their bytes as they are).
-std::string binary_array(const std::vector<std::optional<std::string>>& items, uint32_t elem_oid) {
+const std::string* item(const std::optional<std::string>& s) { return s ? &*s : nullptr; }
+const std::string* item(const std::string& s) { return &s; }
+
+template <typename Items>
+std::string binary_array(const Items& items, uint32_t elem_oid) {
   std::string out;
   bool nulls = false;
   size_t total = 20;
-  for (const auto& s : items) {
+  for (const auto& e : items) {
+    const std::string* s = item(e);
     total += 4 + (s ? s->size() : 0);
     nulls = nulls || !s;
   }
@@ -27,7 +32,8 @@ std::string binary_array(const std::vector<std::optional<std::string>>& items, u
   append_be32(out, elem_oid);
   append_be32(out, static_cast<uint32_t>(items.size()));
   append_be32(out, 1);  // lower bound
-  for (const auto& s : items) {
+  for (const auto& e : items) {
+    const std::string* s = item(e);
     if (!s) {
       append_be32(out, 0xffffffffu);  // -1: NULL
       continue;
@@ -51,7 +57,7 @@ std::vector<pg::PgParam> pq_params(const std::vector<SqlParam>& params) {
         out.push_back(pg::PgParam::binary(binary_array(p.items, kTextOid)));
         continue;
       case SqlParam::Kind::kByteaArray:
-        out.push_back(pg::PgParam::binary(binary_array(p.items, kByteaOid)));
+        out.push_back(pg::PgParam::binary(binary_array(*p.bytes_items, kByteaOid)));
         continue;
       case SqlParam::Kind::kText:
       case SqlParam::Kind::kBytea:
@@ -83,6 +89,32 @@ CatalogRows pq_rows(const pg::PgResult& result) {
     out.rows.push_back(std::move(row));
   }
   return out;
+}
+
+Status pq_read_bytes(pg::PgConnection& conn, std::string_view sql,
+                     const std::vector<SqlParam>& params, BytesPage& out) {
+  out.data.clear();
+  out.cells.clear();
+  out.nulls.clear();
+  out.ncols = 0;
+  DBSYNC_ASSIGN_OR_RETURN(pg::PgResult r, conn.query(sql, pq_params(params), /*binary=*/true));
+  const int rows = r.rows(), cols = r.cols();
+  out.ncols = static_cast<size_t>(cols);
+  for (int i = 0; i < rows; ++i) {
+    for (int c = 0; c < cols; ++c) {
+      const bool null = r.is_null(i, c);
+      const std::string_view v = null ? std::string_view() : r.get(i, c);
+      out.cells.emplace_back(out.data.size(), v.size());
+      out.nulls.push_back(null);
+      out.data.append(v);
+    }
+  }
+  return Status::ok();
+}
+
+Status PqCatalogSession::read_bytes(std::string_view sql, const std::vector<SqlParam>& params,
+                                    BytesPage& out, bool) {
+  return pq_read_bytes(conn_, sql, params, out);
 }
 
 Result<CatalogRows> PqCatalogSession::run(std::string_view sql, const std::vector<SqlParam>& params,

@@ -5,10 +5,10 @@
 #include <cstdlib>
 #include <vector>
 
+#include "common/catalog_baseline.hpp"
 #include "common/catalog_sql.hpp"
-#include "common/pq_catalog_session.hpp"
-#include "daemon/catalog_baseline.hpp"
 #include "common/catalog_stage.hpp"
+#include "common/pq_catalog_session.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/sync_executor.hpp"
 #include "engine/value_json.hpp"

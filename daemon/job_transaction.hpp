@@ -25,6 +25,8 @@ class JobTransaction final : public CatalogSession {
 
   Result<CatalogRows> run(std::string_view sql, const std::vector<SqlParam>& params,
                           bool kept = false) override;
+  Status read_bytes(std::string_view sql, const std::vector<SqlParam>& params, BytesPage& out,
+                    bool kept = false) override;
 
   Result<pg::PgResult> query(std::string_view sql, const std::vector<pg::PgParam>& params = {},
                              bool binary_result = false);

@@ -1,6 +1,7 @@
 #include "extension/src/pg/spi_catalog_session.hpp"
 
 #include "engine/hex.hpp"
+#include "extension/src/pg/bulk_insert.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -64,7 +65,8 @@ CatalogRows run_typed(const std::string& sql, const std::vector<SqlParam>& param
           typed.push_back({TEXTARRAYOID, spi::varlena_array(p.items, TEXTOID, cxt), false});
           break;
         case SqlParam::Kind::kByteaArray:
-          typed.push_back({BYTEAARRAYOID, spi::varlena_array(p.items, BYTEAOID, cxt), false});
+          typed.push_back(
+              {BYTEAARRAYOID, spi::varlena_array(*p.bytes_items, BYTEAOID, cxt), false});
           break;
         case SqlParam::Kind::kBytea:
           typed.push_back(spi::text_param(
@@ -97,14 +99,44 @@ Result<CatalogRows> SpiCatalogSession::run(std::string_view sql,
     return out;
   }
   return spi::with_safe_search_path([&] {
-    auto it = kept_.find(sql);
-    if (it == kept_.end())
-      it = kept_.emplace(std::string(sql), std::make_unique<spi::KeptPlan>()).first;
-    spi::KeptPlan& plan = *it->second;
-    if (!plan.prepared()) plan.prepare(std::string(sql), static_cast<int>(values.size()));
-    plan.run(values);
+    kept_plan(sql, values.size()).run(values);
     return rows_of_tuptable();
   });
+}
+
+spi::KeptPlan& SpiCatalogSession::kept_plan(std::string_view sql, size_t params) {
+  auto it = kept_.find(sql);
+  if (it == kept_.end())
+    it = kept_.emplace(std::string(sql), std::make_unique<spi::KeptPlan>()).first;
+  spi::KeptPlan& plan = *it->second;
+  if (!plan.prepared()) plan.prepare(std::string(sql), static_cast<int>(params));
+  return plan;
+}
+
+Status SpiCatalogSession::read_bytes(std::string_view sql, const std::vector<SqlParam>& params,
+                                     BytesPage& out, bool kept) {
+  const std::vector<spi::Param> values = spi_params(params);
+  // The page's buffers go to SPI's reader and come back filled: nothing is copied.
+  auto swap = [&] {
+    out.data.swap(page_.data);
+    out.cells.swap(page_.cells);
+    out.nulls.swap(page_.nulls);
+    std::swap(out.ncols, page_.ncols);
+  };
+  swap();
+  spi::with_safe_search_path([&] {
+    if (kept)
+      spi::run_bytes_into(kept_plan(sql, values.size()), values, page_);
+    else
+      spi::execute_bytes_into(std::string(sql), values, page_);
+  });
+  swap();
+  return Status::ok();
+}
+
+bool SpiCatalogSession::bulk_insert_baseline(int64_t sync_id, const std::vector<std::string>& keys,
+                                             const std::vector<std::string>& states) {
+  return spi::with_safe_search_path([&] { return bulk::insert_sync_state(sync_id, keys, states); });
 }
 
 }  // namespace dbsync::pg
