@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "common/catalog_sql.hpp"
+#include "common/catalog_stage.hpp"
 #include "common/job_catalog.hpp"
 #include "common/pq_catalog_session.hpp"
-#include "common/catalog_stage.hpp"
 #include "daemon/job_sync.hpp"
 #include "daemon/redis_stage_factory.hpp"
 #include "engine/conflict_resolver.hpp"
