@@ -5,10 +5,10 @@
 #include <cstdlib>
 #include <vector>
 
+#include "common/catalog_baseline.hpp"
 #include "common/catalog_sql.hpp"
-#include "daemon/catalog_baseline.hpp"
-#include "daemon/catalog_stage.hpp"
-#include "engine/job_progress.hpp"
+#include "common/catalog_stage.hpp"
+#include "common/pq_catalog_session.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/sync_executor.hpp"
 #include "engine/value_json.hpp"
@@ -21,20 +21,6 @@ using pg::PgParam;
 constexpr size_t kMaxReportedRowErrors = 5;
 
 std::string num(int64_t v) { return std::to_string(v); }
-
-PgParam key_param(const std::optional<Row>& key) {
-  if (!key) return PgParam::null();
-  return PgParam::binary(encode_sortable_key(*key));
-}
-
-Result<std::optional<Row>> decode_key(const std::optional<std::string>& bytes, const char* what) {
-  if (!bytes) return std::optional<Row>();
-  Result<Row> key = decode_sortable_key(*bytes);
-  if (!key.is_ok())
-    return error(ErrorCode::kInternal,
-                 std::string("the job's ") + what + " does not decode: " + key.status().message());
-  return std::optional<Row>(std::move(key).value());
-}
 
 int64_t now_unix_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -84,169 +70,66 @@ class DeferredTarget final : public Target {
   uint64_t written_fp_ = 0;
 };
 
-using catalog_sql::kJobCountColumns;
-
-// Progress after a batch, as the extension's ProgressWriter writes it: counts (earlier attempts'
-// plus this one's), checkpoint, a renewed lease — only while this executor holds the job. The
-// lease counts from the statement's time (clock_timestamp), not the transaction's start: the
-// transaction is as old as the batch.
-class ProgressWriter {
- public:
-  ProgressWriter(JobTransaction& txn, const ClaimedJob& job, const JobContext& ctx,
-                 const ExternalStage* external)
-      : txn_(txn), job_(job), ctx_(ctx), external_(external) {}
-
-  struct Written {
-    bool lost = false;    // the job is no longer ours
-    bool cancel = false;  // cancel_requested
-    std::string xid;      // the transaction that wrote it
-  };
-
-  Result<Written> write(const Progress& p) {
-    const ProgressTally::Report report = tally_.next(p);
-    const Progress& shown = report.shown;
-    const Progress& delta = report.delta;
-
-    std::vector<PgParam> params{
-        PgParam::text(num(job_.id)),
-        PgParam::text(shown.phase),
-        PgParam::text(num(job_.scanned + delta.scanned)),
-        PgParam::text(num(job_.inserted + delta.inserted)),
-        PgParam::text(num(job_.updated + delta.updated)),
-        PgParam::text(num(job_.deleted + delta.deleted)),
-        PgParam::text(num(job_.unchanged + delta.unchanged)),
-        PgParam::text(num(job_.conflicts + delta.conflicts)),
-        PgParam::text(num(job_.errors + delta.errors)),
-        PgParam::text(num(delta.source_inserted)),
-        PgParam::text(num(delta.source_updated)),
-        PgParam::text(num(delta.source_deleted)),
-        shown.total >= 0 ? PgParam::text(num(shown.total)) : PgParam::null(),
-        key_param(shown.checkpoint),
-        key_param(shown.source_checkpoint),
-        PgParam::text(std::to_string(ctx_.lease_seconds)),
-        PgParam::text(ctx_.executor),
-        external_ ? PgParam::text(external_->mark()) : PgParam::null()};
-    Result<pg::PgResult> r = txn_.query(
-        std::string("UPDATE dbsync.jobs SET phase = $2, ") + kJobCountColumns +
-            ", total = $13::bigint, checkpoint = $14::bytea, source_checkpoint = $15::bytea, "
-            "lease_until = clock_timestamp() + make_interval(secs => $16::int), "
-            "stage_mark = COALESCE($18, stage_mark) "
-            "WHERE id = $1::bigint AND executor = $17 "
-            "RETURNING cancel_requested, txid_current()::text",
-        params);
-    if (!r.is_ok()) return r.status().with_context("recording the job's progress");
-    tally_.written(report);
-    Written w;
-    if (r->rows() == 0) {
-      w.lost = true;
-      return w;
-    }
-    w.cancel = r->get(0, 0) == "t";
-    w.xid = std::string(r->get(0, 1));
-    return w;
-  }
-
- private:
-  JobTransaction& txn_;
-  const ClaimedJob& job_;
-  const JobContext& ctx_;
-  const ExternalStage* external_;
-  ProgressTally tally_;
-};
-
 std::string render_key(const FieldMapper& m, const Row& key) { return render_row(m, key); }
+
+// The batch's progress and checkpoint (with an external stage's mark), in the job's transaction.
+Result<jobs::ProgressWriter::Written> write_progress(JobTransaction& txn,
+                                                     jobs::ProgressWriter& progress,
+                                                     const Progress& p,
+                                                     const ExternalStage* external) {
+  return progress.write(txn, p,
+                        external ? std::optional<std::string>(external->mark()) : std::nullopt);
+}
 
 // How the job ended, in the job's transaction (the caller commits), as the extension's finish().
 Status finish(JobTransaction& txn, const ClaimedJob& job, const JobOutcome& out,
-              ProgressWriter& progress, const std::string& row_errors, bool& lost, Stage& stage,
-              ExternalStage* external) {
-  Result<ProgressWriter::Written> w = progress.write(out.progress);
+              jobs::ProgressWriter& progress, const std::string& row_errors, bool& lost,
+              Stage& stage, ExternalStage* external) {
+  Result<jobs::ProgressWriter::Written> w = write_progress(txn, progress, out.progress, external);
   if (!w.is_ok()) return w.status();
   if (w->lost) {
     lost = true;
     return Status::ok();
   }
-  std::string sql;
-  std::vector<PgParam> params{PgParam::text(num(job.id))};
+  // The progress just written holds the job's row lock until the final status commits.
+  std::optional<std::string> message;
+  std::optional<int64_t> pending;
   switch (out.state) {
     case JobState::kSucceeded:
       // The decided conflicts join the catalog with the final status: all or nothing, so a
       // commit cut off before it resumes and copies them then, once.
       if (external) DBSYNC_RETURN_IF_ERROR(external->record_conflicts());
-      sql =
-          "UPDATE dbsync.jobs SET status = 'succeeded', phase = 'done', finished_at = now(), "
-          "executor = NULL, lease_until = NULL, error = $2 WHERE id = $1::bigint";
-      params.push_back(row_errors.empty() ? PgParam::null() : PgParam::text(row_errors));
+      if (!row_errors.empty()) message = row_errors;
       break;
     case JobState::kCancelled:
       // Its stage is dropped and its undecided conflicts end skipped (the catalog stage's; a
-      // Redis stage's go with its keys).
-      DBSYNC_RETURN_IF_ERROR(
-          txn.query("SELECT dbsync.drop_cancelled_stage($1::bigint)", params).status());
-      sql =
-          "UPDATE dbsync.jobs SET status = 'cancelled', finished_at = now(), executor = NULL, "
-          "lease_until = NULL, error = 'cancelled' WHERE id = $1::bigint";
+      // Redis stage's go with its keys): dbsync.finish_job.
       break;
     case JobState::kAwaitingResolution:
       if (external) {
         // Decisions in Redis are made by dbsyncd (daemon/redis_conflicts.*), which locks the
-        // job's row while it decides: counted under that lock, a last decision is never missed.
-        DBSYNC_RETURN_IF_ERROR(
-            txn.query("SELECT 1 FROM dbsync.jobs WHERE id = $1::bigint FOR UPDATE", params)
-                .status());
+        // job's row while it decides: counted under our lock, a last decision is never missed.
+        // Unknown counts as pending: the job waits.
         Result<int64_t> waiting = stage.pending_conflicts();
-        const bool decided = waiting.is_ok() && *waiting == 0;
-        sql = std::string(
-                  "UPDATE dbsync.jobs j SET executor = NULL, lease_until = NULL, step = 'commit', "
-                  "status = '") +
-              (decided ? "queued" : "awaiting_resolution") +
-              "', phase = 'awaiting_resolution', not_before = now() WHERE j.id = $1::bigint";
-        if (decided)  // a dbsyncd commits it at once (the NOTIFY goes out at COMMIT)
-          DBSYNC_RETURN_IF_ERROR(txn.query("SELECT pg_notify('dbsync_jobs', $1)", params).status());
-        break;
+        pending = waiting.is_ok() ? *waiting : 1;
       }
-      // Decisions may have come in since the engine counted them: with none left pending the
-      // job goes straight back to the queue to commit (dbsync.resolve locks the job row too).
-      sql =
-          "UPDATE dbsync.jobs j SET executor = NULL, lease_until = NULL, step = 'commit', "
-          "status = CASE WHEN EXISTS (SELECT 1 FROM dbsync.conflicts c WHERE c.job_id = j.id "
-          "AND c.status = 'pending') THEN 'awaiting_resolution' ELSE 'queued' END, "
-          "phase = 'awaiting_resolution', not_before = now() WHERE j.id = $1::bigint";
+      // Else the catalog counts them (dbsync.resolve locks the job row too).
       break;
     case JobState::kFailed:
-      sql =
-          "UPDATE dbsync.jobs SET status = 'failed', finished_at = now(), executor = NULL, "
-          "lease_until = NULL, error = $2 WHERE id = $1::bigint";
-      params.push_back(PgParam::text(out.error.message()));
+      message = out.error.message();
       break;
   }
-  return txn.query(sql, params).status();
+  Result<std::optional<std::string>> recorded =
+      jobs::finish(txn, job.id, progress.executor(), out.state, message, pending);
+  if (!recorded.is_ok()) return recorded.status();
+  if (!*recorded) lost = true;
+  return Status::ok();
 }
 
 // Back to the queue for any executor, from the last committed checkpoint (a graceful stop).
 Status release(JobTransaction& txn, const ClaimedJob& job, const std::string& executor) {
-  DBSYNC_RETURN_IF_ERROR(
-      txn.query("UPDATE dbsync.jobs SET status = 'queued', executor = NULL, lease_until = NULL, "
-                "not_before = now() WHERE id = $1::bigint AND executor = $2",
-                {PgParam::text(num(job.id)), PgParam::text(executor)})
-          .status());
-  DBSYNC_RETURN_IF_ERROR(
-      txn.query("SELECT pg_notify('dbsync_jobs', $1)", {PgParam::text(num(job.id))}).status());
+  DBSYNC_RETURN_IF_ERROR(jobs::release(txn, job.id, executor).status());
   return txn.commit();
-}
-
-const char* state_name(JobState s) {
-  switch (s) {
-    case JobState::kSucceeded:
-      return "succeeded";
-    case JobState::kAwaitingResolution:
-      return "awaiting_resolution";
-    case JobState::kCancelled:
-      return "cancelled";
-    case JobState::kFailed:
-      return "failed";
-  }
-  return "failed";
 }
 
 JobResult failed(pg::PgConnection& master, const ClaimedJob& job, const JobContext& ctx,
@@ -255,37 +138,26 @@ JobResult failed(pg::PgConnection& master, const ClaimedJob& job, const JobConte
   return JobResult{JobEnd::kFinished, "failed", message};
 }
 
-// The stage's server is unreachable: the job goes back to the queue (checkpoint and stage
-// kept) with a backoff of 10 s doubling with each pause up to 5 minutes, the reason in its
-// error and phase 'paused'. The next claim resumes it from its checkpoint.
+// The stage's server is unreachable: the job goes back to the queue (checkpoint and stage kept)
+// with a backoff (dbsync.pause_job), the reason in its error and phase 'paused'. The next claim
+// resumes it from its checkpoint.
 JobResult pause(pg::PgConnection& master, const ClaimedJob& job, const JobContext& ctx,
                 const std::string& where, const Status& why) {
   master.rollback_quietly();
-  Result<pg::PgResult> r = master.query(
-      "UPDATE dbsync.jobs SET status = 'queued', executor = NULL, lease_until = NULL, "
-      "phase = 'paused', pauses = pauses + 1, "
-      "not_before = now() + make_interval(secs => least(300, 10 * power(2, least(pauses, 10)))), "
-      "error = 'paused: ' || $3::text || ' unavailable: ' || $4::text || '; retrying in ' || "
-      "least(300, 10 * power(2, least(pauses, 10)))::int || ' s' "
-      "WHERE id = $1::bigint AND executor = $2 AND finished_at IS NULL "
-      "RETURNING error",
-      {PgParam::text(num(job.id)), PgParam::text(ctx.executor), PgParam::text(where),
-       PgParam::text(why.message())});
+  PqCatalogSession catalog(master);
+  Result<std::optional<std::string>> r =
+      jobs::pause(catalog, job.id, ctx.executor, where, why.message());
   if (!r.is_ok())
     return JobResult{JobEnd::kReleased, "running", "could not pause: " + r.status().message()};
-  if (r->rows() == 0) return JobResult{JobEnd::kLost, "lost", "another executor took the job over"};
-  return JobResult{JobEnd::kReleased, "queued", std::string(r->get(0, 0))};
+  if (!*r) return JobResult{JobEnd::kLost, "lost", "another executor took the job over"};
+  return JobResult{JobEnd::kReleased, "queued", **r};
 }
 
 }  // namespace
 
 Status mark_stage_cleared(pg::PgConnection& master, int64_t job_id) {
   master.rollback_quietly();
-  return master
-      .query(
-          "UPDATE dbsync.jobs SET stage_cleared = true WHERE id = $1::bigint AND stage = 'redis' "
-          "AND status IN ('succeeded', 'failed', 'cancelled')",
-          {PgParam::text(num(job_id))})
+  return master.query(catalog_sql::kMarkStageCleared, {PgParam::text(jobs::id_array({job_id}))})
       .status();
 }
 
@@ -299,13 +171,8 @@ StageFactory catalog_stage_factory() {
 Status record_job_failure(pg::PgConnection& master, int64_t job_id, const std::string& executor,
                           const std::string& message) {
   master.rollback_quietly();
-  return master
-      .query(
-          "UPDATE dbsync.jobs SET status = 'failed', finished_at = now(), executor = NULL, "
-          "lease_until = NULL, error = $2 WHERE id = $1::bigint AND executor = $3 "
-          "AND finished_at IS NULL",
-          {PgParam::text(num(job_id)), PgParam::text(message), PgParam::text(executor)})
-      .status();
+  PqCatalogSession catalog(master);
+  return jobs::fail(catalog, job_id, executor, message).status();
 }
 
 JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobContext& ctx,
@@ -332,6 +199,8 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
     Result<pg::PgConnection> c = pg::PgConnection::connect(ctx.master_conninfo);
     if (!c.is_ok()) return failed(master, job, ctx, c.status().message());
     own = std::move(c).value();
+    if (Status st = use_catalog_search_path(own); !st.is_ok())
+      return failed(master, job, ctx, st.message());
   }
   JobTransaction txn(local_target ? sync.target->connection() : own);
   CatalogBaseline baseline(txn, sync.id, batch);
@@ -367,14 +236,15 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
   SyncEndpoints endpoints{sync.source.get(), source_writer, target,
                           &baseline,         stage->get(),  nullptr};
 
-  ProgressWriter progress(txn, job, ctx, external);
+  jobs::ProgressWriter progress(job, ctx.executor, ctx.lease_seconds);
   Result<SyncExecutor> executor = SyncExecutor::create(m, sync.policy, endpoints);
   if (!executor.is_ok())
     return failed(master, job, ctx, executor.status().with_context(context).message());
 
   JobOptions options;
-  Result<std::optional<Row>> resume = decode_key(job.checkpoint, "checkpoint");
-  Result<std::optional<Row>> resume_source = decode_key(job.source_checkpoint, "source checkpoint");
+  Result<std::optional<Row>> resume = jobs::decode_key(job.checkpoint, "checkpoint");
+  Result<std::optional<Row>> resume_source =
+      jobs::decode_key(job.source_checkpoint, "source checkpoint");
   if (!resume.is_ok()) return failed(master, job, ctx, resume.status().message());
   if (!resume_source.is_ok()) return failed(master, job, ctx, resume_source.status().message());
   options.resume_after = *resume;
@@ -393,8 +263,7 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
     if (committing) return false;
     if (!cancel) {
       Result<pg::PgResult> r =
-          master.query("SELECT 1 FROM dbsync.jobs WHERE id = $1::bigint AND cancel_requested",
-                       {PgParam::text(num(job.id))});
+          master.query(catalog_sql::kCancelRequested, {PgParam::text(num(job.id))});
       cancel = r.is_ok() && r->rows() > 0;
     }
     return cancel || (ctx.cancel_seen && ctx.cancel_seen());
@@ -405,7 +274,7 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
   options.on_progress = [&](const Progress& p) {
     if (p.phase == "committing") committing = true;
     if (lost || broken) return;
-    Result<ProgressWriter::Written> w = progress.write(p);
+    Result<jobs::ProgressWriter::Written> w = write_progress(txn, progress, p, external);
     if (!w.is_ok() || w->lost) {
       txn.rollback();
       if (deferred) deferred->drop();
@@ -500,7 +369,7 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
     // Finished: its keys go now (the janitor retries when this fails; see StageJanitor).
     if (external->drop().is_ok()) (void)mark_stage_cleared(master, job.id);
   }
-  return JobResult{JobEnd::kFinished, state_name(out.state),
+  return JobResult{JobEnd::kFinished, job_state_name(out.state),
                    out.state == JobState::kFailed ? out.error.message() : std::string()};
 }
 

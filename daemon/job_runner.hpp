@@ -13,6 +13,7 @@
 #include <string>
 
 #include "adapters/postgres/pg_connection.hpp"
+#include "common/job_catalog.hpp"
 #include "common/secrets.hpp"
 #include "daemon/job_sync.hpp"
 #include "daemon/job_transaction.hpp"
@@ -20,17 +21,7 @@
 
 namespace dbsync::daemon {
 
-// A job as the runner claimed it (dbsync.jobs).
-struct ClaimedJob {
-  int64_t id = 0;
-  int64_t sync_id = 0;
-  std::string step;                              // "run" or "commit"
-  std::optional<std::string> checkpoint;         // encode_sortable_key bytes
-  std::optional<std::string> source_checkpoint;  // the source key of that point
-  // Counts committed by earlier attempts (a resumed job adds to them).
-  int64_t scanned = 0, inserted = 0, updated = 0, deleted = 0, unchanged = 0, conflicts = 0,
-          errors = 0;
-};
+using jobs::ClaimedJob;
 
 struct JobContext {
   std::string master_conninfo;        // DATABASE_URL
@@ -80,7 +71,7 @@ using StageJanitor =
     std::function<Result<int64_t>(pg::PgConnection& master, const secrets::Key* key)>;
 
 enum class JobEnd {
-  kFinished,  // succeeded, failed, cancelled or awaiting_resolution: recorded in dbsync.jobs
+  kFinished,  // succeeded, failed, cancelled or awaiting_resolution: recorded (dbsync.finish_job)
   kReleased,  // stopping: back to 'queued' from its last checkpoint, for any executor
   kLost,      // another executor took it over (our lease ran out): nothing more written
 };

@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include "common/pq_catalog_session.hpp"
+
 namespace dbsync::daemon {
 namespace {
 void drop_notice(void*, const char*) {}
@@ -36,6 +38,22 @@ Result<pg::PgResult> JobTransaction::query(std::string_view sql,
                                            bool binary_result) {
   DBSYNC_RETURN_IF_ERROR(begin());
   return conn_.query(sql, params, binary_result);
+}
+
+Status use_catalog_search_path(pg::PgConnection& conn) {
+  return conn.exec("SET search_path = pg_catalog, pg_temp");
+}
+
+Status JobTransaction::read_bytes(std::string_view sql, const std::vector<SqlParam>& params,
+                                  BytesPage& out, bool) {
+  DBSYNC_RETURN_IF_ERROR(begin());
+  return pq_read_bytes(conn_, sql, params, out);
+}
+
+Result<CatalogRows> JobTransaction::run(std::string_view sql, const std::vector<SqlParam>& params,
+                                        bool) {
+  DBSYNC_ASSIGN_OR_RETURN(pg::PgResult r, query(sql, pq_params(params)));
+  return pq_rows(r);
 }
 
 }  // namespace dbsync::daemon

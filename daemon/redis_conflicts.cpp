@@ -8,7 +8,10 @@
 #include <utility>
 #include <vector>
 
-#include "daemon/catalog_stage.hpp"
+#include "common/catalog_sql.hpp"
+#include "common/catalog_stage.hpp"
+#include "common/job_catalog.hpp"
+#include "common/pq_catalog_session.hpp"
 #include "daemon/job_sync.hpp"
 #include "daemon/redis_stage_factory.hpp"
 #include "engine/conflict_resolver.hpp"
@@ -175,21 +178,12 @@ Result<bool> requeue_and_commit(Open& o, int64_t pending, int64_t decided) {
   // never cancelled, so no decision is discarded with its stage.
   if (decided > 0) {
     Result<pg::PgResult> r = o.master.query(
-        "UPDATE dbsync.jobs SET decisions = decisions + $2::bigint WHERE id = $1::bigint",
-        {PgParam::text(num(o.job_id)), PgParam::text(num(decided))});
+        catalog_sql::kCountDecisions, {PgParam::text(num(o.job_id)), PgParam::text(num(decided))});
     if (!r.is_ok()) return r.status().with_context("counting the decision");
   }
   if (pending == 0 && o.job_status == "awaiting_resolution") {
-    Result<pg::PgResult> r = o.master.query(
-        "UPDATE dbsync.jobs j SET status = 'queued', step = 'commit', not_before = now() "
-        "WHERE j.id = $1::bigint AND j.status = 'awaiting_resolution' RETURNING j.id",
-        {PgParam::text(num(o.job_id))});
-    if (!r.is_ok()) return r.status().with_context("requeueing the job to commit");
-    requeued = r->rows() > 0;
-    if (requeued)
-      DBSYNC_RETURN_IF_ERROR(
-          o.master.query("SELECT pg_notify('dbsync_jobs', $1)", {PgParam::text(num(o.job_id))})
-              .status());
+    PqCatalogSession catalog(o.master);
+    DBSYNC_ASSIGN_OR_RETURN(requeued, jobs::requeue_if_decided(catalog, o.job_id, pending));
   }
   Status st = o.master.exec("COMMIT");
   o.in_transaction = false;

@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/postgres/pg_values.hpp"
-#include "daemon/catalog_stage.hpp"
+#include "common/catalog_sql.hpp"
+#include "common/catalog_stage.hpp"
+#include "engine/hex.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/value_json.hpp"
 
@@ -31,14 +33,11 @@ Result<std::string> open_redis_password(const std::string& jsonb_type, const std
     return error(ErrorCode::kInvalidArgument,
                  "the Redis password (daemon.redis_password) is sealed with SECRET_KEY, which is "
                  "not set: start dbsyncd with the SECRET_KEY it was saved with");
-  std::string sealed;
-  if (content.size() % 2 != 0 ||
-      content.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+  std::optional<std::string> sealed = hex::decode(content);
+  if (!sealed)
     return error(ErrorCode::kInvalidArgument,
                  "the stored Redis password (daemon.redis_password) is malformed: set it again");
-  for (size_t i = 0; i < content.size(); i += 2)
-    sealed.push_back(static_cast<char>(std::stoi(content.substr(i, 2), nullptr, 16)));
-  Result<std::string> plain = secrets::open(*key, sealed);
+  Result<std::string> plain = secrets::open(*key, *sealed);
   if (!plain.is_ok())
     return error(
         ErrorCode::kInvalidArgument,
@@ -50,25 +49,12 @@ Result<std::string> open_redis_password(const std::string& jsonb_type, const std
 
 Result<std::string> seal_redis_password(const secrets::Key& key, std::string_view password) {
   DBSYNC_ASSIGN_OR_RETURN(std::string sealed, secrets::seal(key, password));
-  static const char* const kHex = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(sealed.size() * 2);
-  for (unsigned char c : sealed) {
-    hex.push_back(kHex[c >> 4]);
-    hex.push_back(kHex[c & 15]);
-  }
-  return hex;
+  return hex::encode(sealed);
 }
 
 Result<std::optional<RedisSettings>> read_redis_settings(pg::PgConnection& master,
                                                          const secrets::Key* key) {
-  Result<pg::PgResult> r = master.query(
-      "SELECT (SELECT value #>> '{}' FROM dbsync.settings WHERE key = 'daemon.redis_url' "
-      "AND jsonb_typeof(value) = 'string'), p.t, "
-      "CASE p.t WHEN 'object' THEN p.v ->> 'sealed' ELSE p.v #>> '{}' END "
-      "FROM (SELECT 1) one LEFT JOIN (SELECT jsonb_typeof(value) AS t, value AS v "
-      "FROM dbsync.settings WHERE key = 'daemon.redis_password' "
-      "AND jsonb_typeof(value) IN ('string', 'object')) p ON true");
+  Result<pg::PgResult> r = master.query(catalog_sql::kRedisSettings);
   if (!r.is_ok()) return r.status().with_context("reading the Redis settings");
   if (r->rows() == 0 || r->is_null(0, 0) || r->get(0, 0).empty())
     return std::optional<RedisSettings>();
@@ -476,9 +462,8 @@ StageFactory redis_stage_factory() {
     if (fresh) {
       kind = settings && strategy_uses_redis_stage(sync.policy.strategy) ? "redis" : "catalog";
       // Recorded at once (its own transaction): resumes, commits and deciders use it as is.
-      Result<pg::PgResult> set =
-          master.query("UPDATE dbsync.jobs SET stage = $2, stage_mark = NULL WHERE id = $1::bigint",
-                       {PgParam::text(num(job.id)), PgParam::text(kind)});
+      Result<pg::PgResult> set = master.query(catalog_sql::kSetJobStage,
+                                              {PgParam::text(num(job.id)), PgParam::text(kind)});
       if (!set.is_ok()) return set.status().with_context("recording the job's stage");
     } else {
       Result<pg::PgResult> r =
@@ -553,8 +538,7 @@ Result<int64_t> sweep_redis_stages(pg::PgConnection& master, const secrets::Key*
     ids += "}";
     if (done > 0) {
       Result<pg::PgResult> marked =
-          master.query("UPDATE dbsync.jobs SET stage_cleared = true WHERE id = ANY($1::bigint[])",
-                       {PgParam::text(ids)});
+          master.query(catalog_sql::kMarkStageCleared, {PgParam::text(ids)});
       if (!marked.is_ok()) return marked.status().with_context("marking jobs whose keys are gone");
       cleared += done;
     }

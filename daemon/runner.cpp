@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "common/catalog_sql.hpp"
+#include "common/pq_catalog_session.hpp"
 #include "daemon/log.hpp"
 
 namespace dbsync::daemon {
@@ -34,64 +36,17 @@ std::string one_line(std::string s) {
 
 int64_t to_int(std::string_view s) { return std::strtoll(std::string(s).c_str(), nullptr, 10); }
 
-// Jobs whose dbsyncd died too often fail instead of looping (as the launcher does for workers).
-Status fail_exhausted(pg::PgConnection& conn, bool all) {
-  return conn
-      .query(
-          "UPDATE dbsync.jobs j SET status = 'failed', finished_at = now(), executor = NULL, "
-          "lease_until = NULL, interruptions = j.interruptions + 1, "
-          "error = 'its executor died ' || (j.interruptions + 1) || ' times; given up' "
-          "FROM (SELECT id FROM dbsync.jobs WHERE status IN ('running', 'committing') "
-          "      AND lease_until < now() AND (executor IS NULL OR executor LIKE 'dbsyncd %') "
-          "      AND interruptions + 1 >= $2::int AND ($1::boolean OR executor_kind = 'daemon') "
-          "      FOR UPDATE SKIP LOCKED) c "
-          "WHERE j.id = c.id",
-          {PgParam::text(all ? "true" : "false"), PgParam::text(std::to_string(kMaxInterruptions))})
-      .status();
-}
-
-// The next job for this runner (see runner.hpp for the rule), or none.
+// The next job for this runner (see runner.hpp for the rule: dbsync.claim_job's), or none.
 Result<std::optional<ClaimedJob>> claim(pg::PgConnection& conn, bool all,
-                                        const std::string& executor, int lease_seconds,
-                                        bool& resumed) {
-  DBSYNC_RETURN_IF_ERROR(fail_exhausted(conn, all));
-  DBSYNC_ASSIGN_OR_RETURN(
-      pg::PgResult r,
-      conn.query(
-          "UPDATE dbsync.jobs j SET "
-          "  status = CASE WHEN j.step = 'commit' THEN 'committing' ELSE 'running' END, "
-          "  interruptions = j.interruptions + CASE WHEN j.status = 'queued' THEN 0 ELSE 1 END, "
-          "  executor = $2, lease_until = now() + make_interval(secs => $3::int), "
-          "  attempts = j.attempts + 1, started_at = COALESCE(j.started_at, now()), error = NULL "
-          "FROM (SELECT id, status AS was FROM dbsync.jobs "
-          "      WHERE ((status = 'queued' AND not_before <= now()) "
-          "          OR (status IN ('running', 'committing') AND lease_until < now() "
-          "              AND (executor IS NULL OR executor LIKE 'dbsyncd %') "
-          "              AND interruptions + 1 < $4::int)) "
-          "        AND ($1::boolean OR executor_kind = 'daemon') "
-          "      ORDER BY not_before, id FOR UPDATE SKIP LOCKED LIMIT 1) c "
-          "WHERE j.id = c.id "
-          "RETURNING j.id::text, j.sync_id::text, j.step, j.checkpoint, j.source_checkpoint, "
-          "  j.scanned::text, j.inserted::text, j.updated::text, j.deleted::text, "
-          "  j.unchanged::text, j.conflicts::text, j.errors::text, (c.was <> 'queued')::text",
-          {PgParam::text(all ? "true" : "false"), PgParam::text(executor),
-           PgParam::text(std::to_string(lease_seconds)),
-           // A job that died too often is failed by fail_exhausted, never claimed: even when
-           // another runner held its row while this one's fail_exhausted skipped it.
-           PgParam::text(std::to_string(kMaxInterruptions))},
-          /*binary_result=*/true));
-  if (r.rows() == 0) return std::optional<ClaimedJob>();
-  ClaimedJob job;
-  job.id = to_int(r.get(0, 0));
-  job.sync_id = to_int(r.get(0, 1));
-  job.step = std::string(r.get(0, 2));
-  if (!r.is_null(0, 3)) job.checkpoint = std::string(r.get(0, 3));
-  if (!r.is_null(0, 4)) job.source_checkpoint = std::string(r.get(0, 4));
-  int64_t* counts[] = {&job.scanned,   &job.inserted,  &job.updated, &job.deleted,
-                       &job.unchanged, &job.conflicts, &job.errors};
-  for (int i = 0; i < 7; ++i) *counts[i] = to_int(r.get(0, 5 + i));
-  resumed = r.get(0, 12) == "true";
-  return std::optional<ClaimedJob>(std::move(job));
+                                        const std::string& executor, int lease_seconds) {
+  PqCatalogSession catalog(conn);
+  jobs::ClaimRule rule;
+  rule.executor = executor;
+  rule.lease_seconds = lease_seconds;
+  if (!all) rule.kind = "daemon";
+  rule.take_over = true;  // jobs of a dbsyncd that died
+  rule.max_interruptions = kMaxInterruptions;
+  return jobs::claim(catalog, rule);
 }
 
 }  // namespace
@@ -254,15 +209,17 @@ void JobRunner::heartbeat_loop() {
         continue;
       }
       conn = std::move(c).value();
+      if (Status st = use_catalog_search_path(conn); !st.is_ok()) {
+        log_event(LogLevel::kWarn, "heartbeat: the master is unreachable",
+                  {{"error", one_line(st.message())}});
+        conn = pg::PgConnection();
+        continue;
+      }
     }
     // A job row locked by its own batch is skipped: that batch renews the lease itself.
-    Result<pg::PgResult> r = conn.query(
-        "UPDATE dbsync.jobs j SET lease_until = now() + make_interval(secs => $3::int) "
-        "FROM (SELECT id FROM dbsync.jobs WHERE id = ANY($1::bigint[]) AND executor = $2 "
-        "      FOR UPDATE SKIP LOCKED) c "
-        "WHERE j.id = c.id RETURNING j.id::text, j.cancel_requested::text",
-        {PgParam::text("{" + ids + "}"), PgParam::text(executor_),
-         PgParam::text(std::to_string(config_.lease_seconds))});
+    Result<pg::PgResult> r = conn.query(catalog_sql::kRenewLeases,
+                                        {PgParam::text("{" + ids + "}"), PgParam::text(executor_),
+                                         PgParam::text(std::to_string(config_.lease_seconds))});
     if (!r.is_ok()) {
       log_event(LogLevel::kWarn, "heartbeat failed", {{"error", one_line(r.status().message())}});
       conn = pg::PgConnection();
@@ -270,7 +227,7 @@ void JobRunner::heartbeat_loop() {
     }
     for (int i = 0; i < r->rows(); ++i) {
       auto it = flags.find(to_int(r->get(i, 0)));
-      if (it != flags.end() && r->get(i, 1) == "true") *it->second = true;
+      if (it != flags.end() && r->get(i, 1) == "t") *it->second = true;
     }
   }
 }
@@ -288,6 +245,8 @@ void JobRunner::work_loop() {
         backoff = std::min(backoff * 2, kMaxBackoffSeconds);
         continue;
       }
+      // Its search_path stays the role's: dbsync.check_sync_privileges resolves the sync's
+      // table names as the extension's workers do.
       conn = std::move(c).value();
       backoff = 1;
     }
@@ -296,9 +255,8 @@ void JobRunner::work_loop() {
       std::lock_guard<std::mutex> lock(mu_);
       seen = generation_;
     }
-    bool resumed = false;
     Result<std::optional<ClaimedJob>> job =
-        claim(conn, config_.executors_all, executor_, config_.lease_seconds, resumed);
+        claim(conn, config_.executors_all, executor_, config_.lease_seconds);
     if (!job.is_ok()) {
       log_event(LogLevel::kWarn, "job runner: claiming failed",
                 {{"error", one_line(job.status().message())}});
@@ -318,7 +276,7 @@ void JobRunner::work_loop() {
       std::lock_guard<std::mutex> lock(mu_);
       running_[claimed.id] = cancel_seen;
     }
-    log_event(LogLevel::kInfo, resumed ? "job resumed" : "job claimed",
+    log_event(LogLevel::kInfo, claimed.resumed ? "job resumed" : "job claimed",
               {{"job", claimed.id}, {"sync", claimed.sync_id}, {"step", claimed.step}});
     JobContext ctx;
     ctx.master_conninfo = config_.database_url;

@@ -2,7 +2,7 @@
 // (daemon/job_runner.hpp), several at once, beside other dbsyncd processes and the extension's
 // background workers.
 //
-// Who takes what (one rule, in claim()):
+// Who takes what (one rule, dbsync.claim_job's, in extension/sql/dbsync.sql):
 //  - a queued job whose not_before has come: executor_kind 'daemon' always, any kind with
 //    --executors=all. FOR UPDATE SKIP LOCKED: two executors never claim the same job.
 //  - a running or committing job whose lease ran out and whose executor is a dbsyncd

@@ -1,7 +1,8 @@
 # The extension `dbsync` under PGXS (included by the top-level Makefile, before its front
 # doors). C++20; it links the engine and the PostgreSQL adapter that CMake builds
 # (build/libdbsync_engine.a, build/libdbsync_adapter_postgres.a, build/libdbsync_secrets.a,
-# all -fPIC; common/secrets.cpp is shared with dbsyncd).
+# build/libdbsync_catalog.a, all -fPIC; common/secrets.cpp and the job lifecycle of common/ are
+# shared with dbsyncd).
 #
 # The version lives here only: extension/sql/dbsync.sql becomes dbsync--$(EXTVERSION).sql, and
 # each release adds an upgrade script extension/sql/dbsync--OLD--NEW.sql.
@@ -29,11 +30,12 @@ BUILD_DIR ?= build
 DBSYNC_ENGINE_LIB := $(BUILD_DIR)/libdbsync_engine.a
 DBSYNC_ADAPTER_LIB := $(BUILD_DIR)/libdbsync_adapter_postgres.a
 DBSYNC_SECRETS_LIB := $(BUILD_DIR)/libdbsync_secrets.a
+DBSYNC_CATALOG_LIB := $(BUILD_DIR)/libdbsync_catalog.a
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I. -I$(shell $(PG_CONFIG) --includedir)
 PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers -Wno-unused-parameter
-SHLIB_LINK  = $(DBSYNC_ADAPTER_LIB) $(DBSYNC_SECRETS_LIB) $(DBSYNC_ENGINE_LIB) -lxxhash -lcrypto -lpq -lstdc++
+SHLIB_LINK  = $(DBSYNC_CATALOG_LIB) $(DBSYNC_ADAPTER_LIB) $(DBSYNC_SECRETS_LIB) $(DBSYNC_ENGINE_LIB) -lxxhash -lcrypto -lpq -lstdc++
 
 # Debian's PG 15 is built with LLVM: PGXS would also compile every .cpp to bitcode with
 # clang-14 without PG_CXXFLAGS (no -std=c++20) and fail. We do not need JIT inlining.
@@ -48,8 +50,8 @@ $(DATA_built): extension/sql/dbsync.sql
 
 # The engine comes from the CMake build; headers of the engine are prerequisites of every
 # object (PGXS has no automatic header dependencies).
-$(shlib): $(DBSYNC_ENGINE_LIB) $(DBSYNC_ADAPTER_LIB) $(DBSYNC_SECRETS_LIB)
-$(DBSYNC_ENGINE_LIB) $(DBSYNC_ADAPTER_LIB) $(DBSYNC_SECRETS_LIB): build
+$(shlib): $(DBSYNC_ENGINE_LIB) $(DBSYNC_ADAPTER_LIB) $(DBSYNC_SECRETS_LIB) $(DBSYNC_CATALOG_LIB)
+$(DBSYNC_ENGINE_LIB) $(DBSYNC_ADAPTER_LIB) $(DBSYNC_SECRETS_LIB) $(DBSYNC_CATALOG_LIB): build
 	@true
 $(OBJS): $(wildcard extension/src/*.hpp extension/src/pg/*.hpp engine/*.hpp adapters/postgres/*.hpp common/*.hpp) | build
 

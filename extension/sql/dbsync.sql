@@ -811,6 +811,292 @@ COMMENT ON FUNCTION dbsync.resolve_all(text, text) IS
 -- [end section: jobs]
 
 -- ---------------------------------------------------------------------------------------
+-- The job lifecycle (internal): every write an executor makes to dbsync.jobs — the background
+-- workers' (over SPI) and dbsyncd's (over libpq) — is one of these functions, as pg_cron keeps
+-- its job-table access in one place. An executor names itself ('worker <pid>', 'dbsyncd
+-- <host>:<pid>') and writes a job only while it holds it: a job another executor took over
+-- (its lease ran out) is lost to the first one, which then writes nothing more. Not for users:
+-- see docs/sql.md ("The job lifecycle").
+-- [section: job lifecycle]
+
+-- Claims the next job for an executor (FOR UPDATE SKIP LOCKED: two executors never claim the
+-- same one) and leases it for lease_seconds. kind: 'worker' (worker jobs of the catalog stage),
+-- 'daemon', or NULL (any: dbsyncd --executors=all). With take_over, a running or committing job
+-- whose lease ran out and whose executor is a dbsyncd or nobody is taken over too (its daemon
+-- died): it resumes with interruptions + 1, and one that died max_interruptions times fails
+-- instead. resumed: the job was not queued (a take-over).
+CREATE FUNCTION dbsync.claim_job(executor text, lease_seconds integer, kind text,
+                                 take_over boolean, max_interruptions integer DEFAULT 5)
+  RETURNS TABLE (id bigint, sync_id bigint, step text, checkpoint bytea, source_checkpoint bytea,
+                 scanned bigint, inserted bigint, updated bigint, deleted bigint,
+                 unchanged bigint, conflicts bigint, errors bigint, resumed boolean)
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  UPDATE dbsync.jobs j SET status = 'failed', finished_at = now(), executor = NULL,
+         lease_until = NULL, interruptions = j.interruptions + 1,
+         error = 'its executor died ' || (j.interruptions + 1) || ' times; given up'
+    FROM (SELECT o.id FROM dbsync.jobs o
+           WHERE claim_job.take_over AND o.status IN ('running', 'committing')
+             AND o.lease_until < now() AND (o.executor IS NULL OR o.executor LIKE 'dbsyncd %')
+             AND o.interruptions + 1 >= claim_job.max_interruptions
+             AND (claim_job.kind IS NULL OR o.executor_kind = claim_job.kind)
+             FOR UPDATE SKIP LOCKED) c
+   WHERE j.id = c.id;
+  UPDATE dbsync.jobs j SET
+         status = CASE WHEN j.step = 'commit' THEN 'committing' ELSE 'running' END,
+         interruptions = j.interruptions + CASE WHEN j.status = 'queued' THEN 0 ELSE 1 END,
+         executor = claim_job.executor,
+         lease_until = now() + make_interval(secs => claim_job.lease_seconds),
+         attempts = j.attempts + 1, started_at = COALESCE(j.started_at, now()), error = NULL
+    FROM (SELECT o.id, o.status AS was FROM dbsync.jobs o
+           WHERE ((o.status = 'queued' AND o.not_before <= now())
+               OR (claim_job.take_over AND o.status IN ('running', 'committing')
+                   AND o.lease_until < now()
+                   AND (o.executor IS NULL OR o.executor LIKE 'dbsyncd %')
+                   -- one that died too often is failed above, never claimed (even when another
+                   -- executor held its row while this one's failing skipped it)
+                   AND o.interruptions + 1 < claim_job.max_interruptions))
+             AND (claim_job.kind IS NULL OR o.executor_kind = claim_job.kind)
+             -- background workers never run a job staged in Redis
+             AND (claim_job.kind IS DISTINCT FROM 'worker' OR o.stage = 'catalog')
+           ORDER BY o.not_before, o.id FOR UPDATE SKIP LOCKED LIMIT 1) c
+   WHERE j.id = c.id
+  RETURNING j.id, j.sync_id, j.step, j.checkpoint, j.source_checkpoint, j.scanned, j.inserted,
+            j.updated, j.deleted, j.unchanged, j.conflicts, j.errors, c.was <> 'queued';
+$$;
+COMMENT ON FUNCTION dbsync.claim_job(text, integer, text, boolean, integer) IS
+  'Internal (executors): claims and leases the next job for an executor.';
+
+-- Progress after a batch, in the batch's transaction (the executor commits it): the job's counts
+-- (earlier attempts' plus this one's), the source write-backs since the last report (added), the
+-- checkpoint, the stage's mark (NULL keeps it) and a lease renewed from the statement's time
+-- (the transaction is as old as the batch). Only while the executor holds the job. Returns
+-- 'lost' (another executor took it over: write nothing more), 'cancel' (dbsync.cancel asked it
+-- to stop) or 'ok'. One UPDATE: the extension calls it once per batch with a kept plan.
+CREATE FUNCTION dbsync.report_progress(job bigint, executor text, phase text, scanned bigint,
+                                       inserted bigint, updated bigint, deleted bigint,
+                                       unchanged bigint, conflicts bigint, errors bigint,
+                                       source_inserted bigint, source_updated bigint,
+                                       source_deleted bigint, total bigint, checkpoint bytea,
+                                       source_checkpoint bytea, lease_seconds integer,
+                                       stage_mark text)
+  RETURNS text LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  WITH u AS (
+    UPDATE dbsync.jobs j SET phase = report_progress.phase, scanned = report_progress.scanned,
+           inserted = report_progress.inserted, updated = report_progress.updated,
+           deleted = report_progress.deleted, unchanged = report_progress.unchanged,
+           conflicts = report_progress.conflicts, errors = report_progress.errors,
+           source_inserted = j.source_inserted + report_progress.source_inserted,
+           source_updated = j.source_updated + report_progress.source_updated,
+           source_deleted = j.source_deleted + report_progress.source_deleted,
+           total = report_progress.total, checkpoint = report_progress.checkpoint,
+           source_checkpoint = report_progress.source_checkpoint,
+           lease_until = clock_timestamp() + make_interval(secs => report_progress.lease_seconds),
+           stage_mark = COALESCE(report_progress.stage_mark, j.stage_mark)
+     WHERE j.id = report_progress.job AND j.executor = report_progress.executor
+    RETURNING j.cancel_requested)
+  SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM u) THEN 'lost'
+              WHEN (SELECT u.cancel_requested FROM u) THEN 'cancel' ELSE 'ok' END;
+$$;
+COMMENT ON FUNCTION dbsync.report_progress(bigint, text, text, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bytea, bytea, integer, text) IS
+  'Internal (executors): records a batch''s progress and checkpoint and renews the lease; returns lost, cancel or ok.';
+
+-- How a job ended, in the job's transaction, after its last report_progress (whose UPDATE holds
+-- the job's row lock: a decision made meanwhile waits for this transaction):
+--  - succeeded (error: the rows that could not be synced, or NULL), failed (error: why);
+--  - cancelled: its stage is dropped and its undecided conflicts end skipped;
+--  - awaiting_resolution: the job waits for decisions (step commit), or goes straight back to
+--    the queue to commit when none is pending — counted in dbsync.conflicts, or given as
+--    pending_conflicts by an executor whose stage is elsewhere (Redis); queued: notified.
+-- Returns the status recorded, or NULL when the job is not the executor's (any more), e.g. a
+-- job finished already.
+CREATE FUNCTION dbsync.finish_job(job bigint, executor text, outcome text, error text DEFAULT NULL,
+                                  pending_conflicts bigint DEFAULT NULL)
+  RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  v_pending bigint;
+  v_status text;
+BEGIN
+  PERFORM 1 FROM dbsync.jobs j
+   WHERE j.id = finish_job.job AND j.executor = finish_job.executor AND j.finished_at IS NULL
+     FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  CASE outcome
+    WHEN 'succeeded', 'failed' THEN
+      UPDATE dbsync.jobs j SET status = outcome,
+             phase = CASE WHEN outcome = 'succeeded' THEN 'done' ELSE j.phase END,
+             finished_at = now(), executor = NULL, lease_until = NULL, error = finish_job.error
+       WHERE j.id = finish_job.job;
+      v_status := outcome;
+    WHEN 'cancelled' THEN
+      PERFORM dbsync.drop_cancelled_stage(finish_job.job);
+      UPDATE dbsync.jobs j SET status = 'cancelled', finished_at = now(), executor = NULL,
+             lease_until = NULL, error = 'cancelled'
+       WHERE j.id = finish_job.job;
+      v_status := 'cancelled';
+    WHEN 'awaiting_resolution' THEN
+      v_pending := COALESCE(pending_conflicts,
+                            (SELECT count(*) FROM dbsync.conflicts c
+                              WHERE c.job_id = finish_job.job AND c.status = 'pending'));
+      v_status := CASE WHEN v_pending > 0 THEN 'awaiting_resolution' ELSE 'queued' END;
+      UPDATE dbsync.jobs j SET executor = NULL, lease_until = NULL, step = 'commit',
+             status = v_status, phase = 'awaiting_resolution', not_before = now()
+       WHERE j.id = finish_job.job;
+      IF v_status = 'queued' THEN  -- an executor commits it at once (the NOTIFY goes at COMMIT)
+        PERFORM pg_notify('dbsync_jobs', finish_job.job::text);
+      END IF;
+    ELSE
+      RAISE EXCEPTION 'a job ends succeeded, failed, cancelled or awaiting_resolution, not %',
+                      outcome USING ERRCODE = 'invalid_parameter_value';
+  END CASE;
+  RETURN v_status;
+END
+$$;
+COMMENT ON FUNCTION dbsync.finish_job(bigint, text, text, text, bigint) IS
+  'Internal (executors): records how a job ended; NULL when the job is not the executor''s.';
+
+-- Back to the queue for any executor, from its last committed checkpoint (a graceful stop).
+CREATE FUNCTION dbsync.release_job(job bigint, executor text) RETURNS boolean
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  WITH u AS (
+    UPDATE dbsync.jobs j SET status = 'queued', executor = NULL, lease_until = NULL,
+           not_before = now()
+     WHERE j.id = release_job.job AND j.executor = release_job.executor
+    RETURNING j.id, pg_notify('dbsync_jobs', j.id::text))
+  SELECT count(*) > 0 FROM u;
+$$;
+COMMENT ON FUNCTION dbsync.release_job(bigint, text) IS
+  'Internal (executors): puts a job the executor holds back in the queue (a graceful stop).';
+
+-- A failure of a job the executor holds, in a transaction of its own (after the job's was rolled
+-- back). Returns whether it was recorded.
+CREATE FUNCTION dbsync.fail_job(job bigint, executor text, error text) RETURNS boolean
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  WITH u AS (
+    UPDATE dbsync.jobs j SET status = 'failed', finished_at = now(), executor = NULL,
+           lease_until = NULL, error = fail_job.error
+     WHERE j.id = fail_job.job AND j.executor = fail_job.executor AND j.finished_at IS NULL
+    RETURNING j.id)
+  SELECT count(*) > 0 FROM u;
+$$;
+COMMENT ON FUNCTION dbsync.fail_job(bigint, text, text) IS
+  'Internal (executors): records the failure of a job the executor holds.';
+
+-- The stage's server (Redis) is unreachable: the job goes back to the queue (checkpoint and
+-- stage kept) with a backoff of 10 s doubling with each pause up to 5 minutes, the reason in its
+-- error and phase 'paused'. Returns that error, or NULL when the job is not the executor's.
+CREATE FUNCTION dbsync.pause_job(job bigint, executor text, stage_server text, reason text)
+  RETURNS text LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  UPDATE dbsync.jobs j SET status = 'queued', executor = NULL, lease_until = NULL,
+         phase = 'paused', pauses = j.pauses + 1,
+         not_before = now() + make_interval(secs => least(300, 10 * power(2, least(j.pauses, 10)))),
+         error = 'paused: ' || pause_job.stage_server || ' unavailable: ' || pause_job.reason ||
+                 '; retrying in ' || least(300, 10 * power(2, least(j.pauses, 10)))::int || ' s'
+   WHERE j.id = pause_job.job AND j.executor = pause_job.executor AND j.finished_at IS NULL
+  RETURNING j.error;
+$$;
+COMMENT ON FUNCTION dbsync.pause_job(bigint, text, text, text) IS
+  'Internal (dbsyncd): requeues a job whose stage server is unreachable, with a backoff.';
+
+-- The heartbeat of an executor that runs several jobs (dbsyncd): renews the leases of the jobs it
+-- holds; a job row locked by its own batch is skipped (that batch renews the lease itself).
+-- Returns each renewed job with whether its cancel was requested.
+CREATE FUNCTION dbsync.renew_leases(jobs bigint[], executor text, lease_seconds integer)
+  RETURNS TABLE (job bigint, cancel_requested boolean)
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  UPDATE dbsync.jobs j SET lease_until = now() + make_interval(secs => renew_leases.lease_seconds)
+    FROM (SELECT o.id FROM dbsync.jobs o
+           WHERE o.id = ANY (renew_leases.jobs) AND o.executor = renew_leases.executor
+             FOR UPDATE SKIP LOCKED) c
+   WHERE j.id = c.id
+  RETURNING j.id, j.cancel_requested;
+$$;
+COMMENT ON FUNCTION dbsync.renew_leases(bigint[], text, integer) IS
+  'Internal (dbsyncd): renews the leases of the jobs an executor holds; returns their cancel requests.';
+
+-- The launcher: worker jobs whose executor died (crash, pg_terminate_backend, server restart) go
+-- back to the queue and resume from their checkpoint; after max_interruptions they fail instead
+-- of looping. A worker job that a dbsyncd runs (--executors=all) has no backend here: it is an
+-- orphan only once its lease (renewed by the daemon's heartbeat) ran out.
+CREATE FUNCTION dbsync.requeue_orphaned_jobs(max_interruptions integer DEFAULT 5)
+  RETURNS TABLE (job bigint, status text, interruptions integer)
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  UPDATE dbsync.jobs j SET
+         status = CASE WHEN j.interruptions + 1 >= requeue_orphaned_jobs.max_interruptions
+                       THEN 'failed' ELSE 'queued' END,
+         finished_at = CASE WHEN j.interruptions + 1 >= requeue_orphaned_jobs.max_interruptions
+                            THEN now() END,
+         error = CASE WHEN j.interruptions + 1 >= requeue_orphaned_jobs.max_interruptions
+                      THEN 'its executor died ' || (j.interruptions + 1) || ' times; given up' END,
+         interruptions = j.interruptions + 1, executor = NULL, lease_until = NULL,
+         not_before = now()
+   WHERE j.executor_kind = 'worker' AND j.status IN ('running', 'committing')
+     AND CASE WHEN j.executor LIKE 'dbsyncd %' THEN j.lease_until < now()
+         ELSE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                           WHERE 'worker ' || a.pid = j.executor
+                             AND a.backend_type = 'dbsync executor') END
+  RETURNING j.id, j.status, j.interruptions;
+$$;
+COMMENT ON FUNCTION dbsync.requeue_orphaned_jobs(integer) IS
+  'Internal (launcher): requeues (or fails) worker jobs whose executor died.';
+
+-- Where a fresh run's stage lives ('catalog' or 'redis'), recorded at once: resumes, commits and
+-- deciders use it as is (dbsyncd chooses it from its settings).
+CREATE FUNCTION dbsync.set_job_stage(job bigint, stage text) RETURNS void
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  UPDATE dbsync.jobs j SET stage = set_job_stage.stage, stage_mark = NULL
+   WHERE j.id = set_job_stage.job;
+$$;
+COMMENT ON FUNCTION dbsync.set_job_stage(bigint, text) IS
+  'Internal (dbsyncd): records where a fresh run of a job stages its changes.';
+
+-- Finished redis jobs whose keys are gone from Redis (dbsyncd, after the final status or by its
+-- janitor). Returns how many were marked.
+CREATE FUNCTION dbsync.mark_stage_cleared(jobs bigint[]) RETURNS bigint
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  WITH u AS (
+    UPDATE dbsync.jobs j SET stage_cleared = true
+     WHERE j.id = ANY (mark_stage_cleared.jobs) AND j.stage = 'redis'
+       AND j.status IN ('succeeded', 'failed', 'cancelled')
+    RETURNING 1)
+  SELECT count(*) FROM u;
+$$;
+COMMENT ON FUNCTION dbsync.mark_stage_cleared(bigint[]) IS
+  'Internal (dbsyncd): records that finished redis jobs'' keys are gone.';
+
+-- Decisions made where the catalog does not see them (a Redis stage: dbsyncd counts them here
+-- while it holds the job's row; a job with decisions is never cancelled).
+CREATE FUNCTION dbsync.count_decisions(job bigint, decided bigint) RETURNS void
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  UPDATE dbsync.jobs j SET decisions = j.decisions + count_decisions.decided
+   WHERE j.id = count_decisions.job;
+$$;
+COMMENT ON FUNCTION dbsync.count_decisions(bigint, bigint) IS
+  'Internal (dbsyncd): counts conflict decisions made in a Redis stage.';
+
+-- A job waiting for decisions with none left pending goes back to the queue to commit, notifying
+-- dbsync_jobs (at commit) so that an executor commits it at once. A catalog-stage job's pending
+-- conflicts are counted here (pending_conflicts NULL); a Redis-stage job's are given by dbsyncd,
+-- which decides them (NULL for one: never requeued). Returns whether it was requeued.
+CREATE FUNCTION dbsync.requeue_decided_job(job bigint, pending_conflicts bigint DEFAULT NULL)
+  RETURNS boolean LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  WITH u AS (
+    UPDATE dbsync.jobs j SET status = 'queued', step = 'commit', not_before = now()
+     WHERE j.id = requeue_decided_job.job AND j.status = 'awaiting_resolution'
+       AND CASE WHEN j.stage = 'catalog'
+                THEN requeue_decided_job.pending_conflicts IS NULL
+                     AND NOT EXISTS (SELECT 1 FROM dbsync.conflicts c
+                                      WHERE c.job_id = j.id AND c.status = 'pending')
+                ELSE requeue_decided_job.pending_conflicts = 0 END
+    RETURNING j.id, pg_notify('dbsync_jobs', j.id::text))
+  SELECT count(*) > 0 FROM u;
+$$;
+COMMENT ON FUNCTION dbsync.requeue_decided_job(bigint, bigint) IS
+  'Internal (dbsync.resolve, dbsyncd): requeues a job awaiting decisions once none is pending.';
+-- [end section: job lifecycle]
+
+-- ---------------------------------------------------------------------------------------
 -- The daemon's API tokens (dbsyncd): only the SHA-256 of a token is kept; the token itself is
 -- shown once, when it is created.
 -- [section: api]

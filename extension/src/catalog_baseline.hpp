@@ -1,54 +1,30 @@
-// A sync's baseline as stored in the master's catalog, dbsync.sync_state (sync_id, key, state),
-// read as an engine Baseline: entries in key order, in keyset pages.
+// A sync's baseline as the extension reads and writes it: the catalog baseline of
+// common/catalog_baseline.hpp (dbsync.sync_state, shared with dbsyncd) over an SPI catalog
+// session of its own (pg/spi_catalog_session.hpp: kept plans for the pages and the audit, the
+// pages read as raw bytes, new keys inserted in bulk). Reads and writes happen inside the
+// caller's SPI session and transaction; errors from PostgreSQL are thrown.
 #pragma once
 
 #include <cstddef>
-#include <memory>
-#include <optional>
 #include <string>
-#include <vector>
+#include <utility>
 
-#include "engine/audit.hpp"
-#include "engine/endpoints.hpp"
-#include "extension/src/pg/spi.hpp"
+#include "common/catalog_baseline.hpp"
+#include "extension/src/pg/spi_catalog_session.hpp"
 
 namespace dbsync::ext {
 
-// Keys are stored as encode_sortable_key bytes, so bytea order is key order: a page is
-// `... WHERE sync_id = $1 AND key > $2 ORDER BY key LIMIT n` after the previous page's last
-// key, and a KeyRange's ends become encoded bounds. Reads happen inside the caller's SPI session
-// and errors from PostgreSQL are thrown (as LocalSource's); a stored entry that does not decode
-// is a Status.
-//
-// apply() writes a batch with at most two statements, the keys and states bound as bytea[]
-// arrays: an upsert of the kSet entries and a delete of the kErase keys (the last operation per
-// key wins), inside the caller's transaction (nothing here commits).
-//
-// With audit_job() (a job's run or commit), apply() also records what the batch applied to
-// the target and the source in dbsync.audit (engine/audit.hpp; one statement, one row per
-// side), in the same transaction: an audit is committed exactly when its batch's baseline and
-// checkpoint are. Nothing is recorded when the sync has audit = false.
-class CatalogBaseline final : public Baseline {
+namespace detail {
+// The session is a base so that it is built before the baseline that refers to it.
+struct SpiSessionHolder {
+  pg::SpiCatalogSession spi_session_;
+};
+}  // namespace detail
+
+class CatalogBaseline final : private detail::SpiSessionHolder, public dbsync::CatalogBaseline {
  public:
-  explicit CatalogBaseline(std::string sync_id, size_t page_rows = 1000);
-
-  Result<std::unique_ptr<BaselineReader>> scan(const KeyRange& range) override;
-  Status apply(const std::vector<PlannedChange>& changes) override;
-  // Records the audit of every applied batch under `job_id`; `mapper` (the sync's) names the
-  // columns and must outlive this baseline.
-  void audit_job(std::string job_id, const FieldMapper& mapper);
-  // Written in the job's transaction, which the job runner commits in on_progress.
-  bool commits_with_progress() const override { return true; }
-
- private:
-  void write_audit(const std::vector<PlannedChange>& changes);
-
-  std::string sync_id_;
-  size_t page_rows_;
-  std::string audit_job_id_;
-  std::optional<AuditBuilder> audit_;
-  std::optional<bool> audit_enabled_;  // the sync's audit option, read at the first batch
-  pg::spi::KeptPlan audit_plan_;       // catalog_sql::kAuditInsert
+  explicit CatalogBaseline(std::string sync_id, size_t page_rows = 1000)
+      : dbsync::CatalogBaseline(spi_session_, std::move(sync_id), page_rows) {}
 };
 
 }  // namespace dbsync::ext

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>  // before PostgreSQL's headers (port.h redefines snprintf)
 
 #include "common/catalog_sql.hpp"
-#include "engine/job_progress.hpp"
+#include "common/job_catalog.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/sync_executor.hpp"
 #include "extension/src/catalog_baseline.hpp"
@@ -17,6 +17,7 @@
 #include "extension/src/local_target.hpp"
 #include "extension/src/pg/guard.hpp"
 #include "extension/src/pg/spi.hpp"
+#include "extension/src/pg/spi_catalog_session.hpp"
 #include "extension/src/pg/text.hpp"
 #include "extension/src/pg/xact.hpp"
 #include "extension/src/syncs.hpp"
@@ -30,70 +31,9 @@ constexpr size_t kMaxReportedRowErrors = 5;
 
 std::string num(int64_t v) { return std::to_string(v); }
 
-Param bytes_param(const std::optional<Row>& key) {
-  if (!key) return std::nullopt;
-  return pg::spi::bytea_hex(encode_sortable_key(*key));
-}
-
 std::optional<Row> decode_key(const std::optional<std::string>& bytes, const char* what) {
-  if (!bytes) return std::nullopt;
-  Result<Row> key = decode_sortable_key(*bytes);
-  if (!key.is_ok())
-    throw pg::PgError(ERRCODE_DATA_CORRUPTED, std::string("the job's ") + what +
-                                                  " does not decode: " + key.status().message());
-  return std::move(key).value();
+  return pg::value_or_throw(jobs::decode_key(bytes, what));
 }
-
-// The job's counts: what earlier attempts committed plus this attempt's progress.
-struct Counts {
-  const ClaimedJob& base;
-  std::vector<Param> params(const Progress& p) const {
-    return {num(base.scanned + p.scanned),
-            num(base.inserted + p.inserted),
-            num(base.updated + p.updated),
-            num(base.deleted + p.deleted),
-            num(base.unchanged + p.unchanged),
-            num(base.conflicts + p.conflicts),
-            num(base.errors + p.errors),
-            num(p.source_inserted),
-            num(p.source_updated),
-            num(p.source_deleted)};
-  }
-};
-
-using catalog_sql::kJobCountColumns;
-
-// Progress after a batch (the caller commits): counts, checkpoint, a renewed lease. Returns
-// whether a cancel was requested. Source write-back counts are added per report, so the
-// reported deltas are tracked here.
-class ProgressWriter {
- public:
-  explicit ProgressWriter(const ClaimedJob& job) : job_(job) {}
-
-  bool write(const Progress& p) {
-    const ProgressTally::Report report = tally_.next(p);
-    tally_.written(report);
-    const Progress& shown = report.shown;
-    const Progress& delta = report.delta;
-
-    std::vector<Param> params{num(job_.id), shown.phase};
-    for (Param& c : Counts{job_}.params(delta)) params.push_back(std::move(c));
-    params.push_back(shown.total >= 0 ? Param(num(shown.total)) : Param());
-    params.push_back(bytes_param(shown.checkpoint));
-    params.push_back(bytes_param(shown.source_checkpoint));
-    pg::spi::Rows r = pg::spi::query(
-        std::string("UPDATE dbsync.jobs SET phase = $2, ") + kJobCountColumns +
-            ", total = $13::bigint, checkpoint = $14::bytea, source_checkpoint = $15::bytea, "
-            "lease_until = now() + interval '5 minutes' WHERE id = $1::bigint "
-            "RETURNING cancel_requested",
-        params);
-    return !r.empty() && r.text(0, 0) == "t";
-  }
-
- private:
-  const ClaimedJob& job_;
-  ProgressTally tally_;
-};
 
 // Whether dbsync.cancel asked the job to stop: one primary-key lookup, planned once per job.
 class CancelPoll {
@@ -101,9 +41,7 @@ class CancelPoll {
   explicit CancelPoll(int64_t job_id) : job_id_(num(job_id)) {}
   bool requested() {
     pg::spi::with_safe_search_path([&] {
-      if (!plan_.prepared())
-        plan_.prepare(
-            "SELECT ''::bytea FROM dbsync.jobs WHERE id = $1::bigint AND cancel_requested", 1);
+      if (!plan_.prepared()) plan_.prepare(catalog_sql::kCancelRequested, 1);
       pg::spi::run_bytes_into(plan_, {job_id_}, page_);
     });
     return !page_.empty();
@@ -115,48 +53,17 @@ class CancelPoll {
   pg::spi::BytesPage page_;
 };
 
-// A cancelled job keeps nothing staged, and its conflicts nobody decided end skipped (they can
-// no longer be decided: the job is over), as when a job waiting for decisions is cancelled.
-void drop_cancelled_stage(const ClaimedJob& job) {
-  (void)pg::spi::query("SELECT dbsync.drop_cancelled_stage($1::bigint)", {num(job.id)});
-}
-
-// How the job ended, with its final counts (the transaction is committed by the caller).
-void finish(const ClaimedJob& job, const JobOutcome& out, ProgressWriter& progress,
-            const std::string& row_errors) {
-  (void)progress.write(out.progress);
-  std::string sql;
-  std::vector<Param> params{num(job.id)};
-  switch (out.state) {
-    case JobState::kSucceeded:
-      sql =
-          "UPDATE dbsync.jobs SET status = 'succeeded', phase = 'done', finished_at = now(), "
-          "executor = NULL, lease_until = NULL, error = $2 WHERE id = $1::bigint";
-      params.push_back(row_errors.empty() ? Param() : Param(row_errors));
-      break;
-    case JobState::kCancelled:
-      drop_cancelled_stage(job);
-      sql =
-          "UPDATE dbsync.jobs SET status = 'cancelled', finished_at = now(), executor = NULL, "
-          "lease_until = NULL, error = 'cancelled' WHERE id = $1::bigint";
-      break;
-    case JobState::kAwaitingResolution:
-      // Decisions may have come in since the engine counted them: with none left pending the
-      // job goes straight back to the queue to commit (dbsync.resolve locks the job row too).
-      sql =
-          "UPDATE dbsync.jobs j SET executor = NULL, lease_until = NULL, step = 'commit', "
-          "status = CASE WHEN EXISTS (SELECT 1 FROM dbsync.conflicts c WHERE c.job_id = j.id "
-          "AND c.status = 'pending') THEN 'awaiting_resolution' ELSE 'queued' END, "
-          "phase = 'awaiting_resolution', not_before = now() WHERE j.id = $1::bigint";
-      break;
-    case JobState::kFailed:
-      sql =
-          "UPDATE dbsync.jobs SET status = 'failed', finished_at = now(), executor = NULL, "
-          "lease_until = NULL, error = $2 WHERE id = $1::bigint";
-      params.push_back(out.error.message());
-      break;
-  }
-  (void)pg::spi::query(sql, params);
+// How the job ended, with its final counts, in the job's transaction (committed by the caller).
+// False when the job was lost to another executor: nothing recorded (the caller aborts).
+bool finish(pg::SpiCatalogSession& catalog, const ClaimedJob& job, const JobOutcome& out,
+            jobs::ProgressWriter& progress, const std::string& row_errors) {
+  jobs::ProgressWriter::Written w = pg::value_or_throw(progress.write(catalog, out.progress));
+  if (w.lost) return false;
+  std::optional<std::string> error;
+  if (out.state == JobState::kSucceeded && !row_errors.empty()) error = row_errors;
+  if (out.state == JobState::kFailed) error = out.error.message();
+  return pg::value_or_throw(jobs::finish(catalog, job.id, progress.executor(), out.state, error))
+      .has_value();
 }
 
 // The sync's name, and whether remote connections made for it need a password: they are made
@@ -181,7 +88,7 @@ SyncOwner sync_owner(int64_t sync_id) {
 
 }  // namespace
 
-void run_claimed_job(const ClaimedJob& job) {
+void run_claimed_job(const ClaimedJob& job, const std::string& executor) {
   const SyncOwner owner = sync_owner(job.sync_id);
   const std::string& name = owner.name;
   CheckedSync k = load_postgres_sync_by_id(job.sync_id, owner.require_password);
@@ -209,15 +116,19 @@ void run_claimed_job(const ClaimedJob& job) {
                                     : &local_source_writer.emplace(*k.source.local, k.filter);
   CatalogBaseline baseline(k.id, batch);
   baseline.audit_job(num(job.id), m);
-  CatalogStage stage(num(job.id), num(job.sync_id), m);
+  pg::SpiCatalogSession catalog;
+  CatalogStage stage(catalog, num(job.id), num(job.sync_id), m);
   SyncEndpoints endpoints{source.get(), source_writer, target, &baseline, &stage, nullptr};
 
-  ProgressWriter progress(job);
-  Result<SyncExecutor> executor = SyncExecutor::create(m, k.policy, endpoints);
-  if (!executor.is_ok()) {
+  jobs::ProgressWriter progress(job, executor, kWorkerLeaseSeconds);
+  Result<SyncExecutor> sync_executor = SyncExecutor::create(m, k.policy, endpoints);
+  if (!sync_executor.is_ok()) {
     JobOutcome failed;
-    failed.error = executor.status().with_context("sync \"" + name + "\"");
-    finish(job, failed, progress, {});
+    failed.error = sync_executor.status().with_context("sync \"" + name + "\"");
+    if (!finish(catalog, job, failed, progress, {})) {
+      pg::xact::abort();
+      pg::xact::begin();
+    }
     return;
   }
 
@@ -229,17 +140,24 @@ void run_claimed_job(const ClaimedJob& job) {
   // A cancel is read from the job's row each time the executor polls (every 1024 rows and
   // before each batch is applied or staged): a primary-key lookup with a kept plan. A staged
   // change set that commits is never cancelled: it carries the decisions made on its conflicts.
-  bool cancel = false;
+  bool cancel = false, lost = false;
   bool committing = job.step == "commit";
   CancelPoll poll(job.id);
   options.cancelled = [&] {
+    if (lost) return true;
     if (committing) return false;
     cancel = cancel || poll.requested();
     return cancel;
   };
   options.on_progress = [&](const Progress& p) {
     if (p.phase == "committing") committing = true;
-    cancel = progress.write(p) || cancel;
+    if (lost) return;
+    jobs::ProgressWriter::Written w = pg::value_or_throw(progress.write(catalog, p));
+    // Lost: the batch is not committed (it is rolled back below) and the executor stops before
+    // applying the next one.
+    lost = w.lost;
+    if (lost) return;
+    cancel = w.cancel || cancel;
     pg::xact::commit_and_continue();
   };
   std::vector<std::string> row_errors;
@@ -248,7 +166,14 @@ void run_claimed_job(const ClaimedJob& job) {
       row_errors.push_back(render_row(m, key) + ": " + why.message());
   };
 
-  JobOutcome out = job.step == "commit" ? executor->commit(options) : executor->run(options);
+  JobOutcome out =
+      job.step == "commit" ? sync_executor->commit(options) : sync_executor->run(options);
+  if (lost) {
+    // Another executor took the job over: what this one wrote since its last commit goes.
+    pg::xact::abort();
+    pg::xact::begin();
+    return;
+  }
   if (out.state == JobState::kFailed) {
     // Whatever the failed batch wrote since the last commit is dropped with the transaction.
     pg::xact::abort();
@@ -259,15 +184,17 @@ void run_claimed_job(const ClaimedJob& job) {
   // was requested (dbsync.resolve refuses then), so the job ends cancelled, not waiting.
   if (out.state == JobState::kAwaitingResolution && (cancel || poll.requested()))
     out.state = JobState::kCancelled;
-  finish(job, out, progress, row_errors_text(job.errors + out.progress.errors, row_errors));
+  if (!finish(catalog, job, out, progress,
+              row_errors_text(job.errors + out.progress.errors, row_errors))) {
+    pg::xact::abort();  // lost to another executor at the last moment: nothing of it stays
+    pg::xact::begin();
+  }
 }
 
-void record_job_failure(int64_t job_id, const std::string& message) {
+void record_job_failure(int64_t job_id, const std::string& executor, const std::string& message) {
   pg::xact::begin();
-  (void)pg::spi::query(
-      "UPDATE dbsync.jobs SET status = 'failed', finished_at = now(), executor = NULL, "
-      "lease_until = NULL, error = $2 WHERE id = $1::bigint AND finished_at IS NULL",
-      {num(job_id), message});
+  pg::SpiCatalogSession catalog;
+  (void)pg::value_or_throw(jobs::fail(catalog, job_id, executor, message));
   pg::xact::commit();
 }
 

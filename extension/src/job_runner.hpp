@@ -6,30 +6,27 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
+
+#include "common/job_catalog.hpp"
 
 namespace dbsync::ext {
 
-// A job as an executor claimed it (dbsync.jobs).
-struct ClaimedJob {
-  int64_t id = 0;
-  int64_t sync_id = 0;
-  std::string step;                              // "run" or "commit"
-  std::optional<std::string> checkpoint;         // encode_sortable_key bytes
-  std::optional<std::string> source_checkpoint;  // the source key of that point
-  // Counts committed by earlier attempts (a resumed job adds to them).
-  int64_t scanned = 0, inserted = 0, updated = 0, deleted = 0, unchanged = 0, conflicts = 0,
-          errors = 0;
-};
+using jobs::ClaimedJob;
 
-// Runs the job inside the current worker transaction (pg/xact.hpp), committing after every
-// batch, and records how it ended (succeeded, failed with the engine's error, cancelled,
-// awaiting_resolution) in dbsync.jobs before returning. An ERROR raised by PostgreSQL is thrown
-// as a PostgresError: the caller aborts the transaction and records the failure.
-void run_claimed_job(const ClaimedJob& job);
+// The lease a worker takes on its job, renewed with each batch (a worker has no heartbeat: the
+// launcher requeues the job of a worker that died, whatever its lease).
+constexpr int kWorkerLeaseSeconds = 300;
+
+// Runs the job, claimed by `executor` ('worker <pid>'), inside the current worker transaction
+// (pg/xact.hpp), committing after every batch, and records how it ended (succeeded, failed with
+// the engine's error, cancelled, awaiting_resolution) in dbsync.jobs before returning (the job
+// lifecycle: common/job_catalog.hpp). A job another executor took over meanwhile is left alone:
+// the batch under way is rolled back and nothing more is written. An ERROR raised by PostgreSQL
+// is thrown as a PostgresError: the caller aborts the transaction and records the failure.
+void run_claimed_job(const ClaimedJob& job, const std::string& executor);
 
 // Records a failure of `job_id` in a transaction of its own (after the caller aborted).
-void record_job_failure(int64_t job_id, const std::string& message);
+void record_job_failure(int64_t job_id, const std::string& executor, const std::string& message);
 
 }  // namespace dbsync::ext

@@ -13,12 +13,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/job_catalog.hpp"
 #include "engine/conflict_resolver.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/sync_types.hpp"
 #include "extension/src/catalog_stage.hpp"
 #include "extension/src/pg/guard.hpp"
 #include "extension/src/pg/spi.hpp"
+#include "extension/src/pg/spi_catalog_session.hpp"
 #include "extension/src/pg/text.hpp"
 #include "extension/src/syncs.hpp"
 #include "extension/src/workers.hpp"
@@ -124,7 +126,8 @@ class Decider {
       throw PgError(pg::sqlstate_for(change.status().code()),
                     "conflict " + num(id) + ": " + change.status().message());
     if (!change->empty()) {
-      CatalogStage stage(num(job_id), num(sync_id_), *sync_.mapper);
+      pg::SpiCatalogSession catalog;
+      CatalogStage stage(catalog, num(job_id), num(sync_id_), *sync_.mapper);
       pg::throw_if_error(stage.put_changes({std::move(change).value()}), "staging the decision");
     }
     Param resolved_row;
@@ -146,14 +149,8 @@ class Decider {
 // dbsync_jobs is notified (at commit) so that a dbsyncd commits it at once. A job staged in
 // Redis is decided (and requeued) by dbsyncd, never here.
 bool requeue_if_decided(int64_t job_id) {
-  pg::spi::Rows r = query(
-      "UPDATE dbsync.jobs j SET status = 'queued', step = 'commit', not_before = now() "
-      "WHERE j.id = $1::bigint AND j.status = 'awaiting_resolution' AND j.stage = 'catalog' "
-      "AND NOT EXISTS "
-      "(SELECT 1 FROM dbsync.conflicts c WHERE c.job_id = j.id AND c.status = 'pending') "
-      "RETURNING j.id, pg_notify('dbsync_jobs', j.id::text)",
-      {num(job_id)});
-  if (r.empty()) return false;
+  pg::SpiCatalogSession catalog;
+  if (!pg::value_or_throw(jobs::requeue_if_decided(catalog, job_id))) return false;
   wake_launcher_at_commit();
   return true;
 }

@@ -14,12 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "common/catalog_sql.hpp"
+#include "common/job_catalog.hpp"
 #include "engine/cron.hpp"
 #include "extension/src/job_runner.hpp"
 #include "extension/src/module.hpp"
 #include "extension/src/pg/guard.hpp"
 #include "extension/src/pg/remote.hpp"
 #include "extension/src/pg/spi.hpp"
+#include "extension/src/pg/spi_catalog_session.hpp"
 #include "extension/src/pg/text.hpp"
 #include "extension/src/pg/xact.hpp"
 
@@ -29,7 +32,6 @@ extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
-#include "utils/guc.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -39,6 +41,7 @@ extern "C" {
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
@@ -177,23 +180,10 @@ void answer_requests() {
 // and resume from their checkpoint; after kMaxInterruptions they fail instead of looping.
 // A worker job that a dbsyncd runs (--executors=all; executor 'dbsyncd host:pid') has no
 // backend here: it is an orphan only once its lease (renewed by the daemon's heartbeat) ran out.
+// The rule is dbsync.requeue_orphaned_jobs's.
 void requeue_orphans() {
   pg::xact::begin();
-  pg::spi::Rows r = pg::spi::query(
-      "UPDATE dbsync.jobs j SET "
-      "  status = CASE WHEN j.interruptions + 1 >= $1::int THEN 'failed' ELSE 'queued' END, "
-      "  finished_at = CASE WHEN j.interruptions + 1 >= $1::int THEN now() END, "
-      "  error = CASE WHEN j.interruptions + 1 >= $1::int "
-      "    THEN 'its executor died ' || (j.interruptions + 1) || ' times; given up' END, "
-      "  interruptions = j.interruptions + 1, executor = NULL, lease_until = NULL, "
-      "  not_before = now() "
-      "WHERE j.executor_kind = 'worker' AND j.status IN ('running', 'committing') "
-      "  AND CASE WHEN j.executor LIKE 'dbsyncd %' THEN j.lease_until < now() "
-      "      ELSE NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
-      "                        WHERE 'worker ' || a.pid = j.executor "
-      "                          AND a.backend_type = 'dbsync executor') END "
-      "RETURNING j.id, j.status, j.interruptions",
-      {num(kMaxInterruptions)});
+  pg::spi::Rows r = pg::spi::query(catalog_sql::kRequeueOrphanedJobs, {num(kMaxInterruptions)});
   pg::xact::commit();
   for (size_t i = 0; i < r.size(); ++i) {
     std::string msg =
@@ -337,7 +327,8 @@ void launcher_loop() {
       bool installed = extension_installed();
       pg::xact::commit();
       if (!installed) {
-        // Answer requests with the reason (a backend may ask from a database being set up).
+        // Nothing to serve yet (e.g. CREATE EXTENSION not committed): a request waits until it
+        // is, and its requester gives up after 30 s saying the launcher did not answer.
         continue;
       }
       if (!announced) {
@@ -364,35 +355,20 @@ void launcher_loop() {
 
 // ------------------------------------------------------------------------------ executors
 
-// Claims the next queued worker job (FOR UPDATE SKIP LOCKED: executors never take the same one).
+// This executor as dbsync.jobs.executor names it (the launcher finds its backend by that name).
+std::string executor_name() { return "worker " + num(MyProcPid); }
+
+// Claims the next queued worker job of the catalog stage (dbsync.claim_job: executors never take
+// the same one).
 std::optional<ClaimedJob> claim() {
   pg::xact::begin();
-  pg::spi::Rows r = pg::spi::query(
-      "UPDATE dbsync.jobs j SET "
-      "  status = CASE WHEN j.step = 'commit' THEN 'committing' ELSE 'running' END, "
-      "  executor = 'worker ' || pg_backend_pid(), lease_until = now() + interval '5 minutes', "
-      "  attempts = j.attempts + 1, started_at = COALESCE(j.started_at, now()), error = NULL "
-      "FROM (SELECT id FROM dbsync.jobs WHERE status = 'queued' AND executor_kind = 'worker' "
-      "      AND stage = 'catalog' AND not_before <= now() ORDER BY not_before, id "
-      "      FOR UPDATE SKIP LOCKED LIMIT 1) c "
-      "WHERE j.id = c.id "
-      "RETURNING j.id, j.sync_id, j.step, j.checkpoint, j.source_checkpoint, j.scanned, "
-      "  j.inserted, j.updated, j.deleted, j.unchanged, j.conflicts, j.errors");
+  pg::SpiCatalogSession catalog;
+  jobs::ClaimRule rule;
+  rule.executor = executor_name();
+  rule.lease_seconds = kWorkerLeaseSeconds;
+  rule.kind = "worker";
+  std::optional<ClaimedJob> job = pg::value_or_throw(jobs::claim(catalog, rule));
   pg::xact::commit();
-  if (r.empty()) return std::nullopt;
-  ClaimedJob job;
-  job.id = std::stoll(r.text(0, 0));
-  job.sync_id = std::stoll(r.text(0, 1));
-  job.step = r.text(0, 2);
-  for (int c : {3, 4}) {
-    if (!r.at(0, c)) continue;
-    Result<std::string> bytes = pg::spi::bytea_from_hex(*r.at(0, c));
-    if (!bytes.is_ok()) throw pg::PgError(ERRCODE_DATA_CORRUPTED, "job checkpoint: not bytea hex");
-    (c == 3 ? job.checkpoint : job.source_checkpoint) = std::move(bytes).value();
-  }
-  int64_t* counts[] = {&job.scanned,   &job.inserted,  &job.updated, &job.deleted,
-                       &job.unchanged, &job.conflicts, &job.errors};
-  for (int i = 0; i < 7; ++i) *counts[i] = std::stoll(r.text(0, 5 + i));
   return job;
 }
 
@@ -412,7 +388,7 @@ void executor_loop() {
     std::string failure;
     try {
       pg::xact::begin();
-      run_claimed_job(*job);
+      run_claimed_job(*job, executor_name());
       pg::xact::commit();
     } catch (const pg::PgError& e) {
       failure = e.what();
@@ -422,7 +398,7 @@ void executor_loop() {
     }
     if (!failure.empty()) {
       pg::xact::abort();
-      record_job_failure(job->id, failure);
+      record_job_failure(job->id, executor_name(), failure);
     }
     pg::pg_call([&] { pgstat_report_activity(STATE_IDLE, nullptr); });
   }
