@@ -12,7 +12,9 @@
 #include "engine/timeutil.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
@@ -526,6 +528,75 @@ void RowConverter::end() {
   MemoryContext cxt = page_cxt_;
   page_cxt_ = row_cxt_ = nullptr;
   delete_context(cxt);
+}
+
+// run_values (session.hpp) lives here, beside the converter it drives row by row, as it did in
+// spi.cpp (the same translation unit: the same inlining for the per-row calls).
+void run_values(KeptPlan& plan, const std::vector<Param>& params, long limit,
+                const std::vector<const Column*>& columns, size_t key_text_columns, ValuePage& out,
+                bool fingerprint_column) {
+  out.errors.clear();  // rows are kept: their storage is reused by the next page
+  out.last_key_text.clear();
+  out.fingerprints.clear();
+  const uint64_t n = plan.run(params, limit);
+  SPITupleTable* table = SPI_tuptable;
+  if (table == nullptr) {
+    out.rows.clear();
+    return;
+  }
+  TupleDesc desc = table->tupdesc;
+  const int natts = desc->natts;
+  const int ncols = natts - (fingerprint_column ? 1 : 0);
+  if (static_cast<size_t>(ncols) != columns.size() ||
+      (fingerprint_column && TupleDescAttr(desc, ncols)->atttypid != XIDOID))
+    throw PgError(ERRCODE_INTERNAL_ERROR,
+                  "a page query returned " + std::to_string(natts) + " columns, expected " +
+                      std::to_string(columns.size()) + (fingerprint_column ? " and an xid" : ""));
+
+  std::vector<Oid> types(columns.size());
+  for (int c = 0; c < ncols; ++c) types[c] = TupleDescAttr(desc, c)->atttypid;
+  RowConverter conv;
+  conv.begin(types.data(), columns, key_text_columns);
+
+  std::vector<Datum> datums(static_cast<size_t>(natts));
+  std::unique_ptr<bool[]> isnull(new bool[static_cast<size_t>(natts) + 1]);
+  Datum* datums_p = datums.data();
+  bool* isnull_p = isnull.get();
+  RowConverter* conv_p = &conv;
+
+  out.rows.resize(n);
+  out.errors.resize(n);
+  if (fingerprint_column) out.fingerprints.resize(n);
+  for (uint64_t r = 0; r < n; ++r) {
+    HeapTuple tuple = table->vals[r];
+    pg_call([&] {
+      heap_deform_tuple(tuple, desc, datums_p, isnull_p);
+      conv_p->extract(datums_p, isnull_p);
+    });
+    if (fingerprint_column)
+      out.fingerprints[r] = isnull[ncols] ? 0 : DatumGetTransactionId(datums[ncols]);
+    out.errors[r] = conv.convert(datums_p, isnull_p, out.rows[r]);
+  }
+
+  // The last row's key as printed, for the next page's bound.
+  if (n > 0 && key_text_columns > 0) {
+    HeapTuple tuple = table->vals[n - 1];
+    for (size_t c = 0; c < key_text_columns && c < columns.size(); ++c) {
+      const int attnum = static_cast<int>(c) + 1;
+      const char* printed = pg_call([&] {
+        bool null;
+        Datum d = SPI_getbinval(tuple, desc, attnum, &null);
+        if (null) return static_cast<const char*>(nullptr);
+        return conv_p->print_key(c, d);
+      });
+      if (printed == nullptr)
+        out.last_key_text.emplace_back(std::nullopt);
+      else
+        out.last_key_text.emplace_back(std::string(printed));
+    }
+  }
+  pg_call([&] { SPI_freetuptable(table); });
+  conv.end();
 }
 
 }  // namespace dbsync::pg::spi

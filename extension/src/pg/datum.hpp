@@ -1,6 +1,7 @@
 // Datums to engine values: the decoding of a row's Datums (numeric and jsonb read from their
 // stored forms, the rest through output functions) shared by every reader of the master's rows
-// (SPI pages in spi.cpp, direct index scans in index_scan.cpp). Only for files in pg/.
+// (SPI pages: run_values, defined in datum.cpp; direct index scans in index_scan.cpp). Only for
+// files in pg/.
 #pragma once
 
 #include <cstdint>
