@@ -69,9 +69,11 @@ $(DBSYNC_PG_OBJS): override CPPFLAGS += $(DBSYNC_PG_SERVER_INCLUDES)
 #  1. a file including "postgres.h" compiled as a file outside the allowed list must fail with
 #     "No such file", and compiled as an allowed one must succeed (so the failure is the rule's);
 #  2. every entry point in the list defines an SQL function, _PG_init or a worker's main;
-#  3. no file outside pg/ calls SPI by hand (pg/session.hpp is the way to it).
+#  3. no file outside pg/ calls SPI by hand (pg/session.hpp is the way to it);
+#  4. no CMake target (engine, adapters, common, daemon, tools, tests) has the server include
+#     directory in its flags.
 DBSYNC_PG_PROBE := $(BUILD_DIR)/pg-boundary/probe.cpp
-$(BUILD_DIR)/pg-boundary/ok: extension/pgxs.mk $(DBSYNC_EXT_SOURCES)
+$(BUILD_DIR)/pg-boundary/ok: extension/pgxs.mk CMakeLists.txt $(DBSYNC_EXT_SOURCES) | build
 	@mkdir -p $(@D)
 	@printf '%s\n' '#include "postgres.h"' 'int dbsync_probe;' >$(DBSYNC_PG_PROBE)
 	@if $(COMPILE.cc) -o $(@D)/probe.o $(DBSYNC_PG_PROBE) >$(@D)/forbidden.log 2>&1; then \
@@ -87,6 +89,8 @@ $(BUILD_DIR)/pg-boundary/ok: extension/pgxs.mk $(DBSYNC_EXT_SOURCES)
 	done
 	@! grep -En 'executor/spi\.h|\bSPI_[a-z]' $(filter-out extension/src/pg/%,$(DBSYNC_EXT_SOURCES)) >&2 || \
 	  { echo "check-pg-boundary: SPI is called outside extension/src/pg/ (use pg/session.hpp)" >&2; exit 1; }
+	@! grep -l -- '$(includedir_server)' $(BUILD_DIR)/CMakeFiles/*/flags.make >&2 || \
+	  { echo "check-pg-boundary: a CMake target (above) compiles with PostgreSQL's server headers" >&2; exit 1; }
 	@touch $@
 check-pg-boundary: $(BUILD_DIR)/pg-boundary/ok
 .PHONY: check-pg-boundary
