@@ -383,7 +383,8 @@ DBSYNC_FUNCTION(dbsync_datasource_kinds) {
                          CStringGetTextDatum(dbsync::kind_family_name(k.family)),
                          CStringGetTextDatum(dbsync::kind_executor_name(k.executor)),
                          CStringGetTextDatum(dbsync::conninfo_form_name(k.conninfo)),
-                         BoolGetDatum(k.is_master), BoolGetDatum(k.fingerprints)};
+                         BoolGetDatum(k.is_master),
+                         BoolGetDatum(k.fingerprints)};
       bool nulls[6] = {false, false, false, false, false, false};
       tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     });

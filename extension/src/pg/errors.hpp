@@ -23,7 +23,9 @@ constexpr int sqlstate(const char (&code)[6]) {
 class PgError : public std::exception {
  public:
   PgError(int sqlstate, std::string message, std::string detail = {}, std::string hint = {})
-      : sqlstate_(sqlstate), message_(std::move(message)), detail_(std::move(detail)),
+      : sqlstate_(sqlstate),
+        message_(std::move(message)),
+        detail_(std::move(detail)),
         hint_(std::move(hint)) {}
   const char* what() const noexcept override { return message_.c_str(); }
   int sqlstate() const { return sqlstate_; }
