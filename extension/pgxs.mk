@@ -32,6 +32,22 @@ DBSYNC_ADAPTER_LIB := $(BUILD_DIR)/libdbsync_adapter_postgres.a
 DBSYNC_SECRETS_LIB := $(BUILD_DIR)/libdbsync_secrets.a
 DBSYNC_CATALOG_LIB := $(BUILD_DIR)/libdbsync_catalog.a
 
+# Which files may touch PostgreSQL (README, "Which files touch PostgreSQL"): only the objects
+# below are compiled with PostgreSQL's server include directories; every other object of the
+# extension is compiled without them, so an #include of "postgres.h" (directly or through a
+# pg/ header that includes it) fails to build there ("No such file or directory").
+#  - extension/src/pg/: the thin layer (SPI sessions, the guard, Datum decoding, index scans);
+#  - the SQL entry points: files defining SQL-callable functions (DBSYNC_FUNCTION), _PG_init or a
+#    background worker's main; check-pg-boundary refuses an entry in this list that defines none;
+#  - DBSYNC_PG_PENDING: files that still include PostgreSQL headers without being an entry point,
+#    owned by work under way (issue 13: the job runner and the catalog baseline and stage move to
+#    the shared catalog layer); the list only shrinks.
+DBSYNC_PG_ENTRY_POINTS := browse datasources diff info_functions jobs module runner_support \
+                          schedules syncs workers
+DBSYNC_PG_PENDING      := catalog_stage job_runner
+DBSYNC_PG_OBJS := $(patsubst %.cpp,%.o,$(wildcard extension/src/pg/*.cpp)) \
+                  $(patsubst %,extension/src/%.o,$(DBSYNC_PG_ENTRY_POINTS) $(DBSYNC_PG_PENDING))
+
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I. -I$(shell $(PG_CONFIG) --includedir)
 PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers -Wno-unused-parameter
@@ -44,6 +60,43 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+
+# PGXS puts the server include directories into CPPFLAGS for every object: take them out, and
+# give them back to the objects allowed to see them (above).
+DBSYNC_PG_SERVER_INCLUDES := -I$(includedir_server) -I$(includedir_internal)
+override CPPFLAGS := $(filter-out $(DBSYNC_PG_SERVER_INCLUDES),$(CPPFLAGS))
+$(DBSYNC_PG_OBJS): override CPPFLAGS += $(DBSYNC_PG_SERVER_INCLUDES)
+
+# The rule is checked on every build of dbsync.so (and by `make check-pg-boundary`):
+#  1. a file including "postgres.h" compiled as a file outside the allowed list must fail with
+#     "No such file", and compiled as an allowed one must succeed (so the failure is the rule's);
+#  2. every entry point in the list defines an SQL function, _PG_init or a worker's main;
+#  3. no file outside pg/ calls SPI by hand (pg/session.hpp is the way to it);
+#  4. no CMake target (engine, adapters, common, daemon, tools, tests) has the server include
+#     directory in its flags.
+DBSYNC_PG_PROBE := $(BUILD_DIR)/pg-boundary/probe.cpp
+$(BUILD_DIR)/pg-boundary/ok: extension/pgxs.mk CMakeLists.txt $(DBSYNC_EXT_SOURCES) | build
+	@mkdir -p $(@D)
+	@printf '%s\n' '#include "postgres.h"' 'int dbsync_probe;' >$(DBSYNC_PG_PROBE)
+	@if $(COMPILE.cc) -o $(@D)/probe.o $(DBSYNC_PG_PROBE) >$(@D)/forbidden.log 2>&1; then \
+	  echo "check-pg-boundary: a file outside the allowed list compiled #include \"postgres.h\"" >&2; exit 1; \
+	fi
+	@grep -q 'postgres.h: No such file' $(@D)/forbidden.log || \
+	  { echo "check-pg-boundary: the probe failed for another reason:" >&2; cat $(@D)/forbidden.log >&2; exit 1; }
+	@$(COMPILE.cc) $(DBSYNC_PG_SERVER_INCLUDES) -o $(@D)/probe.o $(DBSYNC_PG_PROBE) || \
+	  { echo "check-pg-boundary: an allowed file cannot include postgres.h" >&2; exit 1; }
+	@for f in $(DBSYNC_PG_ENTRY_POINTS); do \
+	  grep -Eq '^DBSYNC_FUNCTION\(|^(PGDLLEXPORT |extern "C" )+void [A-Za-z_]+\((Datum|void)' extension/src/$$f.cpp || \
+	    { echo "check-pg-boundary: extension/src/$$f.cpp is listed as an SQL entry point but defines none" >&2; exit 1; }; \
+	done
+	@! grep -En 'executor/spi\.h|\bSPI_[a-z]' $(filter-out extension/src/pg/%,$(DBSYNC_EXT_SOURCES)) >&2 || \
+	  { echo "check-pg-boundary: SPI is called outside extension/src/pg/ (use pg/session.hpp)" >&2; exit 1; }
+	@! grep -l -- '$(includedir_server)' $(BUILD_DIR)/CMakeFiles/*/flags.make >&2 || \
+	  { echo "check-pg-boundary: a CMake target (above) compiles with PostgreSQL's server headers" >&2; exit 1; }
+	@touch $@
+check-pg-boundary: $(BUILD_DIR)/pg-boundary/ok
+.PHONY: check-pg-boundary
+$(shlib): $(BUILD_DIR)/pg-boundary/ok
 
 $(DATA_built): extension/sql/dbsync.sql
 	cp $< $@

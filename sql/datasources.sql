@@ -97,6 +97,12 @@ SELECT regress.try($q$SELECT dbsync.add_datasource('n', 'postgres', 'host=h', '"
 SELECT regress.try($q$SELECT dbsync.test_datasource('nope')$q$);
 SELECT regress.try($q$SELECT dbsync.test_datasource(NULL)$q$);
 SELECT count(*) FROM dbsync.datasources WHERE name = 'n';
+-- The kinds are one table (engine/datasource_kinds.cpp): add_datasource's check and hint and the
+-- catalog's CHECK read it.
+SELECT * FROM dbsync.datasource_kinds();
+SELECT dbsync.add_datasource('ora', 'oracle', 'host=x');
+SELECT regress.try($q$INSERT INTO dbsync.datasources (name, kind, conninfo) VALUES ('ora', 'oracle', '\x00')$q$);
+SELECT dbsync.is_datasource_kind('neon') AS neon, dbsync.is_datasource_kind('Neon') AS "Neon";
 
 -- A non-admin is denied everything; dbsync_admin may use the API and the list, but not the
 -- conninfo column.

@@ -21,13 +21,29 @@ REVOKE ALL ON SCHEMA dbsync FROM PUBLIC;
 GRANT USAGE ON SCHEMA dbsync TO dbsync_admin;
 
 -- ---------------------------------------------------------------------------------------
+-- The kinds of datasource: one table, in C++ (engine/datasource_kinds.cpp), read by the checks
+-- below and by both executors; adding a kind is one line there.
+CREATE FUNCTION dbsync.datasource_kinds(OUT kind text, OUT family text, OUT executor text,
+                                        OUT conninfo text, OUT is_master boolean,
+                                        OUT fingerprints boolean)
+  RETURNS SETOF record
+  LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'dbsync_datasource_kinds';
+COMMENT ON FUNCTION dbsync.datasource_kinds() IS
+  'The kinds of datasource: family (postgres, mysql), which executor runs their syncs (worker: the extension''s background workers; daemon: dbsyncd), the conninfo they take (none, libpq, mysql_url), whether it is the master itself, whether rows carry a version (fingerprints).';
+
+CREATE FUNCTION dbsync.is_datasource_kind(kind text) RETURNS boolean
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT EXISTS (SELECT 1 FROM dbsync.datasource_kinds() k WHERE k.kind = $1)
+$$;
+
+-- ---------------------------------------------------------------------------------------
 -- datasources: where rows live. kind 'local' is the master itself.
 CREATE TABLE dbsync.datasources (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   name        text NOT NULL UNIQUE
               CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$'),
   kind        text NOT NULL
-              CHECK (kind IN ('local', 'postgres', 'supabase', 'neon', 'mysql', 'wordpress')),
+              CHECK (dbsync.is_datasource_kind(kind)),
   conninfo    bytea,                      -- AES-256-GCM ciphertext; null for 'local'
   options     jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(options) = 'object'),
   created_at  timestamptz NOT NULL DEFAULT now(),
@@ -303,10 +319,14 @@ BEGIN
   IF kind IS NULL THEN
     RAISE EXCEPTION 'datasource kind must not be null' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF kind OPERATOR(pg_catalog.<>) ALL (ARRAY['local', 'postgres', 'supabase', 'neon', 'mysql', 'wordpress']) THEN
+  IF NOT dbsync.is_datasource_kind(kind) THEN
     RAISE EXCEPTION 'unknown datasource kind %', pg_catalog.quote_literal(kind)
       USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Kinds: local, postgres, supabase, neon, mysql, wordpress.';
+            HINT = 'Kinds: ' OPERATOR(pg_catalog.||)
+                   (SELECT pg_catalog.string_agg(k.kind, ', ' ORDER BY k.n)
+                      FROM dbsync.datasource_kinds() WITH ORDINALITY
+                           AS k(kind, family, executor, conninfo, is_master, fingerprints, n))
+                   OPERATOR(pg_catalog.||) '.';
   END IF;
   options := COALESCE(options, '{}'::jsonb);
   PERFORM dbsync.check_datasource_options(options);

@@ -56,7 +56,7 @@ class Browser {
     if (r.empty())
       throw PgError(ERRCODE_UNDEFINED_OBJECT, "datasource \"" + datasource + "\" does not exist",
                     "", "dbsync.datasource_list shows the datasources.");
-    local_ = r.text(0, 0) == "local";
+    local_ = is_master_kind(r.text(0, 0));
     if (local_) {
       if (!table.empty()) qualified_ = pg::describe_local_table(table).qualified;
       return;

@@ -11,9 +11,12 @@
 
 #include "adapters/postgres/pg_connection.hpp"
 #include "adapters/postgres/pg_table.hpp"
+#include "engine/datasource_kinds.hpp"
+#include "engine/hex.hpp"
 #include "extension/src/module.hpp"
 #include "extension/src/pg/guard.hpp"
 #include "extension/src/pg/remote.hpp"
+#include "extension/src/pg/session.hpp"
 #include "extension/src/pg/text.hpp"
 #include "common/secrets.hpp"
 
@@ -21,15 +24,8 @@ extern "C" {
 #include "libpq-fe.h"
 
 #include "access/htup_details.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
-#include "catalog/pg_type_d.h"
-#include "executor/spi.h"
 #include "funcapi.h"
-#include "miscadmin.h"
-#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
-#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 }
 
@@ -39,6 +35,7 @@ using dbsync::pg::PgError;
 namespace {
 
 namespace secrets = dbsync::secrets;
+namespace spi = dbsync::pg::spi;
 
 // A plaintext secret that is wiped when it goes out of scope.
 struct Plain {
@@ -50,10 +47,12 @@ struct Plain {
   ~Plain() { secrets::wipe(text); }
 };
 
-bool is_postgres_family(std::string_view kind) {
-  return kind == "postgres" || kind == "supabase" || kind == "neon";
+// How datasources of `kind` store their conninfo (engine/datasource_kinds.hpp); kNone for an
+// unknown kind.
+dbsync::ConninfoForm conninfo_form(std::string_view kind) {
+  const dbsync::DatasourceKind* k = dbsync::find_datasource_kind(kind);
+  return k == nullptr ? dbsync::ConninfoForm::kNone : k->conninfo;
 }
-bool is_mysql_family(std::string_view kind) { return kind == "mysql" || kind == "wordpress"; }
 
 secrets::Key configured_key() {
   const char* path = dbsync::ext::settings.secret_key_file;
@@ -164,60 +163,31 @@ struct DatasourceRow {
   std::optional<std::string> connect_timeout;
 };
 
-std::optional<std::string> text_of(SPITupleTable* tt, int col) {
-  char* v = pg_call([&] { return SPI_getvalue(tt->vals[0], tt->tupdesc, col); });
-  if (v == nullptr) return std::nullopt;
-  return std::string(v);
-}
-
 // Reads as the owner of dbsync.datasources (what a SECURITY DEFINER function does): the
 // conninfo column is not readable by dbsync_admin, yet the functions that connect for such a
 // role (create_sync, preview, diff...) run with the caller's rights, so that the caller's
-// privileges still govern local tables. The secret never leaves C++; an ERROR restores the user
-// with the (sub)transaction abort.
+// privileges still govern local tables. The secret never leaves C++.
 std::optional<DatasourceRow> load_datasource(const std::string& name) {
-  pg_call([] {
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-  });
-  Oid saved_user = InvalidOid;
-  int saved_context = 0;
-  pg_call([&] {
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    Oid table = RangeVarGetRelid(makeRangeVar(pstrdup("dbsync"), pstrdup("datasources"), -1),
-                                 NoLock, false);
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(table));
-    if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for relation %u", table);
-    Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
-    ReleaseSysCache(tuple);
-    SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-  });
-  uint64 n = pg_call([&] {
-    Oid types[1] = {TEXTOID};
-    Datum values[1] = {
-        PointerGetDatum(cstring_to_text_with_len(name.data(), static_cast<int>(name.size())))};
-    int rc = SPI_execute_with_args(
-        "SELECT kind, conninfo, options OPERATOR(pg_catalog.->>) 'connect_timeout'"
-        "  FROM dbsync.datasources WHERE name OPERATOR(pg_catalog.=) $1",
-        1, types, values, nullptr, true, 1);
-    if (rc != SPI_OK_SELECT)
-      elog(ERROR, "reading dbsync.datasources failed: %s", SPI_result_code_string(rc));
-    return SPI_processed;
-  });
-  pg_call([&] { SetUserIdAndSecContext(saved_user, saved_context); });
-  std::optional<DatasourceRow> row;
-  if (n > 0) {
-    SPITupleTable* tt = SPI_tuptable;
-    row.emplace();
-    row->kind = text_of(tt, 1).value_or("");
-    bytea* b = pg_call([&]() -> bytea* {
-      bool isnull = false;
-      Datum d = SPI_getbinval(tt->vals[0], tt->tupdesc, 2, &isnull);
-      return isnull ? nullptr : DatumGetByteaPP(d);
+  spi::Rows r = spi::session([&] {
+    return spi::as_owner_of("dbsync", "datasources", [&] {
+      return spi::query(
+          "SELECT kind, conninfo, options OPERATOR(pg_catalog.->>) 'connect_timeout'"
+          "  FROM dbsync.datasources WHERE name OPERATOR(pg_catalog.=) $1",
+          {name});
     });
-    if (b != nullptr) row->sealed.emplace(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
-    row->connect_timeout = text_of(tt, 3);
+  });
+  if (r.empty()) return std::nullopt;
+  DatasourceRow row;
+  row.kind = r.text(0, 0);
+  if (r.at(0, 1)) {
+    // bytea in hex (spi::query's output settings); it is ciphertext, not the secret.
+    std::optional<std::string> sealed = dbsync::hex::decode_bytea(*r.at(0, 1));
+    if (!sealed)
+      throw PgError(ERRCODE_DATA_CORRUPTED,
+                    "datasource \"" + name + "\": conninfo not in bytea hex output form");
+    row.sealed = std::move(*sealed);
   }
-  pg_call([] { SPI_finish(); });
+  row.connect_timeout = r.at(0, 2);
   return row;
 }
 
@@ -245,14 +215,9 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 Probe probe_local() {
   auto t0 = std::chrono::steady_clock::now();
-  pg_call([] {
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    if (SPI_execute("SELECT pg_catalog.current_setting('server_version')", true, 1) !=
-        SPI_OK_SELECT)
-      elog(ERROR, "SELECT current_setting('server_version') failed");
-  });
-  std::optional<std::string> version = SPI_processed > 0 ? text_of(SPI_tuptable, 1) : std::nullopt;
-  pg_call([] { SPI_finish(); });
+  spi::Rows r = spi::session(
+      [] { return spi::execute("SELECT pg_catalog.current_setting('server_version')", {}, 1); });
+  std::optional<std::string> version = r.empty() ? std::nullopt : r.at(0, 0);
   return Probe{true, version, ms_since(t0), std::nullopt};
 }
 
@@ -295,7 +260,7 @@ std::unique_ptr<dbsync::pg::PgTable> dbsync::pg::open_remote_table(const std::st
   std::optional<DatasourceRow> row = load_datasource(datasource);
   if (!row)
     throw PgError(ERRCODE_UNDEFINED_OBJECT, "datasource \"" + datasource + "\" does not exist");
-  if (!is_postgres_family(row->kind))
+  if (conninfo_form(row->kind) != ConninfoForm::kLibpq)
     throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
                   "datasource \"" + datasource + "\" (" + row->kind +
                       ") is not a PostgreSQL server: dbsyncd reaches it");
@@ -336,9 +301,10 @@ DBSYNC_FUNCTION(dbsync_seal_conninfo) {
   std::string kind = dbsync::pg::text_arg(fcinfo, 0);
   Plain conninfo(dbsync::pg::text_arg(fcinfo, 1));
   std::string endpoint;
-  if (is_postgres_family(kind))
+  const dbsync::ConninfoForm form = conninfo_form(kind);
+  if (form == dbsync::ConninfoForm::kLibpq)
     endpoint = postgres_endpoint(kind, conninfo.text);
-  else if (is_mysql_family(kind))
+  else if (form == dbsync::ConninfoForm::kMysqlUrl)
     endpoint = mysql_endpoint(kind, conninfo.text);
   else
     throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "kind '" + kind + "' has no conninfo to seal");
@@ -376,13 +342,13 @@ DBSYNC_FUNCTION(dbsync_test_datasource) {
                   "dbsync.datasource_list shows the datasources.");
 
   Probe probe;
-  if (row->kind == "local") {
+  if (dbsync::is_master_kind(row->kind)) {
     probe = probe_local();
   } else {
     int timeout_ms = connect_timeout_ms(row->connect_timeout);
     Plain conninfo;
     open_conninfo(name, *row, conninfo);
-    if (is_postgres_family(row->kind)) {
+    if (conninfo_form(row->kind) == dbsync::ConninfoForm::kLibpq) {
       probe = probe_postgres(conninfo.text, timeout_ms);
     } else {
       probe.error = "not tested here: the extension has no MySQL client; dbsyncd tests " +
@@ -401,5 +367,27 @@ DBSYNC_FUNCTION(dbsync_test_datasource) {
     if (probe.error) values[3] = CStringGetTextDatum(probe.error->c_str());
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
   });
+  return (Datum)0;
+}
+
+// dbsync.datasource_kinds() RETURNS TABLE(kind, family, executor, conninfo, is_master,
+// fingerprints): the kinds of engine/datasource_kinds.hpp, in their order. The catalog's checks
+// (dbsync.is_datasource_kind, add_datasource's hint) read it.
+DBSYNC_FUNCTION(dbsync_datasource_kinds) {
+  pg_call([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
+  for (const dbsync::DatasourceKind& k : dbsync::datasource_kinds()) {
+    const std::string name(k.name);
+    pg_call([&] {
+      ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+      Datum values[6] = {CStringGetTextDatum(name.c_str()),
+                         CStringGetTextDatum(dbsync::kind_family_name(k.family)),
+                         CStringGetTextDatum(dbsync::kind_executor_name(k.executor)),
+                         CStringGetTextDatum(dbsync::conninfo_form_name(k.conninfo)),
+                         BoolGetDatum(k.is_master),
+                         BoolGetDatum(k.fingerprints)};
+      bool nulls[6] = {false, false, false, false, false, false};
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    });
+  }
   return (Datum)0;
 }

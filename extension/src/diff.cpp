@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/conflict_json.hpp"
 #include "engine/conflict_resolver.hpp"
 #include "engine/endpoints.hpp"
 #include "engine/field_mapper.hpp"
@@ -111,8 +112,8 @@ bool describe(const FieldMapper& m, const ConflictResolver& resolver, const Diff
     row.detail = "{\"kind\": " + kind +
                  ", \"strategy\": " + json_string(strategy_name(resolver.policy().strategy)) +
                  ", \"resolution\": " + json_string(resolution) +
-                 ", \"source_changed\": " + json_names(field_names(m, item.source_changed)) +
-                 ", \"target_changed\": " + json_names(field_names(m, item.target_changed));
+                 ", \"source_changed\": " + field_names_json(m, item.source_changed) +
+                 ", \"target_changed\": " + field_names_json(m, item.target_changed);
     if (outcome.pending && !outcome.pending->reason.empty() &&
         resolver.policy().strategy != Strategy::kWebhook)
       row.detail += ", \"reason\": " + json_string(outcome.pending->reason);

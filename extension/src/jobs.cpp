@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/job_catalog.hpp"
+#include "engine/conflict_json.hpp"
 #include "engine/conflict_resolver.hpp"
 #include "engine/row_codec.hpp"
 #include "engine/sync_types.hpp"
@@ -61,36 +62,22 @@ Decision decision_arg(const std::string& text) {
   return *d;
 }
 
-// A custom row (JSON object of target columns) in the mapped target layout. Columns it leaves
-// out keep the values of the source's version of the row (or the target's when the source's is
-// gone); key columns must match the conflict's key.
+// The row of a custom decision (engine/conflict_json.hpp), its errors as SQLSTATEs.
 Row custom_row(const FieldMapper& m, const ConflictRecord& c, const std::string& json_text) {
-  nlohmann::json j = nlohmann::json::parse(json_text, nullptr, false);
-  if (!j.is_object())
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                  "the row of a custom decision must be a JSON object of target columns");
-  const std::vector<std::string>& names = m.mapped_columns();
-  Row row = c.source ? *c.source : c.target ? *c.target : Row(names.size(), Value::null());
-  row.resize(names.size());
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    size_t i = 0;
-    while (i < names.size() && names[i] != it.key()) ++i;
-    if (i == names.size())
-      throw PgError(ERRCODE_UNDEFINED_COLUMN,
-                    "the custom row names column \"" + it.key() +
-                        "\", which the sync does not write to its target");
-    const Column& col = m.target_schema().columns[m.target_projection()[i]];
-    Result<Value> v = value_from_json(*it, col.type);
-    if (!v.is_ok())
-      throw PgError(ERRCODE_INVALID_TEXT_REPRESENTATION,
-                    "custom row, column \"" + it.key() + "\": " + v.status().message());
-    if (i < m.key_count() && compare_values(*v, c.key[i]) != 0)
-      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                    "the custom row changes key column \"" + it.key() + "\"", "",
+  Result<Row> row = custom_row_from_text(m, c, json_text);
+  if (row.is_ok()) return std::move(row).value();
+  const Status& st = row.status();
+  switch (st.code()) {
+    case ErrorCode::kNotFound:
+      throw PgError(ERRCODE_UNDEFINED_COLUMN, st.message());
+    case ErrorCode::kTypeMismatch:
+      throw PgError(ERRCODE_INVALID_TEXT_REPRESENTATION, st.message());
+    case ErrorCode::kConflict:
+      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, st.message(), "",
                     "A decision applies to the conflict's key; leave key columns out.");
-    row[i] = std::move(v).value();
+    default:
+      throw PgError(pg::sqlstate_for(st.code()), st.message());
   }
-  return row;
 }
 
 // One sync's decisions: the sync compiled once, the engine's resolver, the stage of each job.

@@ -7,7 +7,7 @@
 #include "engine/status.hpp"
 #include "engine/value_json.hpp"
 #include "extension/src/pg/index_scan.hpp"
-#include "extension/src/pg/spi.hpp"
+#include "extension/src/pg/session.hpp"
 
 namespace dbsync::ext {
 namespace {
@@ -284,7 +284,7 @@ Result<std::unique_ptr<RowReader>> LocalSource::scan(const ScanRequest& request)
       why = pg::index_scan::unsuitable(*direct);
     if (!why.empty()) direct.reset();
     if (!direct && pg::index_scan::mode == pg::index_scan::kRequire)
-      throw pg::PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+      throw pg::PgError(pg::sqlstate("55000"),
                         "dbsync.direct_scan is \"require\" but " + table_.qualified +
                             " cannot be read from an index: " + why);
     if (direct) {
@@ -298,7 +298,7 @@ Result<std::unique_ptr<RowReader>> LocalSource::scan(const ScanRequest& request)
         if (!*bound) continue;
         pg::spi::Rows r = pg::spi::with_safe_search_path(
             [&] { return pg::spi::execute("SELECT " + join(casts), **bound); });
-        if (r.size() != 1) throw pg::PgError(ERRCODE_INTERNAL_ERROR, "a range bound did not cast");
+        if (r.size() != 1) throw pg::PgError(pg::sqlstate("XX000"), "a range bound did not cast");
         **bound = r.rows[0];
       }
     }

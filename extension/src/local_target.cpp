@@ -7,15 +7,8 @@
 #include "adapters/postgres/pg_values.hpp"
 #include "engine/schema.hpp"
 #include "engine/status.hpp"
-#include "extension/src/pg/spi.hpp"
-
-extern "C" {
-#include "access/xact.h"
-}
-
-extern "C" {
-#include "catalog/pg_type.h"
-}
+#include "extension/src/pg/session.hpp"
+#include "extension/src/pg/xact.hpp"
 
 namespace dbsync::ext {
 namespace {
@@ -56,7 +49,7 @@ Status LocalTarget::apply(const ChangeBatch& batch) {
   Status st = apply_batch(batch);
   // The rows just written carry this transaction's id as their xmin (nothing here runs in a
   // subtransaction). Reading the id needs no call that can fail.
-  if (st.is_ok() && table_.relkind == 'r') written_fp_ = GetTopTransactionIdIfAny();
+  if (st.is_ok() && table_.relkind == 'r') written_fp_ = pg::xact::top_transaction_id_if_any();
   return st;
 }
 
@@ -185,7 +178,8 @@ Status LocalTarget::apply_batch(const ChangeBatch& batch) {
   auto rows_of = [&](const Group& g, size_t width, std::vector<TypedParam>& params) {
     std::vector<std::string> args, names;
     auto add_array = [&](const std::vector<Param>& items, std::string name) {
-      params.push_back({TEXTARRAYOID, pg::spi::varlena_array(items, TEXTOID, cxt), false});
+      params.push_back(
+          {pg::spi::kTextArrayOid, pg::spi::varlena_array(items, pg::spi::kTextOid, cxt), false});
       args.push_back("pg_catalog.unnest($" + std::to_string(params.size()) +
                      "::pg_catalog.text[])");
       names.push_back(std::move(name));

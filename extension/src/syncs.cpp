@@ -15,6 +15,7 @@
 #include "engine/field_mapper.hpp"
 #include "engine/schema.hpp"
 #include "engine/sync_executor.hpp"
+#include "engine/sync_policy.hpp"
 #include "engine/sync_types.hpp"
 #include "engine/types.hpp"
 #include "engine/value.hpp"
@@ -137,51 +138,6 @@ template <typename T>
 T config_value(Result<T> r, const std::string& context = {}) {
   if (!r.is_ok()) config_error(r.status(), context);
   return std::move(r).value();
-}
-
-void parse_strategy_options(const std::string& text, SyncPolicy& policy) {
-  nlohmann::json opts = nlohmann::json::parse(text, nullptr, false);
-  if (!opts.is_object())
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "strategy_options must be a JSON object");
-  auto need_string = [](const nlohmann::json& v, const std::string& k) -> std::string {
-    if (!v.is_string())
-      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                    "strategy option \"" + k + "\" must be a string");
-    return v.get<std::string>();
-  };
-  bool has_url = false;
-  for (auto it = opts.begin(); it != opts.end(); ++it) {
-    const std::string& k = it.key();
-    const nlohmann::json& v = it.value();
-    if (k == "merge_fallback") {
-      policy.merge_fallback = config_value(parse_merge_fallback(need_string(v, k)));
-    } else if (k == "manual_mode") {
-      policy.manual_mode = config_value(parse_manual_mode(need_string(v, k)));
-    } else if (k == "webhook_fallback") {
-      policy.webhook_fallback = config_value(parse_strategy(need_string(v, k)));
-      if (policy.webhook_fallback == Strategy::kWebhook)
-        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "webhook_fallback cannot be webhook");
-    } else if (k == "url") {
-      std::string url = need_string(v, k);
-      if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
-        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                      "strategy option \"url\" must be an http(s) URL");
-      has_url = true;
-    } else if (k == "secret") {
-      need_string(v, k);
-    } else if (k == "timeout_ms" || k == "retries") {
-      if (!v.is_number_unsigned())
-        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                      "strategy option \"" + k + "\" must be a non-negative integer");
-    } else {
-      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                    "unknown strategy option \"" + k +
-                        "\" (expected merge_fallback, manual_mode, webhook_fallback, url, secret, "
-                        "timeout_ms, retries)");
-    }
-  }
-  if (policy.strategy == Strategy::kWebhook && !has_url)
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "strategy webhook needs strategy_options.url");
 }
 
 // Stands in for every endpoint so that SyncExecutor::create can check a policy against a
@@ -320,12 +276,9 @@ class RemoteTableSource final : public Source {
 CheckedSync check_sync(const SyncConfig& c, bool notices, bool require_password) {
   CheckedSync out;
   // 1. The options.
-  out.policy.direction = config_value(parse_direction(c.direction));
-  out.policy.strategy = config_value(parse_strategy(c.strategy));
-  parse_strategy_options(c.strategy_options, out.policy);
-  if (Status st = parse_delete_policy(c.delete_policy, out.policy); !st.is_ok()) config_error(st);
-  if (c.batch_size < 1 || c.batch_size > 1000000)
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "batch_size must be between 1 and 1000000");
+  out.policy = config_value(
+      parse_sync_policy(c.direction, c.strategy, c.strategy_options, c.delete_policy));
+  if (Status st = check_batch_size(c.batch_size); !st.is_ok()) config_error(st);
 
   // 2. The mapping document and the keys.
   out.spec = config_value(parse_mapping_json(c.mapping));
@@ -338,7 +291,7 @@ CheckedSync check_sync(const SyncConfig& c, bool notices, bool require_password)
   out.source.table = c.source_table;
   out.target.table = c.target_table;
   for (Endpoint* e : {&out.source, &out.target}) {
-    if (e->kind == "local") {
+    if (is_master_kind(e->kind)) {
       e->local = pg::describe_local_table(e->table);
       e->table = e->local->qualified;
     } else if (is_postgres_family(e->kind)) {
@@ -459,7 +412,9 @@ CheckedSync compile_stored(const StoredSync& s, const char* function, bool requi
         std::string(function) + " cannot run sync \"" + s.config.name + "\": its " +
             (is_postgres_family(s.source_kind) ? s.target_kind : s.source_kind) +
             " end is run by dbsyncd",
-        "", "The extension reaches PostgreSQL servers only (local, postgres, supabase, neon).");
+        "",
+        "The extension reaches PostgreSQL servers only (" +
+            datasource_kind_names(KindFamily::kPostgres) + ").");
   CheckedSync k = check_sync(s.config, false, require_password);
   k.id = s.id;
   k.batch_size = s.config.batch_size;
@@ -468,10 +423,6 @@ CheckedSync compile_stored(const StoredSync& s, const char* function, bool requi
 }
 
 }  // namespace
-
-bool is_postgres_family(const std::string& kind) {
-  return kind == "local" || kind == "postgres" || kind == "supabase" || kind == "neon";
-}
 
 const Schema* Endpoint::schema() const {
   if (local) return &local->schema;

@@ -11,6 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "adapters/postgres/pg_table.hpp"
+#include "engine/datasource_kinds.hpp"
 #include "engine/endpoints.hpp"
 #include "engine/field_mapper.hpp"
 #include "engine/sync_types.hpp"
@@ -47,7 +48,7 @@ struct Endpoint {
   const Schema* schema() const;
 };
 
-bool is_postgres_family(const std::string& kind);  // local, postgres, supabase, neon
+// is_postgres_family, is_master_kind: engine/datasource_kinds.hpp.
 
 struct CheckedSync {
   std::string id;  // set when loaded from the catalog

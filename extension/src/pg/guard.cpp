@@ -6,6 +6,12 @@ extern "C" {
 
 namespace dbsync::pg {
 
+// errors.hpp's sqlstate() is PostgreSQL's MAKE_SQLSTATE.
+static_assert(sqlstate("22023") == ERRCODE_INVALID_PARAMETER_VALUE);
+static_assert(sqlstate("XX000") == ERRCODE_INTERNAL_ERROR);
+static_assert(sqlstate("55000") == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+static_assert(sqlstate("42P01") == ERRCODE_UNDEFINED_TABLE);
+
 int sqlstate_for(ErrorCode code) {
   switch (code) {
     case ErrorCode::kOk: return ERRCODE_SUCCESSFUL_COMPLETION;

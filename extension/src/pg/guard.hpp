@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "engine/status.hpp"
+#include "extension/src/pg/errors.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -32,42 +33,6 @@ extern "C" {
 }
 
 namespace dbsync::pg {
-
-// An error from PostgreSQL (or one meant for it): SQLSTATE plus message, detail and hint.
-class PgError : public std::exception {
- public:
-  PgError(int sqlstate, std::string message, std::string detail = {}, std::string hint = {})
-      : sqlstate_(sqlstate), message_(std::move(message)), detail_(std::move(detail)),
-        hint_(std::move(hint)) {}
-  const char* what() const noexcept override { return message_.c_str(); }
-  int sqlstate() const { return sqlstate_; }
-  const std::string& detail() const { return detail_; }
-  const std::string& hint() const { return hint_; }
-
- private:
-  int sqlstate_;
-  std::string message_, detail_, hint_;
-};
-
-// An ERROR raised by PostgreSQL itself and caught by pg_call. Until the transaction aborts,
-// PostgreSQL's state (SPI, memory contexts, locks) may be half-way: code that catches one must
-// rethrow it (as a PostgresError, possibly with a better message), never carry on.
-class PostgresError : public PgError {
- public:
-  using PgError::PgError;
-};
-
-// The SQLSTATE for an engine error code.
-int sqlstate_for(ErrorCode code);
-
-// Throws a PgError for a failed Status (nothing when ok).
-void throw_if_error(const Status& st, const std::string& context = {});
-
-template <typename T>
-T value_or_throw(Result<T> r, const std::string& context = {}) {
-  if (!r.is_ok()) throw_if_error(r.status(), context);
-  return std::move(r).value();
-}
 
 [[noreturn]] void rethrow_postgres_error(MemoryContext caller_context);
 

@@ -1,5 +1,7 @@
 #include "extension/src/pg/index_scan.hpp"
 
+#include "extension/src/pg/spi.hpp"
+
 #include <memory>
 
 extern "C" {

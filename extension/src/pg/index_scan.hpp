@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "engine/schema.hpp"
-#include "extension/src/pg/spi.hpp"
+#include "extension/src/pg/session.hpp"
 
 namespace dbsync::pg::index_scan {
 
@@ -38,14 +38,14 @@ void define_guc();
 // What a scan reads: the table, and the attribute numbers and types of the page's columns (key
 // columns first), fixed when the scan starts; and the index chosen for its last page.
 struct Spec {
-  Oid relid = InvalidOid;
+  Oid relid = 0;  // InvalidOid
   std::vector<int16_t> attnums;
   std::vector<Oid> types;
   size_t key_count = 0;
   // Set by unsuitable() and read_page(): the next page takes this index again while it is still
   // the table's, usable, and its pg_index row (row_version: its xmin) unchanged.
   struct ChosenIndex {
-    Oid index = InvalidOid;
+    Oid index = 0;  // InvalidOid
     uint32_t row_version = 0;
   } chosen;
 };

@@ -38,4 +38,6 @@ void abort() {
   pg_call([] { AbortOutOfAnyTransaction(); });
 }
 
+uint32_t top_transaction_id_if_any() { return GetTopTransactionIdIfAny(); }
+
 }  // namespace dbsync::pg::xact

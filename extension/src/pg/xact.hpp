@@ -4,6 +4,8 @@
 // job's checkpoint become visible together.
 #pragma once
 
+#include <cstdint>
+
 namespace dbsync::pg::xact {
 
 // StartTransactionCommand, an active snapshot, SPI_connect.
@@ -16,5 +18,9 @@ void commit_and_continue();
 // After an ERROR (a PostgresError) or to drop what the transaction did: aborts whatever is
 // open (SPI is cleaned up by the abort).
 void abort();
+
+// The id of the current top-level transaction, 0 when it has none yet (GetTopTransactionIdIfAny:
+// reading it cannot fail).
+uint32_t top_transaction_id_if_any();
 
 }  // namespace dbsync::pg::xact
