@@ -1,7 +1,7 @@
 // The audit trail: what one applied batch wrote, per side, in the shape dbsync.audit stores it
-// (one catalog row per batch and side, not per change: see docs/extension.md, "The audit trail"). Shared by the
-// extension's and dbsyncd's catalog baselines, which write it with the baseline, in the job's
-// transaction.
+// (one catalog row per batch and side, not per change: see docs/extension.md, "The audit trail").
+// Shared by the extension's and dbsyncd's catalog baselines, which write it with the baseline, in
+// the job's transaction.
 #pragma once
 
 #include <cstddef>

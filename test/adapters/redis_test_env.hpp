@@ -16,7 +16,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
