@@ -39,7 +39,8 @@ from faultproxy import FaultProxy  # noqa: E402
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 MASTER_DB = os.environ.get("PGDATABASE", "dbsync_test")  # the database the workers serve
 DAEMON_DB = "conv_daemon"   # dbsyncd's own master: no background worker serves it
-REMOTE_DB = "conv_remote"   # the "remote" PostgreSQL end (same server, over TCP)
+REMOTE_DB = "conv_remote"   # the "remote" PostgreSQL end (over TCP: the stack's server, or a
+                            # private one when a configuration may kill it)
 TOKEN = "conv-admin-token-0123456789abcdef"
 JOB_TIMEOUT = 90.0          # seconds for one job to reach a final state
 FINAL = ("succeeded", "failed", "cancelled", "awaiting_resolution")
@@ -74,8 +75,8 @@ def is_connection_failure(err) -> bool:
 # --------------------------------------------------------------------------- databases
 
 class DB:
-    def __init__(self, dbname):
-        self.dbname = dbname
+    def __init__(self, dbname, port=None):
+        self.dbname, self.port = dbname, port
         self.conn = None
         self.connect()
 
@@ -85,35 +86,105 @@ class DB:
                 self.conn.close()
             except Exception:
                 pass
-        self.conn = psycopg2.connect(dbname=self.dbname, application_name="convergence")
+        kw = {"host": "127.0.0.1", "port": self.port, "user": "postgres"} if self.port else {}
+        self.conn = psycopg2.connect(dbname=self.dbname, application_name="convergence", **kw)
         self.conn.autocommit = True
         with self.conn.cursor() as c:
             c.execute("SET client_min_messages = warning")
 
     def rows(self, sql, params=None):
-        with self.conn.cursor() as c:
-            c.execute(sql, params)
-            return c.fetchall() if c.description else []
+        if self.conn.closed:  # its server was killed and restarted (kill-remote)
+            self.connect()
+        try:
+            with self.conn.cursor() as c:
+                c.execute(sql, params)
+                return c.fetchall() if c.description else []
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            if not self.conn.closed:
+                raise
+            self.connect()  # broken before the statement reached the server: once more
+            with self.conn.cursor() as c:
+                c.execute(sql, params)
+                return c.fetchall() if c.description else []
 
     def value(self, sql, params=None):
         r = self.rows(sql, params)
         return r[0][0] if r else None
 
     def exec(self, sql, params=None):
-        with self.conn.cursor() as c:
-            c.execute(sql, params)
+        self.rows(sql, params)
 
 
-def admin_db():
-    return DB("postgres")
+def admin_db(port=None):
+    return DB("postgres", port)
 
 
-def recreate_db(name):
-    a = admin_db()
+def recreate_db(name, port=None):
+    a = admin_db(port)
     a.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
     a.exec(f'DROP DATABASE IF EXISTS "{name}"')
     a.exec(f'CREATE DATABASE "{name}"')
     a.conn.close()
+
+
+class RemoteServer:
+    """A private PostgreSQL 15 cluster for the remote end, so that the kill-remote fault can
+    crash it (SIGKILL of the postmaster and its backends) and start it again (crash recovery)
+    without touching the master. Runs as `postgres` when root, like the stack's."""
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "remote-pg")
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        self.bindir = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
+                                     check=True).stdout.strip()
+        self.user = None
+        if os.geteuid() == 0:
+            self.user = "postgres"
+        subprocess.run(["rm", "-rf", self.dir], check=True)
+        os.makedirs(self.dir)
+        if self.user:
+            pw = pwd.getpwnam(self.user)
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self._run([os.path.join(self.bindir, "initdb"), "-D", self.data, "-U", "postgres",
+                   "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+
+    def _run(self, cmd, check=True):
+        if self.user:
+            cmd = ["runuser", "-u", self.user, "--"] + cmd
+        return subprocess.run(cmd, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self):
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l",
+                   os.path.join(self.dir, "log"), "-w", "-t", "60", "-o",
+                   f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c max_connections=60", "start"])
+
+    def postmaster_pid(self):
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                return int(f.readline())
+        except (OSError, ValueError):
+            return None
+
+    def kill9(self):
+        """Crashes the server: SIGKILL to the postmaster and every backend at once."""
+        pm = self.postmaster_pid()
+        if not pm:
+            return
+        pids = child_pids(pm) + [pm]
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + 10
+        while time.time() < deadline and any(os.path.exists(f"/proc/{p}") for p in pids):
+            time.sleep(0.02)
+
+    def stop(self):
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "immediate",
+                   "stop"], check=False)
 
 
 # --------------------------------------------------------------------------- dbsyncd
@@ -288,7 +359,8 @@ class Config:
     fallback: str = "manual"
     delete_policy: str = "propagate"
     batch: int = 5
-    faults: tuple = ()               # cancel | terminate | kill-daemon | cut-remote | kill-redis | cancel-waiting
+    faults: tuple = ()               # cancel | terminate | kill-daemon | cut-remote | kill-remote |
+                                     # kill-redis | cancel-waiting | edit-waiting
     api: bool = False                # runs and decisions through HTTP (worker: an API-only dbsyncd)
     known: tuple = ()                # known defect classes this config is expected to hit
 
@@ -308,7 +380,7 @@ def all_configs():
                     for dp in ("propagate", "ignore", "soft"):
                         faults = ("terminate", "cancel") if executor == "worker" else ("kill-daemon", "cancel")
                         if ends != "local-local":
-                            faults += ("cut-remote",)
+                            faults += ("cut-remote", "kill-remote")
                         if strategy == "manual":
                             faults += ("cancel-waiting", "edit-waiting")
                             if executor == "daemon":
@@ -620,6 +692,13 @@ class Episode:
             n = self.env.proxy.cut()
             self.interrupted = self.cut_sent = True
             self.log(f"fault: {n} connection(s) to the remote end cut (job {job} {st})")
+        elif kind == "kill-remote":
+            self.env.remote_server.kill9()
+            self.interrupted = self.cut_sent = True
+            down = self.rng.uniform(0.0, 1.0)
+            self.log(f"fault: kill -9 of the remote server (job {job} {st}); restarted after {down:.2f} s")
+            time.sleep(down)
+            self.env.remote_server.start()
         elif kind == "kill-redis":
             self.env.redis.kill9()
             self.interrupted = self.redis_killed = True
@@ -640,7 +719,8 @@ class Episode:
         job = self.start_job()
         self.stats["jobs"] += 1
         run_faults = [f for f in self.cfg.faults
-                      if f in ("cancel", "terminate", "kill-daemon", "cut-remote", "kill-redis")]
+                      if f in ("cancel", "terminate", "kill-daemon", "cut-remote", "kill-redis",
+                               "kill-remote")]
         self.env.set_delay(self.src.db, 0.004 if run_faults else 0.0)
         self.interrupted = self.cancel_sent = self.cut_sent = self.redis_killed = False
         if run_faults and self.rng.random() < 0.6:
@@ -940,16 +1020,22 @@ class Env:
         self.daemons = {}
         self.proxy = None
         self.redis = None
+        self.remote_server = None
         os.makedirs(opts.workdir, exist_ok=True)
         self.logdir = opts.workdir
 
-    def setup(self, need_daemon, need_api):
+    def setup(self, need_daemon, need_api, need_remote_server=False):
         port = os.environ["PGPORT"]
         user = os.environ.get("PGUSER", "postgres")
+        remote_port = None
+        if need_remote_server:
+            self.remote_server = RemoteServer(self.logdir)
+            self.remote_server.start()
+            remote_port = self.remote_server.port
         # The remote end is reached through a proxy that the cut-remote fault resets.
-        self.proxy = FaultProxy("127.0.0.1", int(port))
-        recreate_db(REMOTE_DB)
-        self.remote = DB(REMOTE_DB)
+        self.proxy = FaultProxy("127.0.0.1", int(remote_port or port))
+        recreate_db(REMOTE_DB, remote_port)
+        self.remote = DB(REMOTE_DB, remote_port)
         self.remote.exec("CREATE SCHEMA conv")
         self.master = DB(MASTER_DB)
         self.master.exec("CREATE EXTENSION IF NOT EXISTS dbsync")
@@ -1018,6 +1104,8 @@ class Env:
             self.proxy.close()
         if self.redis:
             self.redis.stop()
+        if self.remote_server:
+            self.remote_server.stop()
 
 
 # --------------------------------------------------------------------------- main
@@ -1079,7 +1167,8 @@ def main():
     totals = {}
     try:
         env.setup(any(c.executor == "daemon" for c in configs),
-                  any(c.api and c.executor == "worker" for c in configs))
+                  any(c.api and c.executor == "worker" for c in configs),
+                  any("kill-remote" in c.faults for c in configs))
         for ep in range(opts.episodes):
             for cfg in configs:
                 if time.time() > deadline:
