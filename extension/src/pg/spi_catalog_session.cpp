@@ -2,6 +2,7 @@
 
 #include "engine/hex.hpp"
 #include "extension/src/pg/bulk_insert.hpp"
+#include "extension/src/pg/spi.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
