@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/audit.hpp"
 #include "engine/endpoints.hpp"
 #include "engine/expression.hpp"
 #include "engine/field_mapper.hpp"
@@ -77,21 +78,6 @@ std::optional<std::vector<std::string>> opt_text_array_arg(FunctionCallInfo fcin
     out.emplace_back(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
   }
   return out;
-}
-
-// A text[] literal for a bound parameter ($n::text[]): every element double-quoted.
-std::string array_literal(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
 }
 
 std::vector<std::string> json_string_array(const std::string& text) {
@@ -525,8 +511,8 @@ std::vector<Param> row_params(const SyncConfig& c, const CheckedSync& k) {
           k.target.id,
           k.target.table,
           c.mapping,
-          array_literal(c.source_key),
-          array_literal(c.key),
+          audit_text_array(c.source_key),
+          audit_text_array(c.key),
           c.filter && !c.filter->empty() ? Param(*c.filter) : Param(),
           c.direction,
           c.strategy,
