@@ -5,24 +5,12 @@
 #include <optional>
 #include <utility>
 
+#include "engine/conflict_json.hpp"
 #include "engine/hex.hpp"
 #include "engine/row_codec.hpp"
-#include "engine/value_json.hpp"
 
 namespace dbsync {
 namespace {
-
-// Field names of a set as a JSON array of strings.
-std::string json_fields(const FieldMapper& m, const FieldSet& set) {
-  std::string out = "[";
-  bool first = true;
-  for (size_t i = 0; i < set.size() && i < m.mapped_count(); ++i) {
-    if (!set.test(i)) continue;
-    out += (first ? "" : ", ") + json_string(m.mapped_columns()[i]);
-    first = false;
-  }
-  return out + "]";
-}
 
 std::optional<int64_t> to_int64(const std::string& s) {
   int64_t v = 0;
@@ -64,16 +52,16 @@ Status CatalogStage::put_conflicts(const std::vector<ConflictRecord>& conflicts)
       conflicting(n), reason(n);
   std::vector<std::string> record(n);
   for (size_t i = 0; i < n; ++i) {
-    const ConflictRecord& c = conflicts[i];
-    key[i] = render_row(mapper_, c.key);
-    kind[i] = diff_kind_name(c.kind);
-    if (c.source) source[i] = render_row(mapper_, *c.source);
-    if (c.target) target[i] = render_row(mapper_, *c.target);
-    source_changed[i] = json_fields(mapper_, c.source_changed);
-    target_changed[i] = json_fields(mapper_, c.target_changed);
-    conflicting[i] = json_fields(mapper_, c.conflicting);
-    if (!c.reason.empty()) reason[i] = c.reason;
-    record[i] = encode_conflict(c);
+    ConflictView v = conflict_view(mapper_, conflicts[i]);
+    key[i] = std::move(v.key);
+    kind[i] = std::move(v.kind);
+    source[i] = std::move(v.source_row);
+    target[i] = std::move(v.target_row);
+    source_changed[i] = std::move(v.source_changed);
+    target_changed[i] = std::move(v.target_changed);
+    conflicting[i] = std::move(v.conflicting);
+    reason[i] = std::move(v.reason);
+    record[i] = encode_conflict(conflicts[i]);
   }
   std::vector<SqlParam> params{SqlParam::text(job_id_), SqlParam::text(sync_id_)};
   for (Column* column :

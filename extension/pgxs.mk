@@ -38,15 +38,12 @@ DBSYNC_CATALOG_LIB := $(BUILD_DIR)/libdbsync_catalog.a
 # pg/ header that includes it) fails to build there ("No such file or directory").
 #  - extension/src/pg/: the thin layer (SPI sessions, the guard, Datum decoding, index scans);
 #  - the SQL entry points: files defining SQL-callable functions (DBSYNC_FUNCTION), _PG_init or a
-#    background worker's main; check-pg-boundary refuses an entry in this list that defines none;
-#  - DBSYNC_PG_PENDING: files that still include PostgreSQL headers without being an entry point,
-#    owned by work under way (issue 13: the job runner and the catalog baseline and stage move to
-#    the shared catalog layer); the list only shrinks.
+#    background worker's main; check-pg-boundary refuses an entry in this list that defines none.
+# Nothing else: a file that needs PostgreSQL moves that part into pg/.
 DBSYNC_PG_ENTRY_POINTS := browse datasources diff info_functions jobs module runner_support \
                           schedules syncs workers
-DBSYNC_PG_PENDING      := catalog_stage job_runner
 DBSYNC_PG_OBJS := $(patsubst %.cpp,%.o,$(wildcard extension/src/pg/*.cpp)) \
-                  $(patsubst %,extension/src/%.o,$(DBSYNC_PG_ENTRY_POINTS) $(DBSYNC_PG_PENDING))
+                  $(patsubst %,extension/src/%.o,$(DBSYNC_PG_ENTRY_POINTS))
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I. -I$(shell $(PG_CONFIG) --includedir)

@@ -1,5 +1,5 @@
-// Table introspection through the catalogs: columns in attnum order with their types parsed
-// for the engine, and the primary key in index order.
+// A remote table as PgTable reads and writes it: pg_introspection's description over libpq,
+// with every column of a type the engine reads (else the description's error).
 #pragma once
 
 #include <string>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "adapters/postgres/pg_connection.hpp"
+#include "adapters/postgres/pg_introspection.hpp"
 #include "engine/schema.hpp"
 
 namespace dbsync::pg {
@@ -21,6 +22,7 @@ struct TableInfo {
   // Column names of each valid unique index without predicate or expressions (the primary key
   // among them).
   std::vector<std::vector<std::string>> unique_indexes;
+  PgTableDescription described;  // the introspection's answer (pg_introspection.hpp), all of it
 
   // Whether rows are unique on `columns`: some unique index's columns are all among them.
   bool unique_on(const std::vector<std::string>& columns) const;

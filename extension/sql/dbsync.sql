@@ -612,8 +612,10 @@ COMMENT ON COLUMN dbsync.jobs.interruptions IS
 -- Redis, which only dbsyncd reaches); dbsyncd for the rest (MySQL, WordPress, webhooks).
 CREATE FUNCTION dbsync.executor_kind(sync_id bigint) RETURNS text
   LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE WHEN src.kind = ANY (ARRAY['local', 'postgres', 'supabase', 'neon'])
-               AND tgt.kind = ANY (ARRAY['local', 'postgres', 'supabase', 'neon'])
+  SELECT CASE WHEN (SELECT k.executor FROM dbsync.datasource_kinds() k WHERE k.kind = src.kind)
+                 = 'worker'
+               AND (SELECT k.executor FROM dbsync.datasource_kinds() k WHERE k.kind = tgt.kind)
+                 = 'worker'
                AND s.strategy <> 'webhook'
                AND NOT (s.strategy = 'manual'
                         AND EXISTS (SELECT 1 FROM dbsync.settings st

@@ -6,19 +6,17 @@
 //                                                               key_position, default
 //   dbsync.rows(datasource, table, after jsonb, lim)            one jsonb object per row
 //
-// The master itself ('local') is read through SPI as the caller (its privileges apply); a remote
-// PostgreSQL-family datasource through the extension's non-blocking libpq connection
-// (open_remote_table: decrypted conninfo, the latch served while waiting). The same catalog
-// queries run on both; values are bound, the table name is the one PostgreSQL resolved and
+// Written once against the introspection interface (engine/introspection.hpp), PostgreSQL's
+// (adapters/postgres/pg_introspection) for both: the master itself ('local') read through SPI as
+// the caller (its privileges apply), a remote PostgreSQL-family datasource through the
+// extension's non-blocking libpq connection (open_remote_table: decrypted conninfo, the latch
+// served while waiting). Values are bound, the table name is the one PostgreSQL resolved and
 // quoted. Answers are bounded by `lim` (at most 1000 rows per call).
-#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "adapters/postgres/pg_table.hpp"
 #include "extension/src/pg/guard.hpp"
@@ -39,14 +37,13 @@ namespace dbsync::ext {
 namespace {
 
 using pg::PgError;
-using pg::spi::Param;
 
 constexpr int64_t kMaxLimit = 1000;
 
-using TextRows = std::vector<std::vector<std::optional<std::string>>>;
+using TextRow = std::vector<std::optional<std::string>>;
 
-// One datasource opened for browsing: the master through SPI, or a remote server through
-// libpq. run() executes the same SQL text on either.
+// One datasource opened for browsing: its introspector (the master's over SPI, a remote server's
+// over the remote table's libpq connection) and, with a table, the table described.
 class Browser {
  public:
   // Inside an spi::session. `table`: empty to list tables only.
@@ -56,46 +53,45 @@ class Browser {
     if (r.empty())
       throw PgError(ERRCODE_UNDEFINED_OBJECT, "datasource \"" + datasource + "\" does not exist",
                     "", "dbsync.datasource_list shows the datasources.");
-    local_ = is_master_kind(r.text(0, 0));
-    if (local_) {
-      if (!table.empty()) qualified_ = pg::describe_local_table(table).qualified;
-      return;
+    if (is_master_kind(r.text(0, 0))) {
+      reader_ = std::make_unique<pg::SpiCatalogReader>();
+      if (!table.empty()) table_ = pg::describe_master_table(table);
+    } else {
+      if (!is_postgres_family(r.text(0, 0)))
+        throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                      "datasource \"" + datasource + "\" (" + r.text(0, 0) +
+                          ") is not a PostgreSQL server: the extension cannot browse it");
+      // A connection comes with a table: pg_catalog.pg_class exists everywhere (listing tables
+      // needs no table of the user's). Opening it describes the table.
+      remote_ = pg::open_remote_table(datasource, table.empty() ? "pg_catalog.pg_class" : table,
+                                      !pg::caller_is_superuser());
+      reader_ = std::make_unique<pg::PqCatalogReader>(remote_->connection());
+      if (!table.empty()) table_ = remote_->info().described;
+      where_ = "datasource \"" + datasource + "\"";
     }
-    if (!is_postgres_family(r.text(0, 0)))
-      throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
-                    "datasource \"" + datasource + "\" (" + r.text(0, 0) +
-                        ") is not a PostgreSQL server: the extension cannot browse it");
-    // A connection comes with a table: pg_catalog.pg_class exists everywhere (listing tables
-    // needs no table of the user's).
-    remote_ = pg::open_remote_table(datasource, table.empty() ? "pg_catalog.pg_class" : table,
-                                    !pg::caller_is_superuser());
-    if (!table.empty()) qualified_ = remote_->info().qualified;
-    where_ = "datasource \"" + datasource + "\"";
+    introspector_.emplace(*reader_);
   }
 
-  const std::string& qualified() const { return qualified_; }
+  Introspector& introspector() { return *introspector_; }
+  const pg::PgTableDescription& table() const { return table_; }
 
-  TextRows run(const std::string& sql, const std::vector<Param>& params) {
-    if (local_) return pg::spi::query(sql, params).rows;
-    std::vector<pg::PgParam> p;
-    for (const Param& v : params) p.push_back(v ? pg::PgParam::text(*v) : pg::PgParam::null());
-    Result<pg::PgResult> res = remote_->connection().query(sql, p);
-    if (!res.is_ok())
-      throw PgError(pg::sqlstate_for(res.status().code()), where_ + ": " + res.status().message());
-    TextRows out(static_cast<size_t>(res->rows()));
-    for (int i = 0; i < res->rows(); ++i)
-      for (int c = 0; c < res->cols(); ++c)
-        out[i].push_back(res->is_null(i, c) ? std::nullopt
-                                            : std::optional<std::string>(res->get(i, c)));
-    return out;
+  // The value of an introspector's answer, or its error as an SQL error naming the datasource.
+  template <typename T>
+  T value(Result<T> r) {
+    if (r.is_ok()) return std::move(r).value();
+    throw PgError(pg::sqlstate_for(r.status().code()),
+                  where_.empty() ? r.status().message() : where_ + ": " + r.status().message());
   }
 
  private:
-  bool local_ = false;
   std::unique_ptr<pg::PgTable> remote_;
-  std::string qualified_;
+  std::unique_ptr<pg::CatalogReader> reader_;
+  std::optional<pg::PgIntrospector> introspector_;
+  pg::PgTableDescription table_;
   std::string where_;
 };
+
+std::optional<std::string> number(int64_t v) { return std::to_string(v); }
 
 int64_t limit_arg(FunctionCallInfo fcinfo, int n) {
   if (PG_ARGISNULL(n)) return 100;
@@ -112,35 +108,10 @@ std::string required_text(FunctionCallInfo fcinfo, int n, const char* what) {
   return pg::text_arg(fcinfo, n);
 }
 
-// Columns: position, name, type, nullable, key_position (in the primary key), default.
-const char* const kColumnsSql =
-    "SELECT a.attnum::pg_catalog.int4, a.attname::pg_catalog.text, "
-    "pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, "
-    "(SELECT k.i::pg_catalog.int4 FROM pg_catalog.pg_index x, "
-    "  pg_catalog.unnest(x.indkey::pg_catalog.int2[]) WITH ORDINALITY k(att, i) "
-    "  WHERE x.indrelid = a.attrelid AND x.indisprimary AND k.att OPERATOR(pg_catalog.=) "
-    "a.attnum), "
-    "pg_catalog.pg_get_expr(d.adbin, d.adrelid) "
-    "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d "
-    "  ON d.adrelid OPERATOR(pg_catalog.=) a.attrelid AND d.adnum OPERATOR(pg_catalog.=) a.attnum "
-    "WHERE a.attrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
-    "  AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped ORDER BY a.attnum";
-
-// Key columns (primary key order) of a described table.
-std::vector<std::string> key_columns(const TextRows& columns) {
-  std::vector<std::pair<long, std::string>> keyed;
-  for (const auto& c : columns)
-    if (c[4]) keyed.emplace_back(std::stol(*c[4]), *c[1]);
-  std::sort(keyed.begin(), keyed.end());
-  std::vector<std::string> out;
-  for (auto& [pos, name] : keyed) out.push_back(std::move(name));
-  return out;
-}
-
 // Puts one row of Datums built from text into the SRF's tuplestore. `types`: per column, 't'
 // text, 'i' int4, 'b' bool, 'l' int8, 'j' jsonb.
-void put_text_row(ReturnSetInfo* rsinfo, MemoryContext scratch,
-                  const std::vector<std::optional<std::string>>& row, const char* types) {
+void put_text_row(ReturnSetInfo* rsinfo, MemoryContext scratch, const TextRow& row,
+                  const char* types) {
   const size_t n = row.size();
   std::vector<const char*> cells(n, nullptr);
   for (size_t i = 0; i < n; ++i)
@@ -203,34 +174,15 @@ DBSYNC_FUNCTION(dbsync_tables) {
   if (PG_ARGISNULL(1) != PG_ARGISNULL(2))
     throw pg::PgError(ERRCODE_INVALID_PARAMETER_VALUE,
                       "after_schema and after_name go together (both or neither)");
-  pg::spi::Param after_schema, after_name;
-  if (!PG_ARGISNULL(1)) {
-    after_schema = pg::text_arg(fcinfo, 1);
-    after_name = pg::text_arg(fcinfo, 2);
-  }
+  std::optional<TablePosition> after;
+  if (!PG_ARGISNULL(1)) after = TablePosition{pg::text_arg(fcinfo, 1), pg::text_arg(fcinfo, 2)};
   int64_t lim = ext::limit_arg(fcinfo, 3);
   return ext::materialize(fcinfo, [&](ReturnSetInfo* rsinfo, MemoryContext scratch) {
     pg::spi::session([&] {
       ext::Browser b(datasource, "");
-      ext::TextRows rows = b.run(
-          "SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text, "
-          "CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' "
-          "  WHEN 'f' THEN 'foreign table' ELSE 'table' END, "
-          "pg_catalog.float4larger(c.reltuples, 0)::pg_catalog.int8 "
-          "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-          "  ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
-          "WHERE c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,v,m,f}'::pg_catalog.\"char\"[]) "
-          "  AND NOT c.relispartition "
-          "  AND n.nspname OPERATOR(pg_catalog.<>) ALL ('{information_schema,dbsync}') "
-          "  AND n.nspname::pg_catalog.text OPERATOR(pg_catalog.!~) '^pg_' "
-          "  AND pg_catalog.has_table_privilege(c.oid, 'SELECT') "
-          "  AND ($1::pg_catalog.text IS NULL OR (n.nspname::pg_catalog.text COLLATE \"C\", "
-          "       c.relname::pg_catalog.text COLLATE \"C\") OPERATOR(pg_catalog.>) "
-          "($1::pg_catalog.text, $2::pg_catalog.text)) "
-          "ORDER BY n.nspname::pg_catalog.text COLLATE \"C\", "
-          "  c.relname::pg_catalog.text COLLATE \"C\" LIMIT $3::pg_catalog.int8",
-          {after_schema, after_name, std::to_string(lim)});
-      for (const auto& r : rows) ext::put_text_row(rsinfo, scratch, r, "tttl");
+      for (const TableEntry& t : b.value(b.introspector().list_tables(after, lim)))
+        ext::put_text_row(rsinfo, scratch,
+                          {t.schema, t.name, t.kind, ext::number(t.estimated_rows)}, "tttl");
     });
   });
 }
@@ -243,8 +195,12 @@ DBSYNC_FUNCTION(dbsync_columns) {
   return ext::materialize(fcinfo, [&](ReturnSetInfo* rsinfo, MemoryContext scratch) {
     pg::spi::session([&] {
       ext::Browser b(datasource, table);
-      ext::TextRows rows = b.run(ext::kColumnsSql, {b.qualified()});
-      for (const auto& r : rows) ext::put_text_row(rsinfo, scratch, r, "ittbit");
+      for (const ColumnDescription& c : b.table().columns)
+        ext::put_text_row(
+            rsinfo, scratch,
+            {ext::number(c.position), c.name, c.declared_type, std::string(c.nullable ? "t" : "f"),
+             c.key_position ? ext::number(*c.key_position) : std::nullopt, c.default_expression},
+            "ittbit");
     });
   });
 }
@@ -255,48 +211,27 @@ DBSYNC_FUNCTION(dbsync_columns) {
 DBSYNC_FUNCTION(dbsync_rows) {
   std::string datasource = ext::required_text(fcinfo, 0, "datasource");
   std::string table = ext::required_text(fcinfo, 1, "table");
-  std::optional<nlohmann::json> after;
-  if (!PG_ARGISNULL(2)) {
-    after = nlohmann::json::parse(pg::jsonb_arg_text(fcinfo, 2), nullptr, false);
-    if (!after->is_object())
-      throw pg::PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                        "after must be a JSON object of the primary key columns");
-  }
+  std::optional<std::string> after;
+  if (!PG_ARGISNULL(2)) after = pg::jsonb_arg_text(fcinfo, 2);
   int64_t lim = ext::limit_arg(fcinfo, 3);
   return ext::materialize(fcinfo, [&](ReturnSetInfo* rsinfo, MemoryContext scratch) {
     pg::spi::session([&] {
       ext::Browser b(datasource, table);
-      std::vector<std::string> key = ext::key_columns(b.run(ext::kColumnsSql, {b.qualified()}));
-      if (key.empty())
+      if (b.table().key_columns().empty())
         throw pg::PgError(
             ERRCODE_FEATURE_NOT_SUPPORTED,
-            "table " + b.qualified() + " has no primary key: its rows cannot be paged", "",
+            "table " + b.table().qualified + " has no primary key: its rows cannot be paged", "",
             "dbsync.rows pages by the primary key.");
-      std::string cols, after_cols, order;
-      nlohmann::json after_key = nlohmann::json::object();
-      for (const std::string& k : key) {
-        std::string q = pg::quote_ident(k);
-        cols += (cols.empty() ? "" : ", ") + std::string("t.") + q;
-        after_cols += (after_cols.empty() ? "" : ", ") + std::string("a.") + q;
-        if (after) {
-          if (!after->contains(k) || (*after)[k].is_null())
-            throw pg::PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                              "after lacks the key column \"" + k + "\"", "",
-                              "after is an object with every primary key column.");
-          after_key[k] = (*after)[k];
-        }
-      }
-      std::string sql = "SELECT pg_catalog.to_jsonb(t) FROM " + b.qualified() + " t";
-      std::vector<pg::spi::Param> params{std::to_string(lim)};
-      if (after) {
-        sql += " WHERE (" + cols + ") OPERATOR(pg_catalog.>) (SELECT " + after_cols +
-               " FROM pg_catalog.jsonb_populate_record(NULL::" + b.qualified() +
-               ", $2::pg_catalog.jsonb) a)";
-        params.push_back(after_key.dump());
-      }
-      sql += " ORDER BY " + cols + " LIMIT $1::pg_catalog.int8";
-      ext::TextRows rows = b.run(sql, params);
-      for (const auto& r : rows) ext::put_text_row(rsinfo, scratch, r, "j");
+      dbsync::Result<std::vector<std::string>> rows =
+          b.introspector().page_rows(b.table(), after, lim);
+      // Refusals of `after` (not an object, a key column missing) are the caller's mistake.
+      if (!rows.is_ok() && rows.status().code() == ErrorCode::kInvalidArgument)
+        throw pg::PgError(ERRCODE_INVALID_PARAMETER_VALUE, rows.status().message());
+      if (!rows.is_ok() && rows.status().code() == ErrorCode::kNotFound)
+        throw pg::PgError(ERRCODE_INVALID_PARAMETER_VALUE, rows.status().message(), "",
+                          "after is an object with every primary key column.");
+      for (const std::string& row : b.value(std::move(rows)))
+        ext::put_text_row(rsinfo, scratch, {row}, "j");
     });
   });
 }

@@ -4,7 +4,7 @@
 
 #include "engine/row_codec.hpp"
 #include "engine/status.hpp"
-#include "extension/src/pg/spi.hpp"
+#include "extension/src/pg/session.hpp"
 
 namespace dbsync::ext {
 namespace {

@@ -5,8 +5,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>  // before PostgreSQL's headers (port.h redefines snprintf)
-
 #include "common/catalog_sql.hpp"
 #include "common/job_catalog.hpp"
 #include "engine/row_codec.hpp"
@@ -15,10 +13,9 @@
 #include "extension/src/catalog_stage.hpp"
 #include "extension/src/local_source.hpp"
 #include "extension/src/local_target.hpp"
-#include "extension/src/pg/guard.hpp"
-#include "extension/src/pg/spi.hpp"
+#include "extension/src/pg/errors.hpp"
+#include "extension/src/pg/session.hpp"
 #include "extension/src/pg/spi_catalog_session.hpp"
-#include "extension/src/pg/text.hpp"
 #include "extension/src/pg/xact.hpp"
 #include "extension/src/syncs.hpp"
 
@@ -82,7 +79,7 @@ SyncOwner sync_owner(int64_t sync_id) {
       "LEFT JOIN pg_roles a ON a.oid = s.created_by WHERE s.id = $1::bigint",
       {num(sync_id)});
   if (r.empty())
-    throw pg::PgError(ERRCODE_UNDEFINED_OBJECT, "sync " + num(sync_id) + " does not exist");
+    throw pg::PgError(pg::sqlstate("42704"), "sync " + num(sync_id) + " does not exist");
   return SyncOwner{r.text(0, 0), r.text(0, 1) != "t", r.at(0, 2)};
 }
 
@@ -95,7 +92,7 @@ void run_claimed_job(const ClaimedJob& job, const std::string& executor) {
   // Local tables are read and written with the owner's privileges, checked now (they may have
   // been revoked since the sync was saved); a sync without a live owner does not run.
   if (!owner.role_oid)
-    throw pg::PgError(ERRCODE_INSUFFICIENT_PRIVILEGE,
+    throw pg::PgError(pg::sqlstate("42501"),
                       "sync \"" + name +
                           "\" has no owner (its creating role is gone, or it was not saved by "
                           "dbsync.create_sync)",

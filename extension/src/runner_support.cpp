@@ -48,8 +48,8 @@ void check_sync_privileges(int64_t sync_id) {
                   "", "Save it again with dbsync.alter_sync as a role that may use its tables.");
   CheckedSync k;
   k.policy.direction = r.text(0, 1) == "two_way" ? Direction::kTwoWay : Direction::kOneWay;
-  if (r.text(0, 2) == "local") describe_local_end(k.source, "source", name, r.text(0, 3));
-  if (r.text(0, 4) == "local") describe_local_end(k.target, "target", name, r.text(0, 5));
+  if (is_master_kind(r.text(0, 2))) describe_local_end(k.source, "source", name, r.text(0, 3));
+  if (is_master_kind(r.text(0, 4))) describe_local_end(k.target, "target", name, r.text(0, 5));
   check_local_privileges(k, *r.at(0, 6));
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/audit.hpp"
 #include "engine/endpoints.hpp"
 #include "engine/expression.hpp"
 #include "engine/field_mapper.hpp"
@@ -77,21 +78,6 @@ std::optional<std::vector<std::string>> opt_text_array_arg(FunctionCallInfo fcin
     out.emplace_back(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
   }
   return out;
-}
-
-// A text[] literal for a bound parameter ($n::text[]): every element double-quoted.
-std::string array_literal(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
 }
 
 std::vector<std::string> json_string_array(const std::string& text) {
@@ -176,8 +162,10 @@ Endpoint lookup_datasource(const std::string& name, const char* role) {
 }
 
 void check_unique(const Endpoint& e, const std::vector<std::string>& key, const char* side) {
-  bool indexable = e.local ? e.local->indexable() : e.remote->info().indexable();
-  bool unique = e.local ? e.local->unique_on(key) : e.remote->info().unique_on(key);
+  const TableDescription* table = e.description();
+  if (table == nullptr)
+    throw PgError(ERRCODE_INTERNAL_ERROR, "the " + std::string(side) + " end is not described");
+  const bool indexable = table->indexable, unique = table->unique_on(key);
   std::string what = e.local ? e.table : e.table + " (datasource \"" + e.name + "\")";
   if (!indexable) {
     notice("the " + std::string(side) + " " + what + " is a view: the uniqueness of its key (" +
@@ -276,8 +264,8 @@ class RemoteTableSource final : public Source {
 CheckedSync check_sync(const SyncConfig& c, bool notices, bool require_password) {
   CheckedSync out;
   // 1. The options.
-  out.policy = config_value(
-      parse_sync_policy(c.direction, c.strategy, c.strategy_options, c.delete_policy));
+  out.policy =
+      config_value(parse_sync_policy(c.direction, c.strategy, c.strategy_options, c.delete_policy));
   if (Status st = check_batch_size(c.batch_size); !st.is_ok()) config_error(st);
 
   // 2. The mapping document and the keys.
@@ -293,11 +281,10 @@ CheckedSync check_sync(const SyncConfig& c, bool notices, bool require_password)
   for (Endpoint* e : {&out.source, &out.target}) {
     if (is_master_kind(e->kind)) {
       e->local = pg::describe_local_table(e->table);
-      e->table = e->local->qualified;
     } else if (is_postgres_family(e->kind)) {
       e->remote = pg::open_remote_table(e->name, e->table, require_password);
-      e->table = e->remote->info().qualified;
     }
+    if (const TableDescription* table = e->description()) e->table = table->qualified;
   }
   if (out.source.id == out.target.id && out.source.table == out.target.table)
     throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "source and target are the same table");
@@ -407,14 +394,13 @@ namespace {
 
 CheckedSync compile_stored(const StoredSync& s, const char* function, bool require_password) {
   if (!is_postgres_family(s.source_kind) || !is_postgres_family(s.target_kind))
-    throw PgError(
-        ERRCODE_FEATURE_NOT_SUPPORTED,
-        std::string(function) + " cannot run sync \"" + s.config.name + "\": its " +
-            (is_postgres_family(s.source_kind) ? s.target_kind : s.source_kind) +
-            " end is run by dbsyncd",
-        "",
-        "The extension reaches PostgreSQL servers only (" +
-            datasource_kind_names(KindFamily::kPostgres) + ").");
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  std::string(function) + " cannot run sync \"" + s.config.name + "\": its " +
+                      (is_postgres_family(s.source_kind) ? s.target_kind : s.source_kind) +
+                      " end is run by dbsyncd",
+                  "",
+                  "The extension reaches PostgreSQL servers only (" +
+                      datasource_kind_names(KindFamily::kPostgres) + ").");
   CheckedSync k = check_sync(s.config, false, require_password);
   k.id = s.id;
   k.batch_size = s.config.batch_size;
@@ -423,6 +409,12 @@ CheckedSync compile_stored(const StoredSync& s, const char* function, bool requi
 }
 
 }  // namespace
+
+const TableDescription* Endpoint::description() const {
+  if (local) return &local->described;
+  if (remote) return &remote->info().described;
+  return nullptr;
+}
 
 const Schema* Endpoint::schema() const {
   if (local) return &local->schema;
@@ -519,8 +511,8 @@ std::vector<Param> row_params(const SyncConfig& c, const CheckedSync& k) {
           k.target.id,
           k.target.table,
           c.mapping,
-          array_literal(c.source_key),
-          array_literal(c.key),
+          audit_text_array(c.source_key),
+          audit_text_array(c.key),
           c.filter && !c.filter->empty() ? Param(*c.filter) : Param(),
           c.direction,
           c.strategy,

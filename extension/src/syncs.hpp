@@ -14,6 +14,7 @@
 #include "engine/datasource_kinds.hpp"
 #include "engine/endpoints.hpp"
 #include "engine/field_mapper.hpp"
+#include "engine/introspection.hpp"
 #include "engine/sync_types.hpp"
 #include "engine/value.hpp"
 #include "engine/value_json.hpp"
@@ -46,6 +47,9 @@ struct Endpoint {
 
   // The table's columns when it was described here (local or remote), else nullptr.
   const Schema* schema() const;
+  // The table as the introspection described it (engine/introspection.hpp), else nullptr:
+  // validation reads it, whatever the kind.
+  const TableDescription* description() const;
 };
 
 // is_postgres_family, is_master_kind: engine/datasource_kinds.hpp.

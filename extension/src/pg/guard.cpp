@@ -11,6 +11,8 @@ static_assert(sqlstate("22023") == ERRCODE_INVALID_PARAMETER_VALUE);
 static_assert(sqlstate("XX000") == ERRCODE_INTERNAL_ERROR);
 static_assert(sqlstate("55000") == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
 static_assert(sqlstate("42P01") == ERRCODE_UNDEFINED_TABLE);
+static_assert(sqlstate("42704") == ERRCODE_UNDEFINED_OBJECT);
+static_assert(sqlstate("42501") == ERRCODE_INSUFFICIENT_PRIVILEGE);
 
 int sqlstate_for(ErrorCode code) {
   switch (code) {

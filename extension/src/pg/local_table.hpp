@@ -1,13 +1,34 @@
-// Tables of the master itself, described through SPI on pg_catalog (the backend's counterpart
-// of adapters/postgres/pg_schema: same shape of answer, no libpq).
+// Tables of the master itself, described through SPI as the caller by the PostgreSQL
+// introspection that describes remote servers too (adapters/postgres/pg_introspection: one set
+// of catalog queries, here over SpiCatalogReader).
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "adapters/postgres/pg_introspection.hpp"
 #include "engine/schema.hpp"
+#include "engine/status.hpp"
 
 namespace dbsync::pg {
+
+// Catalog queries over SPI inside the caller's session and transaction, with the caller's rights:
+// kCatalog statements under spi::with_safe_search_path, kCaller ones under the caller's
+// search_path. PostgreSQL's ERRORs are thrown (PostgresError), never returned as a Status.
+class SpiCatalogReader final : public CatalogReader {
+ public:
+  Result<TextRows> read(std::string_view sql, const std::vector<std::optional<std::string>>& params,
+                        Names names = Names::kCatalog) override;
+};
+
+// A failed describe (engine/introspection.hpp's codes) as the SQL error: 42602 a name that is not
+// valid syntax, 42P01 no such table, 42809 not a table or a view; others by sqlstate_for.
+[[noreturn]] void throw_describe_error(const Status& st);
+
+// The master's table `name` as the caller writes it, resolved through the caller's search_path;
+// the name is bound, never spliced into SQL. Errors as throw_describe_error (a column type the
+// engine does not read is not one: see TableDescription::types). Call inside an spi::session.
+PgTableDescription describe_master_table(const std::string& name);
 
 struct LocalTable {
   std::string oid;        // as text, for binding
@@ -23,7 +44,8 @@ struct LocalTable {
   // assignment checks lengths and rounds precisions as a plain INSERT does.
   std::vector<std::string> base_types;
   std::vector<std::vector<std::string>>
-      unique_indexes;  // key columns of valid, total unique indexes
+      unique_indexes;            // key columns of valid, total unique indexes
+  PgTableDescription described;  // the introspection's answer (what validation checks)
 
   // Whether rows are unique on `columns`: some unique index's columns are all among them.
   bool unique_on(const std::vector<std::string>& columns) const;
@@ -33,8 +55,8 @@ struct LocalTable {
 
 // The table `name` as the caller writes it ("products", "shop.products", "\"Odd \"\"name\"\"\""),
 // resolved through the caller's search_path; the name is bound, never spliced into SQL.
-// ERROR 42602 for a name that is not valid syntax, 42P01 for an unknown table. Call inside an
-// spi::session.
+// describe_master_table, with every column of a type the engine reads (else its error). Call
+// inside an spi::session.
 LocalTable describe_local_table(const std::string& name);
 
 }  // namespace dbsync::pg

@@ -123,25 +123,19 @@ void run_with_text_params(const std::string& sql, const std::vector<Param>& para
 
 }  // namespace
 
-namespace {
-// The rows SPI_tuptable holds, as text (the table is freed).
-Rows rows_of_tuptable();
-}  // namespace
-
 Rows execute(const std::string& sql, const std::vector<Param>& params, long limit) {
   run_with_text_params(sql, params, limit);
-  return rows_of_tuptable();
+  return take_tuptable();
 }
 
-namespace {
-Rows rows_of_tuptable() {
+Rows take_tuptable(bool column_names) {
   Rows out;
   out.processed = SPI_processed;
   SPITupleTable* table = SPI_tuptable;
   if (table == nullptr) return out;
   TupleDesc desc = table->tupdesc;
   const int ncols = desc->natts;
-  for (int c = 0; c < ncols; ++c) {
+  for (int c = 0; column_names && c < ncols; ++c) {
     char* name = pg_call([&] { return SPI_fname(desc, c + 1); });
     out.columns.emplace_back(name ? name : "");
   }
@@ -164,7 +158,6 @@ Rows rows_of_tuptable() {
   pg_call([&] { SPI_freetuptable(table); });
   return out;
 }
-}  // namespace
 
 namespace {
 
@@ -270,7 +263,7 @@ uint64_t execute_typed(const std::string& sql, const std::vector<TypedParam>& pa
 
 Rows execute_typed_rows(const std::string& sql, const std::vector<TypedParam>& params) {
   run_typed(sql, params);
-  return rows_of_tuptable();
+  return take_tuptable();
 }
 
 MemoryContext create_context(const char* name, MemoryContext parent) {

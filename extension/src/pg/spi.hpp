@@ -6,3 +6,11 @@
 #include "extension/src/pg/datum.hpp"
 #include "extension/src/pg/guard.hpp"
 #include "extension/src/pg/session.hpp"
+
+namespace dbsync::pg::spi {
+
+// The rows SPI_tuptable holds (a statement just run, e.g. a KeptPlan's), as text; the table is
+// freed. `column_names`: also read the columns' names (Rows::columns).
+Rows take_tuptable(bool column_names = true);
+
+}  // namespace dbsync::pg::spi

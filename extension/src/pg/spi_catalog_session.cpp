@@ -2,6 +2,7 @@
 
 #include "engine/hex.hpp"
 #include "extension/src/pg/bulk_insert.hpp"
+#include "extension/src/pg/spi.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -22,34 +23,6 @@ std::vector<spi::Param> spi_params(const std::vector<SqlParam>& params) {
     else
       out.emplace_back(*p.value);
   }
-  return out;
-}
-
-// The rows a kept plan left in SPI_tuptable, as text; the table is freed.
-CatalogRows rows_of_tuptable() {
-  CatalogRows out;
-  SPITupleTable* table = SPI_tuptable;
-  if (table == nullptr) return out;
-  TupleDesc desc = table->tupdesc;
-  const int ncols = desc->natts;
-  const uint64_t n = SPI_processed;
-  out.rows.reserve(n);
-  for (uint64_t r = 0; r < n; ++r) {
-    HeapTuple tuple = table->vals[r];
-    std::vector<std::optional<std::string>> row;
-    row.reserve(static_cast<size_t>(ncols));
-    for (int c = 0; c < ncols; ++c) {
-      char* v = pg_call([&] { return SPI_getvalue(tuple, desc, c + 1); });
-      if (v == nullptr) {
-        row.emplace_back(std::nullopt);
-      } else {
-        row.emplace_back(std::string(v));
-        pg_call([&] { pfree(v); });
-      }
-    }
-    out.rows.push_back(std::move(row));
-  }
-  pg_call([&] { SPI_freetuptable(table); });
   return out;
 }
 
@@ -100,7 +73,9 @@ Result<CatalogRows> SpiCatalogSession::run(std::string_view sql,
   }
   return spi::with_safe_search_path([&] {
     kept_plan(sql, values.size()).run(values);
-    return rows_of_tuptable();
+    CatalogRows out;
+    out.rows = spi::take_tuptable(false).rows;
+    return out;
   });
 }
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/catalog_session.hpp"
-#include "extension/src/pg/spi.hpp"
+#include "extension/src/pg/session.hpp"
 
 namespace dbsync::pg {
 
