@@ -1,4 +1,4 @@
-#include "daemon/job_runner.hpp"
+#include "daemon/runner/job_runner.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "daemon/job_sync.hpp"
+#include "daemon/runner/job_sync.hpp"
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>

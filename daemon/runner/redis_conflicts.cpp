@@ -1,4 +1,4 @@
-#include "daemon/redis_conflicts.hpp"
+#include "daemon/runner/redis_conflicts.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -12,8 +12,8 @@
 #include "common/catalog_stage.hpp"
 #include "common/job_catalog.hpp"
 #include "common/pq_catalog_session.hpp"
-#include "daemon/job_sync.hpp"
-#include "daemon/redis_stage_factory.hpp"
+#include "daemon/runner/job_sync.hpp"
+#include "daemon/runner/redis_stage_factory.hpp"
 #include "engine/conflict_resolver.hpp"
 #include "engine/types.hpp"
 #include "engine/value_json.hpp"
