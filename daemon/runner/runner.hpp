@@ -1,6 +1,6 @@
 // dbsyncd's job runner: claims queued jobs from the master's catalog and runs them
-// (daemon/runner/job_runner.hpp), several at once, beside other dbsyncd processes and the extension's
-// background workers.
+// (daemon/runner/job_runner.hpp), several at once, beside other dbsyncd processes and the
+// extension's background workers.
 //
 // Who takes what (one rule, dbsync.claim_job's, in extension/sql/dbsync.sql):
 //  - a queued job whose not_before has come: executor_kind 'daemon' always, any kind with
