@@ -22,7 +22,7 @@ EndSpec spec(const std::string& kind, const std::string& side = "source") {
   return e;
 }
 
-TEST(EndRegistry, RefusesTheKindsItCannotOpenNamingThem) {
+TEST(DbsyncdEnds, RefusesTheKindsItCannotOpenNamingThem) {
   for (const char* kind : {"mysql", "wordpress", "oracle"}) {
     SCOPED_TRACE(kind);
     EXPECT_FALSE(can_open_kind(kind));
@@ -36,7 +36,7 @@ TEST(EndRegistry, RefusesTheKindsItCannotOpenNamingThem) {
     EXPECT_TRUE(can_open_kind(kind));
 }
 
-TEST(EndRegistry, ProfilesCarryTheKindTimeoutAndPasswordRule) {
+TEST(DbsyncdEnds, ProfilesCarryTheKindTimeoutAndPasswordRule) {
   EndSpec remote = spec("supabase");
   remote.connect_timeout = "2.5";
   remote.require_password = true;
@@ -62,7 +62,7 @@ TEST(EndRegistry, ProfilesCarryTheKindTimeoutAndPasswordRule) {
   EXPECT_FALSE(p.connect.require_password);
 }
 
-TEST(EndRegistry, ARemoteEndNeedsItsConninfoAndTheKey) {
+TEST(DbsyncdEnds, ARemoteEndNeedsItsConninfoAndTheKey) {
   Result<OpenedEnd> none = open_end(spec("postgres"), EndContext{});
   ASSERT_FALSE(none.is_ok());
   EXPECT_EQ(none.status().message(), "datasource \"shop\" has no conninfo");
@@ -75,7 +75,7 @@ TEST(EndRegistry, ARemoteEndNeedsItsConninfoAndTheKey) {
       << no_key.status().message();
 }
 
-class EndRegistryOnTheStack : public ::testing::Test {
+class DbsyncdEndsOnTheStack : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(std::getenv("PGHOST") && std::getenv("PGPORT"))
@@ -121,7 +121,7 @@ class EndRegistryOnTheStack : public ::testing::Test {
   std::string schema_;
 };
 
-TEST_F(EndRegistryOnTheStack, TheMastersTableSharesItsTransaction) {
+TEST_F(DbsyncdEndsOnTheStack, TheMastersTableSharesItsTransaction) {
   EndSpec e = on_stack("local", "items");
   e.filter = "id >= 2";
   Result<OpenedEnd> end = open_end(e, EndContext{"", nullptr});
@@ -138,14 +138,14 @@ TEST_F(EndRegistryOnTheStack, TheMastersTableSharesItsTransaction) {
   EXPECT_EQ(rows(*end->table), 2u);  // the filter reached the table
 }
 
-TEST_F(EndRegistryOnTheStack, AViewCarriesNoFingerprints) {
+TEST_F(DbsyncdEndsOnTheStack, AViewCarriesNoFingerprints) {
   Result<OpenedEnd> end = open_end(on_stack("local", "items_view"), EndContext{"", nullptr});
   ASSERT_TRUE(end.is_ok()) << end.status().to_string();
   EXPECT_FALSE(end->caps.fingerprints);
   EXPECT_EQ(rows(*end->table), 3u);
 }
 
-TEST_F(EndRegistryOnTheStack, ARemoteEndIsOpenedWithItsKindsProfile) {
+TEST_F(DbsyncdEndsOnTheStack, ARemoteEndIsOpenedWithItsKindsProfile) {
   Result<secrets::Key> key = secrets::parse_key(std::string(64, 'a'));
   ASSERT_TRUE(key.is_ok()) << key.status().to_string();
   // The stack lets this host in without a password.
