@@ -28,7 +28,7 @@ struct Config {
   // Event streams (/api/jobs/{id}/events) open at once, each holding a thread of its own on top
   // of --workers; -1: a share of --workers (see ServerOptions::sse_max_subscribers).
   int sse_max_subscribers = -1;
-  // The job runner (daemon/runner.hpp).
+  // The job runner (daemon/runner/runner.hpp).
   bool executors_all = false;  // --executors=all: any job; daemon (default): executor_kind daemon
   int runners = 2;             // jobs run at once; 0: no job runner (API only)
   int lease_seconds = 60;      // a job's lease; renewed every third of it and after each batch

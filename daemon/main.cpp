@@ -13,10 +13,10 @@
 #include "daemon/catalog/settings.hpp"
 #include "daemon/config.hpp"
 #include "daemon/http/auth.hpp"
-#include "daemon/job_runner.hpp"
 #include "daemon/log.hpp"
-#include "daemon/redis_stage_factory.hpp"
-#include "daemon/runner.hpp"
+#include "daemon/runner/job_runner.hpp"
+#include "daemon/runner/redis_stage_factory.hpp"
+#include "daemon/runner/runner.hpp"
 
 extern char** environ;
 

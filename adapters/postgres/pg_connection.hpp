@@ -71,6 +71,21 @@ struct ConnectOptions {
   bool require_password = false;
 };
 
+// What a server in front of a datasource keeps of a session between transactions: all of it
+// (a server, or a pooler in session mode), or nothing (a transaction-pooling proxy such as
+// PgBouncer in transaction mode: no session state outlives a transaction).
+enum class PoolerMode { kSession, kTransaction };
+
+// How to reach the servers of one datasource kind: the connection options and what the kind
+// says about the server in front. dbsyncd's end registry builds one from a datasource's row and
+// kind; PgTable keeps it for every connection it makes (its own and each scan's). Today every
+// kind connects the same way (the pooler mode is filled in by the Supabase/Neon profiles).
+struct ConnectionProfile {
+  std::string kind = "postgres";  // the datasource kind (engine/datasource_kinds.hpp)
+  ConnectOptions connect;
+  PoolerMode pooler_mode = PoolerMode::kSession;
+};
+
 // The fields of the last failed statement on a connection (PgConnection::last_failure): what a
 // caller needs to answer by SQLSTATE (the daemon's API: 404, 409, 422...). A lost or broken
 // connection is sqlstate "08006" with libpq's message (the password never appears).

@@ -168,11 +168,11 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 }  // namespace
 
 Result<std::unique_ptr<PgTable>> PgTable::open(const std::string& conninfo, std::string_view table,
-                                               const ConnectOptions& options) {
+                                               const ConnectionProfile& profile) {
   DBSYNC_ASSIGN_OR_RETURN(QualifiedName name, QualifiedName::parse(table));
-  DBSYNC_ASSIGN_OR_RETURN(PgConnection conn, PgConnection::connect(conninfo, options));
+  DBSYNC_ASSIGN_OR_RETURN(PgConnection conn, PgConnection::connect(conninfo, profile.connect));
   DBSYNC_ASSIGN_OR_RETURN(TableInfo info, describe_table_info(conn, name));
-  return std::unique_ptr<PgTable>(new PgTable(conninfo, options, std::move(conn), std::move(info)));
+  return std::unique_ptr<PgTable>(new PgTable(conninfo, profile, std::move(conn), std::move(info)));
 }
 
 Status PgTable::check_filter(const std::string& filter) {
@@ -269,7 +269,7 @@ Result<std::unique_ptr<RowReader>> PgTable::scan(const ScanRequest& request) {
   if (!where.empty()) sql += " WHERE " + join(where, " AND ");
   if (!keys.empty()) sql += " ORDER BY " + join(keys, ", ");
 
-  Result<PgConnection> conn = PgConnection::connect(conninfo_, options_);
+  Result<PgConnection> conn = PgConnection::connect(conninfo_, profile_.connect);
   if (!conn.is_ok()) return conn.status().with_context("scanning " + info_.name.display());
   // No JIT: compiling the scan's and lookups' plans costs more than it saves (SET LOCAL: a
   // transaction-pooling proxy may hand the session to others).

@@ -20,7 +20,11 @@ class PgTable : public Target {
   // Connects (one connection for writes and catalog queries; each scan opens its own) and
   // describes the table.
   static Result<std::unique_ptr<PgTable>> open(const std::string& conninfo, std::string_view table,
-                                               const ConnectOptions& options);
+                                               const ConnectionProfile& profile);
+  static Result<std::unique_ptr<PgTable>> open(const std::string& conninfo, std::string_view table,
+                                               const ConnectOptions& options) {
+    return open(conninfo, table, ConnectionProfile{"postgres", options, PoolerMode::kSession});
+  }
   static Result<std::unique_ptr<PgTable>> open(const std::string& conninfo, std::string_view table,
                                                int connect_timeout_seconds = 10) {
     return open(conninfo, table, ConnectOptions{connect_timeout_seconds * 1000, false});
@@ -30,6 +34,7 @@ class PgTable : public Target {
   const QualifiedName& name() const { return info_.name; }
   const TableInfo& info() const { return info_; }
   PgConnection& connection() { return conn_; }
+  const ConnectionProfile& profile() const { return profile_; }
 
   // A boolean SQL condition on the table's columns (a sync's filter) that scans apply; the
   // extended protocol runs it as part of one statement. check_filter prepares it without
@@ -61,9 +66,9 @@ class PgTable : public Target {
   bool fingerprints() const { return info_.relkind == 'r' || info_.relkind == 'm'; }
   Status begin_batch();  // BEGIN, and the transaction's id when rows carry fingerprints
   uint64_t written_fp_ = 0;
-  PgTable(std::string conninfo, ConnectOptions options, PgConnection conn, TableInfo info)
+  PgTable(std::string conninfo, ConnectionProfile profile, PgConnection conn, TableInfo info)
       : conninfo_(std::move(conninfo)),
-        options_(options),
+        profile_(std::move(profile)),
         conn_(std::move(conn)),
         info_(std::move(info)) {}
 
@@ -92,7 +97,7 @@ class PgTable : public Target {
                            const BatchCounts& counts, bool direct_inserts);
 
   std::string conninfo_;
-  ConnectOptions options_;
+  ConnectionProfile profile_;
   std::optional<std::string> filter_;
   PgConnection conn_;
   TableInfo info_;

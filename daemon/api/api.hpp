@@ -15,7 +15,7 @@
 #include "daemon/http/json_body.hpp"
 #include "daemon/http/metrics.hpp"
 #include "daemon/http/router.hpp"
-#include "daemon/redis_conflicts.hpp"
+#include "daemon/runner/redis_conflicts.hpp"
 
 namespace dbsync::daemon::api {
 

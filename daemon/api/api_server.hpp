@@ -16,7 +16,7 @@
 #include "daemon/http/metrics.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/http/server.hpp"
-#include "daemon/redis_conflicts.hpp"
+#include "daemon/runner/redis_conflicts.hpp"
 
 namespace dbsync::daemon {
 

@@ -19,7 +19,7 @@ std::string decided_by(const Request& req) {
   return req.who ? "api token " + req.who->name : "api";
 }
 
-// An answer of the Redis stage's conflicts (daemon/redis_conflicts.hpp) as an API error.
+// An answer of the Redis stage's conflicts (daemon/runner/redis_conflicts.hpp) as an API error.
 ApiError from_stage_status(const Status& st, const char* invalid_field) {
   ApiError e;
   e.message = st.message();

@@ -2,14 +2,14 @@
 // stages jobs (redis_url, redis_password). Secrets are never shown: a password in the URL is
 // masked, a stored password is "********".
 //
-// The Redis password is stored sealed with SECRET_KEY (daemon/redis_stage_factory.hpp), as
+// The Redis password is stored sealed with SECRET_KEY (daemon/runner/redis_stage_factory.hpp), as
 // datasource conninfos are; a password written in redis_url is moved out of it the same way
 // (the stored URL keeps "********" in its place: the sealed password wins when connecting).
 // A clear password stored before sealing existed is still read, and sealed by the next PUT.
 #include "daemon/catalog/settings.hpp"
 #include "adapters/redis/redis_connection.hpp"
 #include "daemon/api/api.hpp"
-#include "daemon/redis_stage_factory.hpp"
+#include "daemon/runner/redis_stage_factory.hpp"
 
 namespace dbsync::daemon::api {
 

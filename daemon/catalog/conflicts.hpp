@@ -1,5 +1,6 @@
 // Conflicts kept in the catalog (dbsync.conflict_list) and their decisions (dbsync.resolve,
-// resolve_all). A job staged in Redis keeps its conflicts there (daemon/redis_conflicts.hpp).
+// resolve_all). A job staged in Redis keeps its conflicts there
+// (daemon/runner/redis_conflicts.hpp).
 #pragma once
 
 #include <optional>

@@ -1,5 +1,7 @@
 #include "daemon/catalog/settings.hpp"
 
+#include "common/catalog_sql.hpp"
+
 namespace dbsync::daemon::catalog {
 
 DbResult<nlohmann::json> daemon_settings(pg::PgConnection& db) {
@@ -11,13 +13,7 @@ DbResult<nlohmann::json> daemon_settings(pg::PgConnection& db) {
 }
 
 DbResult<StoredRedis> stored_redis(pg::PgConnection& db) {
-  auto r = run(db,
-               "SELECT (SELECT value #>> '{}' FROM dbsync.settings WHERE key = "
-               "'daemon.redis_url' AND jsonb_typeof(value) = 'string'), p.t, "
-               "CASE p.t WHEN 'object' THEN p.v ->> 'sealed' ELSE p.v #>> '{}' END "
-               "FROM (SELECT 1) one LEFT JOIN (SELECT jsonb_typeof(value) AS t, value AS v "
-               "FROM dbsync.settings WHERE key = 'daemon.redis_password' "
-               "AND jsonb_typeof(value) IN ('string', 'object')) p ON true");
+  auto r = run(db, catalog_sql::kRedisSettings);
   if (!r.is_ok()) return r.failure();
   const pg::PgResult& rows = r.value();
   StoredRedis s;

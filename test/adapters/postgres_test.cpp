@@ -154,6 +154,41 @@ TEST(PgConnectionTest, ServerDownIsUnavailableWithoutThePassword) {
   EXPECT_EQ(t.status().message().find("hunter2"), std::string::npos);
 }
 
+// ---------------------------------------------------------------- connection profile
+
+class PgProfile : public PgTest {};
+
+TEST_F(PgProfile, TheTableKeepsItsProfileAndScansWithIt) {
+  sql("CREATE TABLE " + table("p") + " (id int PRIMARY KEY, name text)");
+  sql("INSERT INTO " + table("p") + " VALUES (1, 'a'), (2, 'b')");
+  const ConnectionProfile profile{"neon", ConnectOptions{5000, false}, PoolerMode::kTransaction};
+  Result<std::unique_ptr<PgTable>> t = PgTable::open("", table("p"), profile);
+  ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+  EXPECT_EQ((*t)->profile().kind, "neon");
+  EXPECT_EQ((*t)->profile().connect.timeout_ms, 5000);
+  EXPECT_FALSE((*t)->profile().connect.require_password);
+  EXPECT_EQ((*t)->profile().pooler_mode, PoolerMode::kTransaction);
+  EXPECT_EQ(scan_all(**t, {0, 1}, 1).size(), 2u);
+  // The ConnectOptions form is a plain postgres profile.
+  Result<std::unique_ptr<PgTable>> plain =
+      PgTable::open("", table("p"), ConnectOptions{3000, false});
+  ASSERT_TRUE(plain.is_ok()) << plain.status().to_string();
+  EXPECT_EQ((*plain)->profile().kind, "postgres");
+  EXPECT_EQ((*plain)->profile().connect.timeout_ms, 3000);
+  EXPECT_EQ((*plain)->profile().pooler_mode, PoolerMode::kSession);
+}
+
+TEST_F(PgProfile, ItsConnectOptionsAreTheOnesUsed) {
+  sql("CREATE TABLE " + table("q") + " (id int PRIMARY KEY)");
+  // The conninfo gives no password: a profile that requires one (an owner who is not a
+  // superuser) is refused before anything is read.
+  const ConnectionProfile strict{"supabase", ConnectOptions{5000, true}, PoolerMode::kSession};
+  Result<std::unique_ptr<PgTable>> t = PgTable::open("", table("q"), strict);
+  ASSERT_FALSE(t.is_ok());
+  EXPECT_NE(t.status().message().find("password is required"), std::string::npos)
+      << t.status().message();
+}
+
 // ---------------------------------------------------------------- describe
 
 class PgDescribe : public PgTest {};

@@ -21,8 +21,8 @@
 #include "adapters/postgres/pg_connection.hpp"
 #include "adapters/redis/redis_connection.hpp"
 #include "adapters/redis/redis_stage.hpp"
-#include "daemon/redis_conflicts.hpp"
-#include "daemon/redis_stage_factory.hpp"
+#include "daemon/runner/redis_conflicts.hpp"
+#include "daemon/runner/redis_stage_factory.hpp"
 #include "test/adapters/redis_test_env.hpp"
 #include "test/daemon/dbsyncd_process.hpp"
 

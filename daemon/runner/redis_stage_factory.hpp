@@ -15,8 +15,8 @@
 // checkpoint left in Redis (a put whose outcome was unknown, or one whose batch never
 // committed); a resumed commit first removes the changes already applied whose LTRIM did not
 // happen (the count trimmed is kept in the meta hash, 'trimmed', updated with each LTRIM).
-// Conflicts are decided only once the job's step is 'commit' (daemon/redis_conflicts.hpp), so
-// a rewind never drops a decision.
+// Conflicts are decided only once the job's step is 'commit' (daemon/runner/redis_conflicts.hpp),
+// so a rewind never drops a decision.
 //
 // Keys: RedisStage's, under the prefix "dbsync:<oid of the master database>" so that several
 // masters (or databases) may share one Redis: "dbsync:16384:{job:42}:changes", ...
@@ -47,7 +47,7 @@
 #include "adapters/redis/redis_connection.hpp"
 #include "adapters/redis/redis_stage.hpp"
 #include "common/secrets.hpp"
-#include "daemon/job_runner.hpp"
+#include "daemon/runner/job_runner.hpp"
 
 namespace dbsync::daemon {
 

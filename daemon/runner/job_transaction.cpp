@@ -1,4 +1,4 @@
-#include "daemon/job_transaction.hpp"
+#include "daemon/runner/job_transaction.hpp"
 
 #include <libpq-fe.h>
 

@@ -1,4 +1,4 @@
-#include "daemon/job_runner.hpp"
+#include "daemon/runner/job_runner.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -28,12 +28,14 @@ int64_t now_unix_micros() {
       .count();
 }
 
-// A local target (a table of the master) applied in the job's transaction: apply() keeps the
-// batch, and flush() — after the baseline and the progress were written in that transaction —
-// applies it on the same connection, whose COMMIT then commits them all together.
+// A target that shares the master's transaction (a table of the master: kind local) applied in
+// the job's transaction: apply() keeps the batch, and flush() — after the baseline and the
+// progress were written in that transaction — applies it on the same connection, whose COMMIT
+// then commits them all together.
 class DeferredTarget final : public Target {
  public:
-  DeferredTarget(pg::PgTable& table, JobTransaction& txn) : table_(table), txn_(txn) {}
+  DeferredTarget(Target& table, bool fingerprints, JobTransaction& txn)
+      : table_(table), fingerprints_(fingerprints), txn_(txn) {}
   Result<std::unique_ptr<RowReader>> scan(const ScanRequest& request) override {
     return table_.scan(request);
   }
@@ -42,7 +44,7 @@ class DeferredTarget final : public Target {
     pending_.push_back(batch);
     // The rows are written in the job's transaction: they will carry its id as their xmin.
     written_fp_ = 0;
-    if (table_.has_fingerprints()) {
+    if (fingerprints_) {
       Result<pg::PgResult> r = txn_.query("SELECT pg_catalog.txid_current() % 4294967296");
       if (!r.is_ok()) return r.status().with_context("applying to the target");
       if (r->rows() == 1 && !r->is_null(0, 0))
@@ -64,7 +66,8 @@ class DeferredTarget final : public Target {
   void drop() { pending_.clear(); }
 
  private:
-  pg::PgTable& table_;
+  Target& table_;
+  const bool fingerprints_;
   JobTransaction& txn_;
   std::vector<ChangeBatch> pending_;
   uint64_t written_fp_ = 0;
@@ -191,9 +194,10 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
   const FieldMapper& m = *sync.mapper;
   const size_t batch = static_cast<size_t>(sync.batch_size);
 
-  // The job's transaction: on the target's own connection when the target is a table of the
-  // master (its rows commit with the batch's catalog writes), else on a connection of its own.
-  const bool local_target = sync.target_kind == "local";
+  // The job's transaction: on the target's own connection when the target shares the master's
+  // transaction (its rows commit with the batch's catalog writes), else on a connection of its
+  // own.
+  const bool local_target = sync.target.caps.shares_master_transaction;
   pg::PgConnection own;
   if (!local_target) {
     Result<pg::PgConnection> c = pg::PgConnection::connect(ctx.master_conninfo);
@@ -202,7 +206,7 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
     if (Status st = use_catalog_search_path(own); !st.is_ok())
       return failed(master, job, ctx, st.message());
   }
-  JobTransaction txn(local_target ? sync.target->connection() : own);
+  JobTransaction txn(local_target ? *sync.target.master_connection : own);
   CatalogBaseline baseline(txn, sync.id, batch);
   baseline.audit_job(num(job.id), m);
   Result<std::unique_ptr<Stage>> stage = stages(txn, job, sync, ctx);
@@ -229,12 +233,13 @@ JobResult run_job(pg::PgConnection& master, const ClaimedJob& job, const JobCont
                         "again");
   }
   std::optional<DeferredTarget> deferred;
-  Target* target = sync.target.get();
-  if (local_target) target = &deferred.emplace(*sync.target, txn);
+  Target* target = sync.target.table.get();
+  if (local_target)
+    target = &deferred.emplace(*sync.target.table, sync.target.caps.fingerprints, txn);
   Target* source_writer = nullptr;
-  if (sync.policy.direction == Direction::kTwoWay) source_writer = sync.source.get();
-  SyncEndpoints endpoints{sync.source.get(), source_writer, target,
-                          &baseline,         stage->get(),  nullptr};
+  if (sync.policy.direction == Direction::kTwoWay) source_writer = sync.source.table.get();
+  SyncEndpoints endpoints{
+      sync.source.table.get(), source_writer, target, &baseline, stage->get(), nullptr};
 
   jobs::ProgressWriter progress(job, ctx.executor, ctx.lease_seconds);
   Result<SyncExecutor> executor = SyncExecutor::create(m, sync.policy, endpoints);

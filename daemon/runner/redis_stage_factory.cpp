@@ -1,4 +1,4 @@
-#include "daemon/redis_stage_factory.hpp"
+#include "daemon/runner/redis_stage_factory.hpp"
 
 #include <algorithm>
 #include <string>

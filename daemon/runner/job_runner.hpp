@@ -15,8 +15,8 @@
 #include "adapters/postgres/pg_connection.hpp"
 #include "common/job_catalog.hpp"
 #include "common/secrets.hpp"
-#include "daemon/job_sync.hpp"
-#include "daemon/job_transaction.hpp"
+#include "daemon/runner/job_sync.hpp"
+#include "daemon/runner/job_transaction.hpp"
 #include "engine/endpoints.hpp"
 
 namespace dbsync::daemon {

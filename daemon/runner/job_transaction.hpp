@@ -15,7 +15,7 @@ namespace dbsync::daemon {
 
 // Over one connection to the master, opened lazily: every statement runs inside a transaction
 // (BEGIN when none is open); commit() ends it. The transaction state is libpq's own, so a
-// statement that commits by itself (PgTable::apply on the same connection) is seen.
+// statement that commits by itself (a local target's apply on the same connection) is seen.
 // Server notices (e.g. "there is already a transaction in progress") are dropped: the daemon's
 // log is JSON lines. As a CatalogSession (the job lifecycle, common/job_catalog.hpp) it runs
 // the catalog's statements in that transaction too.

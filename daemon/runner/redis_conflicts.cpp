@@ -1,4 +1,4 @@
-#include "daemon/redis_conflicts.hpp"
+#include "daemon/runner/redis_conflicts.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -12,8 +12,9 @@
 #include "common/catalog_stage.hpp"
 #include "common/job_catalog.hpp"
 #include "common/pq_catalog_session.hpp"
-#include "daemon/job_sync.hpp"
-#include "daemon/redis_stage_factory.hpp"
+#include "daemon/runner/job_sync.hpp"
+#include "daemon/runner/redis_stage_factory.hpp"
+#include "engine/conflict_json.hpp"
 #include "engine/conflict_resolver.hpp"
 #include "engine/types.hpp"
 #include "engine/value_json.hpp"
@@ -32,13 +33,6 @@ int64_t now_unix_micros() {
       .count();
 }
 
-json field_names(const FieldMapper& m, const FieldSet& set) {
-  json out = json::array();
-  for (size_t i = 0; i < set.size() && i < m.mapped_count(); ++i)
-    if (set.test(i)) out.push_back(m.mapped_columns()[i]);
-  return out;
-}
-
 json row_json(const FieldMapper& m, const std::optional<Row>& row) {
   if (!row) return nullptr;
   return json::parse(render_row(m, *row), nullptr, false);
@@ -55,19 +49,11 @@ std::string iso_time_ms(int64_t ms) {
   return buf;
 }
 
+// A conflict as the API shows it: the engine's conflict JSON, with its id, job and decision.
 json render(const FieldMapper& m, int64_t job_id, const redis::RedisStage::StoredConflict& s) {
-  const ConflictRecord& c = s.conflict;
-  json o;
+  json o = json::parse(conflict_json(m, s.conflict), nullptr, false);
   o["id"] = s.id;
   o["job_id"] = job_id;
-  o["key"] = row_json(m, c.key);
-  o["kind"] = diff_kind_name(c.kind);
-  o["source_row"] = row_json(m, c.source);
-  o["target_row"] = row_json(m, c.target);
-  o["source_changed"] = field_names(m, c.source_changed);
-  o["target_changed"] = field_names(m, c.target_changed);
-  o["conflicting"] = field_names(m, c.conflicting);
-  o["reason"] = c.reason.empty() ? json() : json(c.reason);
   o["status"] = s.status;
   o["resolution"] = s.decision ? json(decision_name(*s.decision)) : json();
   o["resolved_row"] = row_json(m, s.resolved_row);
@@ -76,33 +62,11 @@ json render(const FieldMapper& m, int64_t job_id, const redis::RedisStage::Store
   return o;
 }
 
-// A custom row (object of target columns) in the mapped layout, as dbsync.resolve builds it:
-// left-out columns keep the source's version of the row (the target's when the source's is
-// gone); key columns must match the conflict's key.
+// The row of a custom decision, by the engine's rule (engine/conflict_json.hpp). The HTTP API
+// answers every custom-row error 400 (the SQL API tells them apart by SQLSTATE).
 Result<Row> custom_row(const FieldMapper& m, const ConflictRecord& c, const json& j) {
-  if (!j.is_object())
-    return error(ErrorCode::kInvalidArgument,
-                 "the row of a custom decision must be a JSON object of target columns");
-  const std::vector<std::string>& names = m.mapped_columns();
-  Row row = c.source ? *c.source : c.target ? *c.target : Row(names.size(), Value::null());
-  row.resize(names.size());
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    size_t i = 0;
-    while (i < names.size() && names[i] != it.key()) ++i;
-    if (i == names.size())
-      return error(ErrorCode::kInvalidArgument,
-                   "the custom row names column \"" + it.key() +
-                       "\", which the sync does not write to its target");
-    const Column& col = m.target_schema().columns[m.target_projection()[i]];
-    Result<Value> v = value_from_json(*it, col.type);
-    if (!v.is_ok())
-      return error(ErrorCode::kInvalidArgument,
-                   "custom row, column \"" + it.key() + "\": " + v.status().message());
-    if (i < m.key_count() && compare_values(*v, c.key[i]) != 0)
-      return error(ErrorCode::kInvalidArgument,
-                   "the custom row changes key column \"" + it.key() + "\"");
-    row[i] = std::move(v).value();
-  }
+  Result<Row> row = custom_row_from_json(m, c, j);
+  if (!row.is_ok()) return error(ErrorCode::kInvalidArgument, row.status().message());
   return row;
 }
 

@@ -1,6 +1,6 @@
 // dbsyncd's job runner: claims queued jobs from the master's catalog and runs them
-// (daemon/job_runner.hpp), several at once, beside other dbsyncd processes and the extension's
-// background workers.
+// (daemon/runner/job_runner.hpp), several at once, beside other dbsyncd processes and the
+// extension's background workers.
 //
 // Who takes what (one rule, dbsync.claim_job's, in extension/sql/dbsync.sql):
 //  - a queued job whose not_before has come: executor_kind 'daemon' always, any kind with
@@ -40,7 +40,7 @@
 
 #include "common/secrets.hpp"
 #include "daemon/config.hpp"
-#include "daemon/job_runner.hpp"
+#include "daemon/runner/job_runner.hpp"
 
 namespace dbsync::daemon {
 

@@ -1,6 +1,7 @@
 // A sync as the daemon runs it: its configuration read from the master's catalog, its ends
-// opened through libpq (PgTable), its mapping compiled by the engine and its policy parsed as
-// the extension parses it (the configuration was validated by dbsync.create_sync / alter_sync).
+// opened through the end registry (daemon/runner/ends.hpp), its mapping compiled by the engine
+// and its policy parsed by the engine's rule (engine/sync_policy.hpp, the extension's; the
+// configuration was validated by dbsync.create_sync / alter_sync).
 #pragma once
 
 #include <cstdint>
@@ -9,8 +10,8 @@
 #include <string>
 
 #include "adapters/postgres/pg_connection.hpp"
-#include "adapters/postgres/pg_table.hpp"
 #include "common/secrets.hpp"
+#include "daemon/runner/ends.hpp"
 #include "engine/field_mapper.hpp"
 #include "engine/sync_types.hpp"
 
@@ -23,9 +24,8 @@ struct JobSync {
   SyncPolicy policy;
   // Ends: `local` tables are the master's, reached through DATABASE_URL; postgres, supabase and
   // neon through their datasource's conninfo (decrypted with SECRET_KEY).
-  std::string source_kind, target_kind;
-  std::unique_ptr<pg::PgTable> source, target;
-  std::optional<FieldMapper> mapper;  // refers to the tables' schemas: the tables outlive it
+  OpenedEnd source, target;
+  std::optional<FieldMapper> mapper;  // refers to the ends' schemas: the ends outlive it
 };
 
 // Loads and opens sync `sync_id`. `key` is SECRET_KEY (nullptr when not set: a remote end then
@@ -33,11 +33,5 @@ struct JobSync {
 Result<std::unique_ptr<JobSync>> load_job_sync(pg::PgConnection& master,
                                                const std::string& master_conninfo, int64_t sync_id,
                                                const secrets::Key* key);
-
-// The policy of a sync row: direction, strategy, strategy_options (merge_fallback, manual_mode,
-// webhook_fallback; the rest is the webhook's), delete_policy.
-Result<SyncPolicy> parse_sync_policy(const std::string& direction, const std::string& strategy,
-                                     const std::string& strategy_options,
-                                     const std::string& delete_policy);
 
 }  // namespace dbsync::daemon

@@ -1,4 +1,4 @@
-#include "daemon/runner.hpp"
+#include "daemon/runner/runner.hpp"
 
 #include <libpq-fe.h>
 #include <poll.h>

@@ -1,5 +1,5 @@
 // Deciding conflicts staged in Redis (a job whose dbsync.jobs.stage is 'redis'; see
-// daemon/redis_stage_factory.hpp), for the API's conflicts and resolve endpoints. The
+// daemon/runner/redis_stage_factory.hpp), for the API's conflicts and resolve endpoints. The
 // in-database stage keeps using dbsync.conflict_list / dbsync.resolve / dbsync.resolve_all.
 //
 // Addressing: conflict ids in Redis are per job (1, 2, ... in the order the run found them).
