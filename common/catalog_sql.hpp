@@ -96,4 +96,57 @@ inline constexpr const char* kAuditInsert =
     "$7::pg_catalog.text::pg_catalog.json) "
     "ON CONFLICT (job_id, side, digest) DO NOTHING";
 
+// ---- reads of dbsync.jobs (the writes are the job lifecycle's functions above) ----
+
+#define DBSYNC_UNFINISHED_JOB "('queued', 'running', 'awaiting_resolution', 'committing')"
+// A sync's unfinished job staged in Redis ($1 the sync id): its id, and "status step"; the row
+// of dbsync.syncs, so that an unknown sync gives no row. kRedisJobOfSyncLocked locks the job.
+inline constexpr const char* kRedisJobOfSync =
+    "SELECT (SELECT j.id::text FROM dbsync.jobs j WHERE j.sync_id = s.id AND j.stage = 'redis' "
+    "AND j.status IN " DBSYNC_UNFINISHED_JOB
+    "), (SELECT j.status || ' ' || j.step FROM "
+    "dbsync.jobs j WHERE j.sync_id = s.id AND j.stage = 'redis' AND j.status "
+    "IN " DBSYNC_UNFINISHED_JOB ") FROM dbsync.syncs s WHERE s.id = $1::bigint";
+inline constexpr const char* kRedisJobOfSyncLocked =
+    "SELECT (SELECT j.id::text FROM dbsync.jobs j WHERE j.sync_id = s.id AND j.stage = 'redis' "
+    "AND j.status IN " DBSYNC_UNFINISHED_JOB
+    " FOR UPDATE), (SELECT j.status || ' ' || j.step "
+    "FROM dbsync.jobs j WHERE j.sync_id = s.id AND j.stage = 'redis' AND j.status "
+    "IN " DBSYNC_UNFINISHED_JOB ") FROM dbsync.syncs s WHERE s.id = $1::bigint";
+// The id of a sync's unfinished Redis job ($1 the sync id); no row when it has none.
+inline constexpr const char* kRedisJobIdOfSync =
+    "SELECT id::text FROM dbsync.jobs WHERE sync_id = $1::bigint AND stage = 'redis' AND "
+    "status IN " DBSYNC_UNFINISHED_JOB;
+// Where a job's stage lives and its mark ($1 the job id).
+inline constexpr const char* kJobStage =
+    "SELECT stage, stage_mark FROM dbsync.jobs WHERE id = $1::bigint";
+// Finished Redis jobs whose keys may still exist, oldest first ($1 how many).
+inline constexpr const char* kFinishedRedisJobs =
+    "SELECT j.id::text FROM dbsync.jobs AS j WHERE stage = 'redis' AND NOT stage_cleared "
+    "AND status IN ('succeeded', 'failed', 'cancelled') ORDER BY j.id LIMIT $1::int";
+// Redis jobs waiting for decisions, oldest first ($1 how many): their stage must still exist.
+inline constexpr const char* kWaitingRedisJobs =
+    "SELECT j.id::text FROM dbsync.jobs AS j WHERE stage = 'redis' "
+    "AND status = 'awaiting_resolution' ORDER BY j.id LIMIT $1::int";
+// How many worker jobs are ready to run (the launcher's count).
+inline constexpr const char* kReadyWorkerJobs =
+    "SELECT count(*) FROM dbsync.jobs WHERE status = 'queued' AND executor_kind = 'worker' "
+    "AND stage = 'catalog' AND not_before <= now()";
+// A job's status ($1 the job id).
+inline constexpr const char* kJobStatus = "SELECT status FROM dbsync.jobs WHERE id = $1::bigint";
+// A conflict of the in-database stage with its job and sync, both locked ($1 the conflict id).
+inline constexpr const char* kConflictForDecision =
+    "SELECT c.job_id, c.sync_id, c.status, c.record, j.status, s.name, j.cancel_requested "
+    "FROM dbsync.conflicts c JOIN dbsync.jobs j ON j.id = c.job_id "
+    "JOIN dbsync.syncs s ON s.id = c.sync_id WHERE c.id = $1::bigint FOR UPDATE OF c, j";
+// A sync's unfinished jobs, locked ($1 the sync id).
+inline constexpr const char* kUnfinishedJobsOfSync =
+    "SELECT id, cancel_requested FROM dbsync.jobs WHERE sync_id = $1::bigint AND status "
+    "IN " DBSYNC_UNFINISHED_JOB " ORDER BY id FOR UPDATE";
+// Whether a sync has a job in progress ($1 the sync id): a row when it has.
+inline constexpr const char* kJobInProgress =
+    "SELECT 1 FROM dbsync.jobs WHERE sync_id = $1::bigint AND status IN "
+    "('running', 'awaiting_resolution', 'committing')";
+#undef DBSYNC_UNFINISHED_JOB
+
 }  // namespace dbsync::catalog_sql

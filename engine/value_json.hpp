@@ -5,6 +5,7 @@
 #include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/field_mapper.hpp"
@@ -16,6 +17,10 @@ namespace dbsync {
 
 // A JSON string literal (invalid UTF-8 replaced).
 std::string json_string(const std::string& s);
+
+// The strings of a JSON array (a sync row's key columns as array_to_json gives them); anything
+// that is not an array of strings gives what strings it has (none for bad JSON).
+std::vector<std::string> json_string_list(std::string_view text);
 
 // A value as JSON text: numbers as numbers, booleans, null, JSON as itself, the rest as strings
 // (timestamps in ISO-8601, UTC).

@@ -2,6 +2,7 @@
 // documents its own routes (daemon/api/*.cpp); the schemas they name are here. GET /docs lists
 // them on a page.
 #include "daemon/api/api.hpp"
+#include "engine/datasource_kinds.hpp"
 
 namespace dbsync::daemon::api {
 
@@ -71,18 +72,17 @@ json schemas() {
                    {{"type", "object"},
                     {"required", {"code", "message", "details"}},
                     {"properties", {{"code", str}, {"message", str}, {"details", obj}}}}}}}};
-  s["Datasource"] = {
-      {"type", "object"},
-      {"properties",
-       {{"id", {{"type", "integer"}}},
-        {"name", str},
-        {"kind",
-         {{"type", "string"},
-          {"enum", {"local", "postgres", "supabase", "neon", "mysql", "wordpress"}}}},
-        {"endpoint", {{"type", "string"}, {"nullable", true}}},
-        {"options", obj},
-        {"created_at", str},
-        {"updated_at", str}}}};
+  nlohmann::json kind_names = nlohmann::json::array();  // engine/datasource_kinds: one table
+  for (const DatasourceKind& k : datasource_kinds()) kind_names.push_back(std::string(k.name));
+  s["Datasource"] = {{"type", "object"},
+                     {"properties",
+                      {{"id", {{"type", "integer"}}},
+                       {"name", str},
+                       {"kind", {{"type", "string"}, {"enum", kind_names}}},
+                       {"endpoint", {{"type", "string"}, {"nullable", true}}},
+                       {"options", obj},
+                       {"created_at", str},
+                       {"updated_at", str}}}};
   s["DatasourceCreate"] = {{"type", "object"},
                            {"additionalProperties", false},
                            {"required", {"name", "kind"}},

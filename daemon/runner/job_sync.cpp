@@ -5,20 +5,12 @@
 #include <vector>
 
 #include "engine/sync_policy.hpp"
+#include "engine/value_json.hpp"
 
 namespace dbsync::daemon {
 namespace {
 
 using pg::PgParam;
-
-std::vector<std::string> json_string_array(std::string_view text) {
-  std::vector<std::string> out;
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_array())
-    for (const auto& e : j)
-      if (e.is_string()) out.push_back(e.get<std::string>());
-  return out;
-}
 
 }  // namespace
 
@@ -51,8 +43,8 @@ Result<std::unique_ptr<JobSync>> load_job_sync(pg::PgConnection& master,
   s->policy = *policy;
   Result<MappingSpec> spec = parse_mapping_json(text(3));
   if (!spec.is_ok()) return spec.status().with_context(context);
-  spec->target_key = json_string_array(text(4));
-  spec->source_key = json_string_array(text(5));
+  spec->target_key = json_string_list(text(4));
+  spec->source_key = json_string_list(text(5));
   // Remote connections are made for the sync's owner: one that is not a superuser must
   // authenticate with a password (dblink's rule, as in the extension).
   const bool require_password = text(20) != "true";

@@ -94,16 +94,9 @@ Result<std::unique_ptr<Open>> open_job(const std::string& conninfo, const secret
     DBSYNC_RETURN_IF_ERROR(o->master.exec("BEGIN"));
     o->in_transaction = true;
   }
-  Result<pg::PgResult> r = o->master.query(
-      std::string("SELECT (SELECT j.id::text FROM dbsync.jobs j WHERE j.sync_id = s.id AND "
-                  "j.stage = 'redis' AND j.status IN ('queued', 'running', "
-                  "'awaiting_resolution', 'committing') ") +
-          (lock ? "FOR UPDATE" : "") +
-          "), (SELECT j.status || ' ' || j.step FROM dbsync.jobs j WHERE j.sync_id = s.id "
-          "AND j.stage = 'redis' "
-          "AND j.status IN ('queued', 'running', 'awaiting_resolution', 'committing')) "
-          "FROM dbsync.syncs s WHERE s.id = $1::bigint",
-      {PgParam::text(num(sync_id))});
+  Result<pg::PgResult> r =
+      o->master.query(lock ? catalog_sql::kRedisJobOfSyncLocked : catalog_sql::kRedisJobOfSync,
+                      {PgParam::text(num(sync_id))});
   if (!r.is_ok()) return r.status().with_context("reading the sync's job");
   if (r->rows() == 0)
     return error(ErrorCode::kNotFound, "sync " + num(sync_id) + " does not exist");
@@ -171,10 +164,8 @@ RedisConflicts::RedisConflicts(std::string master_conninfo, const secrets::Key* 
 
 Result<std::optional<int64_t>> RedisConflicts::redis_job(int64_t sync_id) {
   DBSYNC_ASSIGN_OR_RETURN(pg::PgConnection master, pg::PgConnection::connect(master_conninfo_));
-  Result<pg::PgResult> r = master.query(
-      "SELECT id::text FROM dbsync.jobs WHERE sync_id = $1::bigint AND stage = 'redis' AND "
-      "status IN ('queued', 'running', 'awaiting_resolution', 'committing')",
-      {PgParam::text(num(sync_id))});
+  Result<pg::PgResult> r =
+      master.query(catalog_sql::kRedisJobIdOfSync, {PgParam::text(num(sync_id))});
   if (!r.is_ok()) return r.status().with_context("reading the sync's job");
   if (r->rows() == 0) return std::optional<int64_t>();
   return std::optional<int64_t>(std::stoll(std::string(r->get(0, 0))));

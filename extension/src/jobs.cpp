@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/catalog_sql.hpp"
 #include "common/job_catalog.hpp"
 #include "engine/conflict_json.hpp"
 #include "engine/conflict_resolver.hpp"
@@ -152,8 +153,6 @@ void refuse_if_cancelling(int64_t job_id, bool cancel_requested) {
         "Its undecided conflicts end skipped; the next run raises them again.");
 }
 
-const char* const kUnfinished = "('queued', 'running', 'awaiting_resolution', 'committing')";
-
 }  // namespace
 }  // namespace dbsync::ext
 
@@ -184,8 +183,7 @@ DBSYNC_FUNCTION(dbsync_wait_job) {
   long nap_ms = 10;
   for (;;) {
     std::optional<std::string> status = pg::spi::session([&]() -> std::optional<std::string> {
-      pg::spi::Rows r =
-          ext::query("SELECT status FROM dbsync.jobs WHERE id = $1::bigint", {std::to_string(job)});
+      pg::spi::Rows r = ext::query(catalog_sql::kJobStatus, {std::to_string(job)});
       if (r.empty()) return std::nullopt;
       return r.text(0, 0);
     });
@@ -213,11 +211,7 @@ DBSYNC_FUNCTION(dbsync_resolve) {
   std::optional<std::string> row;
   if (!PG_ARGISNULL(2)) row = pg::jsonb_arg_text(fcinfo, 2);
   std::string result = pg::spi::session([&] {
-    pg::spi::Rows r = ext::query(
-        "SELECT c.job_id, c.sync_id, c.status, c.record, j.status, s.name, j.cancel_requested "
-        "FROM dbsync.conflicts c JOIN dbsync.jobs j ON j.id = c.job_id "
-        "JOIN dbsync.syncs s ON s.id = c.sync_id WHERE c.id = $1::bigint FOR UPDATE OF c, j",
-        {std::to_string(conflict)});
+    pg::spi::Rows r = ext::query(catalog_sql::kConflictForDecision, {std::to_string(conflict)});
     if (r.empty())
       throw pg::PgError(ERRCODE_UNDEFINED_OBJECT,
                         "conflict " + std::to_string(conflict) + " does not exist");
@@ -251,11 +245,7 @@ DBSYNC_FUNCTION(dbsync_resolve_all) {
   int64_t decided = pg::spi::session([&] {
     int64_t sync_id = ext::sync_id_of(name);
     // The unfinished job's row first (the executor and dbsync.resolve lock it too).
-    pg::spi::Rows jobs = ext::query(std::string("SELECT id, cancel_requested FROM dbsync.jobs "
-                                                "WHERE sync_id = "
-                                                "$1::bigint AND status IN ") +
-                                        ext::kUnfinished + " ORDER BY id FOR UPDATE",
-                                    {std::to_string(sync_id)});
+    pg::spi::Rows jobs = ext::query(catalog_sql::kUnfinishedJobsOfSync, {std::to_string(sync_id)});
     int64_t count = 0;
     std::optional<ext::Decider> decider;
     for (size_t j = 0; j < jobs.size(); ++j) {

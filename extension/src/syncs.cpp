@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/catalog_sql.hpp"
 #include "engine/audit.hpp"
 #include "engine/endpoints.hpp"
 #include "engine/expression.hpp"
@@ -20,6 +21,7 @@
 #include "engine/sync_types.hpp"
 #include "engine/types.hpp"
 #include "engine/value.hpp"
+#include "engine/value_json.hpp"
 #include "extension/src/local_source.hpp"
 #include "extension/src/pg/guard.hpp"
 #include "extension/src/pg/local_table.hpp"
@@ -77,15 +79,6 @@ std::optional<std::vector<std::string>> opt_text_array_arg(FunctionCallInfo fcin
     text* t = pg::pg_call([&] { return DatumGetTextPP(elems[i]); });
     out.emplace_back(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
   }
-  return out;
-}
-
-std::vector<std::string> json_string_array(const std::string& text) {
-  std::vector<std::string> out;
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_array())
-    for (const auto& e : j)
-      if (e.is_string()) out.push_back(e.get<std::string>());
   return out;
 }
 
@@ -375,8 +368,8 @@ StoredSync load_sync(const std::string& key, bool for_update, bool by_id = false
   c.target = r.text(0, 3);
   c.target_table = r.text(0, 4);
   c.mapping = r.text(0, 5);
-  c.key = json_string_array(r.text(0, 6));
-  c.source_key = json_string_array(r.text(0, 7));
+  c.key = json_string_list(r.text(0, 6));
+  c.source_key = json_string_list(r.text(0, 7));
   c.direction = r.text(0, 8);
   c.strategy = r.text(0, 9);
   c.strategy_options = r.text(0, 10);
@@ -584,10 +577,7 @@ DBSYNC_FUNCTION(dbsync_alter_sync) {
   pg::spi::session([&] {
     ext::StoredSync old = ext::load_sync(name, true);
     pg::spi::with_safe_search_path([&] {
-      if (!pg::spi::execute("SELECT 1 FROM dbsync.jobs WHERE sync_id = $1::bigint AND status IN "
-                            "('running', 'awaiting_resolution', 'committing')",
-                            {old.id})
-               .empty())
+      if (!pg::spi::execute(catalog_sql::kJobInProgress, {old.id}).empty())
         throw PgError(ERRCODE_OBJECT_IN_USE, "sync \"" + name + "\" has a job in progress", "",
                       "Wait for it to finish, or cancel it.");
     });

@@ -251,9 +251,7 @@ void prune_audit() {
 
 int64 queued_worker_jobs() {
   pg::xact::begin();
-  pg::spi::Rows r = pg::spi::query(
-      "SELECT count(*) FROM dbsync.jobs WHERE status = 'queued' AND executor_kind = 'worker' "
-      "AND stage = 'catalog' AND not_before <= now()");
+  pg::spi::Rows r = pg::spi::query(catalog_sql::kReadyWorkerJobs);
   pg::xact::commit();
   return std::stoll(r.text(0, 0));
 }
