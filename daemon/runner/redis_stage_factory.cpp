@@ -466,9 +466,7 @@ StageFactory redis_stage_factory() {
                                               {PgParam::text(num(job.id)), PgParam::text(kind)});
       if (!set.is_ok()) return set.status().with_context("recording the job's stage");
     } else {
-      Result<pg::PgResult> r =
-          master.query("SELECT stage, stage_mark FROM dbsync.jobs WHERE id = $1::bigint",
-                       {PgParam::text(num(job.id))});
+      Result<pg::PgResult> r = master.query(catalog_sql::kJobStage, {PgParam::text(num(job.id))});
       if (!r.is_ok()) return r.status().with_context("reading the job's stage");
       if (r->rows() == 0) return error(ErrorCode::kNotFound, "job " + num(job.id) + " is gone");
       kind = std::string(r->get(0, 0));
@@ -501,10 +499,8 @@ Result<int64_t> sweep_redis_stages(pg::PgConnection& master, const secrets::Key*
   std::optional<redis::RedisConnection> conn;
   std::optional<redis::RedisStageOptions> options;
   for (;;) {
-    Result<pg::PgResult> r = master.query(
-        "SELECT j.id::text FROM dbsync.jobs AS j WHERE stage = 'redis' AND NOT stage_cleared "
-        "AND status IN ('succeeded', 'failed', 'cancelled') ORDER BY j.id LIMIT $1::int",
-        {PgParam::text(std::to_string(limit))});
+    Result<pg::PgResult> r =
+        master.query(catalog_sql::kFinishedRedisJobs, {PgParam::text(std::to_string(limit))});
     if (!r.is_ok()) return r.status().with_context("finding finished Redis jobs");
     const int rows = r->rows();
     if (rows == 0) return cleared;
@@ -547,9 +543,42 @@ Result<int64_t> sweep_redis_stages(pg::PgConnection& master, const secrets::Key*
   }
 }
 
+Result<int64_t> requeue_lost_waiting_jobs(pg::PgConnection& master, const secrets::Key* key,
+                                          int limit) {
+  if (limit < 1) limit = 100;
+  master.rollback_quietly();
+  Result<pg::PgResult> r =
+      master.query(catalog_sql::kWaitingRedisJobs, {PgParam::text(std::to_string(limit))});
+  if (!r.is_ok()) return r.status().with_context("finding Redis jobs waiting for decisions");
+  if (r->rows() == 0) return int64_t{0};
+  DBSYNC_ASSIGN_OR_RETURN(std::optional<RedisSettings> settings, read_redis_settings(master, key));
+  if (!settings) return int64_t{0};
+  DBSYNC_ASSIGN_OR_RETURN(redis::RedisStageOptions options, redis_stage_options(master));
+  Result<redis::RedisConnection> c =
+      redis::RedisConnection::connect(settings->url, settings->password);
+  if (!c.is_ok()) return c.status().with_context("checking the stages of waiting jobs");
+  int64_t requeued = 0;
+  for (int i = 0; i < r->rows(); ++i) {
+    const std::string job(r->get(i, 0));
+    DBSYNC_ASSIGN_OR_RETURN(std::unique_ptr<redis::RedisStage> stage,
+                            redis::RedisStage::open(*c, job, options));
+    DBSYNC_ASSIGN_OR_RETURN(bool there, stage->exists());
+    if (there) continue;
+    Result<pg::PgResult> q =
+        master.query(catalog_sql::kRequeueDecidedJob, {PgParam::text(job), PgParam::text("0")});
+    if (!q.is_ok()) return q.status().with_context("requeueing job " + job);
+    if (q->rows() == 1 && q->get(0, 0) == "t") ++requeued;
+  }
+  return requeued;
+}
+
 StageJanitor redis_stage_janitor() {
-  return [](pg::PgConnection& master, const secrets::Key* key) {
-    return sweep_redis_stages(master, key);
+  return [](pg::PgConnection& master, const secrets::Key* key) -> Result<int64_t> {
+    Result<int64_t> lost = requeue_lost_waiting_jobs(master, key);
+    Result<int64_t> cleared = sweep_redis_stages(master, key);
+    if (!lost.is_ok()) return lost.status();
+    if (!cleared.is_ok()) return cleared.status();
+    return *lost + *cleared;
   };
 }
 

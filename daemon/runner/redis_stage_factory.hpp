@@ -148,7 +148,13 @@ StageFactory redis_stage_factory();
 // before it stay marked).
 Result<int64_t> sweep_redis_stages(pg::PgConnection& master, const secrets::Key* key,
                                    int limit = 100);
-// The runner's StageJanitor: sweep_redis_stages.
+// Redis jobs waiting for decisions whose stage is gone (Redis restarted without persistence, or
+// the TTL ran out): back to the queue for their commit step, whose check fails them clearly ("no
+// longer in Redis ... run the sync again") instead of leaving them waiting for conflicts that
+// no longer exist. Returns how many were requeued.
+Result<int64_t> requeue_lost_waiting_jobs(pg::PgConnection& master, const secrets::Key* key,
+                                          int limit = 100);
+// The runner's StageJanitor: requeue_lost_waiting_jobs, then sweep_redis_stages.
 StageJanitor redis_stage_janitor();
 
 }  // namespace dbsync::daemon

@@ -824,12 +824,15 @@ class Episode:
             got = self.pending_conflicts(job)
             got_set = {(k, kind) for _, k, kind in got}
             if got_set != want_pending and self.redis_killed:
-                # The kill landed as the job came to wait: its conflicts are gone from Redis,
-                # and nothing notices until a commit step would start.
-                self.known("N3", f"job {job}: Redis restarted empty while the job waited for "
-                                 f"decisions; it shows {len(got_set)} of {len(want_pending)} conflicts")
-                self.master.exec("SELECT dbsync.cancel(%s)", (job,))
-                self.wait_job(job)
+                # The kill landed as the job came to wait: its conflicts are gone from Redis. The
+                # contract: dbsyncd's janitor sends it to its commit step, which fails it naming
+                # the lost change set; the next run raises the conflicts again.
+                st2, err2 = self.wait_job(job)
+                if st2 != "failed" or "no longer in Redis" not in (err2 or ""):
+                    raise Divergence(f"job {job}, whose stage Redis lost while it waited: {st2} "
+                                     f"{err2 or ''}")
+                self.log(f"job {job} failed after Redis lost its waiting stage, as it should: {err2}")
+                self.redis_killed = False
                 return self.round_again(r)
             if got_set != want_pending:
                 raise Divergence(

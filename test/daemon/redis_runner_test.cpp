@@ -589,6 +589,28 @@ TEST_F(DbsyncdRedisStage, RedisRestartedEmptyMidRunStopsTheJobNamingTheLoss) {
   EXPECT_EQ(mismatches(), "0");
 }
 
+// Redis restarted without persistence while a job waits for decisions: its conflicts are gone.
+// The runner's janitor finds the waiting job's stage missing and sends it to its commit step,
+// which fails it clearly instead of leaving it waiting for conflicts nobody can decide.
+TEST_F(DbsyncdRedisStage, AWaitingJobWhoseStageVanishedFailsClearly) {
+  LocalRedis server;
+  ASSERT_TRUE(server.start()) << "could not start redis-server on port " << server.port();
+  std::string sync = make_sync("manual", 10, 1);
+  set_redis(server.url());
+  auto d = start_daemon();
+  std::string j = run_until_conflicts(sync, server.url());
+  ASSERT_FALSE(HasFailure()) << d->stderr_text();
+  server.crash_and_forget();
+  ASSERT_TRUE(server.start());
+  EXPECT_EQ(wait_status(j, {"succeeded", "failed"}, 60), "failed") << job(j, "error");
+  const std::string err = job(j, "error");
+  EXPECT_NE(err.find("is no longer in Redis 127.0.0.1:" + std::to_string(server.port())),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(db_.value("SELECT string_agg(title, ',' ORDER BY id) FROM dst WHERE id <= 4"),
+            "dst 1,dst 2,dst 3,item 4");  // nothing of the lost change set was applied
+}
+
 TEST_F(DbsyncdRedisStage, AResumedCommitNeverAppliesAnAppliedBatchAgain) {
   std::string sync = make_sync("manual", 10, 1);
   set_redis(stack_redis_);
