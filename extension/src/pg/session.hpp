@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "common/catalog_session.hpp"
 #include "engine/schema.hpp"
 #include "engine/status.hpp"
 #include "engine/types.hpp"
@@ -162,20 +163,9 @@ Rows execute(const std::string& sql, const std::vector<Param>& params = {}, long
 // text and back), one call into PostgreSQL per row.
 Rows execute_bytes(const std::string& sql, const std::vector<Param>& params = {});
 
-// The same into one buffer reused between pages (no allocation per value): a reader's page.
-struct BytesPage {
-  std::string data;
-  std::vector<std::pair<size_t, size_t>> cells;  // per row and column: offset, length
-  std::vector<bool> nulls;
-  size_t ncols = 0;
-  size_t size() const { return ncols ? cells.size() / ncols : 0; }
-  bool empty() const { return cells.empty(); }
-  bool is_null(size_t row, size_t col) const { return nulls[row * ncols + col]; }
-  std::string_view at(size_t row, size_t col) const {
-    const auto& [off, len] = cells[row * ncols + col];
-    return std::string_view(data).substr(off, len);
-  }
-};
+// The same into one buffer reused between pages (no allocation per value): a reader's page,
+// common/catalog_session.hpp's (the catalog baseline reads its pages through it).
+using BytesPage = dbsync::BytesPage;
 void execute_bytes_into(const std::string& sql, const std::vector<Param>& params, BytesPage& out);
 class KeptPlan;
 // The same with a kept plan (KeptPlan below): a statement run page after page, planned once.

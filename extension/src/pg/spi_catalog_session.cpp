@@ -91,21 +91,13 @@ spi::KeptPlan& SpiCatalogSession::kept_plan(std::string_view sql, size_t params)
 Status SpiCatalogSession::read_bytes(std::string_view sql, const std::vector<SqlParam>& params,
                                      BytesPage& out, bool kept) {
   const std::vector<spi::Param> values = spi_params(params);
-  // The page's buffers go to SPI's reader and come back filled: nothing is copied.
-  auto swap = [&] {
-    out.data.swap(page_.data);
-    out.cells.swap(page_.cells);
-    out.nulls.swap(page_.nulls);
-    std::swap(out.ncols, page_.ncols);
-  };
-  swap();
+  // SPI's reader fills the caller's page (one type, reused buffers): nothing is copied.
   spi::with_safe_search_path([&] {
     if (kept)
-      spi::run_bytes_into(kept_plan(sql, values.size()), values, page_);
+      spi::run_bytes_into(kept_plan(sql, values.size()), values, out);
     else
-      spi::execute_bytes_into(std::string(sql), values, page_);
+      spi::execute_bytes_into(std::string(sql), values, out);
   });
-  swap();
   return Status::ok();
 }
 

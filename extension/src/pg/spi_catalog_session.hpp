@@ -32,7 +32,6 @@ class SpiCatalogSession final : public CatalogSession {
   spi::KeptPlan& kept_plan(std::string_view sql, size_t params);  // inside a session
 
   std::map<std::string, std::unique_ptr<spi::KeptPlan>, std::less<>> kept_;
-  spi::BytesPage page_;  // its buffers, swapped with the caller's page
 };
 
 }  // namespace dbsync::pg
