@@ -212,6 +212,16 @@ class DbsyncdRedisStage : public ::testing::Test {
     return j2;
   }
 
+  // Waits (up to 12 s) until the job runs and has scanned at least `scanned` rows.
+  bool wait_running(const std::string& id, long long scanned) {
+    for (int i = 0; i < 1200; ++i) {
+      if (job(id, "status") == "running" && std::stoll("0" + job(id, "scanned")) >= scanned)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
   // Waits until the job's column has `want` (up to `seconds`); returns its last value.
   std::string wait_column(const std::string& id, const std::string& column, const std::string& want,
                           int seconds = 20) {
@@ -495,11 +505,7 @@ TEST_F(DbsyncdRedisStage, RedisDownMidRunPausesTheJobWhichResumesWhenItIsBack) {
   set_redis(server.url());
   auto d = start_daemon();
   std::string j = queue(sync);
-  bool mid = false;
-  for (int i = 0; i < 1200 && !mid; ++i) {
-    mid = job(j, "status") == "running" && job(j, "scanned") != "0";
-    if (!mid) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  const bool mid = wait_running(j, 1);
   ASSERT_TRUE(mid) << job(j, "status") << " " << job(j, "error");
   server.stop();
   // Paused: back in the queue, the reason in its error, the target untouched (hold_all).
@@ -562,11 +568,7 @@ TEST_F(DbsyncdRedisStage, RedisRestartedEmptyMidRunStopsTheJobNamingTheLoss) {
   set_redis(server.url());
   auto d = start_daemon();
   std::string j = queue(sync);
-  bool mid = false;
-  for (int i = 0; i < 1200 && !mid; ++i) {
-    mid = job(j, "status") == "running" && std::stoll("0" + job(j, "scanned")) >= 2000;
-    if (!mid) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  const bool mid = wait_running(j, 2000);
   ASSERT_TRUE(mid) << job(j, "status") << " " << job(j, "error");
   server.crash_and_forget();
   ASSERT_TRUE(server.start());  // at once, and empty
