@@ -827,7 +827,11 @@ class Episode:
                 # The kill landed as the job came to wait: its conflicts are gone from Redis. The
                 # contract: dbsyncd's janitor sends it to its commit step, which fails it naming
                 # the lost change set; the next run raises the conflicts again.
+                deadline = time.time() + JOB_TIMEOUT  # the janitor runs every --poll-seconds
                 st2, err2 = self.wait_job(job)
+                while st2 == "awaiting_resolution" and time.time() < deadline:
+                    time.sleep(0.1)
+                    st2, err2, _, _ = self.job_row(job)
                 if st2 != "failed" or "no longer in Redis" not in (err2 or ""):
                     raise Divergence(f"job {job}, whose stage Redis lost while it waited: {st2} "
                                      f"{err2 or ''}")
